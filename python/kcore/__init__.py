@@ -1,0 +1,16 @@
+"""kcore: a Kubernetes client library for Python with a Rust core.
+
+The public API lives in this package; ``kcore._core`` is the private compiled extension.
+"""
+
+from kcore import _core
+
+__version__ = "0.1.0"
+
+if _core.core_version() != __version__:  # a stale extension left over from another build
+    raise ImportError(
+        f"kcore {__version__} found the compiled core at version {_core.core_version()}; "
+        "rebuild it (`maturin develop --release` or reinstall kcore)"
+    )
+
+__all__ = ["__version__"]

@@ -1,0 +1,3 @@
+"""Type stub of the private extension ``kcore._core``. Only kcore's own modules import it."""
+
+def core_version() -> str: ...

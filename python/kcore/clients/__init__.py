@@ -1,0 +1,1 @@
+"""kcore.clients: to come (see the project's issues)."""

@@ -1,0 +1,1 @@
+"""kcore.informer: to come (see the project's issues)."""

@@ -1,0 +1,1 @@
+"""kcore.scheduler: to come (see the project's issues)."""

@@ -1,0 +1,28 @@
+"""kcore.testenv: a real Kubernetes control plane on loopback, for tests and examples.
+
+Like controller-runtime's envtest, without downloads: kube-apiserver, etcd and (optionally)
+kube-scheduler are built from the Go module proxy at one pinned release and cached::
+
+    from kcore.testenv import ControlPlane
+
+    with ControlPlane() as cp:
+        cp.kubeconfig, cp.server, cp.ca_file, cp.token
+        cp.issue_client_certificate("alice", groups=["dev"])
+
+From a shell: ``python -m kcore.testenv up`` (prints ``KUBECONFIG=<path>`` last), ``env``, ``down``.
+"""
+
+from kcore.testenv.binaries import Binaries, ensure_binaries, pinned_release
+from kcore.testenv.control_plane import ADMIN_USER, ControlPlane
+from kcore.testenv.errors import ControlPlaneError
+from kcore.testenv.pki import ClientCertificate
+
+__all__ = [
+    "ADMIN_USER",
+    "Binaries",
+    "ClientCertificate",
+    "ControlPlane",
+    "ControlPlaneError",
+    "ensure_binaries",
+    "pinned_release",
+]

@@ -1,0 +1,1 @@
+"""kcore.workqueue: to come (see the project's issues)."""
