@@ -99,7 +99,7 @@ def _build_env() -> dict[str, str]:
 def _manual_command(release: str, out_dir: Path) -> str:
     cmd = build_command(release, out_dir)
     quoted = " ".join(f"'{a}'" if " " in a else a for a in cmd)
-    return f"cd {GO_MODULE_DIR} && GOWORK=off CGO_ENABLED=0 {quoted} && mv {out_dir}/v3 {out_dir}/etcd"
+    return f"cd {GO_MODULE_DIR} && GOWORK=off CGO_ENABLED=0 {quoted} && mv {out_dir}/server {out_dir}/etcd"
 
 
 def ensure_binaries(log: Optional[Callable[[str], None]] = None) -> Binaries:
@@ -147,10 +147,12 @@ def ensure_binaries(log: Optional[Callable[[str], None]] = None) -> Binaries:
                     f"building the control plane {release} failed (go build exit {result.returncode}):\n"
                     f"{tail}\nTo build by hand:\n  {_manual_command(release, target)}"
                 )
-            # Go names a binary after its package path's last element that is not a major version.
-            (staging / "v3").rename(staging / "etcd")
+            # Go names a binary after the last element of its package path that is not a major
+            # version: go.etcd.io/etcd/server/v3 comes out as "server".
+            (staging / "server").rename(staging / "etcd")
             if target.exists():
                 shutil.rmtree(target)
+            staging.chmod(0o755)  # mkdtemp made it private; the binaries are not secret
             staging.rename(target)
         finally:
             if staging.exists():

@@ -247,6 +247,9 @@ class ControlPlane:
         tokens = pki / "tokens.csv"
         tokens.write_text(f'{self._token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         tokens.chmod(0o600)
+        # The front proxy's identity: lets aggregated API servers and the scheduler's delegated
+        # authentication trust requests the API server forwards.
+        front_proxy = self._ca.issue_client("front-proxy-client", "front-proxy-client")
         sa_key = pki / "service-account.key"
         write_service_account_key(sa_key)
 
@@ -261,6 +264,13 @@ class ControlPlane:
             "client-ca-file": str(self._ca.cert_file),
             "token-auth-file": str(tokens),
             "authorization-mode": "RBAC",
+            "requestheader-client-ca-file": str(self._ca.cert_file),
+            "requestheader-allowed-names": "front-proxy-client",
+            "requestheader-username-headers": "X-Remote-User",
+            "requestheader-group-headers": "X-Remote-Group",
+            "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+            "proxy-client-cert-file": str(front_proxy.cert_file),
+            "proxy-client-key-file": str(front_proxy.key_file),
             "service-account-issuer": "https://kubernetes.default.svc.cluster.local",
             "service-account-key-file": str(sa_key),
             "service-account-signing-key-file": str(sa_key),
