@@ -2,6 +2,8 @@
 //! the Python package `kcore`, which wraps these types.
 use pyo3::prelude::*;
 
+mod workqueue;
+
 /// Version of the compiled core, checked against the Python package's version at import.
 #[pyfunction]
 fn core_version() -> &'static str {
@@ -11,5 +13,6 @@ fn core_version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    workqueue::register(m)?;
     Ok(())
 }
