@@ -2,6 +2,7 @@
 //! the Python package `kcore`, which wraps these types.
 use pyo3::prelude::*;
 
+mod codec;
 mod workqueue;
 
 /// Version of the compiled core, checked against the Python package's version at import.
@@ -13,6 +14,7 @@ fn core_version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    codec::register(m)?;
     workqueue::register(m)?;
     Ok(())
 }

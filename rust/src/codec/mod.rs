@@ -1,0 +1,88 @@
+//! The codec: JSON and Kubernetes protobuf bodies into Python objects (plain or compact),
+//! watch streams into events, and Python objects back into either format.
+mod compact;
+mod error;
+mod gotime;
+mod json;
+mod protobuf;
+mod pyobjects;
+mod schema;
+mod sink;
+mod tape;
+mod watch;
+
+use error::{bad, DecodeError, Result};
+use pyo3::prelude::*;
+use pyobjects::{with_gc_paused, PyBuilder, StrCache};
+use sink::Sink;
+use tape::TapeWriter;
+
+#[derive(Clone, Copy)]
+pub enum Format {
+    Json,
+    Protobuf,
+}
+
+/// The format a media type names; parameters (charset, stream=watch, …) do not matter here.
+pub fn format_of(content_type: &str) -> PyResult<Format> {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/json" => Ok(Format::Json),
+        "application/vnd.kubernetes.protobuf" => Ok(Format::Protobuf),
+        _ => Err(DecodeError::new_err(format!(
+            "unsupported content type {content_type:?}: expected application/json or application/vnd.kubernetes.protobuf"
+        ))),
+    }
+}
+
+fn decode_into<S: Sink>(body: &[u8], format: Format, sink: &mut S) -> Result<()> {
+    match format {
+        Format::Json => json::parse(body, sink),
+        Format::Protobuf => {
+            if body.len() < 4 {
+                return Err(bad(format!("protobuf: a body of {} bytes is too short for the \"k8s\\0\" magic", body.len())));
+            }
+            protobuf::decode_enveloped(body, 0, body.len(), sink)
+        }
+    }
+}
+
+/// A body into plain Python objects.
+#[pyfunction]
+fn decode(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>> {
+    let format = format_of(content_type)?;
+    let mut strings = StrCache::default();
+    with_gc_paused(py, body.len(), || {
+        let mut b = PyBuilder::new(py, &mut strings);
+        decode_into(body, format, &mut b)?;
+        Ok(b.finish())
+    })?
+}
+
+/// A body into a compact read-only object held in Rust; built without the GIL.
+#[pyfunction]
+fn decode_compact(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>> {
+    let format = format_of(content_type)?;
+    let t = py.detach(|| -> std::result::Result<_, String> {
+        let mut w = TapeWriter::default();
+        match decode_into(body, format, &mut w) {
+            Ok(()) => Ok(w.finish()),
+            Err(error::Error::Decode(m)) => Err(m),
+            Err(error::Error::Python(_)) => unreachable!("the tape writer never calls Python"),
+        }
+    });
+    match t {
+        Ok(t) => compact::root_view(py, t),
+        Err(m) => Err(DecodeError::new_err(m)),
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("DecodeError", m.py().get_type::<DecodeError>())?;
+    m.add_function(wrap_pyfunction!(decode, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_compact, m)?)?;
+    m.add_class::<compact::CompactObject>()?;
+    m.add_class::<compact::CompactList>()?;
+    m.add_class::<watch::WatchDecoder>()?;
+    Ok(())
+}

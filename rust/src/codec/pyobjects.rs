@@ -1,0 +1,236 @@
+//! A `Sink` that builds plain Python objects (dict, list, str, int, float, bool, None) through
+//! the C API: no intermediate tree. Repeated keys and short values come from a small cache, so
+//! 10,000 pods share one `"metadata"` string object, which saves both time and memory.
+use super::error::Result;
+use super::sink::Sink;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+/// Strings up to this many bytes are looked up in (and added to) the cache.
+const CACHED_LEN: usize = 24;
+const SLOTS: usize = 4096;
+
+struct Slot {
+    hash: u64,
+    bytes: Box<[u8]>,
+    obj: Py<PyAny>,
+}
+
+/// A direct-mapped cache of Python strings by content; a collision replaces the slot.
+pub struct StrCache {
+    slots: Vec<Option<Slot>>,
+}
+
+impl Default for StrCache {
+    fn default() -> Self {
+        StrCache { slots: (0..SLOTS).map(|_| None).collect() }
+    }
+}
+
+#[inline]
+fn hash(b: &[u8]) -> u64 {
+    // FNV-1a: keys are short, and this needs no state.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &c in b {
+        h = (h ^ c as u64).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+fn new_str(py: Python<'_>, s: &str) -> Result<*mut ffi::PyObject> {
+    let p = unsafe { ffi::PyUnicode_FromStringAndSize(s.as_ptr().cast(), s.len() as ffi::Py_ssize_t) };
+    if p.is_null() {
+        return Err(PyErr::fetch(py).into());
+    }
+    Ok(p)
+}
+
+impl StrCache {
+    /// A new reference to a Python str equal to `s`.
+    #[inline]
+    pub fn get(&mut self, py: Python<'_>, s: &str) -> Result<*mut ffi::PyObject> {
+        let b = s.as_bytes();
+        if b.len() > CACHED_LEN {
+            return new_str(py, s);
+        }
+        let h = hash(b);
+        let slot = &mut self.slots[(h as usize) & (SLOTS - 1)];
+        if let Some(e) = slot {
+            if e.hash == h && &*e.bytes == b {
+                let p = e.obj.as_ptr();
+                unsafe { ffi::Py_INCREF(p) };
+                return Ok(p);
+            }
+        }
+        let p = new_str(py, s)?;
+        unsafe { ffi::Py_INCREF(p) };
+        *slot = Some(Slot { hash: h, bytes: b.into(), obj: unsafe { Bound::from_owned_ptr(py, p) }.unbind() });
+        Ok(p)
+    }
+}
+
+enum Frame {
+    Dict { obj: *mut ffi::PyObject, key: *mut ffi::PyObject },
+    List { obj: *mut ffi::PyObject },
+}
+
+pub struct PyBuilder<'c, 'py> {
+    py: Python<'py>,
+    stack: Vec<Frame>,
+    root: Option<Py<PyAny>>,
+    strings: &'c mut StrCache,
+}
+
+impl<'c, 'py> PyBuilder<'c, 'py> {
+    pub fn new(py: Python<'py>, strings: &'c mut StrCache) -> Self {
+        PyBuilder { py, stack: Vec::with_capacity(32), root: None, strings }
+    }
+
+    /// The finished value (None if nothing was emitted).
+    pub fn finish(mut self) -> Py<PyAny> {
+        self.root.take().unwrap_or_else(|| self.py.None())
+    }
+
+    /// Hands a new reference to the enclosing container (or makes it the result).
+    #[inline]
+    fn put(&mut self, obj: *mut ffi::PyObject) -> Result<()> {
+        if obj.is_null() {
+            return Err(PyErr::fetch(self.py).into());
+        }
+        let rc = match self.stack.last_mut() {
+            Some(Frame::Dict { obj: d, key }) => unsafe {
+                let rc = ffi::PyDict_SetItem(*d, *key, obj);
+                ffi::Py_DECREF(*key);
+                *key = std::ptr::null_mut();
+                ffi::Py_DECREF(obj);
+                rc
+            },
+            Some(Frame::List { obj: l }) => unsafe {
+                let rc = ffi::PyList_Append(*l, obj);
+                ffi::Py_DECREF(obj);
+                rc
+            },
+            None => {
+                self.root = Some(unsafe { Bound::from_owned_ptr(self.py, obj) }.unbind());
+                0
+            }
+        };
+        if rc != 0 {
+            return Err(PyErr::fetch(self.py).into());
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let obj = match self.stack.pop() {
+            Some(Frame::Dict { obj, .. }) | Some(Frame::List { obj }) => obj,
+            None => return Ok(()),
+        };
+        self.put(obj)
+    }
+}
+
+impl Drop for PyBuilder<'_, '_> {
+    fn drop(&mut self) {
+        // After an error, release the half-built containers (and a key waiting for its value).
+        for f in self.stack.drain(..) {
+            unsafe {
+                match f {
+                    Frame::Dict { obj, key } => {
+                        ffi::Py_DECREF(obj);
+                        if !key.is_null() {
+                            ffi::Py_DECREF(key);
+                        }
+                    }
+                    Frame::List { obj } => ffi::Py_DECREF(obj),
+                }
+            }
+        }
+    }
+}
+
+impl Sink for PyBuilder<'_, '_> {
+    fn null(&mut self) -> Result<()> {
+        let p = unsafe { ffi::Py_None() };
+        unsafe { ffi::Py_INCREF(p) };
+        self.put(p)
+    }
+    fn bool(&mut self, v: bool) -> Result<()> {
+        let p = unsafe { if v { ffi::Py_True() } else { ffi::Py_False() } };
+        unsafe { ffi::Py_INCREF(p) };
+        self.put(p)
+    }
+    fn int(&mut self, v: i64) -> Result<()> {
+        self.put(unsafe { ffi::PyLong_FromLongLong(v) })
+    }
+    fn big_int(&mut self, digits: &str) -> Result<()> {
+        let c = std::ffi::CString::new(digits).expect("digits have no NUL");
+        self.put(unsafe { ffi::PyLong_FromString(c.as_ptr(), std::ptr::null_mut(), 10) })
+    }
+    fn float(&mut self, v: f64) -> Result<()> {
+        self.put(unsafe { ffi::PyFloat_FromDouble(v) })
+    }
+    fn str(&mut self, v: &str) -> Result<()> {
+        let p = self.strings.get(self.py, v)?;
+        self.put(p)
+    }
+    fn begin_object(&mut self) -> Result<()> {
+        let obj = unsafe { ffi::PyDict_New() };
+        if obj.is_null() {
+            return Err(PyErr::fetch(self.py).into());
+        }
+        self.stack.push(Frame::Dict { obj, key: std::ptr::null_mut() });
+        Ok(())
+    }
+    fn key(&mut self, k: &str) -> Result<()> {
+        let p = self.strings.get(self.py, k)?;
+        if let Some(Frame::Dict { key, .. }) = self.stack.last_mut() {
+            if !key.is_null() {
+                unsafe { ffi::Py_DECREF(*key) };
+            }
+            *key = p;
+        } else {
+            unsafe { ffi::Py_DECREF(p) };
+        }
+        Ok(())
+    }
+    fn end_object(&mut self) -> Result<()> {
+        self.close()
+    }
+    fn begin_array(&mut self) -> Result<()> {
+        let obj = unsafe { ffi::PyList_New(0) };
+        if obj.is_null() {
+            return Err(PyErr::fetch(self.py).into());
+        }
+        self.stack.push(Frame::List { obj });
+        Ok(())
+    }
+    fn end_array(&mut self) -> Result<()> {
+        self.close()
+    }
+}
+
+static GC_ENABLED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static GC_DISABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static GC_ENABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Bodies smaller than this are decoded with the collector left alone: pausing costs more.
+const PAUSE_GC_ABOVE: usize = 64 * 1024;
+
+/// Runs `f` with CPython's cyclic garbage collector paused when `size` is large. Building a tree
+/// of millions of containers otherwise triggers collection after collection over objects that
+/// cannot be garbage yet; that, not parsing, is most of the time `json.loads` takes.
+pub fn with_gc_paused<T>(py: Python<'_>, size: usize, f: impl FnOnce() -> T) -> PyResult<T> {
+    if size < PAUSE_GC_ABOVE {
+        return Ok(f());
+    }
+    let enabled = GC_ENABLED.import(py, "gc", "isenabled")?.call0()?.is_truthy()?;
+    if !enabled {
+        return Ok(f());
+    }
+    GC_DISABLE.import(py, "gc", "disable")?.call0()?;
+    let out = f();
+    GC_ENABLE.import(py, "gc", "enable")?.call0()?;
+    Ok(out)
+}

@@ -1,0 +1,323 @@
+//! The compact form of a decoded value: one byte buffer (a "tape") per object, read in place.
+//! Object keys are numbers into a process-wide table, so a cached pod costs little more than
+//! its JSON. The items of a top-level list each get a tape of their own ("children"), so that a
+//! cache can keep one item without the rest of the list.
+//!
+//! Encoding, one value:
+//!   NULL | FALSE | TRUE
+//!   INT zigzag-varint            FLOAT f64 (8 bytes LE)      BIGINT varint-len digits
+//!   STR varint-len utf8          CHILD varint (index into the tape's children)
+//!   ARRAY u32-len u32-count value*          (u32-len: bytes after the header)
+//!   OBJECT u32-len u32-count (key value)*   key: varint id<<1, or varint len<<1|1 then utf8
+use super::error::Result;
+use super::sink::Sink;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+pub const NULL: u8 = 0;
+pub const FALSE: u8 = 1;
+pub const TRUE: u8 = 2;
+pub const INT: u8 = 3;
+pub const FLOAT: u8 = 4;
+pub const BIGINT: u8 = 5;
+pub const STR: u8 = 6;
+pub const ARRAY: u8 = 7;
+pub const OBJECT: u8 = 8;
+pub const CHILD: u8 = 9;
+pub const HEADER: usize = 9;
+
+pub struct Tape {
+    pub bytes: Box<[u8]>,
+    pub children: Box<[Arc<Tape>]>,
+}
+
+impl Tape {
+    /// Bytes this tape holds, counting its children.
+    pub fn size(&self) -> usize {
+        std::mem::size_of::<Tape>()
+            + self.bytes.len()
+            + self.children.iter().map(|c| std::mem::size_of::<Arc<Tape>>() + c.size()).sum::<usize>()
+    }
+}
+
+/// The process-wide key table. Bounded: keys past the limit, or long ones, stay inline.
+struct Keys {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+const MAX_KEYS: usize = 1 << 16;
+const MAX_KEY_LEN: usize = 64;
+
+fn keys() -> &'static RwLock<Keys> {
+    static K: OnceLock<RwLock<Keys>> = OnceLock::new();
+    K.get_or_init(|| RwLock::new(Keys { ids: HashMap::new(), names: Vec::new() }))
+}
+
+/// The id of a key already in the table (for lookups: never adds).
+pub fn key_id(k: &str) -> Option<u32> {
+    keys().read().unwrap().ids.get(k).copied()
+}
+
+pub fn key_name(id: u32) -> Arc<str> {
+    keys().read().unwrap().names[id as usize].clone()
+}
+
+fn intern(k: &str) -> Option<u32> {
+    if k.len() > MAX_KEY_LEN {
+        return None;
+    }
+    if let Some(id) = key_id(k) {
+        return Some(id);
+    }
+    let mut t = keys().write().unwrap();
+    if let Some(&id) = t.ids.get(k) {
+        return Some(id);
+    }
+    if t.names.len() >= MAX_KEYS {
+        return None;
+    }
+    let id = t.names.len() as u32;
+    t.names.push(Arc::from(k));
+    t.ids.insert(k.into(), id);
+    Some(id)
+}
+
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a varint the tape writer wrote (so it is well formed).
+#[inline]
+pub fn get_varint(b: &[u8], pos: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let c = b[*pos];
+        *pos += 1;
+        v |= ((c & 0x7f) as u64) << shift;
+        if c < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+#[inline]
+pub fn get_u32(b: &[u8], pos: usize) -> usize {
+    u32::from_le_bytes(b[pos..pos + 4].try_into().unwrap()) as usize
+}
+
+/// The position just past the value at `pos`.
+pub fn skip(b: &[u8], pos: usize) -> usize {
+    let mut p = pos + 1;
+    match b[pos] {
+        NULL | FALSE | TRUE => p,
+        INT | CHILD => {
+            get_varint(b, &mut p);
+            p
+        }
+        FLOAT => p + 8,
+        BIGINT | STR => {
+            let n = get_varint(b, &mut p) as usize;
+            p + n
+        }
+        _ => pos + HEADER + get_u32(b, pos + 1),
+    }
+}
+
+/// Count of the array's items or the object's entries at `pos`.
+pub fn count(b: &[u8], pos: usize) -> usize {
+    get_u32(b, pos + 5)
+}
+
+pub enum Key<'a> {
+    Id(u32),
+    Inline(&'a str),
+}
+
+/// Reads the key at `pos` and moves past it.
+pub fn get_key<'a>(b: &'a [u8], pos: &mut usize) -> Key<'a> {
+    let v = get_varint(b, pos);
+    if v & 1 == 0 {
+        return Key::Id((v >> 1) as u32);
+    }
+    let n = (v >> 1) as usize;
+    let s = &b[*pos..*pos + n];
+    *pos += n;
+    Key::Inline(std::str::from_utf8(s).expect("tape keys are UTF-8"))
+}
+
+/// The string of a STR or BIGINT value at `pos`.
+pub fn get_str(b: &[u8], pos: usize) -> &str {
+    let mut p = pos + 1;
+    let n = get_varint(b, &mut p) as usize;
+    std::str::from_utf8(&b[p..p + n]).expect("tape strings are UTF-8")
+}
+
+/// The "type" string and the position of "object" in a watch event decoded to a tape.
+pub fn event_parts(t: &Tape) -> Option<(&str, usize)> {
+    let b = &*t.bytes;
+    if b.first() != Some(&OBJECT) {
+        return None;
+    }
+    let (ty_id, obj_id) = (key_id("type"), key_id("object"));
+    let (mut ty, mut obj) = (None, None);
+    let mut p = HEADER;
+    for _ in 0..count(b, 0) {
+        let k = get_key(b, &mut p);
+        let is = |name: &str, id: Option<u32>| match k {
+            Key::Id(i) => Some(i) == id,
+            Key::Inline(s) => s == name,
+        };
+        if is("type", ty_id) && b[p] == STR {
+            ty = Some(get_str(b, p));
+        } else if is("object", obj_id) {
+            obj = Some(p);
+        }
+        p = skip(b, p);
+    }
+    Some((ty?, obj?))
+}
+
+struct Open {
+    header: usize,
+    count: u32,
+    /// An array whose object items each get a tape of their own.
+    detach_items: bool,
+    /// This object is such an item: its bytes are in a buffer of their own.
+    detached: bool,
+}
+
+/// A `Sink` that writes one tape (plus children for the items of a top-level list).
+#[derive(Default)]
+pub struct TapeWriter {
+    out: Vec<u8>,
+    open: Vec<Open>,
+    /// Buffers of the tapes being written around a detached item.
+    outer: Vec<Vec<u8>>,
+    children: Vec<Arc<Tape>>,
+    local_keys: HashMap<Box<str>, Option<u32>>,
+    last_key_items: bool,
+}
+
+impl TapeWriter {
+    pub fn finish(&mut self) -> Arc<Tape> {
+        Arc::new(Tape {
+            bytes: std::mem::take(&mut self.out).into_boxed_slice(),
+            children: std::mem::take(&mut self.children).into_boxed_slice(),
+        })
+    }
+
+    fn value(&mut self) {
+        if let Some(o) = self.open.last_mut() {
+            o.count += 1;
+        }
+    }
+
+    fn begin(&mut self, tag: u8, detach_items: bool) {
+        let detached = tag == OBJECT && self.open.last().is_some_and(|o| o.detach_items);
+        if detached {
+            self.outer.push(std::mem::take(&mut self.out));
+        } else {
+            self.value();
+        }
+        let header = self.out.len();
+        self.out.push(tag);
+        self.out.extend_from_slice(&[0; 8]);
+        self.open.push(Open { header, count: 0, detach_items, detached });
+    }
+
+    fn end(&mut self) {
+        let o = self.open.pop().expect("balanced containers");
+        let len = (self.out.len() - o.header - HEADER) as u32;
+        self.out[o.header + 1..o.header + 5].copy_from_slice(&len.to_le_bytes());
+        self.out[o.header + 5..o.header + 9].copy_from_slice(&o.count.to_le_bytes());
+        if o.detached {
+            let bytes = std::mem::replace(&mut self.out, self.outer.pop().expect("outer tape"));
+            self.children.push(Arc::new(Tape { bytes: bytes.into_boxed_slice(), children: Box::new([]) }));
+            self.value();
+            self.out.push(CHILD);
+            put_varint(&mut self.out, (self.children.len() - 1) as u64);
+        }
+    }
+}
+
+impl Sink for TapeWriter {
+    fn null(&mut self) -> Result<()> {
+        self.value();
+        self.out.push(NULL);
+        Ok(())
+    }
+    fn bool(&mut self, v: bool) -> Result<()> {
+        self.value();
+        self.out.push(if v { TRUE } else { FALSE });
+        Ok(())
+    }
+    fn int(&mut self, v: i64) -> Result<()> {
+        self.value();
+        self.out.push(INT);
+        put_varint(&mut self.out, ((v << 1) ^ (v >> 63)) as u64);
+        Ok(())
+    }
+    fn big_int(&mut self, digits: &str) -> Result<()> {
+        self.value();
+        self.out.push(BIGINT);
+        put_varint(&mut self.out, digits.len() as u64);
+        self.out.extend_from_slice(digits.as_bytes());
+        Ok(())
+    }
+    fn float(&mut self, v: f64) -> Result<()> {
+        self.value();
+        self.out.push(FLOAT);
+        self.out.extend_from_slice(&v.to_le_bytes());
+        Ok(())
+    }
+    fn str(&mut self, v: &str) -> Result<()> {
+        self.value();
+        self.out.push(STR);
+        put_varint(&mut self.out, v.len() as u64);
+        self.out.extend_from_slice(v.as_bytes());
+        Ok(())
+    }
+    fn begin_object(&mut self) -> Result<()> {
+        self.begin(OBJECT, false);
+        Ok(())
+    }
+    fn key(&mut self, k: &str) -> Result<()> {
+        // The "items" of the top-level object are the items of a list.
+        self.last_key_items = self.open.len() == 1 && k == "items";
+        let id = match self.local_keys.get(k) {
+            Some(&id) => id,
+            None => {
+                let id = intern(k);
+                self.local_keys.insert(k.into(), id);
+                id
+            }
+        };
+        match id {
+            Some(id) => put_varint(&mut self.out, (id as u64) << 1),
+            None => {
+                put_varint(&mut self.out, ((k.len() as u64) << 1) | 1);
+                self.out.extend_from_slice(k.as_bytes());
+            }
+        }
+        Ok(())
+    }
+    fn end_object(&mut self) -> Result<()> {
+        self.end();
+        Ok(())
+    }
+    fn begin_array(&mut self) -> Result<()> {
+        let items = std::mem::take(&mut self.last_key_items) && self.open.len() == 1;
+        self.begin(ARRAY, items);
+        Ok(())
+    }
+    fn end_array(&mut self) -> Result<()> {
+        self.end();
+        Ok(())
+    }
+}
