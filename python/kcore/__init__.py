@@ -13,4 +13,6 @@ if _core.core_version() != __version__:  # a stale extension left over from anot
         "rebuild it (`maturin develop --release` or reinstall kcore)"
     )
 
-__all__ = ["__version__"]
+from kcore.config import Config, in_cluster_config, load_config, load_kubeconfig  # noqa: E402 (after the check)
+
+__all__ = ["Config", "__version__", "in_cluster_config", "load_config", "load_kubeconfig"]
