@@ -364,3 +364,52 @@ def test_kubectl_style_json_kubeconfig_is_yaml_too(tmp_path: Path) -> None:
     path.write_text('{"clusters":[{"name":"c","cluster":{"server":"https://j:1"}}],'
                     '"contexts":[{"name":"x","context":{"cluster":"c"}}],"current-context":"x"}')
     assert isinstance(load_kubeconfig(path), Config)
+
+
+# -- exec users ------------------------------------------------------------------------------
+
+EXEC_V1 = {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws", "interactiveMode": "Never"}
+
+
+def test_an_exec_user_becomes_an_exec_provider(tmp_path: Path) -> None:
+    user = {"exec": {**EXEC_V1, "args": ["eks", "get-token"], "env": [{"name": "AWS_PROFILE", "value": "dev"}],
+                     "installHint": "install the aws cli", "provideClusterInfo": True}}
+    path = single(tmp_path / "k", user=user, cluster={
+        "server": "https://c:1",
+        "extensions": [{"name": "client.authentication.k8s.io/exec", "extension": {"audience": "a"}}],
+    })
+    provider = load_kubeconfig(path).exec_provider
+    assert provider is not None
+    assert (provider.command, provider.args, provider.env) == ("aws", ("eks", "get-token"), (("AWS_PROFILE", "dev"),))
+    assert provider.install_hint == "install the aws cli" and provider.provide_cluster_info
+    assert provider.cluster_config == {"audience": "a"}
+
+
+def test_an_exec_command_with_a_slash_is_relative_to_the_kubeconfig_and_a_bare_name_is_left_for_path(tmp_path: Path) -> None:
+    relative = single(tmp_path / "k", user={"exec": {**EXEC_V1, "command": "bin/get-token"}})
+    assert load_kubeconfig(relative).exec_provider.command == str(tmp_path / "bin" / "get-token")  # type: ignore[union-attr]
+    bare = single(tmp_path / "k2", user={"exec": EXEC_V1})
+    assert load_kubeconfig(bare).exec_provider.command == "aws"  # type: ignore[union-attr]
+
+
+def test_v1beta1_exec_may_omit_interactive_mode(tmp_path: Path) -> None:
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws"}}
+    assert load_kubeconfig(single(tmp_path / "k", user=user)).exec_provider is not None
+
+
+@pytest.mark.parametrize(
+    ("exec_body", "problem"),
+    [
+        ({**EXEC_V1, "command": ""}, "command must be specified"),
+        ({**EXEC_V1, "apiVersion": "client.authentication.k8s.io/v1alpha1"}, "apiVersion must be one of"),
+        ({k: v for k, v in EXEC_V1.items() if k != "interactiveMode"}, "interactiveMode must be specified"),
+        ({**EXEC_V1, "interactiveMode": "Sometimes"}, "interactiveMode 'Sometimes' is not one of Never, IfAvailable, Always"),
+        ({**EXEC_V1, "args": "get-token"}, "args must be a list of strings"),
+        ({**EXEC_V1, "env": [{"value": "x"}]}, "env must be a list of {name, value} string pairs"),
+        ({**EXEC_V1, "provideClusterInfo": "yes"}, "provideClusterInfo must be a boolean"),
+        ("aws", "must be a mapping, found a string"),
+    ],
+)
+def test_a_malformed_exec_section_is_named(tmp_path: Path, exec_body: Any, problem: str) -> None:
+    path = single(tmp_path / "k", user={"exec": exec_body})
+    assert error_of(path).startswith(f"{path}: user 'u' (context 'ctx'): exec: {problem}")

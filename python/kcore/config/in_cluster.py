@@ -18,17 +18,18 @@ SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SOURCE = "in-cluster config"
 
 
-def in_cluster_config(directory: Union[str, "os.PathLike[str]"] = SERVICE_ACCOUNT_DIR) -> Config:
+def in_cluster_config(directory: Union[str, "os.PathLike[str]", None] = None) -> Config:
     """The Config for the API server of the cluster this process runs in, authenticated by the
-    service-account ``token`` in ``directory`` (re-read as the kubelet rotates it), trusting its
-    ``ca.crt``; the namespace is $POD_NAMESPACE, else the ``namespace`` file, else "default"."""
+    service-account ``token`` in ``directory`` (default: SERVICE_ACCOUNT_DIR; re-read as the
+    kubelet rotates it), trusting its ``ca.crt``; the namespace is $POD_NAMESPACE, else the
+    ``namespace`` file, else "default"."""
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST", ""), os.environ.get("KUBERNETES_SERVICE_PORT", "")
     if not host or not port:
         raise ConfigError("not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set",
                           source=SOURCE)
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"KUBERNETES_SERVICE_PORT {port!r} is not a port number", source=SOURCE)
-    directory = os.fspath(directory)
+    directory = os.fspath(directory if directory is not None else SERVICE_ACCOUNT_DIR)
     token_file = os.path.join(directory, "token")
     read_token(token_file, what="service-account token", source=SOURCE)
     return Config(
