@@ -93,3 +93,43 @@ class WatchDecoder:
     def __new__(cls, content_type: str, compact: bool = False) -> "WatchDecoder": ...
     def feed(self, chunk: bytes) -> List[Tuple[str, Any]]: ...
     def close(self) -> None: ...
+
+# --- transport (rust/src/transport; public API in kcore.clients.transport) ---
+
+class TransportFailure(Exception): ...
+
+class Response:
+    status: int
+    headers: List[Tuple[str, str]]
+    body: bytes
+
+class ResponseStream:
+    status: int
+    headers: List[Tuple[str, str]]
+    def read(self, timeout: Optional[float] = None) -> Optional[bytes]: ...
+    def read_async(self, done: Callable[[bool, Any], Any]) -> None: ...
+    def close(self) -> None: ...
+
+class Transport:
+    def __new__(
+        cls, server: str, *, ca_pem: Optional[bytes] = None, client_cert_pem: Optional[bytes] = None,
+        client_key_pem: Optional[bytes] = None, insecure: bool = False, tls_server_name: Optional[str] = None,
+        proxy_url: Optional[str] = None, connect_timeout: float = 30.0, qps: float = 5.0, burst: int = 10,
+        max_retries: int = 10, http2: bool = True, user_agent: Optional[str] = None,
+    ) -> "Transport": ...
+    def request(
+        self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,
+        timeout: Optional[float] = None, rate_limited: bool = True,
+    ) -> Response: ...
+    def request_async(
+        self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None, *, timeout: Optional[float] = None, rate_limited: bool = True,
+    ) -> None: ...
+    def stream(
+        self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,
+        rate_limited: bool = True,
+    ) -> ResponseStream: ...
+    def stream_async(
+        self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None, *, rate_limited: bool = True,
+    ) -> None: ...

@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod codec;
+mod transport;
 mod workqueue;
 
 /// Version of the compiled core, checked against the Python package's version at import.
@@ -15,6 +16,7 @@ fn core_version() -> &'static str {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     codec::register(m)?;
+    transport::register(m)?;
     workqueue::register(m)?;
     Ok(())
 }

@@ -1,0 +1,322 @@
+"""Transport: HTTP to one API server on kcore's Rust core, with the Config's credentials.
+
+The Rust ``_core.Transport`` pools connections, rate-limits and retries (429/5xx with
+Retry-After, broken connections on reads) and waits with the GIL released. This layer adds
+what depends on the Config: the Authorization header per request, one retry with refreshed
+credentials after a 401, a client certificate that an exec plugin may rotate, and Warning
+headers. ``Transport`` and ``AsyncTransport`` share all of it through ``_TransportCore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import re
+import threading
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+
+from kcore import _core
+from kcore.config import Config
+from kcore.config.credentials import Credentials
+from kcore.errors import TransportError
+
+log = logging.getLogger("kcore.transport")
+
+WarningHandler = Callable[[str], None]
+Headers = Sequence[tuple[str, str]]
+
+_WARNING = re.compile(r'\s*299\s+\S+\s+"((?:[^"\\]|\\.)*)"')
+
+
+class WarnOnce:
+    """The default warning handler: log each distinct warning text once per process."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            if message in self._seen:
+                return
+            self._seen.add(message)
+        log.warning("%s", message)
+
+
+default_warning_handler = WarnOnce()
+
+
+def warning_messages(headers: Headers) -> list[str]:
+    """The texts of ``Warning: 299 - "text"`` headers (RFC 7234 warn-code 299 only)."""
+    found = []
+    for name, value in headers:
+        if name.lower() == "warning":
+            found += [m.replace('\\"', '"').replace("\\\\", "\\") for m in _WARNING.findall(value)]
+    return found
+
+
+class Response:
+    """A whole answer: ``status``, ``headers`` (a case-insensitive lookup), ``body`` bytes."""
+
+    __slots__ = ("status", "raw_headers", "body")
+
+    def __init__(self, status: int, raw_headers: Headers, body: bytes) -> None:
+        self.status = status
+        self.raw_headers = raw_headers
+        self.body = body
+
+    def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        name = name.lower()
+        return next((v for k, v in self.raw_headers if k == name), default)
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip()
+
+
+class _TransportCore:
+    """Everything but the waiting: the Rust transport for the current client certificate,
+    request headers from the credentials, and what to do with an answer's status."""
+
+    def __init__(self, config: Config, warning_handler: Optional[WarningHandler]) -> None:
+        self.config = config
+        self.warning_handler = warning_handler or default_warning_handler
+        self._lock = threading.Lock()
+        self._rust: Optional[_core.Transport] = None
+        self._rust_cert: Optional[tuple[Optional[bytes], Optional[bytes]]] = None
+
+    def rust(self, credentials: Credentials) -> _core.Transport:
+        """The Rust transport; rebuilt only when an exec plugin hands out a new client cert."""
+        cert = (credentials.client_cert_data, credentials.client_key_data)
+        with self._lock:
+            if self._rust is None or cert != self._rust_cert:
+                c = self.config
+                try:
+                    self._rust = _core.Transport(
+                        c.server, ca_pem=c.ca_data, client_cert_pem=cert[0], client_key_pem=cert[1],
+                        insecure=c.insecure_skip_tls_verify, tls_server_name=c.tls_server_name,
+                        proxy_url=c.proxy_url, qps=c.qps, burst=max(c.burst, 1), user_agent=c.user_agent,
+                    )
+                except ValueError as exc:
+                    raise TransportError(f"cannot set up the transport to {c.server}: {exc}") from exc
+                self._rust_cert = cert
+            return self._rust
+
+    @staticmethod
+    def headers(credentials: Credentials, extra: Optional[Mapping[str, str]]) -> list[tuple[str, str]]:
+        headers = list((extra or {}).items())
+        if credentials.token:
+            headers.append(("authorization", f"Bearer {credentials.token}"))
+        elif credentials.username is not None:
+            basic = base64.b64encode(f"{credentials.username}:{credentials.password or ''}".encode()).decode()
+            headers.append(("authorization", f"Basic {basic}"))
+        return headers
+
+    def timeout(self, timeout: Optional[float]) -> Optional[float]:
+        return timeout if timeout is not None else self.config.timeout
+
+    def answered(self, raw_headers: Headers) -> None:
+        for message in warning_messages(raw_headers):
+            self.warning_handler(message)
+
+
+def _transport_error(exc: BaseException) -> TransportError:
+    return TransportError(str(exc))
+
+
+class Transport:
+    """Blocking HTTP to the Config's API server; safe to share between threads."""
+
+    def __init__(self, config: Config, *, warning_handler: Optional[WarningHandler] = None) -> None:
+        self._core = _TransportCore(config, warning_handler)
+
+    @property
+    def config(self) -> Config:
+        return self._core.config
+
+    def request(
+        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        timeout: Optional[float] = None, rate_limited: bool = True,
+    ) -> Response:
+        """Send and read the whole answer. Any status comes back; only "no answer" raises."""
+        credentials = self.config.credentials()
+        for attempt in (1, 2):
+            try:
+                raw = self._core.rust(credentials).request(
+                    method, path, self._core.headers(credentials, headers), body,
+                    timeout=self._core.timeout(timeout), rate_limited=rate_limited,
+                )
+            except _core.TransportFailure as exc:
+                raise _transport_error(exc) from None
+            self._core.answered(raw.headers)
+            if raw.status == 401 and attempt == 1:
+                fresh = self.config.refresh_credentials(credentials)
+                if fresh != credentials:
+                    credentials = fresh
+                    continue
+            return Response(raw.status, raw.headers, raw.body)
+        raise AssertionError("unreachable")
+
+    def stream(
+        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        rate_limited: bool = True,
+    ) -> "Stream":
+        """Send and return once the headers are in; read the body with ``Stream.chunks()``."""
+        credentials = self.config.credentials()
+        for attempt in (1, 2):
+            try:
+                raw = self._core.rust(credentials).stream(
+                    method, path, self._core.headers(credentials, headers), body, rate_limited=rate_limited,
+                )
+            except _core.TransportFailure as exc:
+                raise _transport_error(exc) from None
+            self._core.answered(raw.headers)
+            if raw.status == 401 and attempt == 1:
+                fresh = self.config.refresh_credentials(credentials)
+                if fresh != credentials:
+                    raw.close()
+                    credentials = fresh
+                    continue
+            return Stream(raw)
+        raise AssertionError("unreachable")
+
+
+class Stream:
+    """A response body arriving in chunks. Iterate ``chunks()``; ``close()`` from any thread."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.status: int = raw.status
+        self.raw_headers: Headers = raw.headers
+
+    @property
+    def content_type(self) -> str:
+        return Response(self.status, self.raw_headers, b"").content_type
+
+    def read(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The next chunk, or None at the end."""
+        try:
+            chunk: Optional[bytes] = self._raw.read(timeout)
+        except _core.TransportFailure as exc:
+            raise _transport_error(exc) from None
+        return chunk
+
+    def chunks(self, timeout: Optional[float] = None) -> Iterator[bytes]:
+        while (chunk := self.read(timeout)) is not None:
+            yield chunk
+
+    def read_all(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _awaitable(start: Callable[[Callable[[bool, Any], None]], None]) -> "asyncio.Future[Any]":
+    """Run a Rust call that reports through ``done(ok, value)`` from an I/O thread as a Future
+    of the running loop."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():  # cancelled meanwhile
+            if not ok or not hasattr(value, "close"):
+                return
+            value.close()
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(_transport_error(value))
+
+    start(lambda ok, value: loop.call_soon_threadsafe(settle, ok, value))
+    return future
+
+
+class AsyncTransport:
+    """The asyncio twin of Transport, on the same Rust core: nothing blocks the event loop."""
+
+    def __init__(self, config: Config, *, warning_handler: Optional[WarningHandler] = None) -> None:
+        self._core = _TransportCore(config, warning_handler)
+
+    @property
+    def config(self) -> Config:
+        return self._core.config
+
+    async def request(
+        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        timeout: Optional[float] = None, rate_limited: bool = True,
+    ) -> Response:
+        credentials = await self.config.credentials_async()
+        for attempt in (1, 2):
+            rust = self._core.rust(credentials)
+            sent = self._core.headers(credentials, headers)
+            raw = await _awaitable(lambda done: rust.request_async(
+                done, method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
+            self._core.answered(raw.headers)
+            if raw.status == 401 and attempt == 1:
+                fresh = await self.config.refresh_credentials_async(credentials)
+                if fresh != credentials:
+                    credentials = fresh
+                    continue
+            return Response(raw.status, raw.headers, raw.body)
+        raise AssertionError("unreachable")
+
+    async def stream(
+        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        rate_limited: bool = True,
+    ) -> "AsyncStream":
+        credentials = await self.config.credentials_async()
+        for attempt in (1, 2):
+            rust = self._core.rust(credentials)
+            sent = self._core.headers(credentials, headers)
+            raw = await _awaitable(lambda done: rust.stream_async(done, method, path, sent, body, rate_limited=rate_limited))
+            self._core.answered(raw.headers)
+            if raw.status == 401 and attempt == 1:
+                fresh = await self.config.refresh_credentials_async(credentials)
+                if fresh != credentials:
+                    raw.close()
+                    credentials = fresh
+                    continue
+            return AsyncStream(raw)
+        raise AssertionError("unreachable")
+
+
+class AsyncStream:
+    """The asyncio twin of Stream."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.status: int = raw.status
+        self.raw_headers: Headers = raw.headers
+
+    @property
+    def content_type(self) -> str:
+        return Response(self.status, self.raw_headers, b"").content_type
+
+    async def read(self) -> Optional[bytes]:
+        chunk: Optional[bytes] = await _awaitable(self._raw.read_async)
+        return chunk
+
+    async def chunks(self) -> Any:
+        while (chunk := await self.read()) is not None:
+            yield chunk
+
+    async def read_all(self) -> bytes:
+        return b"".join([c async for c in self.chunks()])
+
+    def close(self) -> None:
+        self._raw.close()
+
+    async def __aenter__(self) -> "AsyncStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()

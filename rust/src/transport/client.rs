@@ -1,0 +1,325 @@
+//! `Transport`: one connection pool to one API server, shared by every thread and event loop.
+use super::rate_limiter::TokenBucket;
+use super::retry::{retry_after, retry_transport_error};
+use super::runtime::runtime;
+use super::stream::ResponseStream;
+use super::tls::{client_config, TlsOptions};
+use super::TransportFailure;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::Method;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A complete answer: status, headers (in order, repeated names kept) and the whole body.
+#[pyclass(frozen, module = "kcore._core")]
+pub struct Response {
+    #[pyo3(get)]
+    status: u16,
+    #[pyo3(get)]
+    headers: Vec<(String, String)>,
+    #[pyo3(get)]
+    body: Py<PyBytes>,
+}
+
+pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
+}
+
+/// What a request needs once the GIL is gone.
+pub struct Call {
+    method: Method,
+    url: String,
+    headers: HeaderMap,
+    body: Option<bytes::Bytes>,
+    timeout: Option<Duration>,
+    rate_limited: bool,
+}
+
+struct Shared {
+    client: reqwest::Client,
+    limiter: Option<TokenBucket>,
+    max_retries: u32,
+}
+
+#[pyclass(frozen, module = "kcore._core")]
+pub struct Transport {
+    shared: Arc<Shared>,
+    base: String,
+}
+
+fn failure(message: impl Into<String>) -> PyErr {
+    TransportFailure::new_err(message.into())
+}
+
+/// reqwest's error with its causes, which say what really failed (refused, reset, TLS...).
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(pyo3::exceptions::PyValueError::new_err(format!("{what} must be a positive number of seconds, got {s}"))),
+    }
+}
+
+impl Shared {
+    /// Send `call`, waiting for the rate limiter and retrying as client-go does.
+    async fn send(&self, call: &Call) -> Result<reqwest::Response, String> {
+        if call.rate_limited {
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            let mut request = self.client.request(call.method.clone(), &call.url).headers(call.headers.clone());
+            if let Some(body) = &call.body {
+                request = request.body(body.clone());
+            }
+            if let Some(timeout) = call.timeout {
+                request = request.timeout(timeout);
+            }
+            let wait = match request.send().await {
+                Ok(response) => match retry_after(response.status(), response.headers()) {
+                    Some(wait) if attempt < self.max_retries => wait,
+                    _ => return Ok(response),
+                },
+                Err(error) => match retry_transport_error(&call.method, &error) {
+                    Some(wait) if attempt < self.max_retries => wait,
+                    _ => return Err(format!("{} {}: {}", call.method, call.url, describe(&error))),
+                },
+            };
+            attempt += 1;
+            tokio::time::sleep(wait).await;
+            // Retries are paced by the limiter too, as in client-go.
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+        }
+    }
+
+    async fn fetch(&self, call: Call) -> Result<(u16, Vec<(String, String)>, bytes::Bytes), String> {
+        let response = self.send(&call).await?;
+        let status = response.status().as_u16();
+        let headers = header_pairs(response.headers());
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
+        Ok((status, headers, body))
+    }
+}
+
+/// Run `work` on the runtime and hand its outcome to `done(ok, value)` from an I/O thread.
+/// The asyncio side passes a `done` that hops back onto its event loop.
+pub fn spawn_with_callback<F, T>(done: Py<PyAny>, work: F)
+where
+    F: Future<Output = Result<T, String>> + Send + 'static,
+    T: Send + 'static,
+    T: for<'py> IntoPyObjectConverter<'py>,
+{
+    runtime().spawn(async move {
+        let outcome = work.await;
+        Python::attach(|py| {
+            let delivered = match outcome.and_then(|value| value.convert(py).map_err(|e| e.to_string())) {
+                Ok(value) => done.call1(py, (true, value)),
+                Err(message) => done.call1(py, (false, failure(message).into_value(py))),
+            };
+            if let Err(error) = delivered {
+                // The event loop may be closed already; nobody is waiting for this answer.
+                error.write_unraisable(py, None);
+            }
+        });
+    });
+}
+
+/// How a finished piece of I/O becomes a Python object (with the GIL held).
+pub trait IntoPyObjectConverter<'py> {
+    fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>>;
+}
+
+impl<'py> IntoPyObjectConverter<'py> for (u16, Vec<(String, String)>, bytes::Bytes) {
+    fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+        let (status, headers, body) = self;
+        Ok(Py::new(py, Response { status, headers, body: PyBytes::new(py, &body).unbind() })?.into_any())
+    }
+}
+
+impl Transport {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        timeout: Option<f64>,
+        rate_limited: bool,
+    ) -> PyResult<Call> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("not an HTTP method: {method:?}")))?;
+        let mut map = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("not an HTTP header name: {name:?}")))?;
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("header {name}: value is not valid")))?;
+            map.append(name, value);
+        }
+        Ok(Call {
+            method,
+            url: format!("{}{}", self.base, path),
+            headers: map,
+            body: body.map(bytes::Bytes::from),
+            timeout: seconds(timeout, "timeout")?,
+            rate_limited,
+        })
+    }
+}
+
+#[pymethods]
+impl Transport {
+    #[new]
+    #[pyo3(signature = (server, *, ca_pem=None, client_cert_pem=None, client_key_pem=None, insecure=false,
+        tls_server_name=None, proxy_url=None, connect_timeout=30.0, qps=5.0, burst=10, max_retries=10,
+        http2=true, user_agent=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        server: &str,
+        ca_pem: Option<Vec<u8>>,
+        client_cert_pem: Option<Vec<u8>>,
+        client_key_pem: Option<Vec<u8>>,
+        insecure: bool,
+        tls_server_name: Option<String>,
+        proxy_url: Option<&str>,
+        connect_timeout: f64,
+        qps: f64,
+        burst: u32,
+        max_retries: u32,
+        http2: bool,
+        user_agent: Option<&str>,
+    ) -> PyResult<Self> {
+        let invalid = |m: String| pyo3::exceptions::PyValueError::new_err(m);
+        let url = reqwest::Url::parse(server).map_err(|e| invalid(format!("server {server:?}: {e}")))?;
+        if url.scheme() != "https" && url.scheme() != "http" {
+            return Err(invalid(format!("server {server:?}: the scheme must be https or http")));
+        }
+        let tls = client_config(&TlsOptions { ca_pem, client_cert_pem, client_key_pem, insecure, server_name: tls_server_name, http2 })
+            .map_err(invalid)?;
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(seconds(Some(connect_timeout), "connect_timeout")?.unwrap_or(Duration::from_secs(30)))
+            .tcp_keepalive(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .gzip(true);
+        builder = match proxy_url {
+            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy-url {proxy:?}: {e}")))?),
+            None => builder.no_proxy(),
+        };
+        if let Some(agent) = user_agent {
+            builder = builder.user_agent(agent);
+        }
+        if !http2 {
+            builder = builder.http1_only();
+        }
+        // Building the client starts nothing; it must run inside the runtime for hyper's timers.
+        let _guard = runtime().enter();
+        let client = builder.build().map_err(|e| invalid(describe(&e)))?;
+        Ok(Transport {
+            shared: Arc::new(Shared { client, limiter: TokenBucket::new(qps, burst), max_retries }),
+            base: server.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// Send a request and read the whole answer, with the GIL released throughout.
+    #[pyo3(signature = (method, path, headers, body=None, *, timeout=None, rate_limited=true))]
+    fn request(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        timeout: Option<f64>,
+        rate_limited: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let call = self.call(method, path, headers, body, timeout, rate_limited)?;
+        let shared = self.shared.clone();
+        let outcome = py.detach(move || runtime().block_on(shared.fetch(call)));
+        outcome.map_err(failure)?.convert(py)
+    }
+
+    /// The same, for asyncio: returns at once; later `done(True, Response)` or `done(False, exc)`
+    /// is called from an I/O thread.
+    #[pyo3(signature = (done, method, path, headers, body=None, *, timeout=None, rate_limited=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn request_async(
+        &self,
+        done: Py<PyAny>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        timeout: Option<f64>,
+        rate_limited: bool,
+    ) -> PyResult<()> {
+        let call = self.call(method, path, headers, body, timeout, rate_limited)?;
+        let shared = self.shared.clone();
+        spawn_with_callback(done, async move { shared.fetch(call).await });
+        Ok(())
+    }
+
+    /// Send a request and return once the headers are in; the body is read chunk by chunk.
+    #[pyo3(signature = (method, path, headers, body=None, *, rate_limited=true))]
+    fn stream(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        rate_limited: bool,
+    ) -> PyResult<ResponseStream> {
+        let call = self.call(method, path, headers, body, None, rate_limited)?;
+        let shared = self.shared.clone();
+        let response = py.detach(move || runtime().block_on(async move { shared.send(&call).await }));
+        Ok(ResponseStream::new(response.map_err(failure)?))
+    }
+
+    /// The asyncio twin of `stream`: `done(True, ResponseStream)` once the headers are in.
+    #[pyo3(signature = (done, method, path, headers, body=None, *, rate_limited=true))]
+    fn stream_async(
+        &self,
+        done: Py<PyAny>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        rate_limited: bool,
+    ) -> PyResult<()> {
+        let call = self.call(method, path, headers, body, None, rate_limited)?;
+        let shared = self.shared.clone();
+        spawn_with_callback(done, async move { shared.send(&call).await.map(ResponseStream::new) });
+        Ok(())
+    }
+}
+
+impl<'py> IntoPyObjectConverter<'py> for ResponseStream {
+    fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+        Ok(Py::new(py, self)?.into_any())
+    }
+}

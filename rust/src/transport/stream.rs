@@ -1,0 +1,97 @@
+//! `ResponseStream`: a body read chunk by chunk (watch streams, logs), closable from any thread.
+use super::client::{header_pairs, spawn_with_callback, IntoPyObjectConverter};
+use super::runtime::runtime;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::sync::Arc;
+use tokio::sync::{watch, Mutex};
+
+#[pyclass(frozen, module = "kcore._core")]
+pub struct ResponseStream {
+    #[pyo3(get)]
+    status: u16,
+    #[pyo3(get)]
+    headers: Vec<(String, String)>,
+    body: Body,
+    closed: watch::Sender<bool>,
+}
+
+type Body = Arc<Mutex<Option<reqwest::Response>>>;
+
+impl ResponseStream {
+    pub fn new(response: reqwest::Response) -> Self {
+        ResponseStream {
+            status: response.status().as_u16(),
+            headers: header_pairs(response.headers()),
+            body: Arc::new(Mutex::new(Some(response))),
+            closed: watch::channel(false).0,
+        }
+    }
+}
+
+/// The next chunk; `None` at the end of the body or once closed (a pending read ends too).
+async fn next_chunk(body: Body, mut closed: watch::Receiver<bool>) -> Result<Option<bytes::Bytes>, String> {
+    let mut guard = body.lock().await;
+    let Some(response) = guard.as_mut() else { return Ok(None) };
+    let outcome = loop {
+        let chunk = tokio::select! {
+            chunk = response.chunk() => chunk.map_err(|e| format!("the stream broke: {e}")),
+            _ = closed.wait_for(|closed| *closed) => Ok(None),
+        };
+        // The gzip decoder can yield an empty chunk; it carries nothing, so read on.
+        if !matches!(&chunk, Ok(Some(c)) if c.is_empty()) {
+            break chunk;
+        }
+    };
+    if !matches!(outcome, Ok(Some(_))) {
+        *guard = None; // ended, broken or closed: drop the connection now
+    }
+    outcome
+}
+
+impl<'py> IntoPyObjectConverter<'py> for Option<bytes::Bytes> {
+    fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+        Ok(match self {
+            Some(chunk) => PyBytes::new(py, &chunk).into_any().unbind(),
+            None => py.None(),
+        })
+    }
+}
+
+#[pymethods]
+impl ResponseStream {
+    /// Block (GIL released) for the next chunk of the body; `None` when it has ended.
+    /// With `timeout` seconds and nothing arriving, raises TransportFailure and closes the stream.
+    #[pyo3(signature = (timeout=None))]
+    fn read(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
+        let body = self.body.clone();
+        let closed = self.closed.subscribe();
+        let outcome = py.detach(move || {
+            runtime().block_on(async move {
+                let Some(seconds) = timeout else { return next_chunk(body, closed).await };
+                let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
+                match tokio::time::timeout(limit, next_chunk(body.clone(), closed)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        body.lock().await.take();
+                        Err(format!("no data on the stream for {seconds} s"))
+                    }
+                }
+            })
+        });
+        outcome.map_err(super::TransportFailure::new_err)?.convert(py)
+    }
+
+    /// The asyncio twin of `read`: later `done(True, bytes | None)` or `done(False, exc)`.
+    fn read_async(&self, done: Py<PyAny>) {
+        spawn_with_callback(done, next_chunk(self.body.clone(), self.closed.subscribe()));
+    }
+
+    /// Drop the connection; a read pending on another thread or task ends with `None`.
+    fn close(&self) {
+        self.closed.send_replace(true);
+        if let Ok(mut guard) = self.body.try_lock() {
+            guard.take();
+        }
+    }
+}
