@@ -252,7 +252,9 @@ impl Shared {
     }
 
     /// Waits detached until `done(state)` holds, `deadline` passes (then false), or a signal
-    /// handler raises; Ctrl-C stays responsive during long waits.
+    /// handler raises; Ctrl-C stays responsive during long waits. The lock is released before
+    /// re-attaching: a woken thread that held it while waiting for the GIL would force a GIL
+    /// hand-off on every other thread's next call.
     fn wait_until<'a>(
         &'a self,
         py: Python<'_>,
@@ -273,23 +275,19 @@ impl Shared {
             let slice_end = now + SIGNAL_CHECK;
             let wake_at = deadline.map_or(slice_end, |d| d.min(slice_end));
             let done = &done;
-            st = py.detach(move || {
-                if getter {
-                    st.blocked_getters += 1;
-                }
+            let woken = py.detach(move || {
+                let mut st = st;
+                st.blocked_getters += usize::from(getter);
                 while !done(&st) && Instant::now() < wake_at {
                     st.wait(cv, Some(wake_at));
                 }
-                if getter {
-                    st.blocked_getters -= 1;
-                }
-                st
+                st.blocked_getters -= usize::from(getter);
+                done(&st)
             });
-            if !done(&st) {
-                drop(st);
+            if !woken {
                 py.check_signals()?;
-                st = self.state.lock(py)?;
             }
+            st = self.state.lock(py)?;
         }
     }
 }
