@@ -400,8 +400,11 @@ def test_v1beta1_exec_may_omit_interactive_mode(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("exec_body", "problem"),
     [
-        ({**EXEC_V1, "command": ""}, "command must be specified"),
-        ({**EXEC_V1, "apiVersion": "client.authentication.k8s.io/v1alpha1"}, "apiVersion must be one of"),
+        ({**EXEC_V1, "command": ""}, "command must be a non-empty string"),
+        ({**EXEC_V1, "command": ["aws"]}, "command must be a non-empty string"),
+        ({**EXEC_V1, "apiVersion": "client.authentication.k8s.io/v1alpha1"},
+         "apiVersion 'client.authentication.k8s.io/v1alpha1' is not supported; use one of"),
+        ({**EXEC_V1, "apiVersion": 1}, "apiVersion 1 is not supported"),
         ({k: v for k, v in EXEC_V1.items() if k != "interactiveMode"}, "interactiveMode must be specified"),
         ({**EXEC_V1, "interactiveMode": "Sometimes"}, "interactiveMode 'Sometimes' is not one of Never, IfAvailable, Always"),
         ({**EXEC_V1, "args": "get-token"}, "args must be a list of strings"),

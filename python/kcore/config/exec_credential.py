@@ -44,12 +44,13 @@ class ExecProvider:
     origin: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        source = self.origin or "exec provider"
         if not isinstance(self.command, str) or not self.command:
-            raise ConfigError("exec: command must be a non-empty string", source=self.origin or None)
+            raise ConfigError("command must be a non-empty string", source=source)
         if self.api_version not in SUPPORTED_API_VERSIONS:
             raise ConfigError(
-                f"exec: apiVersion {self.api_version!r} is not supported; use one of {', '.join(SUPPORTED_API_VERSIONS)}",
-                source=self.origin or None,
+                f"apiVersion {self.api_version!r} is not supported; use one of {', '.join(SUPPORTED_API_VERSIONS)}",
+                source=source,
             )
         pairs = self.env.items() if isinstance(self.env, Mapping) else self.env
         object.__setattr__(self, "args", tuple(self.args))

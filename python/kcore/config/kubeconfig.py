@@ -12,7 +12,7 @@ import os
 from typing import Any, Optional, Sequence, Union
 
 from kcore.config.config import Config
-from kcore.config.exec_credential import SUPPORTED_API_VERSIONS, ExecProvider
+from kcore.config.exec_credential import ExecProvider
 from kcore.config.files import decode_base64, read_file, require_pem
 from kcore.config.kubeconfig_files import Entry, MergedKubeconfig, PathLike, load_merged, type_name
 from kcore.config.token_file import read_token
@@ -20,6 +20,7 @@ from kcore.errors import ConfigError
 
 EXEC_EXTENSION = "client.authentication.k8s.io/exec"
 INTERACTIVE_MODES = ("Never", "IfAvailable", "Always")
+V1 = "client.authentication.k8s.io/v1"  # the version that requires interactiveMode
 IMPERSONATION_FIELDS = ("as", "as-uid", "as-groups", "as-user-extra")
 
 
@@ -141,16 +142,12 @@ class _ContextResolver:
 
         if not isinstance(body, dict):
             raise fail(f"must be a mapping, found a {type_name(body)}")
-        command = body.get("command")
-        if not isinstance(command, str) or not command:
-            raise fail("command must be specified")
-        if os.sep in command and not os.path.isabs(command):  # clientcmd resolves only paths, not PATH names
+        command, api_version = body.get("command"), body.get("apiVersion")
+        if isinstance(command, str) and os.sep in command and not os.path.isabs(command):
+            # clientcmd resolves a path against the kubeconfig; a bare name is left for PATH.
             command = os.path.join(os.path.dirname(os.path.abspath(user.origin)), command)
-        api_version = body.get("apiVersion")
-        if api_version not in SUPPORTED_API_VERSIONS:
-            raise fail(f"apiVersion must be one of {', '.join(SUPPORTED_API_VERSIONS)}; found {api_version!r}")
         mode = body.get("interactiveMode")
-        if mode is None and api_version.endswith("/v1"):
+        if mode is None and api_version == V1:
             raise fail(f"interactiveMode must be specified for {api_version} (kcore treats every mode as Never)")
         if mode is not None and mode not in INTERACTIVE_MODES:
             raise fail(f"interactiveMode {mode!r} is not one of {', '.join(INTERACTIVE_MODES)}")
