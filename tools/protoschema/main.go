@@ -8,8 +8,11 @@
 // Output, one record a line, fields separated by one space:
 //
 //	m ID GO_NAME                  a message (a Go struct); its fields follow in declaration order
-//	f JSON_NAME NUMBER FLAGS TYPE  a field; NUMBER 0 = not in protobuf; FLAGS any of p (pointer),
-//	                              e (omitempty), z (omitzero), i (inlined into the parent), or -
+//	f JSON_NAME NUMBER FLAGS TYPE [API_VERSION KIND]
+//	                              a field; NUMBER 0 = not in protobuf; FLAGS any of p (pointer),
+//	                              e (omitempty), z (omitzero), i (inlined into the parent), or -;
+//	                              API_VERSION KIND: the TypeMeta the server's conversion gives
+//	                              each embedded object (not on the protobuf wire)
 //	k API_VERSION KIND ID         a kind the scheme registers, rendered from message ID
 //
 // TYPE is a scalar (bool int32 int64 uint32 uint64 float64 string bytes), mID (a message),
@@ -65,6 +68,18 @@ var unions = map[reflect.Type]string{
 	reflect.TypeOf(apiextv1beta1.JSONSchemaPropsOrBool{}):        "propsorbool",
 	reflect.TypeOf(apiextv1beta1.JSONSchemaPropsOrArray{}):       "propsorarray",
 	reflect.TypeOf(apiextv1beta1.JSONSchemaPropsOrStringArray{}): "propsorstringarray",
+}
+
+// Embedded objects whose TypeMeta the API server sets, so that its JSON has them while protobuf
+// (which never carries an embedded TypeMeta) does not: StatefulSet claim templates (see
+// k8s.io/kubernetes pkg/apis/apps/v1/conversion.go, https://issue.k8s.io/87583) and the items
+// of metadata-only lists (k8s.io/apiserver pkg/endpoints/handlers/response.go).
+var convertedTypeMeta = map[string]string{
+	"k8s.io/apimachinery/pkg/apis/meta/v1.PartialObjectMetadataList.Items":      "meta.k8s.io/v1 PartialObjectMetadata",
+	"k8s.io/apimachinery/pkg/apis/meta/v1beta1.PartialObjectMetadataList.Items": "meta.k8s.io/v1beta1 PartialObjectMetadata",
+	"k8s.io/api/apps/v1.StatefulSetSpec.VolumeClaimTemplates":                   "v1 PersistentVolumeClaim",
+	"k8s.io/api/apps/v1beta1.StatefulSetSpec.VolumeClaimTemplates":              "v1 PersistentVolumeClaim",
+	"k8s.io/api/apps/v1beta2.StatefulSetSpec.VolumeClaimTemplates":              "v1 PersistentVolumeClaim",
 }
 
 var marshaler = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
@@ -135,7 +150,11 @@ func (g *gen) field(owner reflect.Type, f reflect.StructField) (string, bool) {
 	if flags == "" {
 		flags = "-"
 	}
-	return fmt.Sprintf("f %s %d %s %s", name, num, flags, g.typ(ft, owner, f.Name)), true
+	line := fmt.Sprintf("f %s %d %s %s", name, num, flags, g.typ(ft, owner, f.Name))
+	if tm, ok := convertedTypeMeta[owner.PkgPath()+"."+owner.Name()+"."+f.Name]; ok {
+		line += " " + tm
+	}
+	return line, true
 }
 
 func (g *gen) typ(t reflect.Type, owner reflect.Type, field string) string {

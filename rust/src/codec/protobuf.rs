@@ -156,7 +156,8 @@ pub fn decode_enveloped<S: Sink>(b: &[u8], start: usize, end: usize, sink: &mut 
     let msg = s.kind(env.api_version, env.kind).ok_or_else(|| {
         bad(format!("protobuf: no built-in kind {:?} in apiVersion {:?} (custom resources are JSON only)", env.kind, env.api_version))
     })?;
-    let list = env.kind.ends_with("List");
+    // The server's lists never have nil items, except the metadata-only ones it builds by appending.
+    let list = env.kind.ends_with("List") && env.kind != "PartialObjectMetadataList";
     let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 0, type_meta: Some((env.api_version, env.kind)), list };
     r.message(msg, rs, re)
 }
@@ -382,7 +383,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
     }
 
     /// A map field: entries {1 key, 2 value}, written with sorted keys as encoding/json does.
-    fn map(&mut self, msg: u32, f: &Field, vty: &Ty, from: usize, to: usize) -> Result<()> {
+    fn map(&mut self, msg: u32, f: &'static Field, vty: &Ty, from: usize, to: usize) -> Result<()> {
         let mut pairs: Vec<(Cow<'a, str>, Option<Entry>)> = Vec::with_capacity(to - from);
         for i in from..to {
             let e = self.entries[i];
@@ -431,7 +432,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
     }
 
     /// A single value of type `ty` (absent: Go's zero value), as encoding/json writes it.
-    fn value(&mut self, msg: u32, f: &Field, ty: &Ty, e: Option<Entry>) -> Result<()> {
+    fn value(&mut self, msg: u32, f: &'static Field, ty: &Ty, e: Option<Entry>) -> Result<()> {
         let want = match ty {
             Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 => VARINT,
             Ty::Float64 => FIXED64,
@@ -461,7 +462,12 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 Some((s, e)) => self.sink.str(&base64(&self.b[s..e])),
                 None => self.sink.null(),
             },
-            Ty::Msg(m) => self.message(*m, start, end),
+            Ty::Msg(m) => {
+                if let Some((api_version, kind)) = &f.type_meta {
+                    self.type_meta = Some((api_version, kind));
+                }
+                self.message(*m, start, end)
+            }
             Ty::Time | Ty::MicroTime => {
                 // An empty Timestamp is Go's zero time, whatever the seconds would have said.
                 if start == end {

@@ -40,6 +40,8 @@ pub struct Field {
     pub omitzero: bool,
     pub inline: bool,
     pub ty: Ty,
+    /// apiVersion and kind the server's conversion writes into each embedded object here.
+    pub type_meta: Option<(Box<str>, Box<str>)>,
 }
 
 pub struct Message {
@@ -138,6 +140,7 @@ fn parse(text: &str) -> Schema {
                     omitzero: flags.contains('z'),
                     inline: flags.contains('i'),
                     ty: parse_ty(parts[4]),
+                    type_meta: (parts.len() == 7).then(|| (parts[5].into(), parts[6].into())),
                 });
             }
             "k" => {
