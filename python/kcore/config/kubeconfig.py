@@ -112,7 +112,7 @@ class _ContextResolver:
                 raise self._error(user, "user", f"impersonation ({key!r}) is not supported yet")
         token = self._str(user, "user", "token") or None
         token_file = self._path(user, "user", "tokenFile")
-        if token_file and not token:
+        if token_file:  # it wins over token (it rotates), so it must be readable now
             read_token(token_file, what=f"{self._where(user, 'user')}: tokenFile", source=user.origin)
         cert = self._pem(user, "user", "client-certificate", "CERTIFICATE")
         key = self._pem(user, "user", "client-key", "PRIVATE KEY")
