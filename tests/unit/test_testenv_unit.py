@@ -12,7 +12,7 @@ from pathlib import Path
 from kcore.testenv import pinned_release
 from kcore.testenv.binaries import GO_MODULE_DIR, build_command
 from kcore.testenv.control_plane import kubeconfig_text
-from kcore.testenv.pki import ClientCertificate
+from kcore.testenv.pki import CertificateFiles
 
 
 def test_pinned_release_is_the_go_modules_kubernetes_requirement() -> None:
@@ -54,7 +54,7 @@ def test_assets_folder_without_the_binaries_is_rejected_by_name(tmp_path: Path) 
 
 
 def test_kubeconfig_has_one_cluster_user_and_current_context() -> None:
-    client = ClientCertificate(Path("/p/c.crt"), Path("/p/c.key"))
+    client = CertificateFiles(Path("/p/c.crt"), Path("/p/c.key"))
     config = json.loads(kubeconfig_text("https://127.0.0.1:6443", Path("/p/ca.crt"), user="bob", client=client, namespace="ns"))
     assert config["current-context"] == "kcore-testenv"
     assert config["clusters"] == [{"name": "kcore-testenv", "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority": "/p/ca.crt"}}]

@@ -10,7 +10,6 @@ headers. ``Transport`` and ``AsyncTransport`` share all of it through ``_Transpo
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import re
 import threading
@@ -106,11 +105,8 @@ class _TransportCore:
     @staticmethod
     def headers(credentials: Credentials, extra: Optional[Mapping[str, str]]) -> list[tuple[str, str]]:
         headers = list((extra or {}).items())
-        if credentials.token:
-            headers.append(("authorization", f"Bearer {credentials.token}"))
-        elif credentials.username is not None:
-            basic = base64.b64encode(f"{credentials.username}:{credentials.password or ''}".encode()).decode()
-            headers.append(("authorization", f"Basic {basic}"))
+        if credentials.authorization:
+            headers.append(("authorization", credentials.authorization))
         return headers
 
     def timeout(self, timeout: Optional[float]) -> Optional[float]:

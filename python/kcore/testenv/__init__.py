@@ -15,12 +15,12 @@ From a shell: ``python -m kcore.testenv up`` (prints ``KUBECONFIG=<path>`` last)
 from kcore.testenv.binaries import Binaries, ensure_binaries, pinned_release
 from kcore.testenv.control_plane import ADMIN_USER, ControlPlane
 from kcore.testenv.errors import ControlPlaneError
-from kcore.testenv.pki import ClientCertificate
+from kcore.testenv.pki import CertificateFiles
 
 __all__ = [
     "ADMIN_USER",
     "Binaries",
-    "ClientCertificate",
+    "CertificateFiles",
     "ControlPlane",
     "ControlPlaneError",
     "ensure_binaries",

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from kcore.testenv.binaries import Binaries, ensure_binaries
 from kcore.testenv.errors import ControlPlaneError
-from kcore.testenv.pki import CertificateAuthority, ClientCertificate, write_service_account_key
+from kcore.testenv.pki import CertificateAuthority, CertificateFiles, write_service_account_key
 from kcore.testenv.process import ManagedProcess
 
 ADMIN_USER = "kcore-admin"
@@ -43,7 +43,7 @@ def _free_ports(count: int) -> list[int]:
 
 def kubeconfig_text(
     server: str, ca_file: Path, *, user: str, token: Optional[str] = None,
-    client: Optional[ClientCertificate] = None, namespace: str = "default",
+    client: Optional[CertificateFiles] = None, namespace: str = "default",
 ) -> str:
     """A kubeconfig with one cluster, one user and one current context, as kubectl reads it."""
     credentials: dict[str, str] = {}
@@ -102,6 +102,7 @@ class ControlPlane:
         self._server: Optional[str] = None
         self._token: Optional[str] = None
         self._kubeconfig: Optional[Path] = None
+        self._etcd_url: Optional[str] = None
 
     # -- what users read -------------------------------------------------------------------
 
@@ -131,19 +132,32 @@ class ControlPlane:
         return Path(self._running(self._kubeconfig))
 
     @property
+    def etcd_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of etcd, e.g. to compact it and expire continue tokens."""
+        return str(self._running(self._etcd_url))
+
+    @property
     def release(self) -> str:
         """The Kubernetes release the binaries were built at, e.g. ``v1.37.2``."""
         return self._running(self.binaries).release
 
-    def issue_client_certificate(self, user: str, groups: Sequence[str] = ()) -> ClientCertificate:
+    def issue_client_certificate(self, user: str, groups: Sequence[str] = ()) -> CertificateFiles:
         """A client certificate that authenticates as ``user`` in ``groups`` (RBAC decides the rest)."""
         ca = self._running(self._ca)
         stem = "client-" + "".join(c if c.isalnum() else "_" for c in user) + "-" + secrets.token_hex(4)
         return ca.issue_client(stem, user, groups)
 
+    def issue_serving_certificate(
+        self, dns_names: Sequence[str] = ("localhost",), ip_addresses: Sequence[str] = ("127.0.0.1",),
+    ) -> CertificateFiles:
+        """A server certificate the cluster's CA vouches for: for webhooks, scheduler
+        extenders, aggregated API servers or a test's own proxy in front of the API server."""
+        ca = self._running(self._ca)
+        return ca.issue_serving("serving-" + secrets.token_hex(4), list(dns_names), list(ip_addresses))
+
     def write_kubeconfig(
         self, path: Path, *, user: str, token: Optional[str] = None,
-        client: Optional[ClientCertificate] = None, namespace: str = "default",
+        client: Optional[CertificateFiles] = None, namespace: str = "default",
     ) -> Path:
         """Write a kubeconfig for this server with the given credentials; returns ``path``."""
         path = Path(path)
@@ -184,7 +198,7 @@ class ControlPlane:
         if self._owns_dir and self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self._owns_dir = False
-        self._server = self._token = self._kubeconfig = None
+        self._server = self._token = self._kubeconfig = self._etcd_url = None
         self._ca = None
 
     def _install_sigterm_handler(self) -> None:
@@ -237,7 +251,8 @@ class ControlPlane:
             "--unsafe-no-fsync=true",
             "--log-level=warn",
         ])
-        self._wait_until(etcd, f"http://127.0.0.1:{etcd_port}/health", None, lambda body: b'"health":"true"' in body)
+        self._etcd_url = f"http://127.0.0.1:{etcd_port}"
+        self._wait_until(etcd, f"{self._etcd_url}/health", None, lambda body: b'"health":"true"' in body)
 
         serving = self._ca.issue_serving(
             "apiserver", ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],

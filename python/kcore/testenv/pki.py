@@ -25,8 +25,8 @@ _VALIDITY = datetime.timedelta(days=365)
 
 
 @dataclass(frozen=True)
-class ClientCertificate:
-    """PEM files of a client certificate and its key, signed by the control plane's CA."""
+class CertificateFiles:
+    """PEM files of a certificate (client or serving) and its key, signed by the control plane's CA."""
 
     cert_file: Path
     key_file: Path
@@ -87,7 +87,7 @@ class CertificateAuthority:
         *,
         dns_names: Sequence[str] = (),
         ip_addresses: Sequence[str] = (),
-    ) -> ClientCertificate:
+    ) -> CertificateFiles:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.timezone.utc)
         builder = (
@@ -109,16 +109,16 @@ class CertificateAuthority:
         cert_file, key_file = self.folder / f"{stem}.crt", self.folder / f"{stem}.key"
         cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(key, key_file)
-        return ClientCertificate(cert_file=cert_file, key_file=key_file)
+        return CertificateFiles(cert_file=cert_file, key_file=key_file)
 
-    def issue_serving(self, stem: str, dns_names: Sequence[str], ip_addresses: Sequence[str]) -> ClientCertificate:
+    def issue_serving(self, stem: str, dns_names: Sequence[str], ip_addresses: Sequence[str]) -> CertificateFiles:
         """A server certificate for the given names (returned as a cert/key file pair)."""
         return self._issue(
             stem, _name(dns_names[0]), ExtendedKeyUsageOID.SERVER_AUTH,
             dns_names=dns_names, ip_addresses=ip_addresses,
         )
 
-    def issue_client(self, stem: str, user: str, groups: Sequence[str] = ()) -> ClientCertificate:
+    def issue_client(self, stem: str, user: str, groups: Sequence[str] = ()) -> CertificateFiles:
         """A client certificate the API server maps to ``user`` (CN) in ``groups`` (O)."""
         return self._issue(stem, _name(user, groups), ExtendedKeyUsageOID.CLIENT_AUTH)
 

@@ -1,0 +1,340 @@
+"""RESTClient: client-go's request builder, for one group/version of one API server.
+
+    rest = RESTClient(config, group="apps", version="v1")
+    rs = rest.get().namespace("web").resource("replicasets").name("front").do()
+    rest.patch("merge").namespace("web").resource("replicasets").name("front").body({...}).do()
+    for event_type, obj in rest.get().namespace("web").resource("replicasets").watch(): ...
+
+``do()`` decodes (JSON or Kubernetes protobuf, whichever the server sent), ``do_raw()`` gives the
+bytes, ``stream()`` the open body, ``watch()`` decoded events. A failure Status raises the
+matching ``kcore.errors.ApiError``; no answer at all raises ``TransportError``.
+``AsyncRESTClient`` builds the same requests and awaits them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator, Generic, Iterator, Mapping, Optional, TypeVar, Union
+from urllib.parse import quote, urlencode
+
+from kcore import codec
+from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport, WarningHandler
+from kcore.config import Config
+from kcore.errors import ApiError, api_error_from_status
+
+PATCH_CONTENT_TYPES = {
+    "json": "application/json-patch+json",
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+ACCEPT_PROTOBUF = f"{codec.PROTOBUF},{codec.JSON}"
+
+Params = Mapping[str, Union[str, int, bool, None]]
+
+
+def _param_value(value: Union[str, int, bool]) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _segment(value: str, what: str) -> str:
+    if not value or value in (".", "..") or "/" in value:
+        raise ValueError(f"{what} {value!r} cannot be a path segment")
+    return quote(value, safe="")
+
+
+def api_error(response_status: int, body: bytes, content_type: str) -> ApiError:
+    """The ApiError for a failed answer; its body is a Status in either format, or anything."""
+    try:
+        status = codec.decode(body, content_type) if content_type in (codec.JSON, codec.PROTOBUF) else None
+    except (codec.DecodeError, ValueError):
+        status = None
+    return api_error_from_status(response_status, status, body)
+
+
+class RequestBuilder:
+    """The parts of a request, set in any order (as client-go's ``rest.Request``)."""
+
+    def __init__(self, client: Any, method: str) -> None:
+        self._client = client
+        self._method = method
+        self._namespace: Optional[str] = None
+        self._resource: Optional[str] = None
+        self._name: Optional[str] = None
+        self._subresource: list[str] = []
+        self._suffix: list[str] = []
+        self._abs_path: Optional[str] = None
+        self._params: list[tuple[str, str]] = []
+        self._headers: dict[str, str] = {}
+        self._body: Optional[bytes] = None
+        self._timeout: Optional[float] = None
+
+    def namespace(self, namespace: Optional[str]) -> "RequestBuilder":
+        """Scope to a namespace; None or "" means all namespaces (or a cluster-scoped resource)."""
+        self._namespace = _segment(namespace, "namespace") if namespace else None
+        return self
+
+    def resource(self, resource: str) -> "RequestBuilder":
+        self._resource = _segment(resource.lower(), "resource")
+        return self
+
+    def name(self, name: str) -> "RequestBuilder":
+        self._name = _segment(name, "name")
+        return self
+
+    def subresource(self, *parts: str) -> "RequestBuilder":
+        """e.g. ``status``, ``scale``, ``log``, or ``proxy`` (then ``suffix`` for the path)."""
+        self._subresource = [_segment(p, "subresource") for p in parts]
+        return self
+
+    def suffix(self, *parts: str) -> "RequestBuilder":
+        """Path elements after the subresource, e.g. the path behind ``proxy``."""
+        self._suffix = [quote(p.strip("/"), safe="/") for p in parts if p.strip("/")]
+        return self
+
+    def abs_path(self, path: str) -> "RequestBuilder":
+        """Request exactly this path (e.g. ``/version``, ``/apis``), ignoring the group/version."""
+        self._abs_path = "/" + path.lstrip("/")
+        return self
+
+    def param(self, key: str, value: Union[str, int, bool, None]) -> "RequestBuilder":
+        if value is not None:
+            self._params.append((key, _param_value(value)))
+        return self
+
+    def params(self, params: Optional[Params] = None, **more: Union[str, int, bool, None]) -> "RequestBuilder":
+        for key, value in {**(params or {}), **more}.items():
+            self.param(key, value)
+        return self
+
+    def header(self, name: str, value: str) -> "RequestBuilder":
+        self._headers[name.lower()] = value
+        return self
+
+    def timeout(self, seconds: Optional[float]) -> "RequestBuilder":
+        self._timeout = seconds
+        return self
+
+    def body(self, obj: Any, content_type: Optional[str] = None) -> "RequestBuilder":
+        """An object (sent as JSON) or bytes (sent as they are). The content type is
+        ``content_type``, else the patch type already chosen, else JSON."""
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            self._body = bytes(obj)
+        else:
+            self._body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        if content_type:
+            self._headers["content-type"] = content_type
+        else:
+            self._headers.setdefault("content-type", codec.JSON)
+        return self
+
+    def path(self) -> str:
+        """The request's path and query, e.g. ``/api/v1/namespaces/ns/pods/p/status?dryRun=All``."""
+        if self._abs_path is not None:
+            parts = [self._abs_path.rstrip("/") or ""]
+        else:
+            parts = [self._client.base_path]
+            if self._namespace:
+                parts += ["namespaces", self._namespace]
+            if self._resource:
+                parts.append(self._resource)
+            if self._name:
+                parts.append(self._name)
+            parts += self._subresource + self._suffix
+        path = "/".join(parts) or "/"
+        return f"{path}?{urlencode(self._params)}" if self._params else path
+
+    def _request_headers(self) -> dict[str, str]:
+        headers = {"accept": ACCEPT_PROTOBUF if self._client.protobuf else codec.JSON}
+        headers.update(self._headers)
+        return headers
+
+    def _watch_path(self, resource_version: Optional[str], timeout_seconds: Optional[int], bookmarks: bool) -> str:
+        self.param("watch", True)
+        self.param("resourceVersion", resource_version)
+        self.param("timeoutSeconds", timeout_seconds)
+        if bookmarks:
+            self.param("allowWatchBookmarks", True)
+        return self.path()
+
+
+def _decoded(response: Response) -> Any:
+    if response.status >= 300:
+        raise api_error(response.status, response.body, response.content_type)
+    if not response.body:
+        return None
+    if response.content_type not in (codec.JSON, codec.PROTOBUF):
+        return response.body.decode("utf-8", "replace")  # e.g. logs, text from a proxied service
+    return codec.decode(response.body, response.content_type)
+
+
+def _raw(response: Response) -> bytes:
+    if response.status >= 300:
+        raise api_error(response.status, response.body, response.content_type)
+    return response.body
+
+
+def _watch_events(decoder: "codec.WatchDecoder", chunk: bytes) -> list[tuple[str, Any]]:
+    events: list[tuple[str, Any]] = decoder.feed(chunk)
+    for event_type, obj in events:
+        if event_type == "ERROR":
+            raise api_error_from_status(500, obj, b"")
+    return events
+
+
+class Request(RequestBuilder):
+    """A request of the blocking RESTClient."""
+
+    _client: "RESTClient"
+
+    def do(self) -> Any:
+        """Send it; the decoded answer (None for an empty body), or the ApiError raised."""
+        return _decoded(self._send())
+
+    def do_raw(self) -> bytes:
+        return _raw(self._send())
+
+    def _send(self) -> Response:
+        return self._client.transport.request(
+            self._method, self.path(), headers=self._request_headers(), body=self._body, timeout=self._timeout
+        )
+
+    def stream(self) -> Stream:
+        """Send it and return the open body (e.g. a log to follow); raises on a failure status."""
+        stream = self._client.transport.stream(self._method, self.path(), headers=self._request_headers(), body=self._body)
+        if stream.status >= 300:
+            body = stream.read_all()
+            raise api_error(stream.status, body, stream.content_type)
+        return stream
+
+    def watch(
+        self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
+        bookmarks: bool = True, compact: bool = False,
+    ) -> Iterator[tuple[str, Any]]:
+        """``(event_type, object)`` as they come, until the server ends the watch. An ERROR
+        event (e.g. 410 Gone for a too-old resourceVersion) raises its ApiError."""
+        path = self._watch_path(resource_version, timeout_seconds, bookmarks)
+        # The first watch attempt is not rate limited (client-go): a relist already was.
+        stream = self._client.transport.stream(
+            "GET", path, headers=self._request_headers(), rate_limited=False
+        )
+        with stream:
+            if stream.status >= 300:
+                raise api_error(stream.status, stream.read_all(), stream.content_type)
+            decoder = codec.WatchDecoder(stream.content_type, compact)
+            for chunk in stream.chunks():
+                yield from _watch_events(decoder, chunk)
+            decoder.close()
+
+
+class AsyncRequest(RequestBuilder):
+    """A request of the AsyncRESTClient: the same builder, awaited."""
+
+    _client: "AsyncRESTClient"
+
+    async def do(self) -> Any:
+        return _decoded(await self._send())
+
+    async def do_raw(self) -> bytes:
+        return _raw(await self._send())
+
+    async def _send(self) -> Response:
+        return await self._client.transport.request(
+            self._method, self.path(), headers=self._request_headers(), body=self._body, timeout=self._timeout
+        )
+
+    async def stream(self) -> AsyncStream:
+        stream = await self._client.transport.stream(
+            self._method, self.path(), headers=self._request_headers(), body=self._body
+        )
+        if stream.status >= 300:
+            raise api_error(stream.status, await stream.read_all(), stream.content_type)
+        return stream
+
+    async def watch(
+        self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
+        bookmarks: bool = True, compact: bool = False,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        path = self._watch_path(resource_version, timeout_seconds, bookmarks)
+        stream = await self._client.transport.stream(
+            "GET", path, headers=self._request_headers(), rate_limited=False
+        )
+        async with stream:
+            if stream.status >= 300:
+                raise api_error(stream.status, await stream.read_all(), stream.content_type)
+            decoder = codec.WatchDecoder(stream.content_type, compact)
+            async for chunk in stream.chunks():
+                for event in _watch_events(decoder, chunk):
+                    yield event
+            decoder.close()
+
+
+R = TypeVar("R", "Request", "AsyncRequest")
+
+
+class _ClientBase(Generic[R]):
+    """What both clients share: the group/version path and the verbs that start a request."""
+
+    _request_type: type[R]
+
+    def __init__(self, group: str, version: str, protobuf: bool) -> None:
+        self.group = group
+        self.version = version
+        self.protobuf = protobuf
+        self.base_path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+
+    def verb(self, method: str) -> R:
+        return self._request_type(self, method.upper())
+
+    def get(self) -> R:
+        return self.verb("GET")
+
+    def post(self) -> R:
+        return self.verb("POST")
+
+    def put(self) -> R:
+        return self.verb("PUT")
+
+    def delete(self) -> R:
+        return self.verb("DELETE")
+
+    def patch(self, patch_type: str) -> R:
+        """``patch_type``: "json", "merge", "strategic" or "apply" (server-side apply)."""
+        try:
+            content_type = PATCH_CONTENT_TYPES[patch_type]
+        except KeyError:
+            raise ValueError(f"patch_type must be one of {', '.join(PATCH_CONTENT_TYPES)}; got {patch_type!r}") from None
+        request = self.verb("PATCH")
+        request.header("content-type", content_type)
+        return request
+
+
+class RESTClient(_ClientBase[Request]):
+    """Requests to ``/api/<version>`` (core) or ``/apis/<group>/<version>`` of one server.
+
+    ``protobuf=True`` (built-in kinds) asks for Kubernetes protobuf with JSON as the fallback;
+    custom resources must use ``protobuf=False``. Clients of one Config should share one
+    ``transport`` (one connection pool, one rate limiter), as client-go's clientset does.
+    """
+
+    _request_type = Request
+
+    def __init__(
+        self, config: Config, *, group: str = "", version: str = "v1", protobuf: bool = True,
+        transport: Optional[Transport] = None, warning_handler: Optional[WarningHandler] = None,
+    ) -> None:
+        super().__init__(group, version, protobuf)
+        self.transport = transport or Transport(config, warning_handler=warning_handler)
+
+
+class AsyncRESTClient(_ClientBase[AsyncRequest]):
+    """The asyncio twin of RESTClient."""
+
+    _request_type = AsyncRequest
+
+    def __init__(
+        self, config: Config, *, group: str = "", version: str = "v1", protobuf: bool = True,
+        transport: Optional[AsyncTransport] = None, warning_handler: Optional[WarningHandler] = None,
+    ) -> None:
+        super().__init__(group, version, protobuf)
+        self.transport = transport or AsyncTransport(config, warning_handler=warning_handler)
