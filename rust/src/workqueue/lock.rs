@@ -58,15 +58,18 @@ impl<T> PyLock<T> {
 
 impl<T> Locked<'_, T> {
     /// Waits on `cv` until notified or until `deadline`, with the lock released meanwhile.
-    pub(crate) fn wait(&mut self, cv: &Condvar, deadline: Option<Instant>) {
+    /// Returns whether a notification (not the deadline) ended the wait.
+    pub(crate) fn wait(&mut self, cv: &Condvar, deadline: Option<Instant>) -> bool {
         let me = self.owner.swap(0, Relaxed);
-        match deadline {
-            Some(deadline) => {
-                cv.wait_until(&mut self.guard, deadline);
+        let notified = match deadline {
+            Some(deadline) => !cv.wait_until(&mut self.guard, deadline).timed_out(),
+            None => {
+                cv.wait(&mut self.guard);
+                true
             }
-            None => cv.wait(&mut self.guard),
-        }
+        };
         self.owner.store(me, Relaxed);
+        notified
     }
 }
 

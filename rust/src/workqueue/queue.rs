@@ -44,6 +44,10 @@ pub(crate) struct State {
     pub(crate) shutting_down: bool,
     drain: bool,
     blocked_getters: usize,
+    /// Getters notified but not yet running Python again: while one is on its way, notifying
+    /// more would only make more threads fight for the GIL. A getter that takes an item and
+    /// sees more queued passes the wake-up on.
+    woken_getters: usize,
     /// Callables that wake one `aget` each (asyncio's call_soon_threadsafe under the hood).
     async_waiters: VecDeque<Py<PyAny>>,
     /// The delaying queue's heap: (ready time, sequence, slot); entries whose sequence no longer
@@ -164,7 +168,9 @@ impl State {
     /// Wakes one blocked getter, threads first, then asyncio waiters.
     fn signal(&mut self, cv: &Condvar) -> Wake {
         if self.blocked_getters > 0 {
-            cv.notify_one();
+            if self.blocked_getters > self.woken_getters && cv.notify_one() {
+                self.woken_getters += 1;
+            }
             return Wake::Nobody;
         }
         match self.async_waiters.pop_front() {
@@ -275,19 +281,29 @@ impl Shared {
             let slice_end = now + SIGNAL_CHECK;
             let wake_at = deadline.map_or(slice_end, |d| d.min(slice_end));
             let done = &done;
-            let woken = py.detach(move || {
+            let (ready, notified) = py.detach(move || {
                 let mut st = st;
+                let mut notified = false;
                 st.blocked_getters += usize::from(getter);
                 while !done(&st) && Instant::now() < wake_at {
-                    st.wait(cv, Some(wake_at));
+                    if st.wait(cv, Some(wake_at)) && getter {
+                        // Still counted as woken until it runs, unless it has to wait again.
+                        notified = done(&st);
+                        if !notified {
+                            st.woken_getters = st.woken_getters.saturating_sub(1);
+                        }
+                    }
                 }
                 st.blocked_getters -= usize::from(getter);
-                done(&st)
+                (done(&st), notified)
             });
-            if !woken {
+            if !ready {
                 py.check_signals()?;
             }
             st = self.state.lock(py)?;
+            if notified {
+                st.woken_getters = st.woken_getters.saturating_sub(1);
+            }
         }
     }
 }
@@ -314,6 +330,7 @@ impl Queue {
                 shutting_down: false,
                 drain: false,
                 blocked_getters: 0,
+                woken_getters: 0,
                 async_waiters: VecDeque::new(),
                 waiting: BinaryHeap::new(),
                 next_seq: 0,
@@ -386,7 +403,12 @@ impl Queue {
             let empty = EMPTY.import(py, "queue", "Empty")?;
             return Err(PyErr::from_type(empty.clone(), "workqueue get() timed out"));
         }
-        Ok(st.try_get(py, || sh.now()).expect("an item or shutdown"))
+        let got = st.try_get(py, || sh.now()).expect("an item or shutdown");
+        // Pass the wake-up on: adds made while this thread was waking did not notify anyone.
+        let wake = if st.fifo.is_empty() { Wake::Nobody } else { st.signal(&sh.ready) };
+        drop(st);
+        wake.run(py);
+        Ok(got)
     }
 
     /// Marks `item` as done processing; if it was added meanwhile, it is queued again.
