@@ -13,6 +13,7 @@ import pytest
 
 from kcore.codec import JSON, PROTOBUF, decode, decode_compact
 from tests.e2e import codec_objects
+from tests.e2e.codec_difference import difference
 from tests.kube_http import KubeHTTP
 
 # componentstatuses are computed on every request by probing other components, in map order:
@@ -20,31 +21,6 @@ from tests.kube_http import KubeHTTP
 LIVE = {"/api/v1/componentstatuses"}
 PARTIAL = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 PARTIAL_JSON = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-
-
-def difference(got: Any, want: Any, path: str = "") -> str | None:
-    """Where two decoded values first differ (None when equal, types included)."""
-    if type(got) is not type(want):
-        return f"{path or '.'}: {got!r:.200} != {want!r:.200}"
-    if isinstance(want, dict):
-        for k in sorted(set(got) | set(want)):
-            if k not in got:
-                return f"{path}.{k}: missing, want {want[k]!r:.200}"
-            if k not in want:
-                return f"{path}.{k}: unexpected {got[k]!r:.200}"
-            d = difference(got[k], want[k], f"{path}.{k}")
-            if d:
-                return d
-        return None
-    if isinstance(want, list):
-        if len(got) != len(want):
-            return f"{path}: {len(got)} items, want {len(want)}"
-        for i, (g, w) in enumerate(zip(got, want)):
-            d = difference(g, w, f"{path}[{i}]")
-            if d:
-                return d
-        return None
-    return None if got == want else f"{path or '.'}: {got!r:.200} != {want!r:.200}"
 
 
 def get(kube: KubeHTTP, path: str, accept: str) -> tuple[bytes, str]:

@@ -4,13 +4,24 @@
 object, whichever format the body is in. ``decode_compact`` keeps the object in Rust as a
 read-only Mapping a fraction of the size, for caches. ``WatchDecoder`` turns a watch stream,
 chunked anyhow, into ``(event_type, object)`` pairs. Bad input raises ``DecodeError``.
+``encode`` writes JSON for anything and protobuf for built-in kinds (``EncodeError`` names the
+field it could not write).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from kcore._core import CompactList, CompactObject, DecodeError, WatchDecoder, decode, decode_compact
+from kcore._core import (
+    CompactList,
+    CompactObject,
+    DecodeError,
+    EncodeError,
+    WatchDecoder,
+    decode,
+    decode_compact,
+    encode,
+)
 
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -24,7 +35,9 @@ __all__ = [
     "CompactList",
     "CompactObject",
     "DecodeError",
+    "EncodeError",
     "WatchDecoder",
     "decode",
     "decode_compact",
+    "encode",
 ]

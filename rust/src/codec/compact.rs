@@ -176,7 +176,7 @@ impl CompactObject {
     }
 
     /// A plain, mutable deep copy (dicts and lists).
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    pub fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         plain(py, &self.tape, self.pos)
     }
 
@@ -296,7 +296,7 @@ impl CompactList {
     }
 
     /// A plain, mutable deep copy.
-    fn to_list(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+    pub fn to_list(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         plain(py, &self.tape, self.pos)
     }
 

@@ -1,6 +1,7 @@
 //! The codec: JSON and Kubernetes protobuf bodies into Python objects (plain or compact),
 //! watch streams into events, and Python objects back into either format.
 mod compact;
+mod encode;
 mod error;
 mod gotime;
 mod json;
@@ -81,6 +82,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(decode_compact, m)?)?;
+    m.add("EncodeError", m.py().get_type::<encode::EncodeError>())?;
+    m.add_function(wrap_pyfunction!(encode::encode, m)?)?;
     m.add_class::<compact::CompactObject>()?;
     m.add_class::<compact::CompactList>()?;
     m.add_class::<watch::WatchDecoder>()?;
