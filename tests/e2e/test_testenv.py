@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from kcore.testenv import ADMIN_USER, ControlPlane, pinned_release
+from kcore.testenv import ADMIN_USER, KWOK_NODE_ANNOTATION, ControlPlane, pinned_release
 from kcore.testenv.binaries import cache_root
 from tests.kube_http import KubeHTTP
 
@@ -229,3 +229,27 @@ def test_with_scheduler_a_real_kube_scheduler_binds_pods_to_nodes() -> None:
             lambda: kube.ok("GET", "/api/v1/namespaces/default/pods/web")["spec"].get("nodeName") == "node-a",
             timeout=60,
         ), "kube-scheduler did not bind the pod"
+
+
+def test_with_kwok_a_fake_node_goes_ready_and_its_pods_run() -> None:
+    with ControlPlane(with_scheduler=True, with_kwok=True) as cp:
+        kube = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
+        kube.ok("POST", "/api/v1/nodes", {"metadata": {"name": "fake-1", "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
+
+        def node_ready() -> bool:
+            conditions = kube.ok("GET", "/api/v1/nodes/fake-1").get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        assert wait_for(node_ready, timeout=60), "kwok did not make the node Ready"
+        # No node controller runs here to lift the not-ready taint that admission put on.
+        node = kube.ok("GET", "/api/v1/nodes/fake-1")
+        node["spec"]["taints"] = []
+        kube.ok("PUT", "/api/v1/nodes/fake-1", node)
+        kube.ok("POST", "/api/v1/namespaces/default/pods", {
+            "metadata": {"name": "web"}, "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+        })
+        assert wait_for(
+            lambda: kube.ok("GET", "/api/v1/namespaces/default/pods/web")["status"].get("phase") == "Running",
+            timeout=60,
+        ), "the pod was not scheduled onto the kwok node and run"
+        assert kube.ok("GET", "/api/v1/namespaces/default/pods/web")["spec"]["nodeName"] == "fake-1"

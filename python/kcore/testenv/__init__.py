@@ -12,17 +12,20 @@ kube-scheduler are built from the Go module proxy at one pinned release and cach
 From a shell: ``python -m kcore.testenv up`` (prints ``KUBECONFIG=<path>`` last), ``env``, ``down``.
 """
 
-from kcore.testenv.binaries import Binaries, ensure_binaries, pinned_release
-from kcore.testenv.control_plane import ADMIN_USER, ControlPlane
+from kcore.testenv.binaries import Binaries, Kwok, ensure_binaries, ensure_kwok, pinned_release
+from kcore.testenv.control_plane import ADMIN_USER, KWOK_NODE_ANNOTATION, ControlPlane
 from kcore.testenv.errors import ControlPlaneError
 from kcore.testenv.pki import CertificateFiles
 
 __all__ = [
     "ADMIN_USER",
+    "KWOK_NODE_ANNOTATION",
+    "Kwok",
     "Binaries",
     "CertificateFiles",
     "ControlPlane",
     "ControlPlaneError",
     "ensure_binaries",
+    "ensure_kwok",
     "pinned_release",
 ]

@@ -20,6 +20,8 @@ from typing import Callable, Optional
 from kcore.testenv.errors import ControlPlaneError
 
 GO_MODULE_DIR = Path(__file__).resolve().parent / "controlplane"
+KWOK_MODULE_DIR = Path(__file__).resolve().parent / "kwok"
+KWOK_PACKAGE = "sigs.k8s.io/kwok/cmd/kwok"
 
 # Binary name -> Go package that builds it.
 PACKAGES = {
@@ -96,10 +98,52 @@ def _build_env() -> dict[str, str]:
     return env
 
 
-def _manual_command(release: str, out_dir: Path) -> str:
-    cmd = build_command(release, out_dir)
-    quoted = " ".join(f"'{a}'" if " " in a else a for a in cmd)
-    return f"cd {GO_MODULE_DIR} && GOWORK=off CGO_ENABLED=0 {quoted} && mv {out_dir}/server {out_dir}/etcd"
+def _manual_command(module_dir: Path, command: list[str], renames: dict[str, str], out_dir: Path) -> str:
+    quoted = " ".join(f"'{a}'" if " " in a else a for a in command)
+    moves = "".join(f" && mv {out_dir}/{old} {out_dir}/{new}" for old, new in renames.items())
+    return f"cd {module_dir} && GOWORK=off CGO_ENABLED=0 {quoted}{moves}"
+
+
+def _build_cached(
+    what: str, module_dir: Path, command: Callable[[Path], list[str]], target: Path,
+    renames: dict[str, str], log: Optional[Callable[[str], None]],
+    finish: Optional[Callable[[Path], None]] = None,
+) -> None:
+    """Build into ``target`` unless another process already did (a file lock serializes
+    builders); a failed or interrupted build leaves nothing half-made behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_dir():
+            return
+        if shutil.which("go") is None:
+            raise ControlPlaneError(
+                f"the Go toolchain (go >= 1.26) is needed to build {what}, and `go` is not on PATH. "
+                f"Install Go, then build by hand with:\n  {_manual_command(module_dir, command(target), renames, target)}"
+            )
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            if log:
+                log(f"building {what} (first time only: minutes)")
+            result = subprocess.run(
+                command(staging), cwd=module_dir, env=_build_env(),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )
+            if result.returncode != 0:
+                tail = "\n".join(result.stdout.strip().splitlines()[-30:])
+                raise ControlPlaneError(
+                    f"building {what} failed (go build exit {result.returncode}):\n{tail}\n"
+                    f"To build by hand:\n  {_manual_command(module_dir, command(target), renames, target)}"
+                )
+            for old, new in renames.items():
+                (staging / old).rename(staging / new)
+            if finish:
+                finish(staging)
+            staging.chmod(0o755)  # mkdtemp made it private; the binaries are not secret
+            staging.rename(target)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
 
 
 def ensure_binaries(log: Optional[Callable[[str], None]] = None) -> Binaries:
@@ -116,45 +160,67 @@ def ensure_binaries(log: Optional[Callable[[str], None]] = None) -> Binaries:
 
     target = cache_root() / "controlplane" / release
     binaries = _binaries_in(target, release)
-    if _complete(binaries):
-        return binaries
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{release}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same release
-        if _complete(binaries):
-            return binaries
-        if shutil.which("go") is None:
-            raise ControlPlaneError(
-                "the Go toolchain (go >= 1.26) is needed to build the control plane, and `go` is "
-                f"not on PATH. Install Go, then build by hand with:\n  {_manual_command(release, target)}"
-            )
-        staging = Path(tempfile.mkdtemp(prefix=f".{release}-", dir=target.parent))
-        try:
-            if log:
-                log(f"building kube-apiserver, kube-scheduler and etcd {release} (first time only: minutes)")
-            result = subprocess.run(
-                build_command(release, staging),
-                cwd=GO_MODULE_DIR,
-                env=_build_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            if result.returncode != 0:
-                tail = "\n".join(result.stdout.strip().splitlines()[-30:])
-                raise ControlPlaneError(
-                    f"building the control plane {release} failed (go build exit {result.returncode}):\n"
-                    f"{tail}\nTo build by hand:\n  {_manual_command(release, target)}"
-                )
-            # Go names a binary after the last element of its package path that is not a major
-            # version: go.etcd.io/etcd/server/v3 comes out as "server".
-            (staging / "server").rename(staging / "etcd")
-            if target.exists():
-                shutil.rmtree(target)
-            staging.chmod(0o755)  # mkdtemp made it private; the binaries are not secret
-            staging.rename(target)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+    if not _complete(binaries):
+        if target.is_dir():
+            shutil.rmtree(target)  # incomplete: someone deleted a binary
+        # Go names a binary after the last element of its package path that is not a major
+        # version: go.etcd.io/etcd/server/v3 comes out as "server".
+        _build_cached(
+            f"kube-apiserver, kube-scheduler and etcd {release}", GO_MODULE_DIR,
+            lambda out: build_command(release, out), target, {"server": "etcd"}, log,
+        )
     return binaries
+
+
+def kwok_version() -> str:
+    """The sigs.k8s.io/kwok release its Go module pins."""
+    match = re.search(r"^\s*sigs\.k8s\.io/kwok (v\S+)", (KWOK_MODULE_DIR / "go.mod").read_text(), re.MULTILINE)
+    if match is None:
+        raise ControlPlaneError(f"{KWOK_MODULE_DIR / 'go.mod'} does not require sigs.k8s.io/kwok")
+    return match.group(1)
+
+
+KWOK_STAGES = [
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+]
+"""kwok's own "fast" stages (kustomize/stage in its module): nodes go Ready at once and keep a
+lease; pods bound to them run, complete and are deleted as a kubelet would."""
+
+
+def _copy_kwok_stages(out_dir: Path) -> None:
+    listed = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], cwd=KWOK_MODULE_DIR, env=_build_env(),
+        capture_output=True, text=True, check=True,
+    )
+    stages = Path(listed.stdout.strip()) / "kustomize" / "stage"
+    (out_dir / "stages").mkdir()
+    for stage in KWOK_STAGES:
+        shutil.copyfile(stages / stage, out_dir / "stages" / Path(stage).name)
+
+
+@dataclass(frozen=True)
+class Kwok:
+    binary: Path
+    stages: list[Path]
+
+
+def ensure_kwok(log: Optional[Callable[[str], None]] = None) -> Kwok:
+    """kwok (simulated kubelets: fake nodes that go Ready and run pods) and its stage
+    configuration, built and cached. It has its own Go module: kwok pins its own client-go,
+    which must not move the control plane's dependencies."""
+    version = kwok_version()
+    target = cache_root() / "kwok" / version
+    kwok = Kwok(target / "kwok", [target / "stages" / Path(s).name for s in KWOK_STAGES])
+    if not (os.access(kwok.binary, os.X_OK) and all(s.is_file() for s in kwok.stages)):
+        if target.is_dir():
+            shutil.rmtree(target)
+        _build_cached(
+            f"kwok {version}", KWOK_MODULE_DIR,
+            lambda out: ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", f"{out}/", KWOK_PACKAGE],
+            target, {}, log, finish=_copy_kwok_stages,
+        )
+    return kwok

@@ -18,12 +18,14 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from kcore.testenv.binaries import Binaries, ensure_binaries
+from kcore.testenv.binaries import Binaries, ensure_binaries, ensure_kwok
 from kcore.testenv.errors import ControlPlaneError
 from kcore.testenv.pki import CertificateAuthority, CertificateFiles, write_service_account_key
 from kcore.testenv.process import ManagedProcess
 
 ADMIN_USER = "kcore-admin"
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+"""Annotate a Node ``kwok.x-k8s.io/node: fake`` and, with ``with_kwok=True``, kwok runs it."""
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
 
@@ -81,6 +83,7 @@ class ControlPlane:
         self,
         *,
         with_scheduler: bool = False,
+        with_kwok: bool = False,
         root_dir: Optional[Path] = None,
         apiserver_args: Optional[Mapping[str, str]] = None,
         scheduler_config: Optional[Mapping[str, Any]] = None,
@@ -88,6 +91,7 @@ class ControlPlane:
         log: Optional[Callable[[str], None]] = None,
     ) -> None:
         self.with_scheduler = with_scheduler
+        self.with_kwok = with_kwok
         self._root_dir = root_dir
         self._apiserver_args = dict(apiserver_args or {})
         self._scheduler_config = dict(scheduler_config or {})
@@ -184,6 +188,8 @@ class ControlPlane:
             self._start_etcd_and_apiserver()
             if self.with_scheduler:
                 self._start_scheduler()
+            if self.with_kwok:
+                self._start_kwok()
         except BaseException:
             self.stop()
             raise
@@ -331,6 +337,20 @@ class ControlPlane:
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE
         self._wait_until(scheduler, f"https://127.0.0.1:{port}/readyz", insecure, lambda body: body.strip() == b"ok")
+
+    def _start_kwok(self) -> None:
+        assert self.dir is not None
+        kwok = ensure_kwok(log=self._log)
+        # kwok plays the kubelet of every node that carries this annotation: it marks the node
+        # Ready, keeps its lease, and moves pods bound to it to Running.
+        self._spawn("kwok", [
+            str(kwok.binary),
+            *[f"--config={stage}" for stage in kwok.stages],
+            f"--kubeconfig={self.kubeconfig}",
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+            "--cidr=10.0.1.0/24",
+            "--node-ip=10.0.1.1",
+        ])
 
     def _wait_until(
         self, process: ManagedProcess, url: str, context: Optional[ssl.SSLContext], ready: Callable[[bytes], bool],
