@@ -5,6 +5,7 @@
 - CredentialError: credentials could not be obtained at request time (an exec plugin failed).
 - ApiError and its subclasses: the API server answered with a failure Status.
 - TransportError: no answer at all (connection refused, TLS failure, timeout).
+- NoMatchError: discovery knows no resource or kind by the name asked for.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class CredentialError(KcoreError):
 
 class TransportError(KcoreError):
     """The request got no HTTP answer: connection, TLS or timeout failure."""
+
+
+class NoMatchError(KcoreError, LookupError):
+    """The server has no resource or kind by that name (in that group or version), as far as
+    discovery knows (client-go's NoResourceMatchError / NoKindMatchError)."""
 
 
 class ApiError(KcoreError):
