@@ -3,7 +3,7 @@
 //! would answer for `obj`. Encoding a field the kind does not have is an error, not a loss.
 use super::compact::{CompactList, CompactObject};
 use super::protobuf::MAGIC;
-use super::schema::{schema, Field, Ty};
+use super::schema::{schema, Ty};
 use super::tape::put_varint;
 use super::Format;
 use pyo3::create_exception;
@@ -196,7 +196,7 @@ impl Writer {
                 continue;
             }
             let p = format!("{path}.{}", f.json);
-            self.field(&mut out, f, &f.ty, &plain(&v)?, &p)?;
+            self.field(&mut out, f.num, &f.ty, &plain(&v)?, &p)?;
         }
         Ok(out)
     }
@@ -232,8 +232,8 @@ impl Writer {
         }
     }
 
-    fn field(&self, out: &mut Vec<u8>, f: &Field, ty: &Ty, v: &Bound<'_, PyAny>, path: &str) -> PyResult<()> {
-        let n = f.num;
+    /// Field number `n` of type `ty` holding `v`.
+    fn field(&self, out: &mut Vec<u8>, n: u32, ty: &Ty, v: &Bound<'_, PyAny>, path: &str) -> PyResult<()> {
         match ty {
             Ty::Bool => match v.cast::<PyBool>() {
                 Ok(b) => {
@@ -354,7 +354,7 @@ impl Writer {
                     if item.is_none() {
                         return fail(&p, "null in a list");
                     }
-                    self.field(out, f, elem, &item, &p)?;
+                    self.field(out, n, elem, &item, &p)?;
                 }
             }
             Ty::Map(vty) => {
@@ -366,15 +366,13 @@ impl Writer {
                     len_field(&mut entry, 1, k.as_bytes());
                     let val = plain(&val)?;
                     if !val.is_none() {
-                        let value_field = Field { json: "value".into(), num: 2, pointer: false, omitempty: false, omitzero: false, inline: false, ty: Ty::Bool, type_meta: None };
                         match &**vty {
                             Ty::Wrapped(elem) => {
                                 let mut items = Vec::new();
-                                let item_field = Field { num: 1, ..value_field };
-                                self.field(&mut items, &item_field, &Ty::List(elem.clone()), &val, &p)?;
+                                self.field(&mut items, 1, &Ty::List(elem.clone()), &val, &p)?;
                                 len_field(&mut entry, 2, &items);
                             }
-                            t => self.field(&mut entry, &value_field, t, &val, &p)?,
+                            t => self.field(&mut entry, 2, t, &val, &p)?,
                         }
                     }
                     len_field(out, n, &entry);

@@ -18,12 +18,14 @@ pub const ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
 /// `t.UTC().Format(layout)` for RFC3339 ("…05Z") and, with `micros`, RFC3339Micro ("…05.000000Z").
 pub fn format(secs: i64, nanos: i64, micros: bool) -> String {
+    use std::fmt::Write;
     let (y, mo, d) = civil(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    let year = if y < 0 { format!("-{:04}", -y) } else { format!("{y:04}") };
-    let mut out = format!("{year}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    let mut out = String::with_capacity(32);
+    let sign = if y < 0 { "-" } else { "" };
+    let _ = write!(out, "{sign}{:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", y.abs(), s / 3600, s / 60 % 60, s % 60);
     if micros {
-        out.push_str(&format!(".{:06}", nanos / 1000));
+        let _ = write!(out, ".{:06}", nanos / 1000);
     }
     out.push('Z');
     out

@@ -4,6 +4,7 @@ mod compact;
 mod encode;
 mod error;
 mod gotime;
+mod hash;
 mod json;
 mod protobuf;
 mod pyobjects;

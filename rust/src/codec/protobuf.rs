@@ -26,7 +26,17 @@ struct Entry {
 }
 
 /// Reads the varint at `pos`; errors name `what` was being read and where.
+#[inline]
 pub fn varint(b: &[u8], pos: &mut usize, end: usize, what: &str) -> Result<u64> {
+    if *pos < end && b[*pos] < 0x80 {
+        *pos += 1;
+        return Ok(b[*pos - 1] as u64);
+    }
+    long_varint(b, pos, end, what)
+}
+
+#[inline(never)]
+fn long_varint(b: &[u8], pos: &mut usize, end: usize, what: &str) -> Result<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         if *pos >= end {
@@ -55,6 +65,7 @@ impl<'a> Fields<'a> {
         Fields { b, pos: start, end, what }
     }
 
+    #[inline]
     pub fn next_field(&mut self) -> Result<Option<(u64, u8, u64, usize)>> {
         if self.pos >= self.end {
             return Ok(None);
@@ -62,38 +73,44 @@ impl<'a> Fields<'a> {
         let at = self.pos;
         let key = varint(self.b, &mut self.pos, self.end, self.what)?;
         let (num, wire) = (key >> 3, (key & 7) as u8);
-        if num == 0 {
-            return Err(bad(format!("protobuf: field number 0 in {} at byte {at}", self.what)));
-        }
-        let fixed = |n: usize, pos: &mut usize| -> Result<u64> {
-            if *pos + n > self.end {
-                return Err(bad(format!("protobuf: truncated field {num} of {} at byte {at}", self.what)));
-            }
-            let mut buf = [0u8; 8];
-            buf[..n].copy_from_slice(&self.b[*pos..*pos + n]);
-            *pos += n;
-            Ok(u64::from_le_bytes(buf))
-        };
-        let out = match wire {
-            VARINT => (num, wire, varint(self.b, &mut self.pos, self.end, self.what)?, self.pos),
-            FIXED64 => (num, wire, fixed(8, &mut self.pos)?, self.pos),
-            FIXED32 => (num, wire, fixed(4, &mut self.pos)?, self.pos),
-            LEN => {
+        match wire {
+            LEN if num != 0 => {
                 let n = varint(self.b, &mut self.pos, self.end, self.what)?;
                 if n > (self.end - self.pos) as u64 {
-                    return Err(bad(format!(
-                        "protobuf: field {num} of {} at byte {at} claims {n} bytes, {} remain",
-                        self.what,
-                        self.end - self.pos
-                    )));
+                    return Err(self.overrun(num, at, n));
                 }
                 let start = self.pos;
                 self.pos += n as usize;
-                (num, wire, start as u64, self.pos)
+                Ok(Some((num, wire, start as u64, self.pos)))
             }
+            VARINT if num != 0 => Ok(Some((num, wire, varint(self.b, &mut self.pos, self.end, self.what)?, self.pos))),
+            _ => self.rare(num, wire, at),
+        }
+    }
+
+    #[cold]
+    fn overrun(&self, num: u64, at: usize, n: u64) -> super::error::Error {
+        bad(format!("protobuf: field {num} of {} at byte {at} claims {n} bytes, {} remain", self.what, self.end - self.pos))
+    }
+
+    /// Fixed-width fields, and the errors.
+    #[cold]
+    fn rare(&mut self, num: u64, wire: u8, at: usize) -> Result<Option<(u64, u8, u64, usize)>> {
+        if num == 0 {
+            return Err(bad(format!("protobuf: field number 0 in {} at byte {at}", self.what)));
+        }
+        let n = match wire {
+            FIXED64 => 8,
+            FIXED32 => 4,
             _ => return Err(bad(format!("protobuf: unsupported wire type {wire} for field {num} of {} at byte {at}", self.what))),
         };
-        Ok(Some(out))
+        if self.pos + n > self.end {
+            return Err(bad(format!("protobuf: truncated field {num} of {} at byte {at}", self.what)));
+        }
+        let mut buf = [0u8; 8];
+        buf[..n].copy_from_slice(&self.b[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(Some((num, wire, u64::from_le_bytes(buf), self.pos)))
     }
 }
 
@@ -174,6 +191,11 @@ struct Renderer<'a, 's, S: Sink> {
     list: bool,
 }
 
+/// Numbers and booleans: the element types protobuf may pack into one length-delimited field.
+fn is_scalar(ty: &Ty) -> bool {
+    matches!(ty, Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64)
+}
+
 fn float_out<S: Sink>(sink: &mut S, f: f64) -> Result<()> {
     // encoding/json writes an integral float below 1e21 without a point, so json.loads reads an int.
     if f.fract() == 0.0 && f.abs() < 9.2e18 {
@@ -221,13 +243,24 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
         if !self.entries[base..top].windows(2).all(|w| w[0].field <= w[1].field) {
             self.entries[base..top].sort_by_key(|e| e.field); // stable: repeated values keep their order
         }
-        let mut cursor = base;
-        for (i, field) in m.fields.iter().enumerate() {
+        // Merge the present fields with those rendered even when absent, both in field order.
+        let (mut cursor, mut next_always) = (base, 0);
+        loop {
+            let present = (cursor < top).then(|| self.entries[cursor].field as usize);
+            let always = m.always.get(next_always).map(|&i| i as usize);
+            let i = match (present, always) {
+                (Some(p), Some(a)) => p.min(a),
+                (Some(i), None) | (None, Some(i)) => i,
+                (None, None) => break,
+            };
+            if always == Some(i) {
+                next_always += 1;
+            }
             let from = cursor;
             while cursor < top && self.entries[cursor].field as usize == i {
                 cursor += 1;
             }
-            self.field(msg, field, from, cursor)?;
+            self.field(msg, &m.fields[i], from, cursor)?;
         }
         self.entries.truncate(base);
         Ok(())
@@ -266,12 +299,22 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             Ty::List(elem) => {
                 if !present && self.list && self.depth == 1 && &*f.json == "items" {
                     // Protobuf cannot tell an empty list from none; the server's lists are never nil.
-                    self.sink.key(&f.json)?;
+                    self.sink.field_key(f)?;
                     self.sink.begin_array()?;
                     return self.sink.end_array();
                 }
                 if !present {
                     return if omit { Ok(()) } else { self.null_member(f) };
+                }
+                if !is_scalar(elem) {
+                    // One entry an item: render them in place.
+                    self.sink.field_key(f)?;
+                    self.sink.begin_array()?;
+                    for i in from..to {
+                        let e = self.entries[i];
+                        self.value(msg, f, elem, Some(e))?;
+                    }
+                    return self.sink.end_array();
                 }
                 let mut items = Vec::new();
                 for i in from..to {
@@ -281,7 +324,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 if items.is_empty() && omit {
                     return Ok(());
                 }
-                self.sink.key(&f.json)?;
+                self.sink.field_key(f)?;
                 self.sink.begin_array()?;
                 for e in items {
                     self.value(msg, f, elem, Some(e))?;
@@ -292,7 +335,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 if !present {
                     return if omit { Ok(()) } else { self.null_member(f) };
                 }
-                self.sink.key(&f.json)?;
+                self.sink.field_key(f)?;
                 self.map(msg, f, v, from, to)
             }
             Ty::Bytes => match last {
@@ -301,7 +344,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 Some(e) if omit && e.end == e.val as usize => Ok(()),
                 Some(e) => {
                     self.check_wire(msg, f, &e, LEN)?;
-                    self.sink.key(&f.json)?;
+                    self.sink.field_key(f)?;
                     self.sink.str(&base64(&self.b[e.val as usize..e.end]))
                 }
             },
@@ -309,7 +352,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 None if omit => Ok(()),
                 None => self.null_member(f),
                 Some(e) => {
-                    self.sink.key(&f.json)?;
+                    self.sink.field_key(f)?;
                     self.value(msg, f, &f.ty, Some(e))
                 }
             },
@@ -317,14 +360,14 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 if omit && self.is_empty(f, ty, last) {
                     return Ok(());
                 }
-                self.sink.key(&f.json)?;
+                self.sink.field_key(f)?;
                 self.value(msg, f, ty, last)
             }
         }
     }
 
-    fn null_member(&mut self, f: &Field) -> Result<()> {
-        self.sink.key(&f.json)?;
+    fn null_member(&mut self, f: &'static Field) -> Result<()> {
+        self.sink.field_key(f)?;
         self.sink.null()
     }
 
@@ -358,10 +401,9 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
         }
     }
 
-    /// Splits one occurrence of a repeated field into items (packed scalars hold many).
-    fn list_items(&self, msg: u32, f: &Field, elem: &Ty, e: Entry, items: &mut Vec<Entry>) -> Result<()> {
-        let packable = matches!(elem, Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64);
-        if packable && e.wire == LEN {
+    /// Splits one occurrence of a repeated scalar field into items (packed ones hold many).
+    fn list_items(&self, msg: u32, f: &'static Field, elem: &Ty, e: Entry, items: &mut Vec<Entry>) -> Result<()> {
+        if e.wire == LEN {
             let (mut pos, end) = (e.val as usize, e.end);
             while pos < end {
                 let (wire, val) = if *elem == Ty::Float64 {
@@ -399,10 +441,12 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             }
             pairs.push((key, value));
         }
-        // A later entry for the same key replaces the earlier one, as in a Go map.
-        pairs.reverse();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        pairs.dedup_by(|a, b| a.0 == b.0);
+        // Go writes maps sorted; otherwise a later entry for a key replaces the earlier one, as in a Go map.
+        if !pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            pairs.reverse();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            pairs.dedup_by(|a, b| a.0 == b.0);
+        }
         self.sink.begin_object()?;
         for (k, v) in pairs {
             self.sink.key(&k)?;
@@ -463,8 +507,8 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 None => self.sink.null(),
             },
             Ty::Msg(m) => {
-                if let Some((api_version, kind)) = &f.type_meta {
-                    self.type_meta = Some((api_version, kind));
+                if let Some(tm) = &f.type_meta {
+                    self.type_meta = Some((&tm.0, &tm.1));
                 }
                 self.message(*m, start, end)
             }
@@ -581,7 +625,14 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
     }
 
     fn bytes_field(&self, start: usize, end: usize, want: u64) -> Result<Option<(usize, usize)>> {
-        Ok(self.all_fields(start, end, want)?.pop())
+        let mut out = None;
+        let mut fs = Fields::new(self.b, start, end, "message");
+        while let Some((num, wire, val, e)) = fs.next_field()? {
+            if num == want && wire == LEN {
+                out = Some((val as usize, e));
+            }
+        }
+        Ok(out)
     }
 
     fn string_field(&self, start: usize, end: usize, want: u64) -> Result<Option<Cow<'a, str>>> {
@@ -605,6 +656,9 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
 
 /// A Go string as encoding/json writes it: each byte of invalid UTF-8 becomes U+FFFD.
 fn go_string(b: &[u8]) -> Cow<'_, str> {
+    if b.is_ascii() {
+        return Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(b) });
+    }
     match std::str::from_utf8(b) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => Cow::Owned(go_lossy(b)),

@@ -2,10 +2,13 @@
 //! the C API: no intermediate tree. Repeated keys and short values come from a small cache, so
 //! 10,000 pods share one `"metadata"` string object, which saves both time and memory.
 use super::error::Result;
+use super::hash::hash_bytes;
+use super::schema::Field;
 use super::sink::Sink;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
 
 /// Strings up to this many bytes are looked up in (and added to) the cache.
 const CACHED_LEN: usize = 24;
@@ -28,16 +31,6 @@ impl Default for StrCache {
     }
 }
 
-#[inline]
-fn hash(b: &[u8]) -> u64 {
-    // FNV-1a: keys are short, and this needs no state.
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &c in b {
-        h = (h ^ c as u64).wrapping_mul(0x100000001b3);
-    }
-    h
-}
-
 fn new_str(py: Python<'_>, s: &str) -> Result<*mut ffi::PyObject> {
     let p = unsafe { ffi::PyUnicode_FromStringAndSize(s.as_ptr().cast(), s.len() as ffi::Py_ssize_t) };
     if p.is_null() {
@@ -54,8 +47,9 @@ impl StrCache {
         if b.len() > CACHED_LEN {
             return new_str(py, s);
         }
-        let h = hash(b);
-        let slot = &mut self.slots[(h as usize) & (SLOTS - 1)];
+        let h = hash_bytes(b);
+        // The multiply leaves its best bits at the top.
+        let slot = &mut self.slots[(h >> (64 - SLOTS.trailing_zeros())) as usize];
         if let Some(e) = slot {
             if e.hash == h && &*e.bytes == b {
                 let p = e.obj.as_ptr();
@@ -122,6 +116,18 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
         Ok(())
     }
 
+    /// Takes a new reference to the key of the next value.
+    fn set_key(&mut self, p: *mut ffi::PyObject) {
+        if let Some(Frame::Dict { key, .. }) = self.stack.last_mut() {
+            if !key.is_null() {
+                unsafe { ffi::Py_DECREF(*key) };
+            }
+            *key = p;
+        } else {
+            unsafe { ffi::Py_DECREF(p) };
+        }
+    }
+
     fn close(&mut self) -> Result<()> {
         let obj = match self.stack.pop() {
             Some(Frame::Dict { obj, .. }) | Some(Frame::List { obj }) => obj,
@@ -185,14 +191,13 @@ impl Sink for PyBuilder<'_, '_> {
     }
     fn key(&mut self, k: &str) -> Result<()> {
         let p = self.strings.get(self.py, k)?;
-        if let Some(Frame::Dict { key, .. }) = self.stack.last_mut() {
-            if !key.is_null() {
-                unsafe { ffi::Py_DECREF(*key) };
-            }
-            *key = p;
-        } else {
-            unsafe { ffi::Py_DECREF(p) };
-        }
+        self.set_key(p);
+        Ok(())
+    }
+    fn field_key(&mut self, f: &'static Field) -> Result<()> {
+        let p = f.py_key.get_or_init(self.py, || PyString::new(self.py, &f.json).unbind()).as_ptr();
+        unsafe { ffi::Py_INCREF(p) };
+        self.set_key(p);
         Ok(())
     }
     fn end_object(&mut self) -> Result<()> {

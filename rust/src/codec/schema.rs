@@ -1,5 +1,8 @@
 //! The protobuf ↔ JSON schema of every built-in kind, generated from the pinned Go types by
 //! tools/protoschema into schema.txt (see there for the format) and parsed once on first use.
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -41,7 +44,11 @@ pub struct Field {
     pub inline: bool,
     pub ty: Ty,
     /// apiVersion and kind the server's conversion writes into each embedded object here.
-    pub type_meta: Option<(Box<str>, Box<str>)>,
+    pub type_meta: Option<Box<(Box<str>, Box<str>)>>,
+    /// The JSON name as a Python string and as a tape key id, made on first use: outputs
+    /// look keys up once per field, not once per value.
+    pub py_key: PyOnceLock<Py<PyString>>,
+    pub tape_key: OnceLock<Option<u32>>,
 }
 
 pub struct Message {
@@ -49,6 +56,9 @@ pub struct Message {
     pub fields: Vec<Field>,
     /// Field number → index in `fields` + 1 (0: unknown number).
     pub by_num: Vec<u16>,
+    /// Indices of the fields rendered even when absent from the wire (in order); the rest
+    /// are rendered only when present, so a decoder need not look at them otherwise.
+    pub always: Vec<u16>,
 }
 
 impl Message {
@@ -120,7 +130,7 @@ fn parse(text: &str) -> Schema {
         let parts: Vec<&str> = line.split(' ').collect();
         match parts[0] {
             "m" => {
-                messages.push(Message { name: parts[2].into(), fields: Vec::new(), by_num: Vec::new() });
+                messages.push(Message { name: parts[2].into(), fields: Vec::new(), by_num: Vec::new(), always: Vec::new() });
             }
             "f" => {
                 let m = messages.last_mut().expect("schema.txt: field before message");
@@ -132,15 +142,25 @@ fn parse(text: &str) -> Schema {
                     }
                     m.by_num[num as usize] = m.fields.len() as u16 + 1;
                 }
+                let ty = parse_ty(parts[4]);
+                let (pointer, omitempty, omitzero, inline) = (flags.contains('p'), flags.contains('e'), flags.contains('z'), flags.contains('i'));
+                // encoding/json's omitempty drops a zero scalar, nil pointer, empty list or map, never a struct.
+                let emptiable = pointer || matches!(ty, Ty::List(_) | Ty::Map(_) | Ty::Bytes | Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64 | Ty::String);
+                // Absent from the wire means absent from the JSON: nothing to render.
+                if !(!inline && (omitzero || (omitempty && emptiable))) {
+                    m.always.push(m.fields.len() as u16);
+                }
                 m.fields.push(Field {
                     json: parts[1].into(),
                     num,
-                    pointer: flags.contains('p'),
-                    omitempty: flags.contains('e'),
-                    omitzero: flags.contains('z'),
-                    inline: flags.contains('i'),
-                    ty: parse_ty(parts[4]),
-                    type_meta: (parts.len() == 7).then(|| (parts[5].into(), parts[6].into())),
+                    pointer,
+                    omitempty,
+                    omitzero,
+                    inline,
+                    ty,
+                    type_meta: (parts.len() == 7).then(|| Box::new((parts[5].into(), parts[6].into()))),
+                    py_key: PyOnceLock::new(),
+                    tape_key: OnceLock::new(),
                 });
             }
             "k" => {

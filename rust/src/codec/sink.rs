@@ -1,6 +1,7 @@
 //! What a decoder emits while it walks one value, in document order. Every decoder (JSON,
 //! protobuf) drives a `Sink`; every output (Python objects, compact tapes) is one.
 use super::error::Result;
+use super::schema::Field;
 
 pub trait Sink {
     fn null(&mut self) -> Result<()>;
@@ -13,6 +14,10 @@ pub trait Sink {
     fn begin_object(&mut self) -> Result<()>;
     /// The key of the next value; only inside an object.
     fn key(&mut self, k: &str) -> Result<()>;
+    /// The key of a schema field; the same `Field` every time, so an output may cache per field.
+    fn field_key(&mut self, f: &'static Field) -> Result<()> {
+        self.key(&f.json)
+    }
     fn end_object(&mut self) -> Result<()>;
     fn begin_array(&mut self) -> Result<()>;
     fn end_array(&mut self) -> Result<()>;

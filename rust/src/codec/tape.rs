@@ -10,8 +10,9 @@
 //!   ARRAY u32-len u32-count value*          (u32-len: bytes after the header)
 //!   OBJECT u32-len u32-count (key value)*   key: varint id<<1, or varint len<<1|1 then utf8
 use super::error::Result;
+use super::schema::Field;
 use super::sink::Sink;
-use std::collections::HashMap;
+use super::hash::FastMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub const NULL: u8 = 0;
@@ -42,7 +43,7 @@ impl Tape {
 
 /// The process-wide key table. Bounded: keys past the limit, or long ones, stay inline.
 struct Keys {
-    ids: HashMap<Box<str>, u32>,
+    ids: FastMap<Box<str>, u32>,
     names: Vec<Arc<str>>,
 }
 const MAX_KEYS: usize = 1 << 16;
@@ -50,7 +51,7 @@ const MAX_KEY_LEN: usize = 64;
 
 fn keys() -> &'static RwLock<Keys> {
     static K: OnceLock<RwLock<Keys>> = OnceLock::new();
-    K.get_or_init(|| RwLock::new(Keys { ids: HashMap::new(), names: Vec::new() }))
+    K.get_or_init(|| RwLock::new(Keys { ids: FastMap::default(), names: Vec::new() }))
 }
 
 /// The id of a key already in the table (for lookups: never adds).
@@ -200,7 +201,7 @@ pub struct TapeWriter {
     /// Buffers of the tapes being written around a detached item.
     outer: Vec<Vec<u8>>,
     children: Vec<Arc<Tape>>,
-    local_keys: HashMap<Box<str>, Option<u32>>,
+    local_keys: FastMap<Box<str>, Option<u32>>,
     last_key_items: bool,
 }
 
@@ -242,6 +243,20 @@ impl TapeWriter {
             self.value();
             self.out.push(CHILD);
             put_varint(&mut self.out, (self.children.len() - 1) as u64);
+        }
+    }
+}
+
+impl TapeWriter {
+    fn put_key(&mut self, k: &str, id: Option<u32>) {
+        // The "items" of the top-level object are the items of a list.
+        self.last_key_items = self.open.len() == 1 && k == "items";
+        match id {
+            Some(id) => put_varint(&mut self.out, (id as u64) << 1),
+            None => {
+                put_varint(&mut self.out, ((k.len() as u64) << 1) | 1);
+                self.out.extend_from_slice(k.as_bytes());
+            }
         }
     }
 }
@@ -288,8 +303,6 @@ impl Sink for TapeWriter {
         Ok(())
     }
     fn key(&mut self, k: &str) -> Result<()> {
-        // The "items" of the top-level object are the items of a list.
-        self.last_key_items = self.open.len() == 1 && k == "items";
         let id = match self.local_keys.get(k) {
             Some(&id) => id,
             None => {
@@ -298,13 +311,12 @@ impl Sink for TapeWriter {
                 id
             }
         };
-        match id {
-            Some(id) => put_varint(&mut self.out, (id as u64) << 1),
-            None => {
-                put_varint(&mut self.out, ((k.len() as u64) << 1) | 1);
-                self.out.extend_from_slice(k.as_bytes());
-            }
-        }
+        self.put_key(k, id);
+        Ok(())
+    }
+    fn field_key(&mut self, f: &'static Field) -> Result<()> {
+        let id = *f.tape_key.get_or_init(|| intern(&f.json));
+        self.put_key(&f.json, id);
         Ok(())
     }
     fn end_object(&mut self) -> Result<()> {
