@@ -16,19 +16,41 @@ fn civil(days: i64) -> (i64, u32, u32) {
 /// Seconds of Go's zero time (January 1, year 1, UTC) since the Unix epoch.
 pub const ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
-/// `t.UTC().Format(layout)` for RFC3339 ("…05Z") and, with `micros`, RFC3339Micro ("…05.000000Z").
-pub fn format(secs: i64, nanos: i64, micros: bool) -> String {
-    use std::fmt::Write;
+/// `t.UTC().Format(layout)` for RFC3339 ("…05Z") and, with `micros`, RFC3339Micro ("…05.000000Z"),
+/// into `out` (a stack buffer: every object has timestamps, so this is hot).
+pub fn format<'b>(secs: i64, nanos: i64, micros: bool, out: &'b mut [u8; 40]) -> &'b str {
     let (y, mo, d) = civil(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    let mut out = String::with_capacity(32);
-    let sign = if y < 0 { "-" } else { "" };
-    let _ = write!(out, "{sign}{:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", y.abs(), s / 3600, s / 60 % 60, s % 60);
-    if micros {
-        let _ = write!(out, ".{:06}", nanos / 1000);
+    let mut n = 0;
+    if y < 0 {
+        out[0] = b'-';
+        n = 1;
     }
-    out.push('Z');
-    out
+    let fields: [(u64, usize, u8); 6] =
+        [(y.unsigned_abs(), 4, b'-'), (mo as u64, 2, b'-'), (d as u64, 2, b'T'), ((s / 3600) as u64, 2, b':'), ((s / 60 % 60) as u64, 2, b':'), ((s % 60) as u64, 2, b'.')];
+    for (k, (v, width, after)) in fields.into_iter().enumerate() {
+        n = digits(out, n, v, width);
+        if k < 5 || micros {
+            out[n] = after;
+            n += 1;
+        }
+    }
+    if micros {
+        n = digits(out, n, (nanos / 1000) as u64, 6);
+    }
+    out[n] = b'Z';
+    std::str::from_utf8(&out[..n + 1]).expect("ASCII digits")
+}
+
+/// Writes `v` zero-padded to `width` digits at `out[n..]`; returns the new end.
+fn digits(out: &mut [u8; 40], n: usize, v: u64, width: usize) -> usize {
+    let width = width.max(if v == 0 { 1 } else { v.ilog10() as usize + 1 });
+    let mut v = v;
+    for k in (n..n + width).rev() {
+        out[k] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    n + width
 }
 
 /// Go's `time.Duration.String()`: "1h0m0s", "1.5s", "300ms", "0s".
@@ -94,9 +116,12 @@ mod tests {
 
     #[test]
     fn times_read_like_go() {
-        assert_eq!(format(0, 0, false), "1970-01-01T00:00:00Z");
-        assert_eq!(format(1_777_636_800, 0, false), "2026-05-01T12:00:00Z");
-        assert_eq!(format(ZERO_TIME_UNIX, 0, false), "0001-01-01T00:00:00Z");
-        assert_eq!(format(1_777_636_800, 123_456_789, true), "2026-05-01T12:00:00.123456Z");
+        let b = &mut [0u8; 40];
+        assert_eq!(format(0, 0, false, b), "1970-01-01T00:00:00Z");
+        assert_eq!(format(1_777_636_800, 0, false, b), "2026-05-01T12:00:00Z");
+        assert_eq!(format(ZERO_TIME_UNIX, 0, false, b), "0001-01-01T00:00:00Z");
+        assert_eq!(format(1_777_636_800, 123_456_789, true, b), "2026-05-01T12:00:00.123456Z");
+        assert_eq!(format(-62_198_755_200, 0, false, b), "-0001-01-01T00:00:00Z");
+        assert_eq!(format(253_402_300_800, 0, false, b), "10000-01-01T00:00:00Z");
     }
 }

@@ -535,7 +535,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 if secs == gotime::ZERO_TIME_UNIX && nanos == 0 {
                     return self.sink.null();
                 }
-                self.sink.str(&gotime::format(secs, nanos, micro))
+                self.sink.str(gotime::format(secs, nanos, micro, &mut [0; 40]))
             }
             Ty::Duration => {
                 let d = self.scalar_field(start, end, 1)?.unwrap_or(0);
