@@ -2,20 +2,29 @@
 
 ``RESTClient`` / ``AsyncRESTClient``: client-go's request builder for one group/version;
 ``Transport`` / ``AsyncTransport``: the HTTP layer under them (Rust: pooling, HTTP/2, TLS, rate
-limiting, retries). The typed Clientset, DynamicClient and discovery come next (see the issues).
+limiting, retries); ``Discovery`` / ``AsyncDiscovery``: the groups, versions and resources a
+server serves (``ServerAPIs`` of ``APIGroup`` and ``APIResource``), cached in memory and on disk.
 """
 
+from kcore.clients.discovery import AsyncDiscovery, Discovery
+from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource, ServerAPIs
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient
 from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport
 
 __all__ = [
+    "APIGroup",
+    "APIResource",
+    "APISubresource",
+    "AsyncDiscovery",
     "AsyncRESTClient",
     "AsyncRequest",
     "AsyncStream",
     "AsyncTransport",
+    "Discovery",
     "RESTClient",
     "Request",
     "Response",
+    "ServerAPIs",
     "Stream",
     "Transport",
 ]
