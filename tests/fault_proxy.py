@@ -37,6 +37,7 @@ class FaultProxy:
         self.faults: deque[Optional[str]] = deque()
         self.seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
+        self._open: set = set()  # client connections with a response being forwarded
         cert = control_plane.issue_serving_certificate()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(cert.cert_file), str(cert.key_file))
@@ -51,7 +52,7 @@ class FaultProxy:
             def handle_one_request(self) -> None:
                 try:
                     super().handle_one_request()
-                except (ConnectionError, ssl.SSLError):
+                except (OSError, http.client.HTTPException):  # a side went away, or a test cut it
                     self.close_connection = True
 
             def _any(self) -> None:
@@ -72,6 +73,18 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def cut_streams(self) -> int:
+        """Drop every connection with a response still flowing (e.g. watches); how many."""
+        with self._lock:
+            victims = list(self._open)
+        for client_side, upstream in victims:
+            for sock in (client_side, upstream.sock):
+                try:
+                    sock.shutdown(2)
+                except (OSError, AttributeError):
+                    pass
+        return len(victims)
 
     def _next_fault(self, method: str, path: str) -> Optional[str]:
         with self._lock:
@@ -113,10 +126,14 @@ class FaultProxy:
             handler.send_header("Warning", f'299 - "{quoted}"')
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+        with self._lock:
+            self._open.add((handler.connection, conn))
         try:
             while chunk := upstream.read1(65536):  # forward as it comes: watch streams too
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 handler.wfile.flush()
             handler.wfile.write(b"0\r\n\r\n")
         finally:
+            with self._lock:
+                self._open.discard((handler.connection, conn))
             conn.close()

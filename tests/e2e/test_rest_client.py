@@ -10,19 +10,19 @@ from typing import Iterator
 
 import pytest
 
-from kcore import Config, load_kubeconfig
+from kcore import Config
 from kcore.clients.rest import AsyncRESTClient, RESTClient
 from kcore.errors import (
     AlreadyExists, ApiError, Conflict, Forbidden, Gone, Invalid, NotFound, TransportError, Unauthorized,
 )
 from kcore.testenv import ControlPlane
+from tests.clusters import admin_config, compact_etcd
 from tests.fault_proxy import FaultProxy
 
 
 @pytest.fixture(scope="module")
 def config(control_plane: ControlPlane) -> Config:
-    # No client-side rate limit here: these tests make many quick requests.
-    return dataclasses.replace(load_kubeconfig(str(control_plane.kubeconfig)), qps=-1)
+    return admin_config(control_plane)
 
 
 @pytest.fixture(scope="module")
@@ -124,29 +124,8 @@ def test_each_failure_status_raises_its_own_error_with_the_status(
         RESTClient(dataclasses.replace(config, token="wrong")).get().resource("namespaces").do()
 
 
-def compact_etcd(control_plane: ControlPlane) -> None:
-    """Compact etcd up to now, as the API server does every few minutes, through etcd's JSON API."""
-    import urllib.request
-
-    def post(path: str, body: dict) -> dict:
-        request = urllib.request.Request(f"{control_plane.etcd_url}{path}", json.dumps(body).encode(), method="POST")
-        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    revision = post("/v3/kv/range", {"key": "Lw=="})["header"]["revision"]  # key "/"
-    post("/v3/kv/compaction", {"revision": revision, "physical": True})
-
-
-@pytest.fixture(scope="module")
-def etcd_backed() -> Iterator[tuple[ControlPlane, RESTClient]]:
-    """A control plane without the watch cache: lists and watches read etcd, whose compaction
-    expires continue tokens and old resourceVersions (the shared plane's cache outlives it)."""
-    with ControlPlane(apiserver_args={"watch-cache": "false"}) as plane:
-        yield plane, RESTClient(dataclasses.replace(load_kubeconfig(str(plane.kubeconfig)), qps=-1))
-
-
-def test_an_expired_continue_token_raises_gone(etcd_backed: tuple[ControlPlane, RESTClient]) -> None:
-    plane, core = etcd_backed
+def test_an_expired_continue_token_raises_gone(etcd_backed_plane: ControlPlane) -> None:
+    plane, core = etcd_backed_plane, RESTClient(admin_config(etcd_backed_plane))
     for i in range(3):
         core.post().namespace("default").resource("configmaps").body(configmap(f"page{i}")).do()
     token = core.get().namespace("default").resource("configmaps").param("limit", 1).do()["metadata"]["continue"]
@@ -157,8 +136,8 @@ def test_an_expired_continue_token_raises_gone(etcd_backed: tuple[ControlPlane, 
     assert (gone.value.code, gone.value.reason) == (410, "Expired")
 
 
-def test_a_watch_from_a_compacted_resource_version_raises_gone(etcd_backed: tuple[ControlPlane, RESTClient]) -> None:
-    plane, core = etcd_backed
+def test_a_watch_from_a_compacted_resource_version_raises_gone(etcd_backed_plane: ControlPlane) -> None:
+    plane, core = etcd_backed_plane, RESTClient(admin_config(etcd_backed_plane))
     old = core.post().namespace("default").resource("configmaps").body(configmap("old")).do()["metadata"]["resourceVersion"]
     # Two later writes: a watch from `old` starts at old+1, which must be compacted away too.
     core.post().namespace("default").resource("configmaps").body(configmap("newer")).do()
@@ -194,7 +173,7 @@ def test_async_client_runs_requests_concurrently_and_watches(config: Config, nam
             client.post().namespace(namespace).resource("configmaps").body(configmap(f"c{i}")).do() for i in range(20)
         ])
         names = []
-        async for event_type, obj in client.get().namespace(namespace).resource("configmaps").watch(start, timeout_seconds=5):
+        async for event_type, obj in await client.get().namespace(namespace).resource("configmaps").watch(start, timeout_seconds=5):
             names.append(obj["metadata"]["name"])
             if len(names) == 20:
                 break

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -15,6 +14,7 @@ import pytest
 from kcore.testenv import ADMIN_USER, KWOK_NODE_ANNOTATION, ControlPlane, pinned_release
 from kcore.testenv.binaries import cache_root
 from tests.kube_http import KubeHTTP
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,15 +33,6 @@ def processes_mentioning(text: str) -> list[int]:
         if text in cmdline and "zombie" not in state:
             found.append(int(entry.name))
     return found
-
-
-def wait_for(condition, timeout: float = 30.0, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 def whoami(kube: KubeHTTP) -> dict:

@@ -8,10 +8,16 @@ server serves (``ServerAPIs`` of ``APIGroup`` and ``APIResource``), cached in me
 
 from kcore.clients.discovery import AsyncDiscovery, Discovery
 from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource, ServerAPIs
+from kcore.clients.resource import AsyncResourceClient, AsyncWatch, ResourceClient, ResourceInfo, Watch
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient
 from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport
 
 __all__ = [
+    "AsyncResourceClient",
+    "AsyncWatch",
+    "ResourceClient",
+    "ResourceInfo",
+    "Watch",
     "APIGroup",
     "APIResource",
     "APISubresource",

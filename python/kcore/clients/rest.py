@@ -14,7 +14,8 @@ matching ``kcore.errors.ApiError``; no answer at all raises ``TransportError``.
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Generic, Iterator, Mapping, Optional, TypeVar, Union
+from collections import deque
+from typing import Any, Generic, Mapping, Optional, TypeVar, Union
 from urllib.parse import quote, urlencode
 
 from kcore import codec
@@ -210,21 +211,82 @@ class Request(RequestBuilder):
     def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
         bookmarks: bool = True, compact: bool = False,
-    ) -> Iterator[tuple[str, Any]]:
-        """``(event_type, object)`` as they come, until the server ends the watch. An ERROR
-        event (e.g. 410 Gone for a too-old resourceVersion) raises its ApiError."""
+    ) -> "EventStream":
+        """One watch request: ``(event_type, object)`` as they come, until the server ends it or
+        ``close()`` (from any thread). An ERROR event (e.g. 410 Gone) raises its ApiError."""
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
         # The first watch attempt is not rate limited (client-go): a relist already was.
-        stream = self._client.transport.stream(
-            "GET", path, headers=self._request_headers(), rate_limited=False
-        )
-        with stream:
-            if stream.status >= 300:
+        stream = self._client.transport.stream("GET", path, headers=self._request_headers(), rate_limited=False)
+        if stream.status >= 300:
+            with stream:
                 raise api_error(stream.status, stream.read_all(), stream.content_type)
-            decoder = codec.WatchDecoder(stream.content_type, compact)
-            for chunk in stream.chunks():
-                yield from _watch_events(decoder, chunk)
-            decoder.close()
+        return EventStream(stream, compact)
+
+
+class _EventDecoding:
+    """The decoding half of an event stream, shared by the twins."""
+
+    def __init__(self, stream: Union[Stream, AsyncStream], compact: bool) -> None:
+        self._stream = stream
+        self._decoder = codec.WatchDecoder(stream.content_type, compact)
+        self._pending: deque[tuple[str, Any]] = deque()
+        self._closed = False
+
+    def _take(self, chunk: Optional[bytes]) -> bool:
+        """Queue the events of ``chunk``; False once the stream has ended."""
+        if chunk is None:
+            if not self._closed:
+                self._decoder.close()  # a frame cut off by the server's end is an error
+            self._stream.close()
+            return False
+        self._pending.extend(_watch_events(self._decoder, chunk))
+        return True
+
+    def close(self) -> None:
+        self._closed = True
+        self._stream.close()
+
+
+class EventStream(_EventDecoding):
+    """Decoded events of one watch request; ``close()`` from any thread ends it."""
+
+    _stream: Stream
+
+    def __iter__(self) -> "EventStream":
+        return self
+
+    def __next__(self) -> tuple[str, Any]:
+        while not self._pending:
+            if not self._take(self._stream.read()):
+                raise StopIteration
+        return self._pending.popleft()
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncEventStream(_EventDecoding):
+    """The asyncio twin of EventStream."""
+
+    _stream: AsyncStream
+
+    def __aiter__(self) -> "AsyncEventStream":
+        return self
+
+    async def __anext__(self) -> tuple[str, Any]:
+        while not self._pending:
+            if not self._take(await self._stream.read()):
+                raise StopAsyncIteration
+        return self._pending.popleft()
+
+    async def __aenter__(self) -> "AsyncEventStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
 
 
 class AsyncRequest(RequestBuilder):
@@ -254,19 +316,13 @@ class AsyncRequest(RequestBuilder):
     async def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
         bookmarks: bool = True, compact: bool = False,
-    ) -> AsyncIterator[tuple[str, Any]]:
+    ) -> AsyncEventStream:
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
-        stream = await self._client.transport.stream(
-            "GET", path, headers=self._request_headers(), rate_limited=False
-        )
-        async with stream:
-            if stream.status >= 300:
+        stream = await self._client.transport.stream("GET", path, headers=self._request_headers(), rate_limited=False)
+        if stream.status >= 300:
+            async with stream:
                 raise api_error(stream.status, await stream.read_all(), stream.content_type)
-            decoder = codec.WatchDecoder(stream.content_type, compact)
-            async for chunk in stream.chunks():
-                for event in _watch_events(decoder, chunk):
-                    yield event
-            decoder.close()
+        return AsyncEventStream(stream, compact)
 
 
 R = TypeVar("R", "Request", "AsyncRequest")

@@ -1,0 +1,600 @@
+"""ResourceClient: every verb on one resource (``pods`` in a namespace, ``nodes``...).
+
+The typed Clientset and the DynamicClient both hand these out, so each verb is written once.
+``ResourceRequests`` builds the request for a verb; ``ResourceClient`` sends it and
+``AsyncResourceClient`` awaits it: the twins differ only in how they wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Generic, Iterator, Mapping, Optional, TypeVar, Union
+
+from kcore.clients.rest import AsyncRESTClient, RESTClient, RequestBuilder
+from kcore.errors import ApiError, Gone, TooManyRequests, TransportError
+
+T = TypeVar("T", bound=Mapping[str, Any])
+Object = Mapping[str, Any]
+
+PAGE_SIZE = 500
+"""Items per page for iter(), as client-go's pager."""
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """What a client must know of a resource: where it lives and whether it is namespaced."""
+
+    group: str
+    version: str
+    resource: str
+    kind: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+def _metadata(obj: Object) -> Mapping[str, Any]:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        raise ValueError("the object has no metadata")
+    return metadata
+
+
+def _object_name(obj: Object) -> str:
+    name = _metadata(obj).get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("the object has no metadata.name")
+    return name
+
+
+class ResourceRequests:
+    """Builds the request of each verb; owns the namespace rules. Shared by both twins."""
+
+    def __init__(self, rest: Union[RESTClient, AsyncRESTClient], info: ResourceInfo, namespace: Optional[str]) -> None:
+        if namespace and not info.namespaced:
+            raise ValueError(f"{info.resource} are cluster-scoped: no namespace applies")
+        self.rest = rest
+        self.info = info
+        self.namespace = namespace
+
+    def _request(self, method: str, namespace: Optional[str], name: Optional[str] = None,
+                 subresource: Optional[str] = None) -> RequestBuilder:
+        request: RequestBuilder = self.rest.verb(method)
+        request.namespace(namespace).resource(self.info.resource)
+        if name is not None:
+            request.name(name)
+        if subresource:
+            request.subresource(*subresource.split("/"))
+        return request
+
+    def _one(self, method: str, name: str, subresource: Optional[str] = None, namespace: Optional[str] = None) -> RequestBuilder:
+        namespace = namespace or self.namespace
+        if self.info.namespaced and not namespace:
+            raise ValueError(f"{self.info.resource} are namespaced: choose a namespace for {name!r}")
+        return self._request(method, namespace, name, subresource)
+
+    def _for_object(self, method: str, obj: Object, subresource: Optional[str] = None, with_name: bool = True) -> RequestBuilder:
+        """The request for an object: its namespace when the client has none."""
+        namespace = self.namespace or _metadata(obj).get("namespace")
+        if self.info.namespaced and not namespace:
+            raise ValueError(f"{self.info.resource} are namespaced: the object has no metadata.namespace and the client none")
+        if self.namespace and _metadata(obj).get("namespace") not in (None, "", self.namespace):
+            raise ValueError(f"the object's namespace {_metadata(obj)['namespace']!r} is not the client's {self.namespace!r}")
+        return self._request(method, namespace, _object_name(obj) if with_name else None, subresource)
+
+    @staticmethod
+    def _write_options(request: RequestBuilder, dry_run: bool, field_manager: Optional[str]) -> RequestBuilder:
+        return request.param("dryRun", "All" if dry_run else None).param("fieldManager", field_manager)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, name: str, resource_version: Optional[str], subresource: Optional[str] = None) -> RequestBuilder:
+        return self._one("GET", name, subresource).param("resourceVersion", resource_version)
+
+    def list(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+             limit: Optional[int] = None, continue_token: Optional[str] = None,
+             resource_version: Optional[str] = None, resource_version_match: Optional[str] = None,
+             timeout_seconds: Optional[int] = None) -> RequestBuilder:
+        return (self._request("GET", self.namespace)
+                .param("labelSelector", label_selector).param("fieldSelector", field_selector)
+                .param("limit", limit).param("continue", continue_token)
+                .param("resourceVersion", resource_version).param("resourceVersionMatch", resource_version_match)
+                .param("timeoutSeconds", timeout_seconds))
+
+    def watch(self, label_selector: Optional[str], field_selector: Optional[str]) -> RequestBuilder:
+        return self._request("GET", self.namespace).param("labelSelector", label_selector).param("fieldSelector", field_selector)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, obj: Object, dry_run: bool, field_manager: Optional[str]) -> RequestBuilder:
+        return self._write_options(self._for_object("POST", obj, with_name=False), dry_run, field_manager).body(obj)
+
+    def update(self, obj: Object, subresource: Optional[str], dry_run: bool, field_manager: Optional[str]) -> RequestBuilder:
+        return self._write_options(self._for_object("PUT", obj, subresource), dry_run, field_manager).body(obj)
+
+    def patch(self, name: str, patch: Any, patch_type: str, subresource: Optional[str], dry_run: bool,
+              field_manager: Optional[str], force: Optional[bool]) -> RequestBuilder:
+        request = self._one("PATCH", name, subresource)
+        request.header("content-type", _patch_content_type(patch_type))
+        return self._write_options(request, dry_run, field_manager).param("force", force).body(patch)
+
+    def apply(self, obj: Object, field_manager: str, force: bool, subresource: Optional[str], dry_run: bool) -> RequestBuilder:
+        if not field_manager:
+            raise ValueError("server-side apply needs a field_manager: the name of who owns the fields")
+        request = self._for_object("PATCH", obj, subresource)
+        request.header("content-type", _patch_content_type("apply"))
+        return self._write_options(request, dry_run, field_manager).param("force", True if force else None).body(obj)
+
+    def delete(self, name: str, propagation_policy: Optional[str], grace_period_seconds: Optional[int],
+               preconditions: Optional[Mapping[str, str]], dry_run: bool) -> RequestBuilder:
+        return self._one("DELETE", name).body(_delete_options(propagation_policy, grace_period_seconds, preconditions, dry_run))
+
+    def delete_collection(self, label_selector: Optional[str], field_selector: Optional[str],
+                          propagation_policy: Optional[str], grace_period_seconds: Optional[int], dry_run: bool) -> RequestBuilder:
+        return (self._request("DELETE", self.namespace)
+                .param("labelSelector", label_selector).param("fieldSelector", field_selector)
+                .body(_delete_options(propagation_policy, grace_period_seconds, None, dry_run)))
+
+    def create_subresource(self, name: str, subresource: str, body: Object, dry_run: bool) -> RequestBuilder:
+        return self._write_options(self._one("POST", name, subresource), dry_run, None).body(body)
+
+    def replace_subresource(self, name: str, subresource: str, body: Object, dry_run: bool) -> RequestBuilder:
+        return self._write_options(self._one("PUT", name, subresource), dry_run, None).body(body)
+
+    def log(self, name: str, *, container: Optional[str], follow: bool, previous: bool, since_seconds: Optional[int],
+            tail_lines: Optional[int], timestamps: bool, limit_bytes: Optional[int]) -> RequestBuilder:
+        return (self._one("GET", name, "log").param("container", container).param("follow", follow or None)
+                .param("previous", previous or None).param("sinceSeconds", since_seconds)
+                .param("tailLines", tail_lines).param("timestamps", timestamps or None).param("limitBytes", limit_bytes))
+
+    def proxy(self, method: str, name: str, path: str, port: Optional[Union[int, str]], scheme: Optional[str]) -> RequestBuilder:
+        target = name if port is None else f"{name}:{port}"
+        if scheme:
+            target = f"{scheme}:{target}"
+        return self._one(method, target, "proxy").suffix(path)
+
+
+def _patch_content_type(patch_type: str) -> str:
+    from kcore.clients.rest import PATCH_CONTENT_TYPES
+
+    try:
+        return PATCH_CONTENT_TYPES[patch_type]
+    except KeyError:
+        raise ValueError(f"patch_type must be one of {', '.join(PATCH_CONTENT_TYPES)}; got {patch_type!r}") from None
+
+
+def _delete_options(propagation_policy: Optional[str], grace_period_seconds: Optional[int],
+                    preconditions: Optional[Mapping[str, str]], dry_run: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+    if propagation_policy is not None:
+        if propagation_policy not in ("Orphan", "Background", "Foreground"):
+            raise ValueError(f"propagation_policy must be Orphan, Background or Foreground; got {propagation_policy!r}")
+        options["propagationPolicy"] = propagation_policy
+    if grace_period_seconds is not None:
+        options["gracePeriodSeconds"] = grace_period_seconds
+    if preconditions:
+        options["preconditions"] = dict(preconditions)
+    if dry_run:
+        options["dryRun"] = ["All"]
+    return options
+
+
+class WatchBackoff:
+    """Waits between watch reconnections: 800 ms doubling to 30 s with jitter, reset after a
+    stream that lasted (client-go's reflector backoff)."""
+
+    def __init__(self) -> None:
+        self._next = 0.8
+
+    def reset(self) -> None:
+        self._next = 0.8
+
+    def next_delay(self) -> float:
+        delay = self._next * (1 + random.random())
+        self._next = min(self._next * 2, 30.0)
+        return min(delay, 30.0)
+
+
+class WatchState:
+    """The resourceVersion a resumed watch continues from, advanced by every event (BOOKMARKs
+    included); a DELETED or ERROR event's object carries it like any other."""
+
+    def __init__(self, resource_version: Optional[str]) -> None:
+        self.resource_version = resource_version
+
+    def saw(self, event_type: str, obj: Any) -> None:
+        if event_type == "ERROR":
+            return
+        rv = obj.get("metadata", {}).get("resourceVersion") if isinstance(obj, Mapping) else None
+        if rv:
+            self.resource_version = rv
+
+    @staticmethod
+    def reconnectable(error: BaseException) -> bool:
+        """A broken or refused connection, or being throttled, is worth another try; a 410
+        (the resourceVersion is gone: relist) or any other refusal is for the caller."""
+        return isinstance(error, (TransportError, TooManyRequests)) or (
+            isinstance(error, ApiError) and not isinstance(error, Gone) and error.code >= 500
+        )
+
+
+class ResourceClient(Generic[T]):
+    """The verbs of one resource, blocking. Results are plain dicts (typed as ``T``)."""
+
+    def __init__(self, rest: RESTClient, info: ResourceInfo, namespace: Optional[str] = None) -> None:
+        self._requests = ResourceRequests(rest, info, namespace)
+        self.info = info
+        self.namespace = namespace
+
+    def get(self, name: str, *, resource_version: Optional[str] = None) -> T:
+        result: T = self._requests.get(name, resource_version).do()
+        return result
+
+    def list(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+             limit: Optional[int] = None, continue_token: Optional[str] = None,
+             resource_version: Optional[str] = None, resource_version_match: Optional[str] = None,
+             timeout_seconds: Optional[int] = None) -> dict[str, Any]:
+        """One LIST call: ``{"items": [...], "metadata": {"resourceVersion", "continue"}}``."""
+        result: dict[str, Any] = self._requests.list(
+            label_selector=label_selector, field_selector=field_selector, limit=limit, continue_token=continue_token,
+            resource_version=resource_version, resource_version_match=resource_version_match,
+            timeout_seconds=timeout_seconds,
+        ).do()
+        return result
+
+    def iter(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+             page_size: int = PAGE_SIZE) -> Iterator[T]:
+        """Every item, fetched a page at a time. If the continue token expires mid-way (the
+        list took longer than etcd keeps history) this raises Gone: start again."""
+        token: Optional[str] = None
+        while True:
+            page = self.list(label_selector=label_selector, field_selector=field_selector, limit=page_size, continue_token=token)
+            yield from page.get("items") or []
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return
+
+    def watch(self, *, resource_version: Optional[str] = None, label_selector: Optional[str] = None,
+              field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
+              bookmarks: bool = True, compact: bool = False) -> "Watch[T]":
+        """``(event_type, object)`` from ``resource_version`` on. With ``timeout_seconds`` one
+        watch request that ends when the server closes it; without, the watch runs until
+        closed, resuming from the last resourceVersion it saw whenever the stream ends or
+        breaks, so no event is lost; a 410 Gone (that version is compacted) raises."""
+        return Watch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+
+    def create(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
+        result: T = self._requests.create(obj, dry_run, field_manager).do()
+        return result
+
+    def update(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
+        result: T = self._requests.update(obj, None, dry_run, field_manager).do()
+        return result
+
+    def update_status(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
+        result: T = self._requests.update(obj, "status", dry_run, field_manager).do()
+        return result
+
+    def patch(self, name: str, patch: Any, *, patch_type: str = "merge", subresource: Optional[str] = None,
+              dry_run: bool = False, field_manager: Optional[str] = None, force: Optional[bool] = None) -> T:
+        """``patch_type``: "merge", "strategic", "json" or "apply"."""
+        result: T = self._requests.patch(name, patch, patch_type, subresource, dry_run, field_manager, force).do()
+        return result
+
+    def apply(self, obj: Object, *, field_manager: str, force: bool = False, subresource: Optional[str] = None,
+              dry_run: bool = False) -> T:
+        """Server-side apply: ``obj`` holds the fields ``field_manager`` owns."""
+        result: T = self._requests.apply(obj, field_manager, force, subresource, dry_run).do()
+        return result
+
+    def delete(self, name: str, *, propagation_policy: Optional[str] = None, grace_period_seconds: Optional[int] = None,
+               preconditions: Optional[Mapping[str, str]] = None, dry_run: bool = False) -> dict[str, Any]:
+        """The deleted object (or a Status). ``preconditions``: ``{"uid": ..., "resourceVersion": ...}``."""
+        result: dict[str, Any] = self._requests.delete(name, propagation_policy, grace_period_seconds, preconditions, dry_run).do()
+        return result
+
+    def delete_collection(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+                          propagation_policy: Optional[str] = None, grace_period_seconds: Optional[int] = None,
+                          dry_run: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = self._requests.delete_collection(
+            label_selector, field_selector, propagation_policy, grace_period_seconds, dry_run).do()
+        return result
+
+    # -- subresources ------------------------------------------------------------------------
+
+    def get_subresource(self, name: str, subresource: str) -> dict[str, Any]:
+        """e.g. ``scale``, ``status``, ``ephemeralcontainers``."""
+        result: dict[str, Any] = self._requests.get(name, None, subresource).do()
+        return result
+
+    def replace_subresource(self, name: str, subresource: str, body: Object, *, dry_run: bool = False) -> dict[str, Any]:
+        """PUT a subresource, e.g. ``scale`` or ``ephemeralcontainers``."""
+        result: dict[str, Any] = self._requests.replace_subresource(name, subresource, body, dry_run).do()
+        return result
+
+    def create_subresource(self, name: str, subresource: str, body: Object, *, dry_run: bool = False) -> dict[str, Any]:
+        """POST a subresource, e.g. ``binding`` or ``eviction`` of a pod."""
+        result: dict[str, Any] = self._requests.create_subresource(name, subresource, body, dry_run).do()
+        return result
+
+    def log(self, name: str, *, container: Optional[str] = None, previous: bool = False,
+            since_seconds: Optional[int] = None, tail_lines: Optional[int] = None, timestamps: bool = False,
+            limit_bytes: Optional[int] = None) -> str:
+        """A pod's log so far."""
+        return self._requests.log(name, container=container, follow=False, previous=previous, since_seconds=since_seconds,
+                                  tail_lines=tail_lines, timestamps=timestamps, limit_bytes=limit_bytes).do_raw().decode("utf-8", "replace")
+
+    def follow_log(self, name: str, *, container: Optional[str] = None, since_seconds: Optional[int] = None,
+                   tail_lines: Optional[int] = None, timestamps: bool = False) -> Iterator[bytes]:
+        """A pod's log as it is written (chunks of bytes), until the container ends or ``close()``."""
+        stream = self._requests.log(name, container=container, follow=True, previous=False, since_seconds=since_seconds,
+                                    tail_lines=tail_lines, timestamps=timestamps, limit_bytes=None).stream()
+        with stream:
+            yield from stream.chunks()
+
+    def proxy(self, name: str, path: str = "", *, method: str = "GET", port: Optional[Union[int, str]] = None,
+              scheme: Optional[str] = None, params: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None) -> bytes:
+        """The API server's proxy to a pod, service or node: ``{name}[:port]/proxy/{path}``."""
+        request = self._requests.proxy(method.upper(), name, path, port, scheme).params(params)
+        if body is not None:
+            request.body(body, "application/octet-stream")
+        return request.do_raw()
+
+
+class _WatchBase:
+    """What both watch twins keep: where to resume from, the request in flight, closing."""
+
+    def __init__(self, resource_version: Optional[str], label_selector: Optional[str], field_selector: Optional[str],
+                 timeout_seconds: Optional[int], bookmarks: bool, compact: bool) -> None:
+        self._state = WatchState(resource_version)
+        self._selectors = (label_selector, field_selector)
+        self._timeout_seconds = timeout_seconds
+        self._bookmarks = bookmarks
+        self._compact = compact
+        self._closed = False
+        self._current: Any = None
+
+    @property
+    def resource_version(self) -> Optional[str]:
+        """The last resourceVersion seen: resume a later watch from here."""
+        return self._state.resource_version
+
+    def close(self) -> None:
+        """End the watch; safe from any thread (a blocked read returns)."""
+        self._closed = True
+        if self._current is not None:
+            self._current.close()
+
+
+class Watch(_WatchBase, Generic[T]):
+    """An iterator of ``(event_type, object)``; ``close()`` from any thread ends it."""
+
+    def __init__(self, client: ResourceClient[T], resource_version: Optional[str], label_selector: Optional[str],
+                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool) -> None:
+        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+        self._client = client
+        if resource_version is None and timeout_seconds is None:
+            # Resuming needs a version to resume from: "now" is the collection's current one,
+            # taken here, not when iteration starts, so nothing created meanwhile is missed.
+            self._state.resource_version = client.list(limit=1)["metadata"]["resourceVersion"]
+        self._events = self._run()
+
+    def __iter__(self) -> "Watch[T]":
+        return self
+
+    def __next__(self) -> tuple[str, T]:
+        return next(self._events)
+
+    def __enter__(self) -> "Watch[T]":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _one_watch(self, timeout_seconds: Optional[int]) -> Iterator[tuple[str, Any]]:
+        request = self._client._requests.watch(*self._selectors)
+        self._current = request.watch(self._state.resource_version, timeout_seconds=timeout_seconds,
+                                      bookmarks=self._bookmarks, compact=self._compact)
+        if self._closed:  # closed while the request was on its way
+            self._current.close()
+        return iter(self._current)
+
+    def _run(self) -> Iterator[tuple[str, Any]]:
+        if self._timeout_seconds is not None:
+            for event_type, obj in self._one_watch(self._timeout_seconds):
+                self._state.saw(event_type, obj)
+                yield event_type, obj
+            return
+        backoff = WatchBackoff()
+        while not self._closed:
+            started = time.monotonic()
+            try:
+                # Server-side timeouts spread reconnections out, as the reflector's do.
+                for event_type, obj in self._one_watch(random.randint(300, 600)):
+                    self._state.saw(event_type, obj)
+                    yield event_type, obj
+                    backoff.reset()
+            except Exception as error:  # noqa: BLE001 - sorted by WatchState.reconnectable
+                if self._closed:
+                    return
+                if not WatchState.reconnectable(error):
+                    raise
+                time.sleep(backoff.next_delay())
+                continue
+            if time.monotonic() - started < 1.0 and not self._closed:
+                time.sleep(backoff.next_delay())  # ended at once: don't spin
+
+
+class AsyncResourceClient(Generic[T]):
+    """The asyncio twin of ResourceClient: the same verbs, awaited."""
+
+    def __init__(self, rest: AsyncRESTClient, info: ResourceInfo, namespace: Optional[str] = None) -> None:
+        self._requests = ResourceRequests(rest, info, namespace)
+        self.info = info
+        self.namespace = namespace
+
+    async def get(self, name: str, *, resource_version: Optional[str] = None) -> T:
+        result: T = await self._requests.get(name, resource_version).do()
+        return result
+
+    async def list(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+                   limit: Optional[int] = None, continue_token: Optional[str] = None,
+                   resource_version: Optional[str] = None, resource_version_match: Optional[str] = None,
+                   timeout_seconds: Optional[int] = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self._requests.list(
+            label_selector=label_selector, field_selector=field_selector, limit=limit, continue_token=continue_token,
+            resource_version=resource_version, resource_version_match=resource_version_match,
+            timeout_seconds=timeout_seconds,
+        ).do()
+        return result
+
+    async def iter(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+                   page_size: int = PAGE_SIZE) -> AsyncIterator[T]:
+        token: Optional[str] = None
+        while True:
+            page = await self.list(label_selector=label_selector, field_selector=field_selector, limit=page_size, continue_token=token)
+            for item in page.get("items") or []:
+                yield item
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return
+
+    async def watch(self, *, resource_version: Optional[str] = None, label_selector: Optional[str] = None,
+                    field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
+                    bookmarks: bool = True, compact: bool = False) -> "AsyncWatch[T]":
+        """As ResourceClient.watch; awaited because "from now" is resolved before it returns."""
+        if resource_version is None and timeout_seconds is None:
+            resource_version = (await self.list(limit=1))["metadata"]["resourceVersion"]
+        return AsyncWatch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+
+    async def create(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
+        result: T = await self._requests.create(obj, dry_run, field_manager).do()
+        return result
+
+    async def update(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
+        result: T = await self._requests.update(obj, None, dry_run, field_manager).do()
+        return result
+
+    async def update_status(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
+        result: T = await self._requests.update(obj, "status", dry_run, field_manager).do()
+        return result
+
+    async def patch(self, name: str, patch: Any, *, patch_type: str = "merge", subresource: Optional[str] = None,
+                    dry_run: bool = False, field_manager: Optional[str] = None, force: Optional[bool] = None) -> T:
+        result: T = await self._requests.patch(name, patch, patch_type, subresource, dry_run, field_manager, force).do()
+        return result
+
+    async def apply(self, obj: Object, *, field_manager: str, force: bool = False, subresource: Optional[str] = None,
+                    dry_run: bool = False) -> T:
+        result: T = await self._requests.apply(obj, field_manager, force, subresource, dry_run).do()
+        return result
+
+    async def delete(self, name: str, *, propagation_policy: Optional[str] = None,
+                     grace_period_seconds: Optional[int] = None, preconditions: Optional[Mapping[str, str]] = None,
+                     dry_run: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = await self._requests.delete(
+            name, propagation_policy, grace_period_seconds, preconditions, dry_run).do()
+        return result
+
+    async def delete_collection(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
+                                propagation_policy: Optional[str] = None, grace_period_seconds: Optional[int] = None,
+                                dry_run: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = await self._requests.delete_collection(
+            label_selector, field_selector, propagation_policy, grace_period_seconds, dry_run).do()
+        return result
+
+    async def get_subresource(self, name: str, subresource: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._requests.get(name, None, subresource).do()
+        return result
+
+    async def replace_subresource(self, name: str, subresource: str, body: Object, *, dry_run: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = await self._requests.replace_subresource(name, subresource, body, dry_run).do()
+        return result
+
+    async def create_subresource(self, name: str, subresource: str, body: Object, *, dry_run: bool = False) -> dict[str, Any]:
+        result: dict[str, Any] = await self._requests.create_subresource(name, subresource, body, dry_run).do()
+        return result
+
+    async def log(self, name: str, *, container: Optional[str] = None, previous: bool = False,
+                  since_seconds: Optional[int] = None, tail_lines: Optional[int] = None, timestamps: bool = False,
+                  limit_bytes: Optional[int] = None) -> str:
+        raw = await self._requests.log(name, container=container, follow=False, previous=previous, since_seconds=since_seconds,
+                                       tail_lines=tail_lines, timestamps=timestamps, limit_bytes=limit_bytes).do_raw()
+        return raw.decode("utf-8", "replace")
+
+    async def follow_log(self, name: str, *, container: Optional[str] = None, since_seconds: Optional[int] = None,
+                         tail_lines: Optional[int] = None, timestamps: bool = False) -> AsyncIterator[bytes]:
+        stream = await self._requests.log(name, container=container, follow=True, previous=False, since_seconds=since_seconds,
+                                          tail_lines=tail_lines, timestamps=timestamps, limit_bytes=None).stream()
+        async with stream:
+            async for chunk in stream.chunks():
+                yield chunk
+
+    async def proxy(self, name: str, path: str = "", *, method: str = "GET", port: Optional[Union[int, str]] = None,
+                    scheme: Optional[str] = None, params: Optional[Mapping[str, str]] = None,
+                    body: Optional[bytes] = None) -> bytes:
+        request = self._requests.proxy(method.upper(), name, path, port, scheme).params(params)
+        if body is not None:
+            request.body(body, "application/octet-stream")
+        raw: bytes = await request.do_raw()
+        return raw
+
+
+class AsyncWatch(_WatchBase, Generic[T]):
+    """The asyncio twin of Watch: ``async for event_type, obj in watch``; ``close()`` ends it."""
+
+    def __init__(self, client: AsyncResourceClient[T], resource_version: Optional[str], label_selector: Optional[str],
+                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool) -> None:
+        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+        self._client = client
+        self._events = self._run()
+
+    def __aiter__(self) -> "AsyncWatch[T]":
+        return self
+
+    async def __anext__(self) -> tuple[str, T]:
+        return await self._events.__anext__()
+
+    async def __aenter__(self) -> "AsyncWatch[T]":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    async def _one_watch(self, timeout_seconds: Optional[int]) -> AsyncIterator[tuple[str, Any]]:
+        request = self._client._requests.watch(*self._selectors)
+        self._current = await request.watch(self._state.resource_version, timeout_seconds=timeout_seconds,
+                                            bookmarks=self._bookmarks, compact=self._compact)
+        if self._closed:
+            self._current.close()
+        async for event in self._current:
+            yield event
+
+    async def _run(self) -> AsyncIterator[tuple[str, Any]]:
+        if self._timeout_seconds is not None:
+            async for event_type, obj in self._one_watch(self._timeout_seconds):
+                self._state.saw(event_type, obj)
+                yield event_type, obj
+            return
+        backoff = WatchBackoff()
+        while not self._closed:
+            started = time.monotonic()
+            try:
+                async for event_type, obj in self._one_watch(random.randint(300, 600)):
+                    self._state.saw(event_type, obj)
+                    yield event_type, obj
+                    backoff.reset()
+            except Exception as error:  # noqa: BLE001 - sorted by WatchState.reconnectable
+                if self._closed:
+                    return
+                if not WatchState.reconnectable(error):
+                    raise
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            if time.monotonic() - started < 1.0 and not self._closed:
+                await asyncio.sleep(backoff.next_delay())

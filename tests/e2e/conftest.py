@@ -1,0 +1,18 @@
+"""Fixtures of the end-to-end tests beyond the shared control plane (tests/conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from kcore.testenv import ControlPlane
+
+
+@pytest.fixture(scope="session")
+def etcd_backed_plane() -> Iterator[ControlPlane]:
+    """A control plane without the watch cache: lists and watches read etcd, so compacting etcd
+    (tests.clusters.compact_etcd) expires continue tokens and old resourceVersions at once. The
+    shared plane's watch cache would keep serving them."""
+    with ControlPlane(apiserver_args={"watch-cache": "false"}) as plane:
+        yield plane
