@@ -2,35 +2,48 @@
 
 ``RESTClient`` / ``AsyncRESTClient``: client-go's request builder for one group/version;
 ``Transport`` / ``AsyncTransport``: the HTTP layer under them (Rust: pooling, HTTP/2, TLS, rate
-limiting, retries); ``Discovery`` / ``AsyncDiscovery``: the groups, versions and resources a
-server serves (``ServerAPIs`` of ``APIGroup`` and ``APIResource``), cached in memory and on disk.
+limiting, retries); ``ResourceClient`` / ``AsyncResourceClient``: every verb on one resource;
+``Discovery`` / ``AsyncDiscovery``: the groups, versions and resources a server serves
+(``ServerAPIs`` of ``APIGroup`` and ``APIResource``), cached in memory and on disk;
+``RESTMapper``: kinds, resources and short names; ``DynamicClient`` / ``AsyncDynamicClient``:
+any resource, custom ones included, as plain dicts.
 """
 
 from kcore.clients.discovery import AsyncDiscovery, Discovery
 from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource, ServerAPIs
+from kcore.clients.dynamic import (
+    AsyncDynamicClient, AsyncDynamicResourceClient, DynamicClient, DynamicResource, DynamicResourceClient,
+)
 from kcore.clients.resource import AsyncResourceClient, AsyncWatch, ResourceClient, ResourceInfo, Watch
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient
+from kcore.clients.rest_mapper import RESTMapper
 from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport
 
 __all__ = [
-    "AsyncResourceClient",
-    "AsyncWatch",
-    "ResourceClient",
-    "ResourceInfo",
-    "Watch",
     "APIGroup",
     "APIResource",
     "APISubresource",
     "AsyncDiscovery",
+    "AsyncDynamicClient",
+    "AsyncDynamicResourceClient",
     "AsyncRESTClient",
     "AsyncRequest",
+    "AsyncResourceClient",
     "AsyncStream",
     "AsyncTransport",
+    "AsyncWatch",
     "Discovery",
+    "DynamicClient",
+    "DynamicResource",
+    "DynamicResourceClient",
     "RESTClient",
+    "RESTMapper",
     "Request",
+    "ResourceClient",
+    "ResourceInfo",
     "Response",
     "ServerAPIs",
     "Stream",
     "Transport",
+    "Watch",
 ]
