@@ -388,16 +388,14 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
 
     /// Whether a non-pointer value is one omitempty (scalars) or omitzero (anything) drops.
     fn is_empty(&self, f: &Field, ty: &Ty, last: Option<Entry>) -> bool {
-        let Some(e) = last else { return true };
+        let scalar = is_scalar(ty) || *ty == Ty::String;
+        let Some(e) = last else { return scalar || f.omitzero };
         match ty {
             Ty::String => e.end == e.val as usize,
-            Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64 => match ty {
-                Ty::Int32 | Ty::Uint32 => e.val as u32 == 0,
-                _ => e.val == 0,
-            },
-            Ty::Time | Ty::MicroTime if f.omitzero => e.end == e.val as usize,
-            _ if f.omitzero => e.end == e.val as usize,
-            _ => false, // omitempty never drops a struct
+            Ty::Int32 | Ty::Uint32 => e.val as u32 == 0,
+            Ty::Bool | Ty::Int64 | Ty::Uint64 | Ty::Float64 => e.val == 0,
+            // omitempty never drops a struct; omitzero drops an empty one (a zero Time included).
+            _ => f.omitzero && e.end == e.val as usize,
         }
     }
 

@@ -195,7 +195,8 @@ impl Sink for PyBuilder<'_, '_> {
         Ok(())
     }
     fn field_key(&mut self, f: &'static Field) -> Result<()> {
-        let p = f.py_key.get_or_init(self.py, || PyString::new(self.py, &f.json).unbind()).as_ptr();
+        // Interned: one object per name across all kinds, as JSON decoding shares one per name too.
+        let p = f.py_key.get_or_init(self.py, || PyString::intern(self.py, &f.json).unbind()).as_ptr();
         unsafe { ffi::Py_INCREF(p) };
         self.set_key(p);
         Ok(())

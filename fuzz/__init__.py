@@ -1,0 +1,1 @@
+"""Fuzzing kcore.codec's decoders (see fuzz/README.md)."""

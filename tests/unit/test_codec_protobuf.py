@@ -1,0 +1,68 @@
+"""kcore.codec.decode on protobuf bodies: the envelope, Go's JSON rendering rules, and clear
+errors for bodies that are not Kubernetes protobuf. (Parity with the real server is proven in
+tests/e2e/test_codec_parity.py; these pin the rules down without one.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from kcore.codec import PROTOBUF, DecodeError, decode, encode
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+
+
+def field(num: int, payload: bytes) -> bytes:
+    return bytes([num << 3 | 2, len(payload)]) + payload
+
+
+def test_the_envelope_gives_apiversion_and_kind_first() -> None:
+    assert list(decode(encode(POD, PROTOBUF), PROTOBUF))[:2] == ["kind", "apiVersion"]
+
+
+def test_fields_go_writes_without_omitempty_are_present_with_zero_values() -> None:
+    pod = decode(encode(POD, PROTOBUF), PROTOBUF)
+    assert pod["spec"]["containers"] == [{"name": "c", "image": "i", "resources": {}}]
+    assert pod["status"] == {}  # a struct: encoding/json never omits it
+    assert "creationTimestamp" not in pod["metadata"]  # omitzero on a zero Time
+
+
+def test_invalid_utf8_in_a_string_becomes_replacement_characters_as_in_go() -> None:
+    body = encode({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "AB"}}, PROTOBUF)
+    body = body.replace(b"AB", b"\xe2\x82")
+    assert decode(body, PROTOBUF)["metadata"]["name"] == "\ufffd\ufffd"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "a body of 0 bytes is too short"),
+        (b'{"kind": "Pod"}', 'expected the Kubernetes magic "k8s\\\\0" at byte 0'),
+        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"Nope")), 'no built-in kind "Nope" in apiVersion "v1"'),
+        (b"k8s\x00\x0a\x05\x0a", "field 1 of runtime.Unknown at byte 4 claims 5 bytes, 1 remain"),
+        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, b"\x08\x01"), "field 1 \\(metadata\\) of k8s.io/api/core/v1.ConfigMap has wire type 0, expected 2"),
+        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, field(1, b"\x10")), "truncated varint in k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta at byte 2[0-9]"),
+        (b"k8s\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", "varint longer than 10 bytes"),
+        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(4, b"text/plain"), 'unsupported contentType "text/plain"'),
+    ],
+)
+def test_bodies_that_are_not_kubernetes_protobuf_raise_decode_error(body: bytes, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        decode(body, PROTOBUF)
+
+
+def test_an_envelope_of_json_is_decoded_as_json() -> None:
+    body = b"k8s\x00" + field(1, field(1, b"example.com/v1") + field(2, b"Widget")) + field(2, b'{"a": 1}') + field(4, b"application/json")
+    assert decode(body, PROTOBUF) == {"a": 1}
+
+
+def test_deeply_nested_messages_are_refused_not_a_stack_overflow() -> None:
+    # JSONSchemaProps nests itself through "not"; 2,000 levels is past the limit.
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x"},
+           "spec": {"group": "g", "names": {"plural": "p", "kind": "K"}, "scope": "Namespaced", "versions": [
+               {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}]}}
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    for _ in range(1100):
+        schema["not"] = {}
+        schema = schema["not"]
+    with pytest.raises(DecodeError, match="nested deeper than 1000"):
+        decode(encode(crd, PROTOBUF), PROTOBUF)
