@@ -12,11 +12,11 @@ pub fn retry_after(status: StatusCode, headers: &HeaderMap) -> Option<Duration> 
     Some(Duration::from_secs(seconds))
 }
 
-/// A connection that failed before the request went out is safe to retry for any verb; one
-/// that broke later (reset, EOF, HTTP/2 connection lost) only for reads.
+/// A read whose connection broke under it (reset, EOF, HTTP/2 connection lost) is tried again, as
+/// client-go does for GET; a write may have happened, and a refused connection is an answer.
 pub fn retry_transport_error(method: &Method, error: &reqwest::Error) -> Option<Duration> {
-    let idempotent = *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS;
-    if error.is_connect() || (idempotent && (error.is_request() || error.is_body())) {
+    let read = *method == Method::GET || *method == Method::HEAD;
+    if read && !error.is_connect() && !error.is_timeout() && (error.is_request() || error.is_body()) {
         Some(Duration::from_secs(1))
     } else {
         None
