@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import random
+import urllib.request
 from typing import Any
 
 from kcore.codec import JSON, PROTOBUF, WatchDecoder, decode
+from kcore.testenv import ControlPlane
 from tests.e2e import codec_objects
 from tests.kube_http import KubeHTTP
 
@@ -70,3 +72,21 @@ def test_every_watch_frame_holds_the_object_a_get_returns(kube: KubeHTTP, namesp
     assert kind == "ADDED"
     assert obj == json.loads(kube.request("GET", f"{pods}/parity-pod").body)
     assert obj == decode(kube.request("GET", f"{pods}/parity-pod", headers={"Accept": PROTOBUF}).body, PROTOBUF)
+
+
+def test_error_events_carry_the_same_status_in_both_formats() -> None:
+    # An ERROR event comes from etcd: with the watch cache off, a watch from a compacted
+    # resourceVersion gets "410 Expired" as an event of the stream itself.
+    with ControlPlane(apiserver_args={"watch-cache": "false"}) as cp:
+        kube = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
+        cms = "/api/v1/namespaces/default/configmaps"
+        first = kube.ok("POST", cms, {"metadata": {"name": "old"}})["metadata"]["resourceVersion"]
+        for name in ("newer", "newest"):  # history past `first` that compaction then drops
+            kube.ok("POST", cms, {"metadata": {"name": name}})
+        latest = kube.ok("GET", cms)["metadata"]["resourceVersion"]
+        compact = json.dumps({"revision": latest, "physical": True}).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{cp.etcd_url}/v3/kv/compaction", data=compact, method="POST")).read()
+        from_json = events(watch(kube, cms, f"resourceVersion={first}", JSON), JSON)
+        from_protobuf = events(watch(kube, cms, f"resourceVersion={first}", PROTOBUF), PROTOBUF)
+    assert [(t, o["kind"], o["code"], o["reason"]) for t, o in from_json] == [("ERROR", "Status", 410, "Expired")]
+    assert from_protobuf == from_json
