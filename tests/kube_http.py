@@ -6,14 +6,9 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from kcore import Config
 
 
 @dataclass
@@ -71,29 +66,3 @@ class KubeHTTP:
         resp = self.request(method, path, body, **kw)
         assert 200 <= resp.status < 300, f"{method} {path} -> {resp.status}: {resp.body[:500]!r}"
         return resp.json()
-
-
-class ConfigKubeHTTP(KubeHTTP):
-    """KubeHTTP driven by a kcore.Config: trusts its ca_data, presents the client certificate its
-    credentials carry, and asks ``config.credentials()`` afresh for every request (so rotated
-    token files and exec plugins are exercised as the real transport will use them)."""
-
-    def __init__(self, config: "Config") -> None:
-        parts = urlsplit(config.server)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 443
-        self.config, self.token = config, None
-        self.context = ssl.create_default_context(cadata=config.ca_data.decode() if config.ca_data else None)
-        credentials = config.credentials()
-        if credentials.client_cert_data and credentials.client_key_data:
-            with tempfile.TemporaryDirectory() as pem_dir:  # ssl loads a key pair from files only
-                cert, key = Path(pem_dir, "cert.pem"), Path(pem_dir, "key.pem")
-                cert.write_bytes(credentials.client_cert_data)
-                key.write_bytes(credentials.client_key_data)
-                self.context.load_cert_chain(cert, key)
-
-    def headers(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
-        headers = super().headers(extra)
-        authorization = self.config.credentials().authorization
-        if authorization:
-            headers["Authorization"] = authorization
-        return headers

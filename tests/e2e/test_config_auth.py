@@ -1,10 +1,12 @@
 """Every way a kcore.Config can authenticate, proven against the real kube-apiserver: load the
-Config from a kubeconfig (or an in-cluster directory), then ask the server who we are."""
+Config from a kubeconfig (or an in-cluster directory), then ask the server who we are through
+kcore's own client and transport."""
 
 from __future__ import annotations
 
 import base64
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,22 +15,34 @@ import yaml
 
 from kcore import Config, in_cluster_config, load_kubeconfig
 from kcore.testenv import ADMIN_USER, ControlPlane
-from tests.kube_http import ConfigKubeHTTP, KubeHTTP
+from kcore.clients import RESTClient
+from kcore.errors import ApiError
+from tests.kube_http import KubeHTTP
 
 REVIEW = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 V1 = "client.authentication.k8s.io/v1"
 
 
-def review(config: Config) -> Any:
+@dataclass
+class Review:
+    status: int
+    body: Any
+
+
+def review(config: Config) -> Review:
     """The server's answer to "who am I" (status code and body) for requests made with ``config``."""
-    return ConfigKubeHTTP(config).request(
-        "POST", REVIEW, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    client = RESTClient(config, group="authentication.k8s.io")
+    try:
+        return Review(201, client.post().resource("selfsubjectreviews").body(
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}).do())
+    except ApiError as error:
+        return Review(error.code, error.status)
 
 
 def username(config: Config) -> str:
-    resp = review(config)
-    assert resp.status == 201, f"{resp.status}: {resp.body[:300]!r}"
-    return resp.json()["status"]["userInfo"]["username"]
+    answer = review(config)
+    assert answer.status == 201, f"{answer.status}: {answer.body}"
+    return str(answer.body["status"]["userInfo"]["username"])
 
 
 def write_kubeconfig(path: Path, control_plane: ControlPlane, user: dict[str, Any],
@@ -111,13 +125,21 @@ def test_an_exec_plugin_client_certificate_authenticates(control_plane: ControlP
     assert username(config) == "carol"
 
 
-def test_after_a_401_refresh_runs_the_plugin_again_and_the_new_token_works(control_plane: ControlPlane, tmp_path: Path) -> None:
+def test_after_a_401_the_transport_runs_the_plugin_again_and_retries_with_the_new_token(
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
     plugin(tmp_path / "get-token", ["a-wrong-token", control_plane.token])
     config = load_kubeconfig(write_kubeconfig(tmp_path / "kubeconfig", control_plane, exec_user(str(tmp_path / "get-token"))))
-    stale = config.credentials()
-    assert review(config).status == 401
-    assert config.refresh_credentials(stale).token == control_plane.token
-    assert username(config) == ADMIN_USER
+    assert config.credentials().token == "a-wrong-token"
+    assert username(config) == ADMIN_USER  # 401 with the first token, then the plugin's second one
+    assert (tmp_path / "get-token.runs").read_text() == "xx"  # ran exactly twice
+
+
+def test_a_refresh_that_brings_no_new_credentials_leaves_the_401(control_plane: ControlPlane, tmp_path: Path) -> None:
+    plugin(tmp_path / "get-token", ["a-wrong-token"])
+    config = load_kubeconfig(write_kubeconfig(tmp_path / "kubeconfig", control_plane, exec_user(str(tmp_path / "get-token"))))
+    answer = review(config)
+    assert (answer.status, answer.body["reason"]) == (401, "Unauthorized")
 
 
 @pytest.fixture
