@@ -236,6 +236,27 @@ def test_a_resuming_watch_raises_gone_when_its_version_is_compacted(etcd_backed_
             pass
 
 
+def test_a_streaming_list_sends_the_current_objects_then_the_initial_events_bookmark(
+    core: RESTClient, namespace: str
+) -> None:
+    cms: ResourceClient[dict] = ResourceClient(core, CONFIGMAPS, namespace)
+    for name in ("one", "two"):
+        cms.create(configmap(name))
+    watch = cms.watch(send_initial_events=True)
+    events = []
+    for event_type, obj in watch:
+        events.append((event_type, obj["metadata"].get("name"), obj["metadata"].get("annotations")))
+        if event_type == "BOOKMARK":
+            break
+    cms.create(configmap("three"))
+    event_type, obj = next(watch)
+    watch.close()
+    assert events == [("ADDED", "one", None), ("ADDED", "two", None),
+                      ("BOOKMARK", None, {"k8s.io/initial-events-end": "true"})]
+    assert (event_type, obj["metadata"]["name"]) == ("ADDED", "three")
+    assert watch.resource_version == obj["metadata"]["resourceVersion"]  # bookmarks and events advance it
+
+
 def test_closing_a_watch_from_another_thread_ends_iteration(core: RESTClient, namespace: str) -> None:
     watch = ResourceClient(core, CONFIGMAPS, namespace).watch()
     threading.Timer(0.5, watch.close).start()

@@ -106,8 +106,11 @@ class ResourceRequests:
                 .param("resourceVersion", resource_version).param("resourceVersionMatch", resource_version_match)
                 .param("timeoutSeconds", timeout_seconds))
 
-    def watch(self, label_selector: Optional[str], field_selector: Optional[str]) -> RequestBuilder:
-        return self._request("GET", self.namespace).param("labelSelector", label_selector).param("fieldSelector", field_selector)
+    def watch(self, label_selector: Optional[str], field_selector: Optional[str], send_initial_events: bool) -> RequestBuilder:
+        request = self._request("GET", self.namespace).param("labelSelector", label_selector).param("fieldSelector", field_selector)
+        if send_initial_events:  # a streaming list: current objects as ADDED, then a BOOKMARK
+            request.param("sendInitialEvents", True).param("resourceVersionMatch", "NotOlderThan")
+        return request
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -200,19 +203,27 @@ class WatchBackoff:
         return min(delay, 30.0)
 
 
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+"""The annotation of the BOOKMARK that ends the initial events of a streaming list."""
+
+
 class WatchState:
     """The resourceVersion a resumed watch continues from, advanced by every event (BOOKMARKs
-    included); a DELETED or ERROR event's object carries it like any other."""
+    included), and whether the initial events of a streaming list are still to come: a watch
+    broken before they end starts the streaming list again (the reflector relists too)."""
 
-    def __init__(self, resource_version: Optional[str]) -> None:
+    def __init__(self, resource_version: Optional[str], send_initial_events: bool = False) -> None:
         self.resource_version = resource_version
+        self.initial_events_pending = send_initial_events
 
     def saw(self, event_type: str, obj: Any) -> None:
-        if event_type == "ERROR":
+        if event_type == "ERROR" or not isinstance(obj, Mapping):
             return
-        rv = obj.get("metadata", {}).get("resourceVersion") if isinstance(obj, Mapping) else None
-        if rv:
-            self.resource_version = rv
+        metadata = obj.get("metadata") or {}
+        if metadata.get("resourceVersion"):
+            self.resource_version = metadata["resourceVersion"]
+        if event_type == "BOOKMARK" and (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
+            self.initial_events_pending = False
 
     @staticmethod
     def reconnectable(error: BaseException) -> bool:
@@ -261,12 +272,15 @@ class ResourceClient(Generic[T]):
 
     def watch(self, *, resource_version: Optional[str] = None, label_selector: Optional[str] = None,
               field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
-              bookmarks: bool = True, compact: bool = False) -> "Watch[T]":
+              bookmarks: bool = True, compact: bool = False, send_initial_events: bool = False) -> "Watch[T]":
         """``(event_type, object)`` from ``resource_version`` on. With ``timeout_seconds`` one
         watch request that ends when the server closes it; without, the watch runs until
         closed, resuming from the last resourceVersion it saw whenever the stream ends or
-        breaks, so no event is lost; a 410 Gone (that version is compacted) raises."""
-        return Watch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+        breaks, so no event is lost; a 410 Gone (that version is compacted) raises.
+        ``send_initial_events``: a streaming list — the current objects first, as ADDED, then a
+        BOOKMARK annotated ``k8s.io/initial-events-end: "true"``, then changes."""
+        return Watch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
+                     send_initial_events)
 
     def create(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
         result: T = self._requests.create(obj, dry_run, field_manager).do()
@@ -350,8 +364,8 @@ class _WatchBase:
     """What both watch twins keep: where to resume from, the request in flight, closing."""
 
     def __init__(self, resource_version: Optional[str], label_selector: Optional[str], field_selector: Optional[str],
-                 timeout_seconds: Optional[int], bookmarks: bool, compact: bool) -> None:
-        self._state = WatchState(resource_version)
+                 timeout_seconds: Optional[int], bookmarks: bool, compact: bool, send_initial_events: bool) -> None:
+        self._state = WatchState(resource_version, send_initial_events)
         self._selectors = (label_selector, field_selector)
         self._timeout_seconds = timeout_seconds
         self._bookmarks = bookmarks
@@ -375,10 +389,12 @@ class Watch(_WatchBase, Generic[T]):
     """An iterator of ``(event_type, object)``; ``close()`` from any thread ends it."""
 
     def __init__(self, client: ResourceClient[T], resource_version: Optional[str], label_selector: Optional[str],
-                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool) -> None:
-        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool,
+                 send_initial_events: bool) -> None:
+        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
+                         send_initial_events)
         self._client = client
-        if resource_version is None and timeout_seconds is None:
+        if resource_version is None and timeout_seconds is None and not send_initial_events:
             # Resuming needs a version to resume from: "now" is the collection's current one,
             # taken here, not when iteration starts, so nothing created meanwhile is missed.
             self._state.resource_version = client.list(limit=1)["metadata"]["resourceVersion"]
@@ -397,7 +413,7 @@ class Watch(_WatchBase, Generic[T]):
         self.close()
 
     def _one_watch(self, timeout_seconds: Optional[int]) -> Iterator[tuple[str, Any]]:
-        request = self._client._requests.watch(*self._selectors)
+        request = self._client._requests.watch(*self._selectors, self._state.initial_events_pending)
         self._current = request.watch(self._state.resource_version, timeout_seconds=timeout_seconds,
                                       bookmarks=self._bookmarks, compact=self._compact)
         if self._closed:  # closed while the request was on its way
@@ -466,11 +482,12 @@ class AsyncResourceClient(Generic[T]):
 
     async def watch(self, *, resource_version: Optional[str] = None, label_selector: Optional[str] = None,
                     field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
-                    bookmarks: bool = True, compact: bool = False) -> "AsyncWatch[T]":
+                    bookmarks: bool = True, compact: bool = False, send_initial_events: bool = False) -> "AsyncWatch[T]":
         """As ResourceClient.watch; awaited because "from now" is resolved before it returns."""
-        if resource_version is None and timeout_seconds is None:
+        if resource_version is None and timeout_seconds is None and not send_initial_events:
             resource_version = (await self.list(limit=1))["metadata"]["resourceVersion"]
-        return AsyncWatch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+        return AsyncWatch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
+                          send_initial_events)
 
     async def create(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
         result: T = await self._requests.create(obj, dry_run, field_manager).do()
@@ -549,8 +566,10 @@ class AsyncWatch(_WatchBase, Generic[T]):
     """The asyncio twin of Watch: ``async for event_type, obj in watch``; ``close()`` ends it."""
 
     def __init__(self, client: AsyncResourceClient[T], resource_version: Optional[str], label_selector: Optional[str],
-                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool) -> None:
-        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact)
+                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool,
+                 send_initial_events: bool) -> None:
+        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
+                         send_initial_events)
         self._client = client
         self._events = self._run()
 
@@ -567,7 +586,7 @@ class AsyncWatch(_WatchBase, Generic[T]):
         self.close()
 
     async def _one_watch(self, timeout_seconds: Optional[int]) -> AsyncIterator[tuple[str, Any]]:
-        request = self._client._requests.watch(*self._selectors)
+        request = self._client._requests.watch(*self._selectors, self._state.initial_events_pending)
         self._current = await request.watch(self._state.resource_version, timeout_seconds=timeout_seconds,
                                             bookmarks=self._bookmarks, compact=self._compact)
         if self._closed:
