@@ -14,5 +14,7 @@ if _core.core_version() != __version__:  # a stale extension left over from anot
     )
 
 from kcore.config import Config, in_cluster_config, load_config, load_kubeconfig  # noqa: E402 (after the check)
+from kcore.clients.clientset import Clientset  # noqa: E402
+from kcore.clients.dynamic import DynamicClient  # noqa: E402
 
-__all__ = ["Config", "__version__", "in_cluster_config", "load_config", "load_kubeconfig"]
+__all__ = ["Clientset", "Config", "DynamicClient", "__version__", "in_cluster_config", "load_config", "load_kubeconfig"]

@@ -60,6 +60,10 @@ def render_clientset(model: ServerModel) -> str:
         "class BuiltinAPIs(Generic[R]):",
         '    """One client per built-in group-version, each over the RESTClient ``rest(group, version)`` gives."""',
         "",
+        # Declared for type checkers, which infer Any from assignments under a constrained type variable.
+        *[f"    {group_version_attribute(gv.group, gv.version)}: {group_version_class(gv.group, gv.version)}[R]"
+          for gv in group_versions],
+        "",
         "    def __init__(self, rest: Callable[[str, str], R]) -> None:",
         *[f'        self.{group_version_attribute(gv.group, gv.version)} = '
           f'{group_version_class(gv.group, gv.version)}(rest("{gv.group}", "{gv.version}"))' for gv in group_versions],

@@ -6,9 +6,11 @@ limiting, retries); ``ResourceClient`` / ``AsyncResourceClient``: every verb on 
 ``Discovery`` / ``AsyncDiscovery``: the groups, versions and resources a server serves
 (``ServerAPIs`` of ``APIGroup`` and ``APIResource``), cached in memory and on disk;
 ``RESTMapper``: kinds, resources and short names; ``DynamicClient`` / ``AsyncDynamicClient``:
-any resource, custom ones included, as plain dicts.
+any resource, custom ones included, as plain dicts; ``Clientset`` / ``AsyncClientset``: every
+built-in resource, typed (TypedDicts in ``kcore.clients.types``).
 """
 
+from kcore.clients.clientset import AsyncClientset, Clientset
 from kcore.clients.discovery import AsyncDiscovery, Discovery
 from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource, ServerAPIs
 from kcore.clients.dynamic import (
@@ -23,6 +25,7 @@ __all__ = [
     "APIGroup",
     "APIResource",
     "APISubresource",
+    "AsyncClientset",
     "AsyncDiscovery",
     "AsyncDynamicClient",
     "AsyncDynamicResourceClient",
@@ -32,6 +35,7 @@ __all__ = [
     "AsyncStream",
     "AsyncTransport",
     "AsyncWatch",
+    "Clientset",
     "Discovery",
     "DynamicClient",
     "DynamicResource",

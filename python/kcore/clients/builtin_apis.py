@@ -272,6 +272,30 @@ class StoragemigrationV1(GroupVersion[R]):
 class BuiltinAPIs(Generic[R]):
     """One client per built-in group-version, each over the RESTClient ``rest(group, version)`` gives."""
 
+    admissionregistration_v1: AdmissionregistrationV1[R]
+    apiextensions_v1: ApiextensionsV1[R]
+    apiregistration_v1: ApiregistrationV1[R]
+    apps_v1: AppsV1[R]
+    authentication_v1: AuthenticationV1[R]
+    authorization_v1: AuthorizationV1[R]
+    autoscaling_v1: AutoscalingV1[R]
+    autoscaling_v2: AutoscalingV2[R]
+    batch_v1: BatchV1[R]
+    certificates_v1: CertificatesV1[R]
+    coordination_v1: CoordinationV1[R]
+    core_v1: CoreV1[R]
+    discovery_v1: DiscoveryV1[R]
+    events_v1: EventsV1[R]
+    flowcontrol_v1: FlowcontrolV1[R]
+    networking_v1: NetworkingV1[R]
+    node_v1: NodeV1[R]
+    policy_v1: PolicyV1[R]
+    rbac_v1: RbacV1[R]
+    resource_v1: ResourceV1[R]
+    scheduling_v1: SchedulingV1[R]
+    storage_v1: StorageV1[R]
+    storagemigration_v1: StoragemigrationV1[R]
+
     def __init__(self, rest: Callable[[str, str], R]) -> None:
         self.admissionregistration_v1 = AdmissionregistrationV1(rest("admissionregistration.k8s.io", "v1"))
         self.apiextensions_v1 = ApiextensionsV1(rest("apiextensions.k8s.io", "v1"))

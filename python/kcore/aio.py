@@ -1,0 +1,21 @@
+"""kcore.aio: the asyncio twins under kcore's names.
+
+    from kcore import aio
+
+    cs = aio.Clientset(config)
+    pod = await cs.core_v1.pods("web").get("front")
+    async for event_type, pod in await cs.core_v1.pods("web").watch(): ...
+
+Each is the async class of ``kcore.clients`` (``AsyncClientset``, ``AsyncDynamicClient``...),
+built on the same request builders and the same generated tables as its blocking twin.
+"""
+
+from kcore.clients.clientset import AsyncClientset as Clientset
+from kcore.clients.discovery import AsyncDiscovery as Discovery
+from kcore.clients.dynamic import AsyncDynamicClient as DynamicClient
+from kcore.clients.resource import AsyncResourceClient as ResourceClient
+from kcore.clients.resource import AsyncWatch as Watch
+from kcore.clients.rest import AsyncRESTClient as RESTClient
+from kcore.clients.transport import AsyncTransport as Transport
+
+__all__ = ["Clientset", "Discovery", "DynamicClient", "RESTClient", "ResourceClient", "Transport", "Watch"]
