@@ -13,7 +13,7 @@ import kcore
 from kcore import Config, aio
 from kcore.clients import Discovery, RESTClient, builtin_apis
 from kcore.clients.group_version import GroupVersion
-from kcore.clients.types import apps_v1, core_v1
+from kcore.clients.types import apps_v1
 from kcore.errors import ApiError, NotFound
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config

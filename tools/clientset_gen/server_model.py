@@ -38,7 +38,9 @@ def read_server(config: Config) -> ServerModel:
     rest = RESTClient(config, protobuf=False)
 
     def get_json(path: str) -> Any:
-        return json.loads(rest.get().abs_path(path).header("accept", "application/json").do_raw())
+        request = rest.get()
+        request.abs_path(path).header("accept", "application/json")
+        return json.loads(request.do_raw())
 
     apis = Discovery(RESTClient(config, transport=rest.transport)).server_apis()
     if apis.failed:

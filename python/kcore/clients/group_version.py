@@ -45,7 +45,7 @@ class GroupVersion(Generic[R]):
     def __init__(self, rest_client: R) -> None:
         if (rest_client.group, rest_client.version) != (self.group, self.version):
             raise ValueError(f"{type(self).__name__} needs a RESTClient of {self.group or 'core'}/{self.version}")
-        self.rest_client = rest_client
+        self.rest_client: R = rest_client
 
     @classmethod
     def resources(cls) -> dict[str, ResourceInfo]:
@@ -71,6 +71,10 @@ class _ResourceAccessor(Generic[T]):
     def __set_name__(self, owner: type[GroupVersion[Any]], name: str) -> None:
         self.info = ResourceInfo(owner.group, owner.version, self._resource, self._kind, self.namespaced)
 
+    def _bound(self, group: Optional[GroupVersion[Any]]) -> Any:
+        """On the class, the accessor; on a GroupVersion, its clients' factory."""
+        return self if group is None else partial(group._client, self.info)
+
 
 class Namespaced(_ResourceAccessor[T]):
     namespaced = True
@@ -82,7 +86,7 @@ class Namespaced(_ResourceAccessor[T]):
     @overload
     def __get__(self, group: GroupVersion[AsyncRESTClient], owner: Any) -> NamespacedResource[AsyncResourceClient[T]]: ...
     def __get__(self, group: Optional[GroupVersion[Any]], owner: Any) -> Any:
-        return self if group is None else partial(group._client, self.info)
+        return self._bound(group)
 
 
 class ClusterScoped(_ResourceAccessor[T]):
@@ -95,4 +99,4 @@ class ClusterScoped(_ResourceAccessor[T]):
     @overload
     def __get__(self, group: GroupVersion[AsyncRESTClient], owner: Any) -> ClusterScopedResource[AsyncResourceClient[T]]: ...
     def __get__(self, group: Optional[GroupVersion[Any]], owner: Any) -> Any:
-        return self if group is None else partial(group._client, self.info)
+        return self._bound(group)
