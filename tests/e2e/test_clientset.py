@@ -91,7 +91,7 @@ def test_a_namespaced_resource_without_a_namespace_spans_all_namespaces(cs: kcor
 
 
 def test_a_create_only_resource_answers_through_its_accessor(cs: kcore.Clientset) -> None:
-    review = cs.authentication_v1.self_subject_reviews().create({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}})
+    review = cs.authentication_v1.self_subject_reviews().create({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})  # no metadata: a review has no name
     assert "system:masters" in review["status"]["userInfo"]["groups"]
 
 

@@ -182,7 +182,8 @@ class _DiscoveryCore:
 
 def _config_and_transport(source: Any, rest_type: type, transport_type: type) -> tuple[Config, Any]:
     if isinstance(source, rest_type):
-        return source.transport.config, source.transport
+        transport = getattr(source, "transport")
+        return transport.config, transport
     if isinstance(source, Config):
         return source, transport_type(dataclasses.replace(source, burst=max(source.burst, DISCOVERY_BURST)))
     raise TypeError(f"expected a kcore.Config or a {rest_type.__name__}; got {type(source).__name__}")

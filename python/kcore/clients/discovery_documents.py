@@ -137,7 +137,7 @@ def core_group(api_versions: Any) -> list[Document]:
 def api_groups(group_list: Any) -> list[Document]:
     """The groups of /apis's APIGroupList."""
     groups = _object(group_list, "the APIGroupList at /apis").get("groups")
-    return [g for g in groups if isinstance(g, Mapping)] if isinstance(groups, list) else []
+    return [dict(g) for g in groups if isinstance(g, Mapping)] if isinstance(groups, list) else []
 
 
 def group_list_document(groups: list[Document]) -> Document:
@@ -154,7 +154,7 @@ def read_groups(doc: Any) -> tuple[APIGroup, ...]:
         if not versions:
             continue
         groups.append(APIGroup(name=str(g.get("name") or ""), versions=versions,
-                               preferred_version=preferred_version if preferred_version in versions else versions[0]))
+                               preferred_version=str(preferred_version) if preferred_version in versions else versions[0]))
     return tuple(groups)
 
 

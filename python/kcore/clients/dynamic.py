@@ -61,8 +61,8 @@ class DynamicResource(Generic[C]):
     def __init__(self, rest: Union[RESTClient, AsyncRESTClient], info: ResourceInfo, client_type: Callable[..., C]) -> None:
         self.info = info
         self._rest = rest
-        self._client_type = client_type
-        self._everywhere = client_type(rest, info)
+        self._client_type: Callable[..., C] = client_type
+        self._everywhere: C = client_type(rest, info)
 
     def namespace(self, namespace: str) -> C:
         if not namespace:

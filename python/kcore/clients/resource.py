@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Generic, Iterator, Mapping, Optional, TypeVar, Union
 
-from kcore.clients.rest import AsyncRESTClient, RESTClient, RequestBuilder
+from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient, RESTClientBase
 from kcore.errors import ApiError, Gone, TooManyRequests, TransportError
 
 T = TypeVar("T", bound=Mapping[str, Any])
+Req = TypeVar("Req", Request, AsyncRequest)
 Object = Mapping[str, Any]
 
 PAGE_SIZE = 500
@@ -52,19 +53,19 @@ def _object_name(obj: Object) -> str:
     return name
 
 
-class ResourceRequests:
+class ResourceRequests(Generic[Req]):
     """Builds the request of each verb; owns the namespace rules. Shared by both twins."""
 
-    def __init__(self, rest: Union[RESTClient, AsyncRESTClient], info: ResourceInfo, namespace: Optional[str]) -> None:
+    def __init__(self, rest: RESTClientBase[Req], info: ResourceInfo, namespace: Optional[str]) -> None:
         if namespace and not info.namespaced:
             raise ValueError(f"{info.resource} are cluster-scoped: no namespace applies")
-        self.rest = rest
+        self.rest: RESTClientBase[Req] = rest
         self.info = info
         self.namespace = namespace
 
     def _request(self, method: str, namespace: Optional[str], name: Optional[str] = None,
-                 subresource: Optional[str] = None) -> RequestBuilder:
-        request: RequestBuilder = self.rest.verb(method)
+                 subresource: Optional[str] = None) -> Req:
+        request = self.rest.verb(method)
         request.namespace(namespace).resource(self.info.resource)
         if name is not None:
             request.name(name)
@@ -72,41 +73,44 @@ class ResourceRequests:
             request.subresource(*subresource.split("/"))
         return request
 
-    def _one(self, method: str, name: str, subresource: Optional[str] = None, namespace: Optional[str] = None) -> RequestBuilder:
+    def _one(self, method: str, name: str, subresource: Optional[str] = None, namespace: Optional[str] = None) -> Req:
         namespace = namespace or self.namespace
         if self.info.namespaced and not namespace:
             raise ValueError(f"{self.info.resource} are namespaced: choose a namespace for {name!r}")
         return self._request(method, namespace, name, subresource)
 
-    def _for_object(self, method: str, obj: Object, subresource: Optional[str] = None, with_name: bool = True) -> RequestBuilder:
-        """The request for an object: its namespace when the client has none."""
-        namespace = self.namespace or _metadata(obj).get("namespace")
+    def _for_object(self, method: str, obj: Object, subresource: Optional[str] = None, with_name: bool = True) -> Req:
+        """The request for an object: its namespace when the client has none. A create needs
+        no metadata at all (reviews such as SelfSubjectReview carry none)."""
+        metadata = obj.get("metadata") if not with_name else _metadata(obj)
+        own_namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+        namespace = self.namespace or own_namespace
         if self.info.namespaced and not namespace:
             raise ValueError(f"{self.info.resource} are namespaced: the object has no metadata.namespace and the client none")
-        if self.namespace and _metadata(obj).get("namespace") not in (None, "", self.namespace):
-            raise ValueError(f"the object's namespace {_metadata(obj)['namespace']!r} is not the client's {self.namespace!r}")
+        if self.namespace and own_namespace not in (None, "", self.namespace):
+            raise ValueError(f"the object's namespace {own_namespace!r} is not the client's {self.namespace!r}")
         return self._request(method, namespace, _object_name(obj) if with_name else None, subresource)
 
     @staticmethod
-    def _write_options(request: RequestBuilder, dry_run: bool, field_manager: Optional[str]) -> RequestBuilder:
+    def _write_options(request: Req, dry_run: bool, field_manager: Optional[str]) -> Req:
         return request.param("dryRun", "All" if dry_run else None).param("fieldManager", field_manager)
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get(self, name: str, resource_version: Optional[str], subresource: Optional[str] = None) -> RequestBuilder:
+    def get(self, name: str, resource_version: Optional[str], subresource: Optional[str] = None) -> Req:
         return self._one("GET", name, subresource).param("resourceVersion", resource_version)
 
     def list(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
              limit: Optional[int] = None, continue_token: Optional[str] = None,
              resource_version: Optional[str] = None, resource_version_match: Optional[str] = None,
-             timeout_seconds: Optional[int] = None) -> RequestBuilder:
+             timeout_seconds: Optional[int] = None) -> Req:
         return (self._request("GET", self.namespace)
                 .param("labelSelector", label_selector).param("fieldSelector", field_selector)
                 .param("limit", limit).param("continue", continue_token)
                 .param("resourceVersion", resource_version).param("resourceVersionMatch", resource_version_match)
                 .param("timeoutSeconds", timeout_seconds))
 
-    def watch(self, label_selector: Optional[str], field_selector: Optional[str], send_initial_events: bool) -> RequestBuilder:
+    def watch(self, label_selector: Optional[str], field_selector: Optional[str], send_initial_events: bool) -> Req:
         request = self._request("GET", self.namespace).param("labelSelector", label_selector).param("fieldSelector", field_selector)
         if send_initial_events:  # a streaming list: current objects as ADDED, then a BOOKMARK
             request.param("sendInitialEvents", True).param("resourceVersionMatch", "NotOlderThan")
@@ -114,19 +118,19 @@ class ResourceRequests:
 
     # -- writes ------------------------------------------------------------------------------
 
-    def create(self, obj: Object, dry_run: bool, field_manager: Optional[str]) -> RequestBuilder:
+    def create(self, obj: Object, dry_run: bool, field_manager: Optional[str]) -> Req:
         return self._write_options(self._for_object("POST", obj, with_name=False), dry_run, field_manager).body(obj)
 
-    def update(self, obj: Object, subresource: Optional[str], dry_run: bool, field_manager: Optional[str]) -> RequestBuilder:
+    def update(self, obj: Object, subresource: Optional[str], dry_run: bool, field_manager: Optional[str]) -> Req:
         return self._write_options(self._for_object("PUT", obj, subresource), dry_run, field_manager).body(obj)
 
     def patch(self, name: str, patch: Any, patch_type: str, subresource: Optional[str], dry_run: bool,
-              field_manager: Optional[str], force: Optional[bool]) -> RequestBuilder:
+              field_manager: Optional[str], force: Optional[bool]) -> Req:
         request = self._one("PATCH", name, subresource)
         request.header("content-type", _patch_content_type(patch_type))
         return self._write_options(request, dry_run, field_manager).param("force", force).body(patch)
 
-    def apply(self, obj: Object, field_manager: str, force: bool, subresource: Optional[str], dry_run: bool) -> RequestBuilder:
+    def apply(self, obj: Object, field_manager: str, force: bool, subresource: Optional[str], dry_run: bool) -> Req:
         if not field_manager:
             raise ValueError("server-side apply needs a field_manager: the name of who owns the fields")
         request = self._for_object("PATCH", obj, subresource)
@@ -134,28 +138,28 @@ class ResourceRequests:
         return self._write_options(request, dry_run, field_manager).param("force", True if force else None).body(obj)
 
     def delete(self, name: str, propagation_policy: Optional[str], grace_period_seconds: Optional[int],
-               preconditions: Optional[Mapping[str, str]], dry_run: bool) -> RequestBuilder:
+               preconditions: Optional[Mapping[str, str]], dry_run: bool) -> Req:
         return self._one("DELETE", name).body(_delete_options(propagation_policy, grace_period_seconds, preconditions, dry_run))
 
     def delete_collection(self, label_selector: Optional[str], field_selector: Optional[str],
-                          propagation_policy: Optional[str], grace_period_seconds: Optional[int], dry_run: bool) -> RequestBuilder:
+                          propagation_policy: Optional[str], grace_period_seconds: Optional[int], dry_run: bool) -> Req:
         return (self._request("DELETE", self.namespace)
                 .param("labelSelector", label_selector).param("fieldSelector", field_selector)
                 .body(_delete_options(propagation_policy, grace_period_seconds, None, dry_run)))
 
-    def create_subresource(self, name: str, subresource: str, body: Object, dry_run: bool) -> RequestBuilder:
+    def create_subresource(self, name: str, subresource: str, body: Object, dry_run: bool) -> Req:
         return self._write_options(self._one("POST", name, subresource), dry_run, None).body(body)
 
-    def replace_subresource(self, name: str, subresource: str, body: Object, dry_run: bool) -> RequestBuilder:
+    def replace_subresource(self, name: str, subresource: str, body: Object, dry_run: bool) -> Req:
         return self._write_options(self._one("PUT", name, subresource), dry_run, None).body(body)
 
     def log(self, name: str, *, container: Optional[str], follow: bool, previous: bool, since_seconds: Optional[int],
-            tail_lines: Optional[int], timestamps: bool, limit_bytes: Optional[int]) -> RequestBuilder:
+            tail_lines: Optional[int], timestamps: bool, limit_bytes: Optional[int]) -> Req:
         return (self._one("GET", name, "log").param("container", container).param("follow", follow or None)
                 .param("previous", previous or None).param("sinceSeconds", since_seconds)
                 .param("tailLines", tail_lines).param("timestamps", timestamps or None).param("limitBytes", limit_bytes))
 
-    def proxy(self, method: str, name: str, path: str, port: Optional[Union[int, str]], scheme: Optional[str]) -> RequestBuilder:
+    def proxy(self, method: str, name: str, path: str, port: Optional[Union[int, str]], scheme: Optional[str]) -> Req:
         target = name if port is None else f"{name}:{port}"
         if scheme:
             target = f"{scheme}:{target}"
@@ -238,7 +242,7 @@ class ResourceClient(Generic[T]):
     """The verbs of one resource, blocking. Results are plain dicts (typed as ``T``)."""
 
     def __init__(self, rest: RESTClient, info: ResourceInfo, namespace: Optional[str] = None) -> None:
-        self._requests = ResourceRequests(rest, info, namespace)
+        self._requests: ResourceRequests[Request] = ResourceRequests(rest, info, namespace)
         self.info = info
         self.namespace = namespace
 
@@ -450,7 +454,7 @@ class AsyncResourceClient(Generic[T]):
     """The asyncio twin of ResourceClient: the same verbs, awaited."""
 
     def __init__(self, rest: AsyncRESTClient, info: ResourceInfo, namespace: Optional[str] = None) -> None:
-        self._requests = ResourceRequests(rest, info, namespace)
+        self._requests: ResourceRequests[AsyncRequest] = ResourceRequests(rest, info, namespace)
         self.info = info
         self.namespace = namespace
 

@@ -53,6 +53,9 @@ def api_error(response_status: int, body: bytes, content_type: str) -> ApiError:
     return api_error_from_status(response_status, status, body)
 
 
+B = TypeVar("B", bound="RequestBuilder")
+
+
 class RequestBuilder:
     """The parts of a request, set in any order (as client-go's ``rest.Request``)."""
 
@@ -70,53 +73,53 @@ class RequestBuilder:
         self._body: Optional[bytes] = None
         self._timeout: Optional[float] = None
 
-    def namespace(self, namespace: Optional[str]) -> "RequestBuilder":
+    def namespace(self: B, namespace: Optional[str]) -> B:
         """Scope to a namespace; None or "" means all namespaces (or a cluster-scoped resource)."""
         self._namespace = _segment(namespace, "namespace") if namespace else None
         return self
 
-    def resource(self, resource: str) -> "RequestBuilder":
+    def resource(self: B, resource: str) -> B:
         self._resource = _segment(resource.lower(), "resource")
         return self
 
-    def name(self, name: str) -> "RequestBuilder":
+    def name(self: B, name: str) -> B:
         self._name = _segment(name, "name")
         return self
 
-    def subresource(self, *parts: str) -> "RequestBuilder":
+    def subresource(self: B, *parts: str) -> B:
         """e.g. ``status``, ``scale``, ``log``, or ``proxy`` (then ``suffix`` for the path)."""
         self._subresource = [_segment(p, "subresource") for p in parts]
         return self
 
-    def suffix(self, *parts: str) -> "RequestBuilder":
+    def suffix(self: B, *parts: str) -> B:
         """Path elements after the subresource, e.g. the path behind ``proxy``."""
         self._suffix = [quote(p.strip("/"), safe="/") for p in parts if p.strip("/")]
         return self
 
-    def abs_path(self, path: str) -> "RequestBuilder":
+    def abs_path(self: B, path: str) -> B:
         """Request exactly this path (e.g. ``/version``, ``/apis``), ignoring the group/version."""
         self._abs_path = "/" + path.lstrip("/")
         return self
 
-    def param(self, key: str, value: Union[str, int, bool, None]) -> "RequestBuilder":
+    def param(self: B, key: str, value: Union[str, int, bool, None]) -> B:
         if value is not None:
             self._params.append((key, _param_value(value)))
         return self
 
-    def params(self, params: Optional[Params] = None, **more: Union[str, int, bool, None]) -> "RequestBuilder":
+    def params(self: B, params: Optional[Params] = None, **more: Union[str, int, bool, None]) -> B:
         for key, value in {**(params or {}), **more}.items():
             self.param(key, value)
         return self
 
-    def header(self, name: str, value: str) -> "RequestBuilder":
+    def header(self: B, name: str, value: str) -> B:
         self._headers[name.lower()] = value
         return self
 
-    def timeout(self, seconds: Optional[float]) -> "RequestBuilder":
+    def timeout(self: B, seconds: Optional[float]) -> B:
         self._timeout = seconds
         return self
 
-    def body(self, obj: Any, content_type: Optional[str] = None) -> "RequestBuilder":
+    def body(self: B, obj: Any, content_type: Optional[str] = None) -> B:
         """An object (sent as JSON) or bytes (sent as they are). The content type is
         ``content_type``, else the patch type already chosen, else JSON."""
         if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -328,7 +331,7 @@ class AsyncRequest(RequestBuilder):
 R = TypeVar("R", "Request", "AsyncRequest")
 
 
-class _ClientBase(Generic[R]):
+class RESTClientBase(Generic[R]):
     """What both clients share: the group/version path and the verbs that start a request."""
 
     _request_type: type[R]
@@ -365,7 +368,7 @@ class _ClientBase(Generic[R]):
         return request
 
 
-class RESTClient(_ClientBase[Request]):
+class RESTClient(RESTClientBase[Request]):
     """Requests to ``/api/<version>`` (core) or ``/apis/<group>/<version>`` of one server.
 
     ``protobuf=True`` (built-in kinds) asks for Kubernetes protobuf with JSON as the fallback;
@@ -383,7 +386,7 @@ class RESTClient(_ClientBase[Request]):
         self.transport = transport or Transport(config, warning_handler=warning_handler)
 
 
-class AsyncRESTClient(_ClientBase[AsyncRequest]):
+class AsyncRESTClient(RESTClientBase[AsyncRequest]):
     """The asyncio twin of RESTClient."""
 
     _request_type = AsyncRequest

@@ -215,17 +215,16 @@ class Stream:
         self.close()
 
 
-def _awaitable(start: Callable[[Callable[[bool, Any], None]], None]) -> "asyncio.Future[Any]":
+def _awaitable(start: Callable[[Callable[[bool, Any], Any]], None]) -> "asyncio.Future[Any]":
     """Run a Rust call that reports through ``done(ok, value)`` from an I/O thread as a Future
     of the running loop."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
     def settle(ok: bool, value: Any) -> None:
-        if future.done():  # cancelled meanwhile
-            if not ok or not hasattr(value, "close"):
-                return
-            value.close()
+        if future.done():  # cancelled meanwhile: release a stream nobody will read
+            if ok and hasattr(value, "close"):
+                value.close()
             return
         if ok:
             future.set_result(value)
