@@ -13,8 +13,12 @@ from pathlib import Path
 
 
 def available() -> list[str]:
+    """The modules that are benchmarks (they define ``main``), not their helpers."""
     here = Path(__file__).parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules([str(here)])
+        if not m.name.startswith("_") and "\ndef main(" in (here / f"{m.name}.py").read_text()
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -24,13 +23,14 @@ from typing import Any, Callable, Dict, List, Optional
 
 from prometheus_client import CollectorRegistry
 
+from bench.readme import write_section
 from bench.workqueue_pure import PureMetrics, PureQueue
 from kcore.workqueue import Queue
 
 HERE = Path(__file__).parent
 GO_DIR = HERE / "workqueue_go"
 GO_BIN = Path.home() / ".cache" / "kcore" / "workqueue_go"
-README = HERE / "README.md"
+SECTION = ("<!-- bench:workqueue -->", "<!-- /bench:workqueue -->")
 ITEMS = 300_000
 WORKER_COUNTS = [1, 4, 16]
 REPEATS = 5  # best of: the machine is shared with other builds
@@ -195,15 +195,6 @@ def table(rows: List[Dict[str, Any]], items: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    begin, end = "<!-- bench:workqueue -->", "<!-- /bench:workqueue -->"
-    section = f"{begin}\n## workqueue\n\n`python -m bench workqueue` ({time.strftime('%Y-%m-%d')}):\n\n{text}\n{end}"
-    current = README.read_text() if README.exists() else "# kcore benchmarks\n"
-    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
-    updated = pattern.sub(lambda _: section, current) if pattern.search(current) else current.rstrip() + "\n\n" + section + "\n"
-    README.write_text(updated)
-
-
 def main(argv: List[str]) -> int:
     items = ITEMS
     for arg in argv:
@@ -211,5 +202,5 @@ def main(argv: List[str]) -> int:
             items = int(arg.split("=", 1)[1])
     text = table(measure(items), items)
     print(text)
-    write_section(text)
+    write_section(SECTION, f"## workqueue\n\n`python -m bench workqueue` ({time.strftime('%Y-%m-%d')}):\n\n{text}")
     return 0
