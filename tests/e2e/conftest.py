@@ -7,6 +7,7 @@ from typing import Iterator
 import pytest
 
 from kcore.testenv import ControlPlane
+from tools.clientset_gen.generate import APISERVER_ARGS
 
 
 @pytest.fixture(scope="session")
@@ -15,4 +16,12 @@ def etcd_backed_plane() -> Iterator[ControlPlane]:
     (tests.clusters.compact_etcd) expires continue tokens and old resourceVersions at once. The
     shared plane's watch cache would keep serving them."""
     with ControlPlane(apiserver_args={"watch-cache": "false"}) as plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def all_apis_plane() -> Iterator[ControlPlane]:
+    """A control plane serving every alpha and beta API of the release too, started exactly as
+    the Clientset generator starts its own (tools.clientset_gen.generate.APISERVER_ARGS)."""
+    with ControlPlane(apiserver_args=APISERVER_ARGS) as plane:
         yield plane

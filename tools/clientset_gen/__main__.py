@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from kcore import load_kubeconfig
 from kcore.testenv import ControlPlane
-from tools.clientset_gen.generate import generate, write
+from tools.clientset_gen.generate import APISERVER_ARGS, generate, write
 
 
 def main() -> None:
-    with ControlPlane() as control_plane:
+    with ControlPlane(apiserver_args=APISERVER_ARGS) as control_plane:
         files = generate(load_kubeconfig(str(control_plane.kubeconfig)))
     write(files)
     print(f"wrote {len(files)} files")

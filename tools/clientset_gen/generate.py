@@ -14,6 +14,12 @@ from tools.clientset_gen.server_model import read_server
 from tools.clientset_gen.types_modules import render_types
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+APISERVER_ARGS = {"runtime-config": "api/all=true", "feature-gates": "AllAlpha=true,AllBeta=true"}
+"""The generator's control plane serves every API of the release, as client-go covers them:
+``runtime-config`` turns on the alpha and beta group-versions (coordination v1alpha2, resource
+v1alpha3, ...), and the feature gates the resources and group-versions that also need one
+(lifecycle v1alpha1, scheduling v1alpha3 and v1beta1, ...). The tests that hold the Clientset
+to the server start theirs with the same arguments (tests/e2e/conftest.py all_apis_plane)."""
 TYPES_PACKAGE = "python/kcore/clients/types"
 CLIENTSET_MODULE = "python/kcore/clients/builtin_apis.py"
 TYPES_INIT = '''"""TypedDicts of every built-in kind (and the objects inside them), one module per API

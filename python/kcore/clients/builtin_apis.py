@@ -12,8 +12,11 @@ from typing import Callable, Generic
 
 from kcore.clients.group_version import ClusterScoped, GroupVersion, Namespaced, R
 from kcore.clients.types import admissionregistration_v1
+from kcore.clients.types import admissionregistration_v1alpha1
+from kcore.clients.types import admissionregistration_v1beta1
 from kcore.clients.types import apiextensions_v1
 from kcore.clients.types import apiregistration_v1
+from kcore.clients.types import apiserverinternal_v1alpha1
 from kcore.clients.types import apps_v1
 from kcore.clients.types import authentication_v1
 from kcore.clients.types import authorization_v1
@@ -21,19 +24,29 @@ from kcore.clients.types import autoscaling_v1
 from kcore.clients.types import autoscaling_v2
 from kcore.clients.types import batch_v1
 from kcore.clients.types import certificates_v1
+from kcore.clients.types import certificates_v1beta1
 from kcore.clients.types import coordination_v1
+from kcore.clients.types import coordination_v1alpha2
+from kcore.clients.types import coordination_v1beta1
 from kcore.clients.types import core_v1
 from kcore.clients.types import discovery_v1
 from kcore.clients.types import events_v1
 from kcore.clients.types import flowcontrol_v1
+from kcore.clients.types import lifecycle_v1alpha1
 from kcore.clients.types import networking_v1
 from kcore.clients.types import node_v1
 from kcore.clients.types import policy_v1
 from kcore.clients.types import rbac_v1
 from kcore.clients.types import resource_v1
+from kcore.clients.types import resource_v1alpha3
+from kcore.clients.types import resource_v1beta1
+from kcore.clients.types import resource_v1beta2
 from kcore.clients.types import scheduling_v1
+from kcore.clients.types import scheduling_v1alpha3
+from kcore.clients.types import scheduling_v1beta1
 from kcore.clients.types import storage_v1
 from kcore.clients.types import storagemigration_v1
+from kcore.clients.types import storagemigration_v1beta1
 
 
 class AdmissionregistrationV1(GroupVersion[R]):
@@ -47,6 +60,24 @@ class AdmissionregistrationV1(GroupVersion[R]):
     validating_admission_policies = ClusterScoped[admissionregistration_v1.ValidatingAdmissionPolicy]("validatingadmissionpolicies", "ValidatingAdmissionPolicy")
     validating_admission_policy_bindings = ClusterScoped[admissionregistration_v1.ValidatingAdmissionPolicyBinding]("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding")
     validating_webhook_configurations = ClusterScoped[admissionregistration_v1.ValidatingWebhookConfiguration]("validatingwebhookconfigurations", "ValidatingWebhookConfiguration")
+
+
+class AdmissionregistrationV1alpha1(GroupVersion[R]):
+    """admissionregistration.k8s.io/v1alpha1: ``admissionregistration_v1alpha1``."""
+
+    group = "admissionregistration.k8s.io"
+    version = "v1alpha1"
+    mutating_admission_policies = ClusterScoped[admissionregistration_v1alpha1.MutatingAdmissionPolicy]("mutatingadmissionpolicies", "MutatingAdmissionPolicy")
+    mutating_admission_policy_bindings = ClusterScoped[admissionregistration_v1alpha1.MutatingAdmissionPolicyBinding]("mutatingadmissionpolicybindings", "MutatingAdmissionPolicyBinding")
+
+
+class AdmissionregistrationV1beta1(GroupVersion[R]):
+    """admissionregistration.k8s.io/v1beta1: ``admissionregistration_v1beta1``."""
+
+    group = "admissionregistration.k8s.io"
+    version = "v1beta1"
+    mutating_admission_policies = ClusterScoped[admissionregistration_v1beta1.MutatingAdmissionPolicy]("mutatingadmissionpolicies", "MutatingAdmissionPolicy")
+    mutating_admission_policy_bindings = ClusterScoped[admissionregistration_v1beta1.MutatingAdmissionPolicyBinding]("mutatingadmissionpolicybindings", "MutatingAdmissionPolicyBinding")
 
 
 class ApiextensionsV1(GroupVersion[R]):
@@ -132,12 +163,37 @@ class CertificatesV1(GroupVersion[R]):
     pod_certificate_requests = Namespaced[certificates_v1.PodCertificateRequest]("podcertificaterequests", "PodCertificateRequest")
 
 
+class CertificatesV1beta1(GroupVersion[R]):
+    """certificates.k8s.io/v1beta1: ``certificates_v1beta1``."""
+
+    group = "certificates.k8s.io"
+    version = "v1beta1"
+    cluster_trust_bundles = ClusterScoped[certificates_v1beta1.ClusterTrustBundle]("clustertrustbundles", "ClusterTrustBundle")
+    pod_certificate_requests = Namespaced[certificates_v1beta1.PodCertificateRequest]("podcertificaterequests", "PodCertificateRequest")
+
+
 class CoordinationV1(GroupVersion[R]):
     """coordination.k8s.io/v1: ``coordination_v1``."""
 
     group = "coordination.k8s.io"
     version = "v1"
     leases = Namespaced[coordination_v1.Lease]("leases", "Lease")
+
+
+class CoordinationV1alpha2(GroupVersion[R]):
+    """coordination.k8s.io/v1alpha2: ``coordination_v1alpha2``."""
+
+    group = "coordination.k8s.io"
+    version = "v1alpha2"
+    lease_candidates = Namespaced[coordination_v1alpha2.LeaseCandidate]("leasecandidates", "LeaseCandidate")
+
+
+class CoordinationV1beta1(GroupVersion[R]):
+    """coordination.k8s.io/v1beta1: ``coordination_v1beta1``."""
+
+    group = "coordination.k8s.io"
+    version = "v1beta1"
+    lease_candidates = Namespaced[coordination_v1beta1.LeaseCandidate]("leasecandidates", "LeaseCandidate")
 
 
 class CoreV1(GroupVersion[R]):
@@ -187,6 +243,23 @@ class FlowcontrolV1(GroupVersion[R]):
     version = "v1"
     flow_schemas = ClusterScoped[flowcontrol_v1.FlowSchema]("flowschemas", "FlowSchema")
     priority_level_configurations = ClusterScoped[flowcontrol_v1.PriorityLevelConfiguration]("prioritylevelconfigurations", "PriorityLevelConfiguration")
+
+
+class InternalV1alpha1(GroupVersion[R]):
+    """internal.apiserver.k8s.io/v1alpha1: ``internal_v1alpha1``."""
+
+    group = "internal.apiserver.k8s.io"
+    version = "v1alpha1"
+    storage_versions = ClusterScoped[apiserverinternal_v1alpha1.StorageVersion]("storageversions", "StorageVersion")
+
+
+class LifecycleV1alpha1(GroupVersion[R]):
+    """lifecycle.k8s.io/v1alpha1: ``lifecycle_v1alpha1``."""
+
+    group = "lifecycle.k8s.io"
+    version = "v1alpha1"
+    eviction_requests = Namespaced[lifecycle_v1alpha1.EvictionRequest]("evictionrequests", "EvictionRequest")
+    evictions = Namespaced[lifecycle_v1alpha1.Eviction]("evictions", "Eviction")
 
 
 class NetworkingV1(GroupVersion[R]):
@@ -240,12 +313,63 @@ class ResourceV1(GroupVersion[R]):
     resource_slices = ClusterScoped[resource_v1.ResourceSlice]("resourceslices", "ResourceSlice")
 
 
+class ResourceV1alpha3(GroupVersion[R]):
+    """resource.k8s.io/v1alpha3: ``resource_v1alpha3``."""
+
+    group = "resource.k8s.io"
+    version = "v1alpha3"
+    device_taint_rules = ClusterScoped[resource_v1alpha3.DeviceTaintRule]("devicetaintrules", "DeviceTaintRule")
+    resource_pool_status_requests = ClusterScoped[resource_v1alpha3.ResourcePoolStatusRequest]("resourcepoolstatusrequests", "ResourcePoolStatusRequest")
+
+
+class ResourceV1beta1(GroupVersion[R]):
+    """resource.k8s.io/v1beta1: ``resource_v1beta1``."""
+
+    group = "resource.k8s.io"
+    version = "v1beta1"
+    device_classes = ClusterScoped[resource_v1beta1.DeviceClass]("deviceclasses", "DeviceClass")
+    resource_claim_templates = Namespaced[resource_v1beta1.ResourceClaimTemplate]("resourceclaimtemplates", "ResourceClaimTemplate")
+    resource_claims = Namespaced[resource_v1beta1.ResourceClaim]("resourceclaims", "ResourceClaim")
+    resource_slices = ClusterScoped[resource_v1beta1.ResourceSlice]("resourceslices", "ResourceSlice")
+
+
+class ResourceV1beta2(GroupVersion[R]):
+    """resource.k8s.io/v1beta2: ``resource_v1beta2``."""
+
+    group = "resource.k8s.io"
+    version = "v1beta2"
+    device_classes = ClusterScoped[resource_v1beta2.DeviceClass]("deviceclasses", "DeviceClass")
+    device_taint_rules = ClusterScoped[resource_v1beta2.DeviceTaintRule]("devicetaintrules", "DeviceTaintRule")
+    resource_claim_templates = Namespaced[resource_v1beta2.ResourceClaimTemplate]("resourceclaimtemplates", "ResourceClaimTemplate")
+    resource_claims = Namespaced[resource_v1beta2.ResourceClaim]("resourceclaims", "ResourceClaim")
+    resource_slices = ClusterScoped[resource_v1beta2.ResourceSlice]("resourceslices", "ResourceSlice")
+
+
 class SchedulingV1(GroupVersion[R]):
     """scheduling.k8s.io/v1: ``scheduling_v1``."""
 
     group = "scheduling.k8s.io"
     version = "v1"
     priority_classes = ClusterScoped[scheduling_v1.PriorityClass]("priorityclasses", "PriorityClass")
+
+
+class SchedulingV1alpha3(GroupVersion[R]):
+    """scheduling.k8s.io/v1alpha3: ``scheduling_v1alpha3``."""
+
+    group = "scheduling.k8s.io"
+    version = "v1alpha3"
+    composite_pod_groups = Namespaced[scheduling_v1alpha3.CompositePodGroup]("compositepodgroups", "CompositePodGroup")
+    pod_groups = Namespaced[scheduling_v1alpha3.PodGroup]("podgroups", "PodGroup")
+    workloads = Namespaced[scheduling_v1alpha3.Workload]("workloads", "Workload")
+
+
+class SchedulingV1beta1(GroupVersion[R]):
+    """scheduling.k8s.io/v1beta1: ``scheduling_v1beta1``."""
+
+    group = "scheduling.k8s.io"
+    version = "v1beta1"
+    pod_groups = Namespaced[scheduling_v1beta1.PodGroup]("podgroups", "PodGroup")
+    workloads = Namespaced[scheduling_v1beta1.Workload]("workloads", "Workload")
 
 
 class StorageV1(GroupVersion[R]):
@@ -269,10 +393,20 @@ class StoragemigrationV1(GroupVersion[R]):
     storage_version_migrations = ClusterScoped[storagemigration_v1.StorageVersionMigration]("storageversionmigrations", "StorageVersionMigration")
 
 
+class StoragemigrationV1beta1(GroupVersion[R]):
+    """storagemigration.k8s.io/v1beta1: ``storagemigration_v1beta1``."""
+
+    group = "storagemigration.k8s.io"
+    version = "v1beta1"
+    storage_version_migrations = ClusterScoped[storagemigration_v1beta1.StorageVersionMigration]("storageversionmigrations", "StorageVersionMigration")
+
+
 class BuiltinAPIs(Generic[R]):
     """One client per built-in group-version, each over the RESTClient ``rest(group, version)`` gives."""
 
     admissionregistration_v1: AdmissionregistrationV1[R]
+    admissionregistration_v1alpha1: AdmissionregistrationV1alpha1[R]
+    admissionregistration_v1beta1: AdmissionregistrationV1beta1[R]
     apiextensions_v1: ApiextensionsV1[R]
     apiregistration_v1: ApiregistrationV1[R]
     apps_v1: AppsV1[R]
@@ -282,22 +416,35 @@ class BuiltinAPIs(Generic[R]):
     autoscaling_v2: AutoscalingV2[R]
     batch_v1: BatchV1[R]
     certificates_v1: CertificatesV1[R]
+    certificates_v1beta1: CertificatesV1beta1[R]
     coordination_v1: CoordinationV1[R]
+    coordination_v1alpha2: CoordinationV1alpha2[R]
+    coordination_v1beta1: CoordinationV1beta1[R]
     core_v1: CoreV1[R]
     discovery_v1: DiscoveryV1[R]
     events_v1: EventsV1[R]
     flowcontrol_v1: FlowcontrolV1[R]
+    internal_v1alpha1: InternalV1alpha1[R]
+    lifecycle_v1alpha1: LifecycleV1alpha1[R]
     networking_v1: NetworkingV1[R]
     node_v1: NodeV1[R]
     policy_v1: PolicyV1[R]
     rbac_v1: RbacV1[R]
     resource_v1: ResourceV1[R]
+    resource_v1alpha3: ResourceV1alpha3[R]
+    resource_v1beta1: ResourceV1beta1[R]
+    resource_v1beta2: ResourceV1beta2[R]
     scheduling_v1: SchedulingV1[R]
+    scheduling_v1alpha3: SchedulingV1alpha3[R]
+    scheduling_v1beta1: SchedulingV1beta1[R]
     storage_v1: StorageV1[R]
     storagemigration_v1: StoragemigrationV1[R]
+    storagemigration_v1beta1: StoragemigrationV1beta1[R]
 
     def __init__(self, rest: Callable[[str, str], R]) -> None:
         self.admissionregistration_v1 = AdmissionregistrationV1(rest("admissionregistration.k8s.io", "v1"))
+        self.admissionregistration_v1alpha1 = AdmissionregistrationV1alpha1(rest("admissionregistration.k8s.io", "v1alpha1"))
+        self.admissionregistration_v1beta1 = AdmissionregistrationV1beta1(rest("admissionregistration.k8s.io", "v1beta1"))
         self.apiextensions_v1 = ApiextensionsV1(rest("apiextensions.k8s.io", "v1"))
         self.apiregistration_v1 = ApiregistrationV1(rest("apiregistration.k8s.io", "v1"))
         self.apps_v1 = AppsV1(rest("apps", "v1"))
@@ -307,16 +454,27 @@ class BuiltinAPIs(Generic[R]):
         self.autoscaling_v2 = AutoscalingV2(rest("autoscaling", "v2"))
         self.batch_v1 = BatchV1(rest("batch", "v1"))
         self.certificates_v1 = CertificatesV1(rest("certificates.k8s.io", "v1"))
+        self.certificates_v1beta1 = CertificatesV1beta1(rest("certificates.k8s.io", "v1beta1"))
         self.coordination_v1 = CoordinationV1(rest("coordination.k8s.io", "v1"))
+        self.coordination_v1alpha2 = CoordinationV1alpha2(rest("coordination.k8s.io", "v1alpha2"))
+        self.coordination_v1beta1 = CoordinationV1beta1(rest("coordination.k8s.io", "v1beta1"))
         self.core_v1 = CoreV1(rest("", "v1"))
         self.discovery_v1 = DiscoveryV1(rest("discovery.k8s.io", "v1"))
         self.events_v1 = EventsV1(rest("events.k8s.io", "v1"))
         self.flowcontrol_v1 = FlowcontrolV1(rest("flowcontrol.apiserver.k8s.io", "v1"))
+        self.internal_v1alpha1 = InternalV1alpha1(rest("internal.apiserver.k8s.io", "v1alpha1"))
+        self.lifecycle_v1alpha1 = LifecycleV1alpha1(rest("lifecycle.k8s.io", "v1alpha1"))
         self.networking_v1 = NetworkingV1(rest("networking.k8s.io", "v1"))
         self.node_v1 = NodeV1(rest("node.k8s.io", "v1"))
         self.policy_v1 = PolicyV1(rest("policy", "v1"))
         self.rbac_v1 = RbacV1(rest("rbac.authorization.k8s.io", "v1"))
         self.resource_v1 = ResourceV1(rest("resource.k8s.io", "v1"))
+        self.resource_v1alpha3 = ResourceV1alpha3(rest("resource.k8s.io", "v1alpha3"))
+        self.resource_v1beta1 = ResourceV1beta1(rest("resource.k8s.io", "v1beta1"))
+        self.resource_v1beta2 = ResourceV1beta2(rest("resource.k8s.io", "v1beta2"))
         self.scheduling_v1 = SchedulingV1(rest("scheduling.k8s.io", "v1"))
+        self.scheduling_v1alpha3 = SchedulingV1alpha3(rest("scheduling.k8s.io", "v1alpha3"))
+        self.scheduling_v1beta1 = SchedulingV1beta1(rest("scheduling.k8s.io", "v1beta1"))
         self.storage_v1 = StorageV1(rest("storage.k8s.io", "v1"))
         self.storagemigration_v1 = StoragemigrationV1(rest("storagemigration.k8s.io", "v1"))
+        self.storagemigration_v1beta1 = StoragemigrationV1beta1(rest("storagemigration.k8s.io", "v1beta1"))
