@@ -105,10 +105,12 @@ class Response:
     status: int
     headers: List[Tuple[str, str]]
     body: bytes
+    http_version: str
 
 class ResponseStream:
     status: int
     headers: List[Tuple[str, str]]
+    http_version: str
     def read(self, timeout: Optional[float] = None) -> Optional[bytes]: ...
     def read_async(self, done: Callable[[bool, Any], Any]) -> None: ...
     def close(self) -> None: ...

@@ -11,6 +11,7 @@ from typing import Iterator
 import pytest
 
 from kcore import Config
+from kcore.clients import AsyncTransport, Transport
 from kcore.clients.rest import AsyncRESTClient, RESTClient
 from kcore.errors import (
     AlreadyExists, ApiError, Conflict, Forbidden, Gone, Invalid, NotFound, TransportError, Unauthorized,
@@ -205,6 +206,24 @@ def test_without_the_cluster_ca_the_server_is_not_trusted_unless_told_to_skip_ve
         RESTClient(untrusted).get().abs_path("/version").do()
     insecure = dataclasses.replace(config, ca_data=None, insecure_skip_tls_verify=True)
     assert RESTClient(insecure).get().abs_path("/version").do()["gitVersion"]
+
+
+@pytest.mark.parametrize(("http2", "version"), [(True, "HTTP/2.0"), (False, "HTTP/1.1")])
+def test_requests_go_over_http2_unless_the_config_turns_it_off(config: Config, http2: bool, version: str) -> None:
+    chosen = dataclasses.replace(config, http2=http2)
+    watch = "/api/v1/namespaces?watch=1&timeoutSeconds=1"
+    transport = Transport(chosen)
+    assert transport.request("GET", "/version").http_version == version
+    with transport.stream("GET", watch) as stream:
+        assert stream.http_version == version
+
+    async def over_asyncio() -> None:
+        transport = AsyncTransport(chosen)
+        assert (await transport.request("GET", "/version")).http_version == version
+        async with await transport.stream("GET", watch) as stream:
+            assert stream.http_version == version
+
+    asyncio.run(over_asyncio())
 
 
 def test_a_refused_connection_is_a_transport_error_naming_the_request(config: Config) -> None:

@@ -56,14 +56,16 @@ def warning_messages(headers: Headers) -> list[str]:
 
 
 class Response:
-    """A whole answer: ``status``, ``headers`` (a case-insensitive lookup), ``body`` bytes."""
+    """A whole answer: ``status``, ``headers`` (a case-insensitive lookup), ``body`` bytes, and
+    the ``http_version`` it came over ("HTTP/2.0", "HTTP/1.1")."""
 
-    __slots__ = ("status", "raw_headers", "body")
+    __slots__ = ("status", "raw_headers", "body", "http_version")
 
-    def __init__(self, status: int, raw_headers: Headers, body: bytes) -> None:
+    def __init__(self, status: int, raw_headers: Headers, body: bytes, http_version: str) -> None:
         self.status = status
         self.raw_headers = raw_headers
         self.body = body
+        self.http_version = http_version
 
     def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
         name = name.lower()
@@ -96,6 +98,7 @@ class _TransportCore:
                         c.server, ca_pem=c.ca_data, client_cert_pem=cert[0], client_key_pem=cert[1],
                         insecure=c.insecure_skip_tls_verify, tls_server_name=c.tls_server_name,
                         proxy_url=c.proxy_url, qps=c.qps, burst=max(c.burst, 1), user_agent=c.user_agent,
+                        http2=c.http2,
                     )
                 except ValueError as exc:
                     raise TransportError(f"cannot set up the transport to {c.server}: {exc}") from exc
@@ -151,7 +154,7 @@ class Transport:
                 if fresh != credentials:
                     credentials = fresh
                     continue
-            return Response(raw.status, raw.headers, raw.body)
+            return Response(raw.status, raw.headers, raw.body, raw.http_version)
         raise AssertionError("unreachable")
 
     def stream(
@@ -185,10 +188,11 @@ class Stream:
         self._raw = raw
         self.status: int = raw.status
         self.raw_headers: Headers = raw.headers
+        self.http_version: str = raw.http_version
 
     @property
     def content_type(self) -> str:
-        return Response(self.status, self.raw_headers, b"").content_type
+        return Response(self.status, self.raw_headers, b"", self.http_version).content_type
 
     def read(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """The next chunk, or None at the end."""
@@ -261,7 +265,7 @@ class AsyncTransport:
                 if fresh != credentials:
                     credentials = fresh
                     continue
-            return Response(raw.status, raw.headers, raw.body)
+            return Response(raw.status, raw.headers, raw.body, raw.http_version)
         raise AssertionError("unreachable")
 
     async def stream(
@@ -291,10 +295,11 @@ class AsyncStream:
         self._raw = raw
         self.status: int = raw.status
         self.raw_headers: Headers = raw.headers
+        self.http_version: str = raw.http_version
 
     @property
     def content_type(self) -> str:
-        return Response(self.status, self.raw_headers, b"").content_type
+        return Response(self.status, self.raw_headers, b"", self.http_version).content_type
 
     async def read(self) -> Optional[bytes]:
         chunk: Optional[bytes] = await _awaitable(self._raw.read_async)

@@ -33,7 +33,9 @@ class Config:
     :meth:`credentials` for every request and :meth:`refresh_credentials` after a 401.
 
     ``qps``/``burst``: the client-side rate limit (a negative ``qps`` means no limit).
-    ``timeout``: seconds per request, None for none. Secrets are left out of ``repr``.
+    ``timeout``: seconds per request, None for none. ``http2``: offer HTTP/2 by ALPN (the API
+    server takes it; many requests then share one connection); False speaks HTTP/1.1 only, as
+    client-go does with ``DISABLE_HTTP2``. Secrets are left out of ``repr``.
     """
 
     server: str
@@ -53,6 +55,7 @@ class Config:
     burst: int = DEFAULT_BURST
     timeout: Optional[float] = None
     user_agent: str = DEFAULT_USER_AGENT
+    http2: bool = True
     _source: CredentialSource = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A complete answer: status, headers (in order, repeated names kept) and the whole body.
+/// A complete answer: status, headers (in order, repeated names kept), the whole body and the
+/// HTTP version it came over.
 #[pyclass(frozen, module = "kcore._core")]
 pub struct Response {
     #[pyo3(get)]
@@ -22,9 +23,29 @@ pub struct Response {
     headers: Vec<(String, String)>,
     #[pyo3(get)]
     body: Py<PyBytes>,
+    #[pyo3(get)]
+    http_version: String,
 }
 
-pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+/// What arrived before the body, shared by `Response` and `ResponseStream`.
+pub struct Head {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// As the `http` crate writes it: "HTTP/1.1", "HTTP/2.0".
+    pub http_version: String,
+}
+
+impl Head {
+    pub fn of(response: &reqwest::Response) -> Self {
+        Head {
+            status: response.status().as_u16(),
+            headers: header_pairs(response.headers()),
+            http_version: format!("{:?}", response.version()),
+        }
+    }
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
@@ -113,15 +134,14 @@ impl Shared {
         }
     }
 
-    async fn fetch(&self, call: Call) -> Result<(u16, Vec<(String, String)>, bytes::Bytes), String> {
+    async fn fetch(&self, call: Call) -> Result<(Head, bytes::Bytes), String> {
         let response = self.send(&call).await?;
-        let status = response.status().as_u16();
-        let headers = header_pairs(response.headers());
+        let head = Head::of(&response);
         let body = response
             .bytes()
             .await
             .map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
-        Ok((status, headers, body))
+        Ok((head, body))
     }
 }
 
@@ -153,10 +173,11 @@ pub trait IntoPyObjectConverter<'py> {
     fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>>;
 }
 
-impl<'py> IntoPyObjectConverter<'py> for (u16, Vec<(String, String)>, bytes::Bytes) {
+impl<'py> IntoPyObjectConverter<'py> for (Head, bytes::Bytes) {
     fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
-        let (status, headers, body) = self;
-        Ok(Py::new(py, Response { status, headers, body: PyBytes::new(py, &body).unbind() })?.into_any())
+        let (Head { status, headers, http_version }, body) = self;
+        let body = PyBytes::new(py, &body).unbind();
+        Ok(Py::new(py, Response { status, headers, body, http_version })?.into_any())
     }
 }
 

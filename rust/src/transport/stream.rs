@@ -1,5 +1,5 @@
 //! `ResponseStream`: a body read chunk by chunk (watch streams, logs), closable from any thread.
-use super::client::{header_pairs, spawn_with_callback, IntoPyObjectConverter};
+use super::client::{spawn_with_callback, Head, IntoPyObjectConverter};
 use super::runtime::runtime;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -12,6 +12,8 @@ pub struct ResponseStream {
     status: u16,
     #[pyo3(get)]
     headers: Vec<(String, String)>,
+    #[pyo3(get)]
+    http_version: String,
     body: Body,
     closed: watch::Sender<bool>,
 }
@@ -20,9 +22,11 @@ type Body = Arc<Mutex<Option<reqwest::Response>>>;
 
 impl ResponseStream {
     pub fn new(response: reqwest::Response) -> Self {
+        let Head { status, headers, http_version } = Head::of(&response);
         ResponseStream {
-            status: response.status().as_u16(),
-            headers: header_pairs(response.headers()),
+            status,
+            headers,
+            http_version,
             body: Arc::new(Mutex::new(Some(response))),
             closed: watch::channel(false).0,
         }
