@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -13,7 +13,7 @@ from kcore import Config
 from kcore.clients.resource import AsyncResourceClient, ResourceClient, ResourceInfo
 from kcore.clients.rest import AsyncRESTClient, RESTClient
 from kcore.errors import ApiError, Conflict, Gone, NotFound
-from kcore.testenv import ControlPlane
+from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config, compact_etcd
 from tests.fault_proxy import FaultProxy
 from tests.waiting import wait_for
@@ -176,6 +176,35 @@ def test_log_of_a_pod_without_a_node_is_empty_and_its_proxy_is_refused(core: RES
     with pytest.raises(ApiError) as proxy_error:
         pods.proxy("nowhere", "healthz", port=8080)
     assert (proxy_error.value.code, proxy_error.value.reason) == (400, "BadRequest")
+
+
+@pytest.fixture(scope="module")
+def kwok_plane() -> Iterator[ControlPlane]:
+    """A plane whose fake kubelet (kwok) serves every container's log from cp.container_log."""
+    with ControlPlane(with_kwok=True) as plane:
+        yield plane
+
+
+def test_follow_log_streams_the_lines_a_container_writes_as_they_are_written(kwok_plane: ControlPlane) -> None:
+    core = RESTClient(admin_config(kwok_plane))
+    ResourceClient(core, NODES).create({"metadata": {"name": "kubelet-1", "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
+    pods: ResourceClient[dict] = ResourceClient(core, PODS, "default")
+    pods.create({**pod("writer"), "spec": {**pod("writer")["spec"], "nodeName": "kubelet-1"}})
+    assert wait_for(lambda: pods.get("writer")["status"].get("phase") == "Running", timeout=60), "kwok did not run the pod"
+
+    def write(text: str) -> None:
+        with kwok_plane.container_log.open("a") as log:
+            log.write(f"2026-01-01T00:00:00.000000000Z stdout F {text}\n")
+
+    write("first line")
+    assert pods.log("writer") == "first line\n"
+    following = pods.follow_log("writer")
+    received = next(following)
+    write("second line")
+    while received.count(b"\n") < 2:
+        received += next(following)
+    following.close()
+    assert received == b"first line\nsecond line\n"
 
 
 # -- watch ---------------------------------------------------------------------------------------

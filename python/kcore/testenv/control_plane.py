@@ -141,6 +141,15 @@ class ControlPlane:
         return str(self._running(self._etcd_url))
 
     @property
+    def container_log(self) -> Path:
+        """With ``with_kwok=True``: the file kwok serves as the log of every container on its
+        nodes (``pods/{name}/log``, ``follow=true`` too), in the CRI format kubelets read, one
+        ``<RFC 3339 time> stdout F <text>`` per line. Append to it and followers get the text."""
+        if not self.with_kwok:
+            raise ControlPlaneError("container logs need ControlPlane(with_kwok=True)")
+        return Path(self._running(self.dir)) / "container.log"
+
+    @property
     def release(self) -> str:
         """The Kubernetes release the binaries were built at, e.g. ``v1.37.2``."""
         return self._running(self.binaries).release
@@ -342,14 +351,27 @@ class ControlPlane:
         assert self.dir is not None
         kwok = ensure_kwok(log=self._log)
         # kwok plays the kubelet of every node that carries this annotation: it marks the node
-        # Ready, keeps its lease, and moves pods bound to it to Running.
+        # Ready, keeps its lease, and moves pods bound to it to Running. It also serves the
+        # kubelet API on loopback, at the address and port it writes into each node's status, so
+        # the API server's pods/log reaches it (over TLS with kwok's own certificate, which
+        # kube-apiserver does not check without --kubelet-certificate-authority).
+        (port,) = _free_ports(1)
+        self.container_log.touch()
+        logs = self.dir / "kwok-logs.yaml"
+        logs.write_text(json.dumps({
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "every-container"},
+            "spec": {"logs": [{"logsFile": str(self.container_log), "follow": True}]},
+        }))
         self._spawn("kwok", [
             str(kwok.binary),
             *[f"--config={stage}" for stage in kwok.stages],
+            f"--config={logs}",
             f"--kubeconfig={self.kubeconfig}",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
             "--cidr=10.0.1.0/24",
-            "--node-ip=10.0.1.1",
+            "--node-ip=127.0.0.1",
+            f"--node-port={port}",
+            f"--server-address=127.0.0.1:{port}",
         ])
 
     def _wait_until(
