@@ -274,7 +274,10 @@ def test_a_streaming_list_sends_the_current_objects_then_the_initial_events_book
     watch = cms.watch(send_initial_events=True)
     events = []
     for event_type, obj in watch:
-        events.append((event_type, obj["metadata"].get("name"), obj["metadata"].get("annotations")))
+        annotations = obj["metadata"].get("annotations")
+        if event_type == "BOOKMARK" and not annotations:
+            continue  # a periodic bookmark may come first on a busy server
+        events.append((event_type, obj["metadata"].get("name"), annotations))
         if event_type == "BOOKMARK":
             break
     cms.create(configmap("three"))
