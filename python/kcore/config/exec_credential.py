@@ -126,9 +126,9 @@ class ExecPlugin:
         if not isinstance(status, dict):
             raise self._error(f"{name} returned an ExecCredential without a status")
         fields = {k: status.get(k) for k in ("token", "clientCertificateData", "clientKeyData")}
-        for key, value in fields.items():
+        for field, value in fields.items():
             if value is not None and not isinstance(value, str):
-                raise self._error(f"{name} returned a non-string status.{key}")
+                raise self._error(f"{name} returned a non-string status.{field}")
         token, cert, key = fields["token"], fields["clientCertificateData"], fields["clientKeyData"]
         if not (token or cert or key):
             raise self._error(f"{name} returned neither a token nor a client certificate and key")

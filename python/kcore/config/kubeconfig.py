@@ -107,9 +107,9 @@ class _ContextResolver:
             name = provider.get("name") if isinstance(provider, dict) else provider
             raise self._error(user, "user", f"auth-provider {name!r} is not supported; use an exec plugin instead "
                                             "(e.g. kubelogin for OIDC)")
-        for key in IMPERSONATION_FIELDS:
-            if body.get(key):
-                raise self._error(user, "user", f"impersonation ({key!r}) is not supported yet")
+        for field in IMPERSONATION_FIELDS:
+            if body.get(field):
+                raise self._error(user, "user", f"impersonation ({field!r}) is not supported yet")
         token = self._str(user, "user", "token") or None
         token_file = self._path(user, "user", "tokenFile")
         if token_file:  # it wins over token (it rotates), so it must be readable now
@@ -122,7 +122,7 @@ class _ContextResolver:
             raise self._error(user, "user", "has client-key but no client-certificate (or client-certificate-data)")
         username, password = self._str(user, "user", "username"), self._str(user, "user", "password")
         exec_body = body.get("exec")
-        fields = {
+        fields: dict[str, Any] = {
             "token": token,
             "token_file": token_file,
             "client_cert_data": cert,
@@ -142,7 +142,9 @@ class _ContextResolver:
 
         if not isinstance(body, dict):
             raise fail(f"must be a mapping, found a {type_name(body)}")
-        command, api_version = body.get("command"), body.get("apiVersion")
+        # Any: ExecProvider itself checks that both are strings (one place for that rule).
+        command: Any = body.get("command")
+        api_version: Any = body.get("apiVersion")
         if isinstance(command, str) and os.sep in command and not os.path.isabs(command):
             # clientcmd resolves a path against the kubeconfig; a bare name is left for PATH.
             command = os.path.join(os.path.dirname(os.path.abspath(user.origin)), command)
