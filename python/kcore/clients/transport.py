@@ -139,46 +139,42 @@ class Transport:
         timeout: Optional[float] = None, rate_limited: bool = True,
     ) -> Response:
         """Send and read the whole answer. Any status comes back; only "no answer" raises."""
-        credentials = self.config.credentials()
-        for attempt in (1, 2):
-            try:
-                raw = self._core.rust(credentials).request(
-                    method, path, self._core.headers(credentials, headers), body,
-                    timeout=self._core.timeout(timeout), rate_limited=rate_limited,
-                )
-            except _core.TransportFailure as exc:
-                raise _transport_error(exc) from None
-            self._core.answered(raw.headers)
-            if raw.status == 401 and attempt == 1:
-                fresh = self.config.refresh_credentials(credentials)
-                if fresh != credentials:
-                    credentials = fresh
-                    continue
-            return Response(raw.status, raw.headers, raw.body, raw.http_version)
-        raise AssertionError("unreachable")
+        raw = self._send(headers, lambda rust, sent: rust.request(
+            method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
+        return Response(raw.status, raw.headers, raw.body, raw.http_version)
 
     def stream(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
         rate_limited: bool = True,
     ) -> "Stream":
         """Send and return once the headers are in; read the body with ``Stream.chunks()``."""
+        return Stream(self._send(headers, lambda rust, sent: rust.stream(method, path, sent, body, rate_limited=rate_limited)))
+
+    def _send(self, headers: Optional[Mapping[str, str]], send: Callable[[_core.Transport, list[tuple[str, str]]], Any]) -> Any:
+        """``send`` with the Config's credentials; after a 401, once more if they refresh."""
         credentials = self.config.credentials()
-        for attempt in (1, 2):
-            try:
-                raw = self._core.rust(credentials).stream(
-                    method, path, self._core.headers(credentials, headers), body, rate_limited=rate_limited,
-                )
-            except _core.TransportFailure as exc:
-                raise _transport_error(exc) from None
-            self._core.answered(raw.headers)
-            if raw.status == 401 and attempt == 1:
-                fresh = self.config.refresh_credentials(credentials)
-                if fresh != credentials:
-                    raw.close()
-                    credentials = fresh
-                    continue
-            return Stream(raw)
-        raise AssertionError("unreachable")
+        raw = self._attempt(credentials, headers, send)
+        if raw.status == 401:
+            fresh = self.config.refresh_credentials(credentials)
+            if fresh != credentials:
+                _discard(raw)
+                raw = self._attempt(fresh, headers, send)
+        return raw
+
+    def _attempt(self, credentials: Credentials, headers: Optional[Mapping[str, str]],
+                 send: Callable[[_core.Transport, list[tuple[str, str]]], Any]) -> Any:
+        try:
+            raw = send(self._core.rust(credentials), self._core.headers(credentials, headers))
+        except _core.TransportFailure as exc:
+            raise _transport_error(exc) from None
+        self._core.answered(raw.headers)
+        return raw
+
+
+def _discard(raw: Any) -> None:
+    """Let go of an answer that will not be returned (a stream holds its connection)."""
+    if isinstance(raw, _core.ResponseStream):
+        raw.close()
 
 
 class Stream:
@@ -253,39 +249,35 @@ class AsyncTransport:
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
         timeout: Optional[float] = None, rate_limited: bool = True,
     ) -> Response:
-        credentials = await self.config.credentials_async()
-        for attempt in (1, 2):
-            rust = self._core.rust(credentials)
-            sent = self._core.headers(credentials, headers)
-            raw = await _awaitable(lambda done: rust.request_async(
-                done, method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
-            self._core.answered(raw.headers)
-            if raw.status == 401 and attempt == 1:
-                fresh = await self.config.refresh_credentials_async(credentials)
-                if fresh != credentials:
-                    credentials = fresh
-                    continue
-            return Response(raw.status, raw.headers, raw.body, raw.http_version)
-        raise AssertionError("unreachable")
+        raw = await self._send(headers, lambda rust, sent, done: rust.request_async(
+            done, method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
+        return Response(raw.status, raw.headers, raw.body, raw.http_version)
 
     async def stream(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
         rate_limited: bool = True,
     ) -> "AsyncStream":
+        return AsyncStream(await self._send(headers, lambda rust, sent, done: rust.stream_async(
+            done, method, path, sent, body, rate_limited=rate_limited)))
+
+    async def _send(self, headers: Optional[Mapping[str, str]],
+                    send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None]) -> Any:
+        """As Transport._send, awaited: the plugin or token file is read off the event loop."""
         credentials = await self.config.credentials_async()
-        for attempt in (1, 2):
-            rust = self._core.rust(credentials)
-            sent = self._core.headers(credentials, headers)
-            raw = await _awaitable(lambda done: rust.stream_async(done, method, path, sent, body, rate_limited=rate_limited))
-            self._core.answered(raw.headers)
-            if raw.status == 401 and attempt == 1:
-                fresh = await self.config.refresh_credentials_async(credentials)
-                if fresh != credentials:
-                    raw.close()
-                    credentials = fresh
-                    continue
-            return AsyncStream(raw)
-        raise AssertionError("unreachable")
+        raw = await self._attempt(credentials, headers, send)
+        if raw.status == 401:
+            fresh = await self.config.refresh_credentials_async(credentials)
+            if fresh != credentials:
+                _discard(raw)
+                raw = await self._attempt(fresh, headers, send)
+        return raw
+
+    async def _attempt(self, credentials: Credentials, headers: Optional[Mapping[str, str]],
+                       send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None]) -> Any:
+        rust, sent = self._core.rust(credentials), self._core.headers(credentials, headers)
+        raw = await _awaitable(lambda done: send(rust, sent, done))
+        self._core.answered(raw.headers)
+        return raw
 
 
 class AsyncStream:
