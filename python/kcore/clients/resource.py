@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Generic, Iterator, Mapping, Optional, TypeVar, Union
 
-from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient, RESTClientBase
+from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient, RESTClientBase, patch_content_type
 from kcore.errors import ApiError, Gone, TooManyRequests, TransportError
 
 T = TypeVar("T", bound=Mapping[str, Any])
@@ -127,14 +127,14 @@ class ResourceRequests(Generic[Req]):
     def patch(self, name: str, patch: Any, patch_type: str, subresource: Optional[str], dry_run: bool,
               field_manager: Optional[str], force: Optional[bool]) -> Req:
         request = self._one("PATCH", name, subresource)
-        request.header("content-type", _patch_content_type(patch_type))
+        request.header("content-type", patch_content_type(patch_type))
         return self._write_options(request, dry_run, field_manager).param("force", force).body(patch)
 
     def apply(self, obj: Object, field_manager: str, force: bool, subresource: Optional[str], dry_run: bool) -> Req:
         if not field_manager:
             raise ValueError("server-side apply needs a field_manager: the name of who owns the fields")
         request = self._for_object("PATCH", obj, subresource)
-        request.header("content-type", _patch_content_type("apply"))
+        request.header("content-type", patch_content_type("apply"))
         return self._write_options(request, dry_run, field_manager).param("force", True if force else None).body(obj)
 
     def delete(self, name: str, propagation_policy: Optional[str], grace_period_seconds: Optional[int],
@@ -164,15 +164,6 @@ class ResourceRequests(Generic[Req]):
         if scheme:
             target = f"{scheme}:{target}"
         return self._one(method, target, "proxy").suffix(path)
-
-
-def _patch_content_type(patch_type: str) -> str:
-    from kcore.clients.rest import PATCH_CONTENT_TYPES
-
-    try:
-        return PATCH_CONTENT_TYPES[patch_type]
-    except KeyError:
-        raise ValueError(f"patch_type must be one of {', '.join(PATCH_CONTENT_TYPES)}; got {patch_type!r}") from None
 
 
 def _delete_options(propagation_policy: Optional[str], grace_period_seconds: Optional[int],

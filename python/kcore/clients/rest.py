@@ -29,6 +29,16 @@ PATCH_CONTENT_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
+
+
+def patch_content_type(patch_type: str) -> str:
+    """The Content-Type of a patch: "json", "merge", "strategic" or "apply"."""
+    try:
+        return PATCH_CONTENT_TYPES[patch_type]
+    except KeyError:
+        raise ValueError(f"patch_type must be one of {', '.join(PATCH_CONTENT_TYPES)}; got {patch_type!r}") from None
+
+
 ACCEPT_PROTOBUF = f"{codec.PROTOBUF},{codec.JSON}"
 
 Params = Mapping[str, Union[str, int, bool, None]]
@@ -359,12 +369,8 @@ class RESTClientBase(Generic[R]):
 
     def patch(self, patch_type: str) -> R:
         """``patch_type``: "json", "merge", "strategic" or "apply" (server-side apply)."""
-        try:
-            content_type = PATCH_CONTENT_TYPES[patch_type]
-        except KeyError:
-            raise ValueError(f"patch_type must be one of {', '.join(PATCH_CONTENT_TYPES)}; got {patch_type!r}") from None
         request = self.verb("PATCH")
-        request.header("content-type", content_type)
+        request.header("content-type", patch_content_type(patch_type))
         return request
 
 

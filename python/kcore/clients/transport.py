@@ -55,16 +55,15 @@ def warning_messages(headers: Headers) -> list[str]:
     return found
 
 
-class Response:
-    """A whole answer: ``status``, ``headers`` (a case-insensitive lookup), ``body`` bytes, and
-    the ``http_version`` it came over ("HTTP/2.0", "HTTP/1.1")."""
+class ResponseHead:
+    """What every answer has before its body: ``status``, ``raw_headers`` (looked up without
+    regard to case by ``header``), and the ``http_version`` it came over ("HTTP/2.0", "HTTP/1.1")."""
 
-    __slots__ = ("status", "raw_headers", "body", "http_version")
+    __slots__ = ("status", "raw_headers", "http_version")
 
-    def __init__(self, status: int, raw_headers: Headers, body: bytes, http_version: str) -> None:
+    def __init__(self, status: int, raw_headers: Headers, http_version: str) -> None:
         self.status = status
         self.raw_headers = raw_headers
-        self.body = body
         self.http_version = http_version
 
     def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
@@ -74,6 +73,16 @@ class Response:
     @property
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";")[0].strip()
+
+
+class Response(ResponseHead):
+    """A whole answer: the head and its ``body`` bytes."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, status: int, raw_headers: Headers, body: bytes, http_version: str) -> None:
+        super().__init__(status, raw_headers, http_version)
+        self.body = body
 
 
 class _TransportCore:
@@ -177,18 +186,14 @@ def _discard(raw: Any) -> None:
         raw.close()
 
 
-class Stream:
+class Stream(ResponseHead):
     """A response body arriving in chunks. Iterate ``chunks()``; ``close()`` from any thread."""
 
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self.status: int = raw.status
-        self.raw_headers: Headers = raw.headers
-        self.http_version: str = raw.http_version
+    __slots__ = ("_raw",)
 
-    @property
-    def content_type(self) -> str:
-        return Response(self.status, self.raw_headers, b"", self.http_version).content_type
+    def __init__(self, raw: Any) -> None:
+        super().__init__(raw.status, raw.headers, raw.http_version)
+        self._raw = raw
 
     def read(self, timeout: Optional[float] = None) -> Optional[bytes]:
         """The next chunk, or None at the end."""
@@ -280,18 +285,14 @@ class AsyncTransport:
         return raw
 
 
-class AsyncStream:
+class AsyncStream(ResponseHead):
     """The asyncio twin of Stream."""
 
-    def __init__(self, raw: Any) -> None:
-        self._raw = raw
-        self.status: int = raw.status
-        self.raw_headers: Headers = raw.headers
-        self.http_version: str = raw.http_version
+    __slots__ = ("_raw",)
 
-    @property
-    def content_type(self) -> str:
-        return Response(self.status, self.raw_headers, b"", self.http_version).content_type
+    def __init__(self, raw: Any) -> None:
+        super().__init__(raw.status, raw.headers, raw.http_version)
+        self._raw = raw
 
     async def read(self) -> Optional[bytes]:
         chunk: Optional[bytes] = await _awaitable(self._raw.read_async)

@@ -126,9 +126,9 @@ class ExecPlugin:
         if not isinstance(status, dict):
             raise self._error(f"{name} returned an ExecCredential without a status")
         fields = {k: status.get(k) for k in ("token", "clientCertificateData", "clientKeyData")}
-        for field, value in fields.items():
+        for status_key, value in fields.items():
             if value is not None and not isinstance(value, str):
-                raise self._error(f"{name} returned a non-string status.{field}")
+                raise self._error(f"{name} returned a non-string status.{status_key}")
         token, cert, key = fields["token"], fields["clientCertificateData"], fields["clientKeyData"]
         if not (token or cert or key):
             raise self._error(f"{name} returned neither a token nor a client certificate and key")
