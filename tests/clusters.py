@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import urllib.request
+from typing import Any
 
 from kcore import Config, load_kubeconfig
 from kcore.testenv import ControlPlane
@@ -14,6 +15,11 @@ def admin_config(control_plane: ControlPlane) -> Config:
     """The admin's Config from the plane's kubeconfig, without a client-side rate limit: the
     tests make many quick requests."""
     return dataclasses.replace(load_kubeconfig(str(control_plane.kubeconfig)), qps=-1)
+
+
+def configmap(name: str, **data: str) -> dict[str, Any]:
+    """A ConfigMap named ``name`` holding ``data``."""
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
 def compact_etcd(control_plane: ControlPlane) -> None:

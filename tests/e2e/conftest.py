@@ -6,7 +6,22 @@ from typing import Iterator
 
 import pytest
 
+from kcore import Config
+from kcore.clients import RESTClient
 from kcore.testenv import ControlPlane
+from tests.clusters import admin_config
+
+
+@pytest.fixture(scope="session")
+def config(control_plane: ControlPlane) -> Config:
+    """The admin's Config for the shared control plane, without a client-side rate limit."""
+    return admin_config(control_plane)
+
+
+@pytest.fixture(scope="session")
+def core(config: Config) -> RESTClient:
+    """A core/v1 RESTClient as the admin."""
+    return RESTClient(config)
 from tools.clientset_gen.generate import APISERVER_ARGS
 
 

@@ -26,11 +26,6 @@ RESOURCES = [(gv, accessor) for gv in GROUP_VERSIONS for accessor in gv.resource
 
 
 @pytest.fixture(scope="module")
-def config(control_plane: ControlPlane) -> Config:
-    return admin_config(control_plane)
-
-
-@pytest.fixture(scope="module")
 def cs(config: Config) -> Iterator[kcore.Clientset]:
     yield kcore.Clientset(config)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import stat
@@ -13,19 +12,13 @@ from typing import Any, Callable
 
 import pytest
 
-from kcore import Config, load_kubeconfig
+from kcore import Config
 from kcore.clients import RESTClient, Transport
 from kcore.clients.discovery import AsyncDiscovery, Discovery
 from kcore.clients.discovery_cache import server_cache_name
 from kcore.clients.discovery_types import APIResource, APISubresource, ServerAPIs
 from kcore.errors import NoMatchError
-from kcore.testenv import ControlPlane
 from tests.e2e.crds import widgets_crd
-
-
-@pytest.fixture(scope="module")
-def config(control_plane: ControlPlane) -> Config:
-    return dataclasses.replace(load_kubeconfig(str(control_plane.kubeconfig)), qps=-1)
 
 
 class CountingTransport(Transport):

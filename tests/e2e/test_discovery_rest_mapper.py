@@ -7,18 +7,12 @@ import time
 
 import pytest
 
-from kcore import Config, load_kubeconfig
+from kcore import Config
 from kcore.clients.discovery import Discovery
 from kcore.clients.resource import ResourceInfo
 from kcore.clients.rest_mapper import RESTMapper
 from kcore.errors import NoMatchError
-from kcore.testenv import ControlPlane
 from tests.e2e.crds import widgets_crd
-
-
-@pytest.fixture(scope="module")
-def config(control_plane: ControlPlane) -> Config:
-    return dataclasses.replace(load_kubeconfig(str(control_plane.kubeconfig)), qps=-1)
 
 
 @pytest.fixture(scope="module")

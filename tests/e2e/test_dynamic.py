@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Iterator
 
 import pytest
 
-from kcore import Config, load_kubeconfig
+from kcore import Config
 from kcore.clients.dynamic import AsyncDynamicClient, DynamicClient
 from kcore.errors import AlreadyExists, NoMatchError, NotFound
-from kcore.testenv import ControlPlane
+from tests.clusters import configmap
 from tests.e2e.crds import Widgets, widgets_crd
-
-
-@pytest.fixture(scope="module")
-def config(control_plane: ControlPlane) -> Config:
-    return dataclasses.replace(load_kubeconfig(str(control_plane.kubeconfig)), qps=-1)
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +24,6 @@ def widgets(config: Config, dyn: DynamicClient) -> Iterator[Widgets]:
     dyn.discovery.server_apis()  # cached before the CRD exists: the client must notice it anyway
     with widgets_crd(config) as crd:
         yield crd
-
-
-def configmap(name: str, **data: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
 def widget(group: str, name: str, **spec: object) -> dict:

@@ -14,7 +14,7 @@ from kcore.clients.resource import AsyncResourceClient, ResourceClient, Resource
 from kcore.clients.rest import AsyncRESTClient, RESTClient
 from kcore.errors import ApiError, Conflict, Gone, NotFound
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
-from tests.clusters import admin_config, compact_etcd
+from tests.clusters import admin_config, compact_etcd, configmap
 from tests.fault_proxy import FaultProxy
 from tests.waiting import wait_for
 
@@ -22,20 +22,6 @@ CONFIGMAPS = ResourceInfo("", "v1", "configmaps", "ConfigMap", namespaced=True)
 PODS = ResourceInfo("", "v1", "pods", "Pod", namespaced=True)
 NODES = ResourceInfo("", "v1", "nodes", "Node", namespaced=False)
 DEPLOYMENTS = ResourceInfo("apps", "v1", "deployments", "Deployment", namespaced=True)
-
-
-@pytest.fixture(scope="module")
-def config(control_plane: ControlPlane) -> Config:
-    return admin_config(control_plane)
-
-
-@pytest.fixture(scope="module")
-def core(config: Config) -> RESTClient:
-    return RESTClient(config)
-
-
-def configmap(name: str, **data: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
 def pod(name: str) -> dict[str, Any]:

@@ -17,22 +17,8 @@ from kcore.errors import (
     AlreadyExists, ApiError, Conflict, Forbidden, Gone, Invalid, NotFound, TransportError, Unauthorized,
 )
 from kcore.testenv import ControlPlane
-from tests.clusters import admin_config, compact_etcd
+from tests.clusters import admin_config, compact_etcd, configmap
 from tests.fault_proxy import FaultProxy
-
-
-@pytest.fixture(scope="module")
-def config(control_plane: ControlPlane) -> Config:
-    return admin_config(control_plane)
-
-
-@pytest.fixture(scope="module")
-def core(config: Config) -> RESTClient:
-    return RESTClient(config)
-
-
-def configmap(name: str, **data: str) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
 def test_create_get_update_delete_a_configmap(core: RESTClient, namespace: str) -> None:
