@@ -126,3 +126,19 @@ def test_empty_lists_decode_to_an_empty_items_array(kube: KubeHTTP, namespace: s
     want = json.loads(get(kube, path, JSON)[0])
     assert want["items"] == []
     assert decode(get(kube, path, PROTOBUF)[0], PROTOBUF) == want
+
+
+def test_pods_of_one_template_list_the_same_and_as_independent_objects(kube: KubeHTTP, namespace: str) -> None:
+    # Pods a ReplicaSet makes share containers, volumes, owner references and managed fields byte
+    # for byte; the protobuf decoder renders those once and copies them (tests/unit pins the rule).
+    for i in range(20):
+        kube.ok("POST", f"/api/v1/namespaces/{namespace}/pods", {"metadata": codec_objects.meta(f"web-{i}"), "spec": codec_objects.pod_spec()})
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    want = json.loads(get(kube, path, JSON)[0])
+    rv = want["metadata"]["resourceVersion"]
+    pods = decode(get(kube, f"{path}?resourceVersion={rv}&resourceVersionMatch=Exact", PROTOBUF)[0], PROTOBUF)
+    assert difference(pods, want) is None
+    containers = [p["spec"]["containers"][0] for p in pods["items"]]
+    assert len(containers) == 20 and all(c == containers[0] for c in containers)
+    containers[0]["env"].clear()
+    assert all(c["env"] for c in containers[1:])

@@ -66,3 +66,43 @@ def test_deeply_nested_messages_are_refused_not_a_stack_overflow() -> None:
         schema = schema["not"]
     with pytest.raises(DecodeError, match="nested deeper than 1000"):
         decode(encode(crd, PROTOBUF), PROTOBUF)
+
+
+def pod_list(pods: list[dict[str, object]]) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": pods}
+
+
+def replica(i: int, image: str = "registry.example.com/team/web:1.27.3") -> dict[str, object]:
+    container = {"name": "web", "image": image, "args": ["--port=8080"], "env": [{"name": "MODE", "value": "production"}]}
+    return {"metadata": {"name": f"web-{i}", "labels": {"app": "web"}}, "spec": {"containers": [container]}}
+
+
+def test_repeated_messages_decode_to_independent_objects() -> None:
+    # The pods share their container bytes; the decoder renders the first and copies it after.
+    pods = decode(encode(pod_list([replica(i) for i in range(3)]), PROTOBUF), PROTOBUF)["items"]
+    first, second = pods[0]["spec"]["containers"][0], pods[1]["spec"]["containers"][0]
+    assert first == second and first is not second
+    first["env"][0]["value"] = "debug"
+    first["args"].append("--verbose")
+    assert second["env"] == [{"name": "MODE", "value": "production"}]
+    assert second["args"] == ["--port=8080"]
+    assert pods[2]["spec"]["containers"][0] == second
+
+
+def test_equal_messages_in_two_fields_are_independent_objects() -> None:
+    pod = replica(0)
+    spec = pod["spec"]
+    assert isinstance(spec, dict)
+    spec["initContainers"] = [dict(spec["containers"][0])]
+    decoded = decode(encode(pod_list([pod, replica(1)]), PROTOBUF), PROTOBUF)["items"]
+    assert decoded[0]["spec"]["initContainers"] == decoded[0]["spec"]["containers"]
+    assert decoded[0]["spec"]["initContainers"][0] is not decoded[0]["spec"]["containers"][0]
+
+
+def test_messages_alike_at_both_ends_but_different_inside_stay_different() -> None:
+    # Same length, same first and last bytes: only the middle tells these containers apart, and
+    # more of them share a hash than the decoder keeps, so some are rendered without a lookup.
+    images = [f"registry.example.com/team/{i:04d}/web:1.27.3-with-a-long-suffix-for-the-tail" for i in range(40)]
+    body = encode(pod_list([replica(0, image) for image in images]), PROTOBUF)
+    decoded = decode(body, PROTOBUF)["items"]
+    assert [p["spec"]["containers"][0]["image"] for p in decoded] == images

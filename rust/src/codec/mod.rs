@@ -3,11 +3,14 @@
 mod compact;
 mod encode;
 mod error;
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 mod gotime;
 mod hash;
 mod json;
 mod protobuf;
 mod pyobjects;
+mod repeats;
 mod schema;
 mod sink;
 mod tape;

@@ -4,6 +4,7 @@
 use super::error::{bad, Result};
 use super::gotime;
 use super::json;
+use super::repeats::{Lookup, Repeats};
 use super::schema::{schema, Field, Schema, Ty};
 use super::sink::{Sink, MAX_DEPTH};
 use std::borrow::Cow;
@@ -175,7 +176,7 @@ pub fn decode_enveloped<S: Sink>(b: &[u8], start: usize, end: usize, sink: &mut 
     })?;
     // The server's lists never have nil items, except the metadata-only ones it builds by appending.
     let list = env.kind.ends_with("List") && env.kind != "PartialObjectMetadataList";
-    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 0, type_meta: Some((env.api_version, env.kind)), list };
+    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 0, type_meta: Some((env.api_version, env.kind)), list, repeats: Repeats::new(b) };
     r.message(msg, rs, re)
 }
 
@@ -189,7 +190,12 @@ struct Renderer<'a, 's, S: Sink> {
     type_meta: Option<(&'a str, &'a str)>,
     /// The body is a list kind, whose `items` the API server always writes as an array.
     list: bool,
+    /// Messages already rendered, when the sink can repeat values.
+    repeats: Repeats<'a>,
 }
+
+/// Messages shorter than this are rendered every time: a lookup would cost about as much.
+const REPEAT_MIN_BYTES: usize = 64;
 
 /// Numbers and booleans: the element types protobuf may pack into one length-delimited field.
 fn is_scalar(ty: &Ty) -> bool {
@@ -504,12 +510,12 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 Some((s, e)) => self.sink.str(&base64(&self.b[s..e])),
                 None => self.sink.null(),
             },
-            Ty::Msg(m) => {
+            Ty::Msg(m) => self.once(f, start, end, |r| {
                 if let Some(tm) = &f.type_meta {
-                    self.type_meta = Some((&tm.0, &tm.1));
+                    r.type_meta = Some((&tm.0, &tm.1));
                 }
-                self.message(*m, start, end)
-            }
+                r.message(*m, start, end)
+            }),
             Ty::Time | Ty::MicroTime => {
                 // An empty Timestamp is Go's zero time, whatever the seconds would have said.
                 if start == end {
@@ -553,10 +559,10 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                     self.sink.int(i as u32 as i32 as i64)
                 }
             }
-            Ty::RawExtension | Ty::FieldsV1 | Ty::Json => match self.bytes_field(start, end, 1)? {
-                Some((s, e)) if s < e => self.embedded(s, e),
-                _ => self.sink.null(),
-            },
+            Ty::RawExtension | Ty::FieldsV1 | Ty::Json => self.once(f, start, end, |r| match r.bytes_field(start, end, 1)? {
+                Some((s, e)) if s < e => r.embedded(s, e),
+                _ => r.sink.null(),
+            }),
             Ty::PropsOrBool(props) => match self.bytes_field(start, end, 2)? {
                 Some((s, e)) => self.message(*props, s, e),
                 None => self.sink.bool(self.scalar_field(start, end, 1)?.unwrap_or(0) != 0),
@@ -592,6 +598,25 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             }
             Ty::TypeMeta | Ty::List(_) | Ty::Map(_) | Ty::Wrapped(_) => {
                 Err(bad(format!("protobuf: schema type {ty:?} of {} cannot stand alone", f.json)))
+            }
+        }
+    }
+
+    /// Renders the value of field `f` held in `b[start..end]`, or repeats the rendering of the
+    /// same bytes for the same field seen earlier in this body (the same bytes render the same).
+    fn once(&mut self, f: &'static Field, start: usize, end: usize, render: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        if !S::REPEATS || end - start < REPEAT_MIN_BYTES {
+            return render(self);
+        }
+        let field = f as *const Field as usize;
+        match self.repeats.lookup(field, start, end) {
+            Lookup::Repeat(token) => self.sink.repeat(token),
+            Lookup::RenderOnly => render(self),
+            Lookup::Render(hash) => {
+                render(self)?;
+                let token = self.sink.remember();
+                self.repeats.keep(hash, field, start, end, token);
+                Ok(())
             }
         }
     }

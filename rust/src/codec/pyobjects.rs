@@ -74,11 +74,15 @@ pub struct PyBuilder<'c, 'py> {
     stack: Vec<Frame>,
     root: Option<Py<PyAny>>,
     strings: &'c mut StrCache,
+    /// The value emitted last (borrowed: its container or `root` holds it).
+    last: *mut ffi::PyObject,
+    /// Values kept by `remember` (owned references), indexed by token.
+    kept: Vec<*mut ffi::PyObject>,
 }
 
 impl<'c, 'py> PyBuilder<'c, 'py> {
     pub fn new(py: Python<'py>, strings: &'c mut StrCache) -> Self {
-        PyBuilder { py, stack: Vec::with_capacity(32), root: None, strings }
+        PyBuilder { py, stack: Vec::with_capacity(32), root: None, strings, last: std::ptr::null_mut(), kept: Vec::new() }
     }
 
     /// The finished value (None if nothing was emitted).
@@ -92,6 +96,7 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
         if obj.is_null() {
             return Err(PyErr::fetch(self.py).into());
         }
+        self.last = obj;
         let rc = match self.stack.last_mut() {
             Some(Frame::Dict { obj: d, key }) => unsafe {
                 let rc = ffi::PyDict_SetItem(*d, *key, obj);
@@ -139,6 +144,9 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
 
 impl Drop for PyBuilder<'_, '_> {
     fn drop(&mut self) {
+        for p in self.kept.drain(..) {
+            unsafe { ffi::Py_DECREF(p) };
+        }
         // After an error, release the half-built containers (and a key waiting for its value).
         for f in self.stack.drain(..) {
             unsafe {
@@ -156,7 +164,69 @@ impl Drop for PyBuilder<'_, '_> {
     }
 }
 
+/// A new reference to a copy of `o` that shares no dict or list with it (strings, numbers and
+/// the rest are immutable and shared). Copying a dict clones its hash table in one piece, far
+/// cheaper than inserting its keys again; null on a Python error.
+unsafe fn deep_copy(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    if ffi::PyDict_CheckExact(o) != 0 {
+        let copy = ffi::PyDict_Copy(o);
+        if copy.is_null() {
+            return copy;
+        }
+        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        while ffi::PyDict_Next(o, &mut pos, &mut k, &mut v) != 0 {
+            if is_container(v) {
+                let inner = deep_copy(v);
+                let rc = if inner.is_null() { -1 } else { ffi::PyDict_SetItem(copy, k, inner) };
+                if !inner.is_null() {
+                    ffi::Py_DECREF(inner);
+                }
+                if rc != 0 {
+                    ffi::Py_DECREF(copy);
+                    return std::ptr::null_mut();
+                }
+            }
+        }
+        copy
+    } else if ffi::PyList_CheckExact(o) != 0 {
+        let n = ffi::PyList_Size(o);
+        let copy = ffi::PyList_GetSlice(o, 0, n);
+        if copy.is_null() {
+            return copy;
+        }
+        for i in 0..n {
+            let v = ffi::PyList_GetItem(o, i);
+            if is_container(v) {
+                let inner = deep_copy(v);
+                if inner.is_null() || ffi::PyList_SetItem(copy, i, inner) != 0 {
+                    ffi::Py_DECREF(copy);
+                    return std::ptr::null_mut();
+                }
+            }
+        }
+        copy
+    } else {
+        ffi::Py_INCREF(o);
+        o
+    }
+}
+
+unsafe fn is_container(o: *mut ffi::PyObject) -> bool {
+    ffi::PyDict_CheckExact(o) != 0 || ffi::PyList_CheckExact(o) != 0
+}
+
 impl Sink for PyBuilder<'_, '_> {
+    const REPEATS: bool = true;
+
+    fn remember(&mut self) -> u32 {
+        unsafe { ffi::Py_INCREF(self.last) };
+        self.kept.push(self.last);
+        (self.kept.len() - 1) as u32
+    }
+    fn repeat(&mut self, token: u32) -> Result<()> {
+        let copy = unsafe { deep_copy(self.kept[token as usize]) };
+        self.put(copy)
+    }
     fn null(&mut self) -> Result<()> {
         let p = unsafe { ffi::Py_None() };
         unsafe { ffi::Py_INCREF(p) };

@@ -4,6 +4,10 @@ use super::error::Result;
 use super::schema::Field;
 
 pub trait Sink {
+    /// Whether this output can emit a value it built before again (`remember`, `repeat`).
+    /// A decoder that sees the same bytes twice (a length-delimited protobuf message) may then
+    /// repeat the first rendering instead of rendering again.
+    const REPEATS: bool = false;
     fn null(&mut self) -> Result<()>;
     fn bool(&mut self, v: bool) -> Result<()>;
     fn int(&mut self, v: i64) -> Result<()>;
@@ -21,6 +25,14 @@ pub trait Sink {
     fn end_object(&mut self) -> Result<()>;
     fn begin_array(&mut self) -> Result<()>;
     fn end_array(&mut self) -> Result<()>;
+    /// Keeps the value just emitted; the token names it to `repeat`.
+    fn remember(&mut self) -> u32 {
+        unreachable!("only outputs with REPEATS remember values")
+    }
+    /// Emits an independent copy of the value `remember` returned `token` for.
+    fn repeat(&mut self, _token: u32) -> Result<()> {
+        unreachable!("only outputs with REPEATS repeat values")
+    }
 }
 
 /// Deepest nesting any decoder accepts: deeper input is refused, not a stack overflow.

@@ -1,0 +1,76 @@
+//! The messages a protobuf body repeats byte for byte. The pods of one ReplicaSet share their
+//! containers, volumes, owner references and managed fields; length-delimited protobuf hands
+//! a decoder each message's exact bytes, so a repeat can be recognised before it is rendered
+//! and its earlier rendering copied instead. JSON cannot tell where a value ends without
+//! parsing it, so only the protobuf decoder does this.
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+
+/// Bytes hashed from each end of a message; the middle is compared only on a hash match.
+const HASHED_END: usize = 32;
+/// Distinct messages kept per hash: bounds the comparisons a lookup makes, so bodies crafted
+/// to collide cost at most this many comparisons per message, never quadratic time.
+const SAME_HASH_LIMIT: usize = 4;
+
+struct Seen {
+    hash: u64,
+    /// What the bytes are rendered as (the schema field), so equal bytes of other fields differ.
+    field: usize,
+    start: usize,
+    end: usize,
+    token: u32,
+}
+
+/// What the decoder should do with a message.
+pub enum Lookup {
+    /// The same bytes were rendered before: repeat the value the sink kept under this token.
+    Repeat(u32),
+    /// First sight: render it, then `keep` it under this hash.
+    Render(u64),
+    /// First sight, and too many messages already share its hash: render it, keep nothing.
+    RenderOnly,
+}
+
+pub struct Repeats<'a> {
+    body: &'a [u8],
+    table: HashTable<Seen>,
+    hasher: DefaultHashBuilder,
+}
+
+impl<'a> Repeats<'a> {
+    pub fn new(body: &'a [u8]) -> Self {
+        Repeats { body, table: HashTable::new(), hasher: DefaultHashBuilder::default() }
+    }
+
+    fn hash(&self, field: usize, start: usize, end: usize) -> u64 {
+        let b = &self.body[start..end];
+        if b.len() <= 2 * HASHED_END {
+            return self.hasher.hash_one((field, b));
+        }
+        self.hasher.hash_one((field, b.len(), &b[..HASHED_END], &b[b.len() - HASHED_END..]))
+    }
+
+    pub fn lookup(&self, field: usize, start: usize, end: usize) -> Lookup {
+        let hash = self.hash(field, start, end);
+        let bytes = &self.body[start..end];
+        let mut same_hash = 0;
+        for seen in self.table.iter_hash(hash) {
+            if seen.hash != hash {
+                continue;
+            }
+            if seen.field == field && &self.body[seen.start..seen.end] == bytes {
+                return Lookup::Repeat(seen.token);
+            }
+            same_hash += 1;
+        }
+        if same_hash >= SAME_HASH_LIMIT {
+            Lookup::RenderOnly
+        } else {
+            Lookup::Render(hash)
+        }
+    }
+
+    pub fn keep(&mut self, hash: u64, field: usize, start: usize, end: usize, token: u32) {
+        self.table.insert_unique(hash, Seen { hash, field, start, end, token }, |s| s.hash);
+    }
+}
