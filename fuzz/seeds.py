@@ -9,11 +9,17 @@ import json
 import struct
 from pathlib import Path
 
-from fuzz.harness import seed
 from kcore.codec import PROTOBUF, encode
 from tests.e2e import codec_objects
 
 CORPUS = Path(__file__).with_name("corpus")
+# The decoder an input's first byte picks, in the order of MODES in rust/src/codec/fuzzing.rs.
+MODES = ("decode protobuf", "decode json", "compact protobuf", "compact json", "watch protobuf", "watch json", "compact watch protobuf")
+
+
+def seed(mode: str, body: bytes) -> bytes:
+    """A corpus entry running `body` through `mode`."""
+    return bytes([MODES.index(mode)]) + body
 
 
 def frame(event_type: str, raw: bytes) -> bytes:

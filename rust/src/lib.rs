@@ -3,6 +3,9 @@
 use pyo3::prelude::*;
 
 mod codec;
+#[cfg(fuzzing)]
+pub use codec::fuzzing::run_one as fuzz_codec;
+#[cfg(feature = "transport")]
 mod transport;
 mod workqueue;
 
@@ -16,6 +19,7 @@ fn core_version() -> &'static str {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     codec::register(m)?;
+    #[cfg(feature = "transport")]
     transport::register(m)?;
     workqueue::register(m)?;
     Ok(())

@@ -153,7 +153,7 @@ impl WatchDecoder {
 impl WatchDecoder {
     #[new]
     #[pyo3(signature = (content_type, compact=false))]
-    fn new(content_type: &str, compact: bool) -> PyResult<Self> {
+    pub(crate) fn new(content_type: &str, compact: bool) -> PyResult<Self> {
         Ok(WatchDecoder {
             format: super::format_of(content_type)?,
             compact,
@@ -166,7 +166,7 @@ impl WatchDecoder {
     }
 
     /// Adds a chunk of the stream; returns the events it completed, in order.
-    fn feed(&mut self, py: Python<'_>, chunk: &[u8]) -> PyResult<Vec<Event>> {
+    pub(crate) fn feed(&mut self, py: Python<'_>, chunk: &[u8]) -> PyResult<Vec<Event>> {
         if let Some(m) = &self.failed {
             return Err(Error::Decode(m.clone()).into());
         }
@@ -184,7 +184,7 @@ impl WatchDecoder {
     }
 
     /// Declares the end of the stream: an event cut short is an error.
-    fn close(&mut self) -> PyResult<()> {
+    pub(crate) fn close(&mut self) -> PyResult<()> {
         if let Some(m) = &self.failed {
             return Err(Error::Decode(m.clone()).into());
         }
