@@ -55,7 +55,7 @@ pub fn replay<S: Sink>(t: &Tape, pos: usize, sink: &mut S) -> Result<()> {
 
 /// The plain Python value (dicts, lists, …) of the value at `pos`.
 fn plain(py: Python<'_>, t: &Tape, pos: usize) -> PyResult<Py<PyAny>> {
-    let mut strings = StrCache::default();
+    let mut strings = StrCache::for_body(t.bytes.len() - pos);
     let mut b = PyBuilder::new(py, &mut strings);
     replay(t, pos, &mut b)?;
     Ok(b.finish())

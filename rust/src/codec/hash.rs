@@ -27,6 +27,13 @@ pub fn hash_bytes(b: &[u8]) -> u64 {
     h
 }
 
+/// The hash of a short string held as zero-padded words (the padding cannot make two
+/// strings of different lengths collide: the length is mixed in first).
+#[inline]
+pub fn hash_words(words: &[u64], len: usize) -> u64 {
+    words.iter().fold(len as u64, |h, &w| mix(h, w))
+}
+
 #[derive(Default)]
 pub struct FastHasher(u64);
 

@@ -56,7 +56,7 @@ fn decode_into<S: Sink>(body: &[u8], format: Format, sink: &mut S) -> Result<()>
 #[pyfunction]
 fn decode(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>> {
     let format = format_of(content_type)?;
-    let mut strings = StrCache::default();
+    let mut strings = StrCache::for_body(body.len());
     with_gc_paused(py, body.len(), || {
         let mut b = PyBuilder::new(py, &mut strings);
         decode_into(body, format, &mut b)?;

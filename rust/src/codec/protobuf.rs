@@ -315,7 +315,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 if !is_scalar(elem) {
                     // One entry an item: render them in place.
                     self.sink.field_key(f)?;
-                    self.sink.begin_array()?;
+                    self.sink.begin_array_of(to - from)?;
                     for i in from..to {
                         let e = self.entries[i];
                         self.value(msg, f, elem, Some(e))?;
@@ -331,7 +331,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                     return Ok(());
                 }
                 self.sink.field_key(f)?;
-                self.sink.begin_array()?;
+                self.sink.begin_array_of(items.len())?;
                 for e in items {
                     self.value(msg, f, elem, Some(e))?;
                 }
@@ -570,7 +570,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             Ty::PropsOrArray(props) => {
                 let schemas = self.all_fields(start, end, 2)?;
                 if !schemas.is_empty() {
-                    self.sink.begin_array()?;
+                    self.sink.begin_array_of(schemas.len())?;
                     for (s, e) in schemas {
                         self.message(*props, s, e)?;
                     }
@@ -584,7 +584,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             Ty::PropsOrStringArray(props) => {
                 let strings = self.all_fields(start, end, 2)?;
                 if !strings.is_empty() {
-                    self.sink.begin_array()?;
+                    self.sink.begin_array_of(strings.len())?;
                     for (s, e) in strings {
                         let v = self.str(s, e)?;
                         self.sink.str(&v)?;

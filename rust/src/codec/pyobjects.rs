@@ -2,7 +2,7 @@
 //! the C API: no intermediate tree. Repeated keys and short values come from a small cache, so
 //! 10,000 pods share one `"metadata"` string object, which saves both time and memory.
 use super::error::Result;
-use super::hash::hash_bytes;
+use super::hash::hash_words;
 use super::schema::Field;
 use super::sink::Sink;
 use pyo3::ffi;
@@ -12,22 +12,36 @@ use pyo3::types::PyString;
 
 /// Strings up to this many bytes are looked up in (and added to) the cache.
 const CACHED_LEN: usize = 24;
-const SLOTS: usize = 4096;
+const MAX_SLOTS: usize = 4096;
 
+/// A cached string: its bytes inline (zero-padded words, so comparing is three word compares,
+/// no pointer to follow) and the Python str.
 struct Slot {
-    hash: u64,
-    bytes: Box<[u8]>,
-    obj: Py<PyAny>,
+    words: [u64; 3],
+    len: usize,
+    obj: Option<Py<PyAny>>,
 }
 
 /// A direct-mapped cache of Python strings by content; a collision replaces the slot.
 pub struct StrCache {
-    slots: Vec<Option<Slot>>,
+    slots: Box<[Slot]>,
+    /// log2 of the number of slots.
+    bits: u32,
+}
+
+impl StrCache {
+    /// A cache sized for a body of `size` bytes: a small body needs few slots, and each decode
+    /// would otherwise pay for the largest table.
+    pub fn for_body(size: usize) -> Self {
+        let n = (size / 64).clamp(64, MAX_SLOTS).next_power_of_two();
+        let slots = (0..n).map(|_| Slot { words: [0; 3], len: 0, obj: None }).collect();
+        StrCache { slots, bits: n.trailing_zeros() }
+    }
 }
 
 impl Default for StrCache {
     fn default() -> Self {
-        StrCache { slots: (0..SLOTS).map(|_| None).collect() }
+        StrCache::for_body(usize::MAX)
     }
 }
 
@@ -47,26 +61,33 @@ impl StrCache {
         if b.len() > CACHED_LEN {
             return new_str(py, s);
         }
-        let h = hash_bytes(b);
+        let mut padded = [0u8; CACHED_LEN];
+        padded[..b.len()].copy_from_slice(b);
+        let words: [u64; 3] = std::array::from_fn(|i| u64::from_le_bytes(padded[i * 8..i * 8 + 8].try_into().unwrap()));
+        let h = hash_words(&words, b.len());
         // The multiply leaves its best bits at the top.
-        let slot = &mut self.slots[(h >> (64 - SLOTS.trailing_zeros())) as usize];
-        if let Some(e) = slot {
-            if e.hash == h && &*e.bytes == b {
-                let p = e.obj.as_ptr();
+        let slot = &mut self.slots[(h >> (64 - self.bits)) as usize];
+        if let Some(obj) = &slot.obj {
+            if slot.len == b.len() && slot.words == words {
+                let p = obj.as_ptr();
                 unsafe { ffi::Py_INCREF(p) };
                 return Ok(p);
             }
         }
         let p = new_str(py, s)?;
         unsafe { ffi::Py_INCREF(p) };
-        *slot = Some(Slot { hash: h, bytes: b.into(), obj: unsafe { Bound::from_owned_ptr(py, p) }.unbind() });
+        *slot = Slot { words, len: b.len(), obj: Some(unsafe { Bound::from_owned_ptr(py, p) }.unbind()) };
         Ok(p)
     }
 }
 
 enum Frame {
-    Dict { obj: *mut ffi::PyObject, key: *mut ffi::PyObject },
+    /// `key`: the key of the next value; owned unless it is a schema field's interned name,
+    /// which lives as long as the process (saving two reference-count calls a member).
+    Dict { obj: *mut ffi::PyObject, key: *mut ffi::PyObject, key_owned: bool },
     List { obj: *mut ffi::PyObject },
+    /// A list made at its final length, filled in place (each item's reference handed over).
+    SizedList { obj: *mut ffi::PyObject, next: ffi::Py_ssize_t },
 }
 
 pub struct PyBuilder<'c, 'py> {
@@ -98,9 +119,11 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
         }
         self.last = obj;
         let rc = match self.stack.last_mut() {
-            Some(Frame::Dict { obj: d, key }) => unsafe {
+            Some(Frame::Dict { obj: d, key, key_owned }) => unsafe {
                 let rc = ffi::PyDict_SetItem(*d, *key, obj);
-                ffi::Py_DECREF(*key);
+                if *key_owned {
+                    ffi::Py_DECREF(*key);
+                }
                 *key = std::ptr::null_mut();
                 ffi::Py_DECREF(obj);
                 rc
@@ -108,6 +131,11 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
             Some(Frame::List { obj: l }) => unsafe {
                 let rc = ffi::PyList_Append(*l, obj);
                 ffi::Py_DECREF(obj);
+                rc
+            },
+            Some(Frame::SizedList { obj: l, next }) => unsafe {
+                let rc = ffi::PyList_SetItem(*l, *next, obj);
+                *next += 1;
                 rc
             },
             None => {
@@ -121,21 +149,22 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
         Ok(())
     }
 
-    /// Takes a new reference to the key of the next value.
-    fn set_key(&mut self, p: *mut ffi::PyObject) {
-        if let Some(Frame::Dict { key, .. }) = self.stack.last_mut() {
-            if !key.is_null() {
+    /// Sets the key of the next value: a new reference if `owned`, else one that outlives us.
+    fn set_key(&mut self, p: *mut ffi::PyObject, owned: bool) {
+        if let Some(Frame::Dict { key, key_owned, .. }) = self.stack.last_mut() {
+            if !key.is_null() && *key_owned {
                 unsafe { ffi::Py_DECREF(*key) };
             }
             *key = p;
-        } else {
+            *key_owned = owned;
+        } else if owned {
             unsafe { ffi::Py_DECREF(p) };
         }
     }
 
     fn close(&mut self) -> Result<()> {
         let obj = match self.stack.pop() {
-            Some(Frame::Dict { obj, .. }) | Some(Frame::List { obj }) => obj,
+            Some(Frame::Dict { obj, .. }) | Some(Frame::List { obj }) | Some(Frame::SizedList { obj, .. }) => obj,
             None => return Ok(()),
         };
         self.put(obj)
@@ -151,13 +180,14 @@ impl Drop for PyBuilder<'_, '_> {
         for f in self.stack.drain(..) {
             unsafe {
                 match f {
-                    Frame::Dict { obj, key } => {
+                    Frame::Dict { obj, key, key_owned } => {
                         ffi::Py_DECREF(obj);
-                        if !key.is_null() {
+                        if !key.is_null() && key_owned {
                             ffi::Py_DECREF(key);
                         }
                     }
-                    Frame::List { obj } => ffi::Py_DECREF(obj),
+                    // A sized list not yet full holds NULLs, which its deallocation skips.
+                    Frame::List { obj } | Frame::SizedList { obj, .. } => ffi::Py_DECREF(obj),
                 }
             }
         }
@@ -256,19 +286,18 @@ impl Sink for PyBuilder<'_, '_> {
         if obj.is_null() {
             return Err(PyErr::fetch(self.py).into());
         }
-        self.stack.push(Frame::Dict { obj, key: std::ptr::null_mut() });
+        self.stack.push(Frame::Dict { obj, key: std::ptr::null_mut(), key_owned: false });
         Ok(())
     }
     fn key(&mut self, k: &str) -> Result<()> {
         let p = self.strings.get(self.py, k)?;
-        self.set_key(p);
+        self.set_key(p, true);
         Ok(())
     }
     fn field_key(&mut self, f: &'static Field) -> Result<()> {
         // Interned: one object per name across all kinds, as JSON decoding shares one per name too.
         let p = f.py_key.get_or_init(self.py, || PyString::intern(self.py, &f.json).unbind()).as_ptr();
-        unsafe { ffi::Py_INCREF(p) };
-        self.set_key(p);
+        self.set_key(p, false);
         Ok(())
     }
     fn end_object(&mut self) -> Result<()> {
@@ -280,6 +309,14 @@ impl Sink for PyBuilder<'_, '_> {
             return Err(PyErr::fetch(self.py).into());
         }
         self.stack.push(Frame::List { obj });
+        Ok(())
+    }
+    fn begin_array_of(&mut self, len: usize) -> Result<()> {
+        let obj = unsafe { ffi::PyList_New(len as ffi::Py_ssize_t) };
+        if obj.is_null() {
+            return Err(PyErr::fetch(self.py).into());
+        }
+        self.stack.push(Frame::SizedList { obj, next: 0 });
         Ok(())
     }
     fn end_array(&mut self) -> Result<()> {

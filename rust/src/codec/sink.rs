@@ -24,6 +24,10 @@ pub trait Sink {
     }
     fn end_object(&mut self) -> Result<()>;
     fn begin_array(&mut self) -> Result<()>;
+    /// An array that will hold exactly `len` values (a decoder that knows may say so).
+    fn begin_array_of(&mut self, _len: usize) -> Result<()> {
+        self.begin_array()
+    }
     fn end_array(&mut self) -> Result<()>;
     /// Keeps the value just emitted; the token names it to `repeat`.
     fn remember(&mut self) -> u32 {
