@@ -106,3 +106,12 @@ def test_messages_alike_at_both_ends_but_different_inside_stay_different() -> No
     body = encode(pod_list([replica(0, image) for image in images]), PROTOBUF)
     decoded = decode(body, PROTOBUF)["items"]
     assert [p["spec"]["containers"][0]["image"] for p in decoded] == images
+
+
+def test_repeats_after_a_long_run_of_distinct_messages_decode_exactly() -> None:
+    # Past a streak of new messages a field is only sampled for repeats; the output is the same.
+    images = [f"registry.example.com/team/web-{i}:1.0" for i in range(40)] + ["registry.example.com/team/web:2.0"] * 20
+    pods = [replica(i, image) for i, image in enumerate(images)]
+    decoded = decode(encode(pod_list(pods), PROTOBUF), PROTOBUF)["items"]
+    assert [p["spec"]["containers"][0]["image"] for p in decoded] == images
+    assert all(p["spec"]["containers"][0] == decoded[-1]["spec"]["containers"][0] for p in decoded[40:])

@@ -3,7 +3,7 @@
 //! a decoder each message's exact bytes, so a repeat can be recognised before it is rendered
 //! and its earlier rendering copied instead. JSON cannot tell where a value ends without
 //! parsing it, so only the protobuf decoder does this.
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::BuildHasher;
 
 /// Bytes hashed from each end of a message; the middle is compared only on a hash match.
@@ -11,6 +11,12 @@ const HASHED_END: usize = 32;
 /// Distinct messages kept per hash: bounds the comparisons a lookup makes, so bodies crafted
 /// to collide cost at most this many comparisons per message, never quadratic time.
 const SAME_HASH_LIMIT: usize = 4;
+/// A field whose last this many messages were all new (conditions with their own times, a
+/// pod's metadata) is looked up only for one message in `SAMPLE_EVERY` after that: lookups that
+/// never hit cost a few percent of a decode. A hit makes every message count again, so a list
+/// whose repeats start late (sorted by name, one Deployment after another) still finds them.
+const MISS_STREAK: u32 = 16;
+const SAMPLE_EVERY: u32 = 8;
 
 struct Seen {
     hash: u64,
@@ -27,7 +33,8 @@ pub enum Lookup {
     Repeat(u32),
     /// First sight: render it, then `keep` it under this hash.
     Render(u64),
-    /// First sight, and too many messages already share its hash: render it, keep nothing.
+    /// Render it and keep nothing: too many messages already share its hash, or the field's
+    /// messages have not been repeating.
     RenderOnly,
 }
 
@@ -35,11 +42,13 @@ pub struct Repeats<'a> {
     body: &'a [u8],
     table: HashTable<Seen>,
     hasher: DefaultHashBuilder,
+    /// Per field: messages since its last repeat.
+    misses: HashMap<usize, u32, DefaultHashBuilder>,
 }
 
 impl<'a> Repeats<'a> {
     pub fn new(body: &'a [u8]) -> Self {
-        Repeats { body, table: HashTable::new(), hasher: DefaultHashBuilder::default() }
+        Repeats { body, table: HashTable::new(), hasher: DefaultHashBuilder::default(), misses: HashMap::default() }
     }
 
     fn hash(&self, field: usize, start: usize, end: usize) -> u64 {
@@ -50,7 +59,12 @@ impl<'a> Repeats<'a> {
         self.hasher.hash_one((field, b.len(), &b[..HASHED_END], &b[b.len() - HASHED_END..]))
     }
 
-    pub fn lookup(&self, field: usize, start: usize, end: usize) -> Lookup {
+    pub fn lookup(&mut self, field: usize, start: usize, end: usize) -> Lookup {
+        let misses = self.misses.entry(field).or_insert(0);
+        *misses += 1;
+        if *misses > MISS_STREAK && *misses % SAMPLE_EVERY != 0 {
+            return Lookup::RenderOnly;
+        }
         let hash = self.hash(field, start, end);
         let bytes = &self.body[start..end];
         let mut same_hash = 0;
@@ -59,6 +73,7 @@ impl<'a> Repeats<'a> {
                 continue;
             }
             if seen.field == field && &self.body[seen.start..seen.end] == bytes {
+                self.misses.insert(field, 0);
                 return Lookup::Repeat(seen.token);
             }
             same_hash += 1;
