@@ -1,5 +1,5 @@
 """``python -m bench codec``: decoding Kubernetes list bodies, JSON and protobuf, from a real
-API server. Creates 1,000 and 10,000 realistic pods (≈3.8 KB of JSON each, managedFields
+API server. Creates 1,000 and 10,000 realistic running pods (≈5 KB of JSON each, managedFields
 included) in a kcore.testenv control plane, fetches each list in both formats, and decodes it
 with kcore (plain and compact), json, orjson and the official ``kubernetes`` client; then the
 same sizes of all-distinct pods, decoded by kcore and orjson (see ``pod``). Each
@@ -102,9 +102,10 @@ def worker(name: str, path: str, count: int, runs: int) -> dict[str, float]:
 
 def pod(i: int, run: str, distinct: bool) -> dict[str, Any]:
     """A pod like a Deployment's: labels, annotations, owner, a container with env, probe,
-    volumes. Alike pods come from one template, as a ReplicaSet's do; distinct ones differ in
-    every part (owner, container, env, volumes, field managers' keys), as if each had its own
-    Deployment: the worst case for the protobuf decoder, which renders repeated messages once."""
+    volumes, bound to one of 50 nodes. Alike pods come from one template, as a ReplicaSet's do;
+    distinct ones differ in every part (owner, container, env, volumes, field managers' keys),
+    as if each had its own Deployment: the worst case for the protobuf decoder, which renders
+    repeated messages once. Either kind then gets a running pod's status (``pod_status``)."""
     v = f"-{i}" if distinct else ""
     owner = f"6f1c1f0e-3a51-4c1a-9a54-{i:012d}" if distinct else "6f1c1f0e-3a51-4c1a-9a54-2b7f6f1d9a10"
     return {
@@ -126,21 +127,52 @@ def pod(i: int, run: str, distinct: bool) -> dict[str, Any]:
             ],
             "volumes": [{"name": f"config{v}", "configMap": {"name": f"web-config{v}"}}, {"name": f"cache{v}", "emptyDir": {"sizeLimit": "1Gi"}}],
             "nodeSelector": {"kubernetes.io/os": "linux"},
+            "nodeName": f"node-{i % 50:02d}",
         },
     }
 
 
+def pod_status(i: int, distinct: bool) -> dict[str, Any]:
+    """What a kubelet reports for a running pod: its own IPs, container ID and times."""
+    v = f"-{i}" if distinct else ""
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_000 + i))
+    ready = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_007 + i))
+    host, ip = f"10.0.{i % 50}.10", f"10.244.{i // 250}.{i % 250 + 2}"
+    conditions = [("PodReadyToStartContainers", started), ("Initialized", started), ("Ready", ready),
+                  ("ContainersReady", ready), ("PodScheduled", started)]
+    return {
+        "phase": "Running",
+        "conditions": [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": at} for t, at in conditions],
+        "hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip, "podIPs": [{"ip": ip}],
+        "startTime": started,
+        "containerStatuses": [{
+            "name": f"web{v}", "state": {"running": {"startedAt": ready}}, "lastState": {}, "ready": True, "restartCount": 0,
+            "image": f"registry.example.com/payments/web{v}:1.27.3",
+            "imageID": "registry.example.com/payments/web@sha256:4f9c2e7d1b3a5c8e0f6d2b4a9c7e1f3d5b8a0c2e4f6d8b1a3c5e7f9d0b2a4c6e",
+            "containerID": f"containerd://{uuid.UUID(int=i + 1).hex * 2}", "started": True,
+        }],
+        "qosClass": "Burstable",
+    }
+
+
 def create_pods(kube: Any, namespace: str, count: int, run: str, distinct: bool, threads: int = 8) -> None:
-    """Creates pods over keep-alive connections from a few threads (the server does the work)."""
+    """Creates pods, then reports their status as the kubelet would, over keep-alive
+    connections from a few threads (the server does the work)."""
+    def send(conn: Any, method: str, path: str, body: dict[str, Any], content_type: str, want: int) -> None:
+        conn.request(method, path, body=json.dumps(body), headers=kube.headers({"Content-Type": content_type}))
+        resp = conn.getresponse()
+        answer = resp.read()
+        if resp.status != want:
+            raise RuntimeError(f"{method} {path}: {resp.status} {answer[:300]!r}")
+
     def work(start: int) -> None:
         conn = kube.connect()
-        headers = kube.headers({"Content-Type": JSON})
+        pods = f"/api/v1/namespaces/{namespace}/pods"
         for i in range(start, count, threads):
-            conn.request("POST", f"/api/v1/namespaces/{namespace}/pods", body=json.dumps(pod(i, run, distinct)), headers=headers)
-            resp = conn.getresponse()
-            body = resp.read()
-            if resp.status != 201:
-                raise RuntimeError(f"creating pod {i}: {resp.status} {body[:300]!r}")
+            created = pod(i, run, distinct)
+            send(conn, "POST", pods, created, JSON, 201)
+            send(conn, "PATCH", f"{pods}/{created['metadata']['name']}/status?fieldManager=kubelet",
+                 {"status": pod_status(i, distinct)}, "application/strategic-merge-patch+json", 200)
         conn.close()
 
     pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
