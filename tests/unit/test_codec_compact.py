@@ -107,3 +107,13 @@ def test_compact_objects_are_shared_across_threads() -> None:
 
 def test_scalar_bodies_decode_to_plain_values() -> None:
     assert decode_compact(b'"x"', JSON) == "x" and decode_compact(b"[1, 2]", JSON) == [1, 2]
+
+
+def test_an_empty_object_or_list_costs_no_more_than_null() -> None:
+    # Most of a field set (metadata.managedFields[].fieldsV1) is empty objects.
+    def size(value: str) -> int:
+        return sys.getsizeof(decode_compact(("{" + ",".join(f'"f:k{i}": {value}' for i in range(100)) + "}").encode(), JSON))
+
+    assert size("{}") == size("[]") == size("null")
+    empties = decode_compact(b'{"a": {}, "b": [], "c": [{}, []]}', JSON)
+    assert empties == {"a": {}, "b": [], "c": [{}, []]} and len(empties["a"]) == 0 and list(empties["c"][1]) == []

@@ -28,9 +28,9 @@ pub fn replay<S: Sink>(t: &Tape, pos: usize, sink: &mut S) -> Result<()> {
         tape::BIGINT => sink.big_int(tape::get_str(b, pos)),
         tape::STR => sink.str(tape::get_str(b, pos)),
         tape::CHILD => replay(&t.children[tape::get_varint(b, &mut p) as usize], 0, sink),
-        tape::ARRAY => {
+        tape::ARRAY | tape::EMPTY_ARRAY => {
             sink.begin_array()?;
-            let mut p = pos + 9;
+            let mut p = pos + tape::HEADER;
             for _ in 0..tape::count(b, pos) {
                 replay(t, p, sink)?;
                 p = tape::skip(b, p);
@@ -39,7 +39,7 @@ pub fn replay<S: Sink>(t: &Tape, pos: usize, sink: &mut S) -> Result<()> {
         }
         _ => {
             sink.begin_object()?;
-            let mut p = pos + 9;
+            let mut p = pos + tape::HEADER;
             for _ in 0..tape::count(b, pos) {
                 match tape::get_key(b, &mut p) {
                     Key::Id(id) => sink.key(&tape::key_name(id))?,
@@ -65,8 +65,8 @@ fn plain(py: Python<'_>, t: &Tape, pos: usize) -> PyResult<Py<PyAny>> {
 pub fn view_at(py: Python<'_>, t: &Arc<Tape>, pos: usize) -> PyResult<Py<PyAny>> {
     let b = &*t.bytes;
     Ok(match b[pos] {
-        tape::OBJECT => Py::new(py, CompactObject { tape: t.clone(), pos })?.into_any(),
-        tape::ARRAY => Py::new(py, CompactList { tape: t.clone(), pos })?.into_any(),
+        tape::OBJECT | tape::EMPTY_OBJECT => Py::new(py, CompactObject { tape: t.clone(), pos })?.into_any(),
+        tape::ARRAY | tape::EMPTY_ARRAY => Py::new(py, CompactList { tape: t.clone(), pos })?.into_any(),
         tape::CHILD => {
             let mut p = pos + 1;
             let child = t.children[tape::get_varint(b, &mut p) as usize].clone();
@@ -101,7 +101,7 @@ impl CompactObject {
     fn find(&self, key: &str) -> Option<usize> {
         let b = &*self.tape.bytes;
         let id = tape::key_id(key);
-        let mut p = self.pos + 9;
+        let mut p = self.pos + tape::HEADER;
         for _ in 0..tape::count(b, self.pos) {
             let hit = match tape::get_key(b, &mut p) {
                 Key::Id(i) => Some(i) == id,
@@ -117,7 +117,7 @@ impl CompactObject {
 
     fn entries(&self, py: Python<'_>) -> Vec<(Py<PyString>, usize)> {
         let b = &*self.tape.bytes;
-        let mut p = self.pos + 9;
+        let mut p = self.pos + tape::HEADER;
         let mut out = Vec::with_capacity(tape::count(b, self.pos));
         for _ in 0..tape::count(b, self.pos) {
             let k = match tape::get_key(b, &mut p) {
@@ -237,7 +237,7 @@ pub struct CompactList {
 impl CompactList {
     fn positions(&self) -> Vec<usize> {
         let b = &*self.tape.bytes;
-        let mut p = self.pos + 9;
+        let mut p = self.pos + tape::HEADER;
         (0..tape::count(b, self.pos))
             .map(|_| {
                 let here = p;

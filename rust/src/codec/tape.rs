@@ -9,6 +9,7 @@
 //!   STR varint-len utf8          CHILD varint (index into the tape's children)
 //!   ARRAY u32-len u32-count value*          (u32-len: bytes after the header)
 //!   OBJECT u32-len u32-count (key value)*   key: varint id<<1, or varint len<<1|1 then utf8
+//!   EMPTY_ARRAY | EMPTY_OBJECT              (one byte: most field-set leaves are `{}`)
 use super::error::Result;
 use super::schema::Field;
 use super::sink::Sink;
@@ -25,6 +26,8 @@ pub const STR: u8 = 6;
 pub const ARRAY: u8 = 7;
 pub const OBJECT: u8 = 8;
 pub const CHILD: u8 = 9;
+pub const EMPTY_ARRAY: u8 = 10;
+pub const EMPTY_OBJECT: u8 = 11;
 pub const HEADER: usize = 9;
 
 pub struct Tape {
@@ -116,7 +119,7 @@ pub fn get_u32(b: &[u8], pos: usize) -> usize {
 pub fn skip(b: &[u8], pos: usize) -> usize {
     let mut p = pos + 1;
     match b[pos] {
-        NULL | FALSE | TRUE => p,
+        NULL | FALSE | TRUE | EMPTY_ARRAY | EMPTY_OBJECT => p,
         INT | CHILD => {
             get_varint(b, &mut p);
             p
@@ -132,7 +135,10 @@ pub fn skip(b: &[u8], pos: usize) -> usize {
 
 /// Count of the array's items or the object's entries at `pos`.
 pub fn count(b: &[u8], pos: usize) -> usize {
-    get_u32(b, pos + 5)
+    match b[pos] {
+        EMPTY_ARRAY | EMPTY_OBJECT => 0,
+        _ => get_u32(b, pos + 5),
+    }
 }
 
 pub enum Key<'a> {
@@ -234,6 +240,12 @@ impl TapeWriter {
 
     fn end(&mut self) {
         let o = self.open.pop().expect("balanced containers");
+        if o.count == 0 && !o.detached {
+            // Nothing follows the header: keep one byte of it.
+            self.out.truncate(o.header + 1);
+            self.out[o.header] = if self.out[o.header] == OBJECT { EMPTY_OBJECT } else { EMPTY_ARRAY };
+            return;
+        }
         let len = (self.out.len() - o.header - HEADER) as u32;
         self.out[o.header + 1..o.header + 5].copy_from_slice(&len.to_le_bytes());
         self.out[o.header + 5..o.header + 9].copy_from_slice(&o.count.to_le_bytes());
