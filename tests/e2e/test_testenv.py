@@ -113,8 +113,11 @@ def test_an_exception_inside_the_with_block_still_stops_everything() -> None:
 
 
 CHILD_SCRIPT = """
-import sys, time
+import signal, sys, time
 from kcore.testenv import ControlPlane
+# Ctrl-C as in any Python program, even when the test run was started in the background
+# (a non-interactive shell starts background jobs with SIGINT ignored, and children inherit it).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with ControlPlane() as cp:
     print(cp.dir, flush=True)
     time.sleep(600)
