@@ -123,7 +123,7 @@ def create_pods(kubeconfig: str, namespace: str, count: int) -> None:
         for start in range(0, count, 200):
             batch = []
             for i in range(start, min(start + 200, count)):
-                body = pod(i, "bench")
+                body = pod(i, "bench", distinct=False)
                 body["metadata"]["name"] = f"bench-{i:05d}"
                 batch.append(pods.create(body))
             await asyncio.gather(*batch)
