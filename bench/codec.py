@@ -1,5 +1,5 @@
 """``python -m bench codec``: decoding Kubernetes list bodies, JSON and protobuf, from a real
-API server. Creates 1,000 and 10,000 realistic running pods (≈5 KB of JSON each, managedFields
+API server. Creates 1,000 and 10,000 realistic running pods (≈5.9 KB of JSON each, managedFields
 included) in a kcore.testenv control plane, fetches each list in both formats, and decodes it
 with kcore (plain and compact), json, orjson and the official ``kubernetes`` client; then the
 same sizes of all-distinct pods, decoded by kcore and orjson (see ``pod``). Each
@@ -187,6 +187,11 @@ def create_pods(kube: Any, namespace: str, count: int, run: str, distinct: bool,
         t.join()
 
 
+def body_path(folder: str, count: int, content_type: str) -> Path:
+    """Where the list body of `count` pods in `content_type` is kept for the worker processes."""
+    return Path(folder, f"{count}-{content_type.split('/')[-1]}")
+
+
 def fetch(kube: Any, namespace: str, accept: str, limit: int = 0) -> bytes:
     resp = kube.request("GET", f"/api/v1/namespaces/{namespace}/pods?limit={limit}", headers={"Accept": accept})
     assert resp.status == 200, resp.body[:300]
@@ -252,12 +257,12 @@ def main(argv: list[str]) -> int:
                 print(f"  list bodies: JSON {len(bodies[JSON]) / 1e6:.1f} MB ({len(bodies[JSON]) / n:,.0f} B/pod), "
                       f"protobuf {len(bodies[PROTOBUF]) / 1e6:.1f} MB", flush=True)
                 for ct, body in bodies.items():
-                    Path(tmp, f"{n}-{ct.split('/')[-1]}").write_bytes(body)
-                    Path(tmp, f"{n}-{ct.split('/')[-1]}{WARM_UP}").write_bytes(fetch(kube, ns, ct, limit=5))
+                    body_path(tmp, n, ct).write_bytes(body)
+                    Path(f"{body_path(tmp, n, ct)}{WARM_UP}").write_bytes(fetch(kube, ns, ct, limit=5))
                 best: dict[str, dict[str, float]] = {}
                 for _ in range(rounds):
                     for name in decoders:
-                        path = Path(tmp, f"{n}-{DECODERS[name].split('/')[-1]}")
+                        path = body_path(tmp, n, DECODERS[name])
                         out = subprocess.run([sys.executable, "-m", "bench.codec", "--worker", name, str(path), str(n), str(runs)],
                                              capture_output=True, text=True, cwd=Path(__file__).parent.parent)
                         if out.returncode:

@@ -4,6 +4,7 @@ is replayed as a Rust unit test (rust/src/codec/fuzzing.rs) on every ``./dev tes
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -14,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(2400)  # the first run on a machine installs cargo-fuzz and builds with ASan
-def test_a_short_fuzzing_run_with_coverage_from_the_rust_decoders_finds_no_crash() -> None:
-    run = subprocess.run([str(ROOT / "dev"), "fuzz", "20"], cwd=ROOT, capture_output=True, text=True, timeout=2300)
+def test_a_short_fuzzing_run_with_coverage_from_the_rust_decoders_finds_no_crash(tmp_path: Path) -> None:
+    # The inputs the run finds go under TMPDIR: pytest's own temporary folder, which it prunes.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    run = subprocess.run([str(ROOT / "dev"), "fuzz", "20"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=2300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert re.search(r"Done \d+ runs", run.stderr), run.stderr[-3000:]
     # libFuzzer's feedback comes from counters compiled into the decoders, not from Python.
