@@ -14,8 +14,8 @@ from kcore.clients.clientset import AsyncClientset as Clientset
 from kcore.clients.discovery import AsyncDiscovery as Discovery
 from kcore.clients.dynamic import AsyncDynamicClient as DynamicClient
 from kcore.clients.resource import AsyncResourceClient as ResourceClient
-from kcore.clients.resource import AsyncWatch as Watch
 from kcore.clients.rest import AsyncRESTClient as RESTClient
 from kcore.clients.transport import AsyncTransport as Transport
+from kcore.clients.watch import AsyncWatch as Watch
 
 __all__ = ["Clientset", "Discovery", "DynamicClient", "RESTClient", "ResourceClient", "Transport", "Watch"]

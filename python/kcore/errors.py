@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 
 class KcoreError(Exception):
@@ -149,10 +149,12 @@ _GENERIC_REASON_BY_CODE: dict[int, str] = {
 _BODY_EXCERPT = 1000
 
 
-def api_error_from_status(http_code: int, status: Optional[dict[str, Any]], body: bytes) -> ApiError:
+def api_error_from_status(http_code: int, status: Optional[Mapping[str, Any]], body: bytes) -> ApiError:
     """The ApiError for a failed response: ``status`` is the decoded Status (None if the body was
     not one), ``body`` the raw bytes. A Status's own code wins over ``http_code`` (a watch ERROR
     event arrives inside a 200)."""
+    if isinstance(status, Mapping) and not isinstance(status, dict):
+        status = _plain(status)  # a Status decoded compact (a watch decoded for a cache)
     if not isinstance(status, dict) or status.get("kind") != "Status":
         status = _generic_status(http_code, body)
     elif not isinstance(status.get("code"), int) or not status["code"]:
@@ -162,6 +164,11 @@ def api_error_from_status(http_code: int, status: Optional[dict[str, Any]], body
     if cls is None and (error.reason not in _KNOWN_REASONS or error.code == 429):
         cls = _CLASS_BY_CODE.get(error.code)
     return cls(status) if cls else error
+
+
+def _plain(status: Mapping[str, Any]) -> dict[str, Any]:
+    to_dict = getattr(status, "to_dict", None)
+    return to_dict() if callable(to_dict) else dict(status)
 
 
 def _generic_status(http_code: int, body: bytes) -> dict[str, Any]:

@@ -3,8 +3,11 @@ then the HTTP code only when the reason is not one it knows)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from kcore import codec
 from kcore.errors import (
     AlreadyExists, ApiError, ConfigError, Conflict, Forbidden, Gone, InternalError, Invalid, KcoreError,
     NotFound, ServerTimeout, TooManyRequests, TransportError, Unauthorized, api_error_from_status,
@@ -110,3 +113,12 @@ def test_every_error_is_a_kcore_error() -> None:
     for cls in (ConfigError, TransportError, ApiError, NotFound, Gone):
         assert issubclass(cls, KcoreError)
     assert str(ConfigError("context 'dev' is not defined", source="/k/config")) == "/k/config: context 'dev' is not defined"
+
+
+def test_a_status_decoded_compact_becomes_its_error_class_as_a_plain_one_does() -> None:
+    body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
+                       "reason": "Expired", "message": "too old resource version: 1 (50)"}).encode()
+    error = api_error_from_status(200, codec.decode_compact(body, codec.JSON), b"")
+    assert isinstance(error, Gone)
+    assert error.code == 410 and error.status["message"] == "too old resource version: 1 (50)"
+    assert isinstance(error.status, dict)  # a private copy: the caller may keep or change it

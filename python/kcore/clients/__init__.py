@@ -16,7 +16,8 @@ from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource,
 from kcore.clients.dynamic import (
     AsyncDynamicClient, AsyncDynamicResourceClient, DynamicClient, DynamicResource, DynamicResourceClient,
 )
-from kcore.clients.resource import AsyncResourceClient, AsyncWatch, ResourceClient, ResourceInfo, Watch
+from kcore.clients.resource import AsyncResourceClient, ResourceClient, ResourceInfo
+from kcore.clients.watch import AsyncWatch, Watch
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient
 from kcore.clients.rest_mapper import RESTMapper
 from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport

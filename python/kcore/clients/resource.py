@@ -7,14 +7,11 @@ The typed Clientset and the DynamicClient both hand these out, so each verb is w
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Generic, Iterator, Mapping, Optional, TypeVar, Union
+from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Optional, TypeVar, Union
 
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient, RESTClientBase, patch_content_type
-from kcore.errors import ApiError, Gone, TooManyRequests, TransportError
+from kcore.clients.watch import AsyncWatch, AsyncWatchDriver, ListPage, Watch, WatchDriver, WatchState
 
 T = TypeVar("T", bound=Mapping[str, Any])
 Req = TypeVar("Req", Request, AsyncRequest)
@@ -116,6 +113,18 @@ class ResourceRequests(Generic[Req]):
             request.param("sendInitialEvents", True).param("resourceVersionMatch", "NotOlderThan")
         return request
 
+    def watch_requests(self, label_selector: Optional[str], field_selector: Optional[str],
+                       ) -> tuple[Callable[[bool], Req], Callable[[ListPage], Req]]:
+        """What a watch driver needs: the watch request (streaming list or not) and a LIST
+        page's request, both with the selectors."""
+        def watch(send_initial_events: bool) -> Req:
+            return self.watch(label_selector, field_selector, send_initial_events)
+
+        def list_page(page: ListPage) -> Req:
+            return self.list(label_selector=label_selector, field_selector=field_selector, limit=page.limit,
+                             continue_token=page.continue_token, resource_version=page.resource_version)
+        return watch, list_page
+
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, obj: Object, dry_run: bool, field_manager: Optional[str]) -> Req:
@@ -182,53 +191,6 @@ def _delete_options(propagation_policy: Optional[str], grace_period_seconds: Opt
     return options
 
 
-class WatchBackoff:
-    """Waits between watch reconnections: 800 ms doubling to 30 s with jitter, reset after a
-    stream that lasted (client-go's reflector backoff)."""
-
-    def __init__(self) -> None:
-        self._next = 0.8
-
-    def reset(self) -> None:
-        self._next = 0.8
-
-    def next_delay(self) -> float:
-        delay = self._next * (1 + random.random())
-        self._next = min(self._next * 2, 30.0)
-        return min(delay, 30.0)
-
-
-INITIAL_EVENTS_END = "k8s.io/initial-events-end"
-"""The annotation of the BOOKMARK that ends the initial events of a streaming list."""
-
-
-class WatchState:
-    """The resourceVersion a resumed watch continues from, advanced by every event (BOOKMARKs
-    included), and whether the initial events of a streaming list are still to come: a watch
-    broken before they end starts the streaming list again (the reflector relists too)."""
-
-    def __init__(self, resource_version: Optional[str], send_initial_events: bool = False) -> None:
-        self.resource_version = resource_version
-        self.initial_events_pending = send_initial_events
-
-    def saw(self, event_type: str, obj: Any) -> None:
-        if event_type == "ERROR" or not isinstance(obj, Mapping):
-            return
-        metadata = obj.get("metadata") or {}
-        if metadata.get("resourceVersion"):
-            self.resource_version = metadata["resourceVersion"]
-        if event_type == "BOOKMARK" and (metadata.get("annotations") or {}).get(INITIAL_EVENTS_END) == "true":
-            self.initial_events_pending = False
-
-    @staticmethod
-    def reconnectable(error: BaseException) -> bool:
-        """A broken or refused connection, or being throttled, is worth another try; a 410
-        (the resourceVersion is gone: relist) or any other refusal is for the caller."""
-        return isinstance(error, (TransportError, TooManyRequests)) or (
-            isinstance(error, ApiError) and not isinstance(error, Gone) and error.code >= 500
-        )
-
-
 class ResourceClient(Generic[T]):
     """The verbs of one resource, blocking. Results are plain dicts (typed as ``T``)."""
 
@@ -267,15 +229,19 @@ class ResourceClient(Generic[T]):
 
     def watch(self, *, resource_version: Optional[str] = None, label_selector: Optional[str] = None,
               field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
-              bookmarks: bool = True, compact: bool = False, send_initial_events: bool = False) -> "Watch[T]":
+              bookmarks: bool = True, compact: bool = False, send_initial_events: bool = False) -> Watch:
         """``(event_type, object)`` from ``resource_version`` on. With ``timeout_seconds`` one
         watch request that ends when the server closes it; without, the watch runs until
         closed, resuming from the last resourceVersion it saw whenever the stream ends or
         breaks, so no event is lost; a 410 Gone (that version is compacted) raises.
         ``send_initial_events``: a streaming list — the current objects first, as ADDED, then a
         BOOKMARK annotated ``k8s.io/initial-events-end: "true"``, then changes."""
-        return Watch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
-                     send_initial_events)
+        if resource_version is None and timeout_seconds is None and not send_initial_events:
+            # Resuming needs a version to resume from: "now" is the collection's current one,
+            # taken here, not when iteration starts, so nothing created meanwhile is missed.
+            resource_version = self.list(limit=1)["metadata"]["resourceVersion"]
+        driver = WatchDriver(*self._requests.watch_requests(label_selector, field_selector), bookmarks, compact)
+        return Watch(driver, WatchState(resource_version, send_initial_events), timeout_seconds)
 
     def create(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
         result: T = self._requests.create(obj, dry_run, field_manager).do()
@@ -355,92 +321,6 @@ class ResourceClient(Generic[T]):
         return request.do_raw()
 
 
-class _WatchBase:
-    """What both watch twins keep: where to resume from, the request in flight, closing."""
-
-    def __init__(self, resource_version: Optional[str], label_selector: Optional[str], field_selector: Optional[str],
-                 timeout_seconds: Optional[int], bookmarks: bool, compact: bool, send_initial_events: bool) -> None:
-        self._state = WatchState(resource_version, send_initial_events)
-        self._selectors = (label_selector, field_selector)
-        self._timeout_seconds = timeout_seconds
-        self._bookmarks = bookmarks
-        self._compact = compact
-        self._closed = False
-        self._current: Any = None
-
-    @property
-    def resource_version(self) -> Optional[str]:
-        """The last resourceVersion seen: resume a later watch from here."""
-        return self._state.resource_version
-
-    def close(self) -> None:
-        """End the watch; safe from any thread (a blocked read returns)."""
-        self._closed = True
-        if self._current is not None:
-            self._current.close()
-
-
-class Watch(_WatchBase, Generic[T]):
-    """An iterator of ``(event_type, object)``; ``close()`` from any thread ends it."""
-
-    def __init__(self, client: ResourceClient[T], resource_version: Optional[str], label_selector: Optional[str],
-                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool,
-                 send_initial_events: bool) -> None:
-        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
-                         send_initial_events)
-        self._client = client
-        if resource_version is None and timeout_seconds is None and not send_initial_events:
-            # Resuming needs a version to resume from: "now" is the collection's current one,
-            # taken here, not when iteration starts, so nothing created meanwhile is missed.
-            self._state.resource_version = client.list(limit=1)["metadata"]["resourceVersion"]
-        self._events = self._run()
-
-    def __iter__(self) -> "Watch[T]":
-        return self
-
-    def __next__(self) -> tuple[str, T]:
-        return next(self._events)
-
-    def __enter__(self) -> "Watch[T]":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _one_watch(self, timeout_seconds: Optional[int]) -> Iterator[tuple[str, Any]]:
-        request = self._client._requests.watch(*self._selectors, self._state.initial_events_pending)
-        self._current = request.watch(self._state.resource_version, timeout_seconds=timeout_seconds,
-                                      bookmarks=self._bookmarks, compact=self._compact)
-        if self._closed:  # closed while the request was on its way
-            self._current.close()
-        return iter(self._current)
-
-    def _run(self) -> Iterator[tuple[str, Any]]:
-        if self._timeout_seconds is not None:
-            for event_type, obj in self._one_watch(self._timeout_seconds):
-                self._state.saw(event_type, obj)
-                yield event_type, obj
-            return
-        backoff = WatchBackoff()
-        while not self._closed:
-            started = time.monotonic()
-            try:
-                # Server-side timeouts spread reconnections out, as the reflector's do.
-                for event_type, obj in self._one_watch(random.randint(300, 600)):
-                    self._state.saw(event_type, obj)
-                    yield event_type, obj
-                    backoff.reset()
-            except Exception as error:  # noqa: BLE001 - sorted by WatchState.reconnectable
-                if self._closed:
-                    return
-                if not WatchState.reconnectable(error):
-                    raise
-                time.sleep(backoff.next_delay())
-                continue
-            if time.monotonic() - started < 1.0 and not self._closed:
-                time.sleep(backoff.next_delay())  # ended at once: don't spin
-
-
 class AsyncResourceClient(Generic[T]):
     """The asyncio twin of ResourceClient: the same verbs, awaited."""
 
@@ -477,12 +357,12 @@ class AsyncResourceClient(Generic[T]):
 
     async def watch(self, *, resource_version: Optional[str] = None, label_selector: Optional[str] = None,
                     field_selector: Optional[str] = None, timeout_seconds: Optional[int] = None,
-                    bookmarks: bool = True, compact: bool = False, send_initial_events: bool = False) -> "AsyncWatch[T]":
+                    bookmarks: bool = True, compact: bool = False, send_initial_events: bool = False) -> AsyncWatch:
         """As ResourceClient.watch; awaited because "from now" is resolved before it returns."""
         if resource_version is None and timeout_seconds is None and not send_initial_events:
             resource_version = (await self.list(limit=1))["metadata"]["resourceVersion"]
-        return AsyncWatch(self, resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
-                          send_initial_events)
+        driver = AsyncWatchDriver(*self._requests.watch_requests(label_selector, field_selector), bookmarks, compact)
+        return AsyncWatch(driver, WatchState(resource_version, send_initial_events), timeout_seconds)
 
     async def create(self, obj: Object, *, dry_run: bool = False, field_manager: Optional[str] = None) -> T:
         result: T = await self._requests.create(obj, dry_run, field_manager).do()
@@ -555,60 +435,3 @@ class AsyncResourceClient(Generic[T]):
             request.body(body, "application/octet-stream")
         raw: bytes = await request.do_raw()
         return raw
-
-
-class AsyncWatch(_WatchBase, Generic[T]):
-    """The asyncio twin of Watch: ``async for event_type, obj in watch``; ``close()`` ends it."""
-
-    def __init__(self, client: AsyncResourceClient[T], resource_version: Optional[str], label_selector: Optional[str],
-                 field_selector: Optional[str], timeout_seconds: Optional[int], bookmarks: bool, compact: bool,
-                 send_initial_events: bool) -> None:
-        super().__init__(resource_version, label_selector, field_selector, timeout_seconds, bookmarks, compact,
-                         send_initial_events)
-        self._client = client
-        self._events = self._run()
-
-    def __aiter__(self) -> "AsyncWatch[T]":
-        return self
-
-    async def __anext__(self) -> tuple[str, T]:
-        return await self._events.__anext__()
-
-    async def __aenter__(self) -> "AsyncWatch[T]":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
-    async def _one_watch(self, timeout_seconds: Optional[int]) -> AsyncIterator[tuple[str, Any]]:
-        request = self._client._requests.watch(*self._selectors, self._state.initial_events_pending)
-        self._current = await request.watch(self._state.resource_version, timeout_seconds=timeout_seconds,
-                                            bookmarks=self._bookmarks, compact=self._compact)
-        if self._closed:
-            self._current.close()
-        async for event in self._current:
-            yield event
-
-    async def _run(self) -> AsyncIterator[tuple[str, Any]]:
-        if self._timeout_seconds is not None:
-            async for event_type, obj in self._one_watch(self._timeout_seconds):
-                self._state.saw(event_type, obj)
-                yield event_type, obj
-            return
-        backoff = WatchBackoff()
-        while not self._closed:
-            started = time.monotonic()
-            try:
-                async for event_type, obj in self._one_watch(random.randint(300, 600)):
-                    self._state.saw(event_type, obj)
-                    yield event_type, obj
-                    backoff.reset()
-            except Exception as error:  # noqa: BLE001 - sorted by WatchState.reconnectable
-                if self._closed:
-                    return
-                if not WatchState.reconnectable(error):
-                    raise
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            if time.monotonic() - started < 1.0 and not self._closed:
-                await asyncio.sleep(backoff.next_delay())

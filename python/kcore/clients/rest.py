@@ -172,13 +172,15 @@ class RequestBuilder:
         return self.path()
 
 
-def _decoded(response: Response) -> Any:
+def _decoded(response: Response, compact: bool = False) -> Any:
     if response.status >= 300:
         raise api_error(response.status, response.body, response.content_type)
     if not response.body:
         return None
     if response.content_type not in (codec.JSON, codec.PROTOBUF):
         return response.body.decode("utf-8", "replace")  # e.g. logs, text from a proxied service
+    if compact:
+        return codec.decode_compact(response.body, response.content_type)
     return codec.decode(response.body, response.content_type)
 
 
@@ -201,9 +203,10 @@ class Request(RequestBuilder):
 
     _client: "RESTClient"
 
-    def do(self) -> Any:
-        """Send it; the decoded answer (None for an empty body), or the ApiError raised."""
-        return _decoded(self._send())
+    def do(self, compact: bool = False) -> Any:
+        """Send it; the decoded answer (None for an empty body), or the ApiError raised.
+        ``compact``: decoded into read-only compact objects (``kcore.codec.decode_compact``)."""
+        return _decoded(self._send(), compact)
 
     def do_raw(self) -> bytes:
         return _raw(self._send())
@@ -307,8 +310,8 @@ class AsyncRequest(RequestBuilder):
 
     _client: "AsyncRESTClient"
 
-    async def do(self) -> Any:
-        return _decoded(await self._send())
+    async def do(self, compact: bool = False) -> Any:
+        return _decoded(await self._send(), compact)
 
     async def do_raw(self) -> bytes:
         return _raw(await self._send())
