@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
 )
 
 type options struct {
@@ -49,11 +50,12 @@ func main() {
 	flag.StringVar(&o.resource, "resource", "configmaps", "core/v1 resource to inform on: pods or configmaps")
 	flag.StringVar(&o.namespace, "namespace", "", "namespace to inform on (empty: all namespaces)")
 	flag.DurationVar(&o.resync, "resync", 0, "the factory's default resync period (0: none)")
-	flag.BoolVar(&o.protobuf, "protobuf", false, "talk protobuf (ContentType application/vnd.kubernetes.protobuf)")
+	flag.BoolVar(&o.protobuf, "protobuf", false, "talk protobuf (ContentType application/vnd.kubernetes.protobuf); false: JSON")
 	flag.BoolVar(&o.stripFields, "strip-managed-fields", true, "transform clearing metadata.managedFields, as kube-controller-manager does")
 	flag.Float64Var(&o.qps, "qps", -1, "client-side QPS (negative: no client-side rate limit)")
 	flag.IntVar(&o.burst, "burst", 0, "client-side burst")
 	flag.DurationVar(&o.syncTimeout, "sync-timeout", 10*time.Minute, "bench: give up (exit 1) if not synced by then")
+	klog.InitFlags(nil) // -v=6 logs each request to stderr
 	flag.Parse()
 	if o.kubeconfig == "" {
 		fail("-kubeconfig is required")
@@ -83,10 +85,15 @@ func clientset(o options) *kubernetes.Clientset {
 	}
 	config.QPS = float32(o.qps)
 	config.Burst = o.burst
+	// Set either way: with no ContentType, client-go's typed clients ask for protobuf by default
+	// (gentype's prefersProtobuf), so JSON has to be asked for explicitly.
 	if o.protobuf {
 		// As kube-controller-manager sets it (--kube-api-content-type).
 		config.ContentType = "application/vnd.kubernetes.protobuf"
 		config.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	} else {
+		config.ContentType = "application/json"
+		config.AcceptContentTypes = "application/json"
 	}
 	cs, err := kubernetes.NewForConfig(config)
 	if err != nil {
