@@ -92,8 +92,8 @@ static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// A decoded object kept compactly in Rust: a read-only Mapping.
 #[pyclass(frozen, module = "kcore.codec")]
 pub struct CompactObject {
-    tape: Arc<Tape>,
-    pos: usize,
+    pub(crate) tape: Arc<Tape>,
+    pub(crate) pos: usize,
 }
 
 impl CompactObject {
@@ -230,8 +230,8 @@ impl CompactObject {
 /// A decoded array kept compactly in Rust: a read-only Sequence.
 #[pyclass(frozen, module = "kcore.codec")]
 pub struct CompactList {
-    tape: Arc<Tape>,
-    pos: usize,
+    pub(crate) tape: Arc<Tape>,
+    pub(crate) pos: usize,
 }
 
 impl CompactList {

@@ -1,6 +1,6 @@
 //! The codec: JSON and Kubernetes protobuf bodies into Python objects (plain or compact),
 //! watch streams into events, and Python objects back into either format.
-mod compact;
+pub(crate) mod compact;
 mod encode;
 mod error;
 #[cfg(any(test, fuzzing))]
@@ -12,8 +12,8 @@ mod protobuf;
 mod pyobjects;
 mod repeats;
 mod schema;
-mod sink;
-mod tape;
+pub(crate) mod sink;
+pub(crate) mod tape;
 mod watch;
 
 use error::{bad, DecodeError, Result};
