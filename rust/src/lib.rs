@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod codec;
+mod informer;
 #[cfg(fuzzing)]
 pub use codec::fuzzing::run_one as fuzz_codec;
 #[cfg(feature = "transport")]
@@ -22,5 +23,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     #[cfg(feature = "transport")]
     transport::register(m)?;
     workqueue::register(m)?;
+    informer::register(m)?;
     Ok(())
 }

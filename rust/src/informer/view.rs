@@ -1,0 +1,76 @@
+//! Reading the few fields the cache needs (metadata, labels, a field selector's path) from a
+//! compact object's tape in place: no Python objects are built.
+use crate::codec::compact::CompactObject;
+use crate::codec::tape::{self, Key, Tape};
+use std::borrow::Cow;
+
+/// Where the entry under `key` of the object at `obj` is: (start of its key, its value).
+pub(crate) fn find_entry(b: &[u8], obj: usize, key: &str) -> Option<(usize, usize)> {
+    if b[obj] != tape::OBJECT {
+        return None;
+    }
+    let id = tape::key_id(key);
+    let mut p = obj + tape::HEADER;
+    for _ in 0..tape::count(b, obj) {
+        let start = p;
+        let hit = match tape::get_key(b, &mut p) {
+            Key::Id(i) => Some(i) == id,
+            Key::Inline(k) => k == key,
+        };
+        if hit {
+            return Some((start, p));
+        }
+        p = tape::skip(b, p);
+    }
+    None
+}
+
+/// One value of a tape.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    tape: &'a Tape,
+    pos: usize,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn of(obj: &'a CompactObject) -> Self {
+        View::at(&obj.tape, obj.pos)
+    }
+
+    fn at(t: &'a Tape, pos: usize) -> Self {
+        // The items of a top-level list live in tapes of their own.
+        if t.bytes[pos] == tape::CHILD {
+            let mut p = pos + 1;
+            return View { tape: &t.children[tape::get_varint(&t.bytes, &mut p) as usize], pos: 0 };
+        }
+        View { tape: t, pos }
+    }
+
+    /// The value under `key`, if this is an object that has it.
+    pub(crate) fn get(&self, key: &str) -> Option<View<'a>> {
+        find_entry(&self.tape.bytes, self.pos, key).map(|(_, value)| View::at(self.tape, value))
+    }
+
+    /// The value at a path of keys.
+    pub(crate) fn path<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Option<View<'a>> {
+        keys.into_iter().try_fold(*self, |v, k| v.get(k))
+    }
+
+    /// A scalar as the text the API server's field sets hold: strings as they are, numbers and
+    /// booleans as their JSON text; null, objects and arrays as "".
+    pub(crate) fn text(&self) -> Cow<'a, str> {
+        let b = &*self.tape.bytes;
+        let mut p = self.pos + 1;
+        match b[self.pos] {
+            tape::STR | tape::BIGINT => Cow::Borrowed(tape::get_str(b, self.pos)),
+            tape::TRUE => Cow::Borrowed("true"),
+            tape::FALSE => Cow::Borrowed("false"),
+            tape::INT => {
+                let z = tape::get_varint(b, &mut p);
+                Cow::Owned((((z >> 1) as i64) ^ -((z & 1) as i64)).to_string())
+            }
+            tape::FLOAT => Cow::Owned(f64::from_le_bytes(b[p..p + 8].try_into().unwrap()).to_string()),
+            _ => Cow::Borrowed(""),
+        }
+    }
+}
