@@ -21,6 +21,10 @@ pub(crate) struct Selector {
 }
 
 impl Selector {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     pub(crate) fn matches(&self, obj: View<'_>) -> bool {
         self.terms.iter().all(|t| {
             let have = obj.path(t.path.iter().map(String::as_str)).map(|v| v.text());

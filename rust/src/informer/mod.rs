@@ -10,15 +10,22 @@
 //! - Selectors parse and match as k8s.io/apimachinery's labels and fields packages do.
 mod convert;
 mod fields;
+mod index;
+mod keys;
+mod managed_fields;
 mod selector;
+mod store;
 mod view;
 
 use pyo3::prelude::*;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<store::Store>()?;
     m.add_class::<selector::LabelSelector>()?;
     m.add_class::<fields::FieldSelector>()?;
+    m.add_function(wrap_pyfunction!(keys::object_key, m)?)?;
     m.add_function(wrap_pyfunction!(convert::to_compact, m)?)?;
+    m.add_function(wrap_pyfunction!(managed_fields::strip_managed_fields, m)?)?;
     m.add_function(wrap_pyfunction!(selector::parse_label_selector, m)?)?;
     m.add_function(wrap_pyfunction!(fields::parse_field_selector, m)?)?;
     Ok(())

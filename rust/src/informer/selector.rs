@@ -70,6 +70,10 @@ pub(crate) struct Selector {
 }
 
 impl Selector {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.requirements.is_empty()
+    }
+
     pub(crate) fn matches(&self, labels: &impl Labels) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }

@@ -56,6 +56,10 @@ impl<'a> View<'a> {
         keys.into_iter().try_fold(*self, |v, k| v.get(k))
     }
 
+    pub(crate) fn as_str(&self) -> Option<&'a str> {
+        (self.tape.bytes[self.pos] == tape::STR).then(|| tape::get_str(&self.tape.bytes, self.pos))
+    }
+
     /// A scalar as the text the API server's field sets hold: strings as they are, numbers and
     /// booleans as their JSON text; null, objects and arrays as "".
     pub(crate) fn text(&self) -> Cow<'a, str> {
@@ -73,4 +77,9 @@ impl<'a> View<'a> {
             _ => Cow::Borrowed(""),
         }
     }
+}
+
+/// metadata.`field` when it is a non-empty string.
+pub(crate) fn meta_str<'a>(obj: &'a CompactObject, field: &str) -> Option<&'a str> {
+    View::of(obj).path(["metadata", field])?.as_str().filter(|s| !s.is_empty())
 }
