@@ -152,6 +152,35 @@ def test_watch_sees_added_modified_deleted_in_order(config: Config, namespace: s
     assert events == [("ADDED", "w", {"a": "1"}), ("MODIFIED", "w", {"a": "2"}), ("DELETED", "w", {"a": "2"})]
 
 
+@pytest.mark.parametrize("http2", [True, False], ids=["http2", "http1"])
+def test_one_watch_request_carries_events_that_arrive_apart_without_breaking(config: Config, namespace: str,
+                                                                           http2: bool) -> None:
+    # kube-apiserver flushes a watch after each batch of events; compressed, each flush was a
+    # gzip member of its own, and the stream broke after the first one.
+    client = RESTClient(dataclasses.replace(config, http2=http2))
+    request = client.get().namespace(namespace).resource("configmaps")
+    start = request.do()["metadata"]["resourceVersion"]
+    names: list[str] = []
+
+    def create_apart() -> None:
+        for i in range(3):
+            threading.Event().wait(0.5)
+            client.post().namespace(namespace).resource("configmaps").body(configmap(f"apart-{i}")).do()
+
+    writer = threading.Thread(target=create_apart)
+    writer.start()
+    try:
+        watch = client.get().namespace(namespace).resource("configmaps").watch(start, timeout_seconds=10)
+        for event_type, obj in watch:
+            if event_type != "BOOKMARK":
+                names.append(obj["metadata"]["name"])
+            if len(names) == 3:
+                watch.close()
+    finally:
+        writer.join()
+    assert names == ["apart-0", "apart-1", "apart-2"]
+
+
 def test_async_client_runs_requests_concurrently_and_watches(config: Config, namespace: str) -> None:
     async def scenario() -> list[str]:
         client = AsyncRESTClient(config)

@@ -7,7 +7,7 @@ use super::tls::{client_config, TlsOptions};
 use super::TransportFailure;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING};
 use reqwest::Method;
 use std::future::Future;
 use std::sync::Arc;
@@ -212,6 +212,17 @@ impl Transport {
     }
 }
 
+/// A stream asks for no compression: kube-apiserver gzips a watch as one gzip member per flush,
+/// and reqwest's decoder ends at the first member ("error decoding response body"), which broke
+/// every watch after its first batch of events. (Go's gzip reader, under client-go, reads
+/// concatenated members.)
+fn uncompressed(mut call: Call) -> Call {
+    if !call.headers.contains_key(ACCEPT_ENCODING) {
+        call.headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    }
+    call
+}
+
 #[pymethods]
 impl Transport {
     #[new]
@@ -315,7 +326,7 @@ impl Transport {
         body: Option<Vec<u8>>,
         rate_limited: bool,
     ) -> PyResult<ResponseStream> {
-        let call = self.call(method, path, headers, body, None, rate_limited)?;
+        let call = uncompressed(self.call(method, path, headers, body, None, rate_limited)?);
         let shared = self.shared.clone();
         let response = py.detach(move || runtime().block_on(async move { shared.send(&call).await }));
         Ok(ResponseStream::new(response.map_err(failure)?))
@@ -332,7 +343,7 @@ impl Transport {
         body: Option<Vec<u8>>,
         rate_limited: bool,
     ) -> PyResult<()> {
-        let call = self.call(method, path, headers, body, None, rate_limited)?;
+        let call = uncompressed(self.call(method, path, headers, body, None, rate_limited)?);
         let shared = self.shared.clone();
         spawn_with_callback(done, async move { shared.send(&call).await.map(ResponseStream::new) });
         Ok(())
