@@ -28,7 +28,8 @@ def status_body(code: int, reason: str, message: str) -> bytes:
 class FaultProxy:
     """``faults`` is a queue consumed one per request: "429" / "503" (with Retry-After: 1),
     "503-no-retry-after", "drop" (close the connection unanswered), "warn:<text>" (forward, add
-    a Warning header), or None (forward). ``seen`` records each request's method and path."""
+    a Warning header), "corrupt" (forward the answer's head, then bytes no decoder accepts, then
+    close), or None (forward). ``seen`` records each request's method and path."""
 
     def __init__(self, control_plane: ControlPlane) -> None:
         upstream = urlsplit(control_plane.server)
@@ -110,9 +111,11 @@ class FaultProxy:
             handler.end_headers()
             handler.wfile.write(payload)
             return
-        self._forward(handler, body, warning=fault[5:] if fault and fault.startswith("warn:") else None)
+        self._forward(handler, body, warning=fault[5:] if fault and fault.startswith("warn:") else None,
+                      corrupt=fault == "corrupt")
 
-    def _forward(self, handler: http.server.BaseHTTPRequestHandler, body: Optional[bytes], warning: Optional[str]) -> None:
+    def _forward(self, handler: http.server.BaseHTTPRequestHandler, body: Optional[bytes], warning: Optional[str],
+                 corrupt: bool = False) -> None:
         conn = http.client.HTTPSConnection(*self.upstream, context=self.upstream_context, timeout=120)
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
         conn.request(handler.command, handler.path, body=body, headers=headers)
@@ -126,6 +129,13 @@ class FaultProxy:
             handler.send_header("Warning", f'299 - "{quoted}"')
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
+        if corrupt:  # a frame of 5 bytes that is no WatchEvent, and JSON that is no event: either way garbage
+            garbage = b"\x00\x00\x00\x05\xff\xff\xff\xff\xff" + b'{"type": "ADDED", "object": }\n'
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(garbage), garbage))
+            handler.wfile.flush()
+            handler.close_connection = True
+            conn.close()
+            return
         with self._lock:
             self._open.add((handler.connection, conn))
         try:

@@ -17,5 +17,8 @@ from kcore.clients.resource import AsyncResourceClient as ResourceClient
 from kcore.clients.rest import AsyncRESTClient as RESTClient
 from kcore.clients.transport import AsyncTransport as Transport
 from kcore.clients.watch import AsyncWatch as Watch
+from kcore.informer.factory import AsyncSharedInformerFactory as SharedInformerFactory
+from kcore.informer.shared_informer import AsyncSharedIndexInformer as SharedIndexInformer
 
-__all__ = ["Clientset", "Discovery", "DynamicClient", "RESTClient", "ResourceClient", "Transport", "Watch"]
+__all__ = ["Clientset", "Discovery", "DynamicClient", "RESTClient", "ResourceClient", "SharedIndexInformer",
+           "SharedInformerFactory", "Transport", "Watch"]

@@ -216,6 +216,19 @@ class ControlPlane:
         self._server = self._token = self._kubeconfig = self._etcd_url = None
         self._ca = None
 
+    def restart_apiserver(self, down_for: float = 0.0) -> None:
+        """Stop kube-apiserver (SIGTERM, as a rolling upgrade does), leave it down ``down_for``
+        seconds, start it again on the same port with the same etcd, and wait for /readyz.
+        Clients see their connections end, then refused connections, then the same cluster."""
+        apiserver = next((p for p in self._processes if p.name == "kube-apiserver"), None)
+        if apiserver is None:
+            raise ControlPlaneError("the control plane is not running: there is no kube-apiserver to restart")
+        apiserver.stop()
+        time.sleep(down_for)
+        apiserver.start()
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        self._wait_until(apiserver, f"{self.server}/readyz", context, lambda body: body.strip() == b"ok")
+
     def _install_sigterm_handler(self) -> None:
         # SIGTERM's default action ends Python without running `finally` blocks; turn it into
         # SystemExit so the stop above runs. Only if nobody else handles SIGTERM already.
