@@ -9,11 +9,12 @@ import time
 from typing import Any, Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from kcore import Clientset, aio
 from kcore.config import Config
 from kcore.errors import NotFound
-from kcore.informer import DeletedFinalStateUnknown, SharedIndexInformer, SharedInformerFactory, object_key
+from kcore.informer import DeletedFinalStateUnknown, SharedIndexInformer, SharedInformerFactory, metrics, object_key
 from tests.clusters import configmap
 from tests.waiting import wait_for
 
@@ -261,3 +262,39 @@ def test_the_asyncio_twin_runs_coroutine_handlers_on_the_callers_loop(config: Co
         return seen
 
     assert asyncio.run(scenario()) == [("add", "a", True), ("add", "b", False)]
+
+
+def test_reflector_metrics_count_lists_watches_and_the_last_version(clientset: Clientset, namespace: str,
+                                                                     configmaps: SharedIndexInformer) -> None:
+    client = clientset.core_v1.config_maps(namespace)
+    client.create(configmap("a"))
+    registry = CollectorRegistry()
+    metrics.track(configmaps, registry)
+    label = {"name": "configmaps"}
+    with configmaps:
+        assert configmaps.wait_for_cache_sync(timeout=30)
+        created = client.create(configmap("b"))
+        rv = float(created["metadata"]["resourceVersion"])
+        assert wait_for(lambda: registry.get_sample_value("reflector_last_resource_version", label) == rv)
+        assert registry.get_sample_value("reflector_lists_total", label) == 1
+        assert registry.get_sample_value("reflector_items_per_list_count", label) == 1
+        assert registry.get_sample_value("reflector_items_per_list_sum", label) == 1  # "a"; "b" came by watch
+        assert registry.get_sample_value("reflector_short_watches_total", label) == 0
+
+
+def test_a_metadata_only_informer_caches_partial_object_metadata(clientset: Clientset, namespace: str) -> None:
+    client = clientset.core_v1.config_maps(namespace)
+    client.create({**configmap("a", big="x" * 10000), "metadata": {"name": "a", "labels": {"team": "red"}}})
+    factory = SharedInformerFactory(clientset, namespace=namespace)
+    names = factory.metadata("", "v1", "configmaps")
+    assert names is factory.metadata("", "v1", "configmaps") and names is not factory.core_v1.config_maps()
+    try:
+        factory.start()
+        assert factory.wait_for_cache_sync(timeout=30) == {("", "v1", "configmaps", "metadata"): True,
+                                                           ("", "v1", "configmaps"): True}
+        cached = names.lister().namespace(namespace).get("a")
+        assert (cached["kind"], cached["apiVersion"]) == ("PartialObjectMetadata", "meta.k8s.io/v1")
+        assert "data" not in cached and cached["metadata"]["labels"] == {"team": "red"}
+        assert [o["metadata"]["name"] for o in names.lister().list(label_selector="team=red")] == ["a"]
+    finally:
+        factory.shutdown()

@@ -17,6 +17,7 @@ from kcore.informer import DeletedFinalStateUnknown, SharedIndexInformer, object
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config, compact_etcd, configmap
 from tests.fault_proxy import FaultProxy
+from tests.silent_proxy import SilentProxy
 from tests.waiting import wait_for
 
 
@@ -198,3 +199,26 @@ def test_the_cache_survives_a_kube_apiserver_restart_under_load(restartable_plan
             writer.join()
         assert converged(informer, handlers, direct)
         assert len(informer.indexer) == len(written)
+
+
+@pytest.mark.parametrize("http2", [True, False], ids=["http2-ping", "http1-idle-timeout"])
+def test_a_silently_dead_connection_is_noticed_and_replaced(control_plane: ControlPlane, config: Config,
+                                                            namespace: str, monkeypatch: pytest.MonkeyPatch,
+                                                            http2: bool) -> None:
+    # The detection times are shortened for the test: over HTTP/2 through client-go's own
+    # variables (defaults 30 s + 15 s), over HTTP/1.1 through the informer's idle timeout (150 s).
+    monkeypatch.setenv("HTTP2_READ_IDLE_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("HTTP2_PING_TIMEOUT_SECONDS", "2")
+    direct = Clientset(config).core_v1.config_maps(namespace)
+    with SilentProxy(control_plane) as proxy:
+        silent_config = dataclasses.replace(config, server=proxy.url, http2=http2)
+        informer = SharedIndexInformer(Clientset(silent_config).core_v1.config_maps(namespace),
+                                       watch_idle_timeout=None if http2 else 5.0)
+        handlers = FinalStates(informer)
+        with informer:
+            assert informer.wait_for_cache_sync(timeout=30)
+            healthy_watch(direct, handlers, namespace)
+            assert proxy.silence() > 0
+            direct.create(configmap("while-silent"))
+            assert converged(informer, handlers, direct, timeout=45)
+            assert proxy.connections > 1  # it was a new connection that brought the news

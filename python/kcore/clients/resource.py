@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Optional, TypeVar, Union
 
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient, RESTClientBase, patch_content_type
+from kcore.codec import JSON, PROTOBUF
 from kcore.clients.watch import AsyncWatch, AsyncWatchDriver, ListPage, Watch, WatchDriver, WatchState
 
 T = TypeVar("T", bound=Mapping[str, Any])
@@ -113,16 +114,19 @@ class ResourceRequests(Generic[Req]):
             request.param("sendInitialEvents", True).param("resourceVersionMatch", "NotOlderThan")
         return request
 
-    def watch_requests(self, label_selector: Optional[str], field_selector: Optional[str],
+    def watch_requests(self, label_selector: Optional[str], field_selector: Optional[str], metadata_only: bool = False,
                        ) -> tuple[Callable[[bool], Req], Callable[[ListPage], Req]]:
         """What a watch driver needs: the watch request (streaming list or not) and a LIST
-        page's request, both with the selectors."""
+        page's request, both with the selectors. ``metadata_only``: the server answers with
+        PartialObjectMetadata (kind, apiVersion, metadata), as client-go's metadata client asks."""
         def watch(send_initial_events: bool) -> Req:
-            return self.watch(label_selector, field_selector, send_initial_events)
+            request = self.watch(label_selector, field_selector, send_initial_events)
+            return request.header("accept", _metadata_accept("PartialObjectMetadata")) if metadata_only else request
 
         def list_page(page: ListPage) -> Req:
-            return self.list(label_selector=label_selector, field_selector=field_selector, limit=page.limit,
-                             continue_token=page.continue_token, resource_version=page.resource_version)
+            request = self.list(label_selector=label_selector, field_selector=field_selector, limit=page.limit,
+                                continue_token=page.continue_token, resource_version=page.resource_version)
+            return request.header("accept", _metadata_accept("PartialObjectMetadataList")) if metadata_only else request
         return watch, list_page
 
     # -- writes ------------------------------------------------------------------------------
@@ -173,6 +177,12 @@ class ResourceRequests(Generic[Req]):
         if scheme:
             target = f"{scheme}:{target}"
         return self._one(method, target, "proxy").suffix(path)
+
+
+def _metadata_accept(kind: str) -> str:
+    """The Accept of a metadata-only request: protobuf first (it is a built-in type even for
+    custom resources), JSON after."""
+    return f"{PROTOBUF};as={kind};g=meta.k8s.io;v=v1,{JSON};as={kind};g=meta.k8s.io;v=v1,{JSON}"
 
 
 def _delete_options(propagation_policy: Optional[str], grace_period_seconds: Optional[int],

@@ -226,24 +226,26 @@ class Request(RequestBuilder):
 
     def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
-        bookmarks: bool = True, compact: bool = False,
+        bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None,
     ) -> "EventStream":
         """One watch request: ``(event_type, object)`` as they come, until the server ends it or
-        ``close()`` (from any thread). An ERROR event (e.g. 410 Gone) raises its ApiError."""
+        ``close()`` (from any thread). An ERROR event (e.g. 410 Gone) raises its ApiError.
+        ``idle_timeout``: nothing read for that long raises TransportError (a dead connection)."""
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
         # The first watch attempt is not rate limited (client-go): a relist already was.
         stream = self._client.transport.stream("GET", path, headers=self._request_headers(), rate_limited=False)
         if stream.status >= 300:
             with stream:
                 raise api_error(stream.status, stream.read_all(), stream.content_type)
-        return EventStream(stream, compact)
+        return EventStream(stream, compact, idle_timeout)
 
 
 class _EventDecoding:
     """The decoding half of an event stream, shared by the twins."""
 
-    def __init__(self, stream: Union[Stream, AsyncStream], compact: bool) -> None:
+    def __init__(self, stream: Union[Stream, AsyncStream], compact: bool, idle_timeout: Optional[float] = None) -> None:
         self._stream = stream
+        self._idle_timeout = idle_timeout
         self._decoder = codec.WatchDecoder(stream.content_type, compact)
         self._pending: deque[tuple[str, Any]] = deque()
         self._closed = False
@@ -273,7 +275,7 @@ class EventStream(_EventDecoding):
 
     def __next__(self) -> tuple[str, Any]:
         while not self._pending:
-            if not self._take(self._stream.read()):
+            if not self._take(self._stream.read(self._idle_timeout)):
                 raise StopIteration
         return self._pending.popleft()
 
@@ -294,7 +296,7 @@ class AsyncEventStream(_EventDecoding):
 
     async def __anext__(self) -> tuple[str, Any]:
         while not self._pending:
-            if not self._take(await self._stream.read()):
+            if not self._take(await self._stream.read(self._idle_timeout)):
                 raise StopAsyncIteration
         return self._pending.popleft()
 
@@ -331,14 +333,14 @@ class AsyncRequest(RequestBuilder):
 
     async def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
-        bookmarks: bool = True, compact: bool = False,
+        bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None,
     ) -> AsyncEventStream:
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
         stream = await self._client.transport.stream("GET", path, headers=self._request_headers(), rate_limited=False)
         if stream.status >= 300:
             async with stream:
                 raise api_error(stream.status, await stream.read_all(), stream.content_type)
-        return AsyncEventStream(stream, compact)
+        return AsyncEventStream(stream, compact, idle_timeout)
 
 
 R = TypeVar("R", "Request", "AsyncRequest")

@@ -294,9 +294,17 @@ class AsyncStream(ResponseHead):
         super().__init__(raw.status, raw.headers, raw.http_version)
         self._raw = raw
 
-    async def read(self) -> Optional[bytes]:
-        chunk: Optional[bytes] = await _awaitable(self._raw.read_async)
-        return chunk
+    async def read(self, timeout: Optional[float] = None) -> Optional[bytes]:
+        """The next chunk, or None at the end; with nothing for ``timeout`` seconds, the stream
+        is closed and TransportError raised (as Stream.read)."""
+        if timeout is None:
+            chunk: Optional[bytes] = await _awaitable(self._raw.read_async)
+            return chunk
+        try:
+            return await asyncio.wait_for(self.read(), timeout)
+        except asyncio.TimeoutError:
+            self.close()
+            raise TransportError(f"no data on the stream for {timeout} s") from None
 
     async def chunks(self) -> Any:
         while (chunk := await self.read()) is not None:

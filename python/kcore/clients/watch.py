@@ -168,14 +168,16 @@ def resuming_watch(state: WatchState, timeout_seconds: Optional[int],
 
 class _DriverBase:
     """What both drivers keep: the open watch, the stop flag, how requests are built:
-    ``request(send_initial_events)`` the watch request, ``list_request(page)`` a LIST's."""
+    ``request(send_initial_events)`` the watch request, ``list_request(page)`` a LIST's.
+    ``idle_timeout``: a watch that reads nothing for that long fails (TransportError)."""
 
     def __init__(self, request: Callable[[bool], Any], list_request: Callable[[ListPage], Any],
-                 bookmarks: bool, compact: bool) -> None:
+                 bookmarks: bool, compact: bool, idle_timeout: Optional[float]) -> None:
         self._request = request
         self._list_request = list_request
         self._bookmarks = bookmarks
         self._compact = compact
+        self._idle_timeout = idle_timeout
         self._current: Any = None
         self._stopped = False
 
@@ -205,8 +207,8 @@ class WatchDriver(_DriverBase):
     """Runs a plan with blocking calls. ``run(plan)`` yields what the plan emits."""
 
     def __init__(self, request: Callable[[bool], Request], list_request: Callable[[ListPage], Request],
-                 bookmarks: bool = True, compact: bool = False) -> None:
-        super().__init__(request, list_request, bookmarks, compact)
+                 bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None) -> None:
+        super().__init__(request, list_request, bookmarks, compact, idle_timeout)
         self._wake = threading.Event()
 
     def stop(self) -> None:
@@ -242,7 +244,7 @@ class WatchDriver(_DriverBase):
             self._close_current()
             self._current = self._request(command.send_initial_events).watch(
                 command.resource_version, timeout_seconds=command.timeout_seconds, bookmarks=self._bookmarks,
-                compact=self._compact)
+                compact=self._compact, idle_timeout=self._idle_timeout)
             if self._stopped:  # stopped while the request was on its way
                 self._close_current()
             return None
@@ -258,8 +260,8 @@ class AsyncWatchDriver(_DriverBase):
     """The asyncio twin of WatchDriver: ``async for event in driver.run(plan)``."""
 
     def __init__(self, request: Callable[[bool], AsyncRequest], list_request: Callable[[ListPage], AsyncRequest],
-                 bookmarks: bool = True, compact: bool = False) -> None:
-        super().__init__(request, list_request, bookmarks, compact)
+                 bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None) -> None:
+        super().__init__(request, list_request, bookmarks, compact, idle_timeout)
         self._wake: Optional[asyncio.Event] = None
 
     def stop(self) -> None:
@@ -304,7 +306,7 @@ class AsyncWatchDriver(_DriverBase):
             self._close_current()
             self._current = await self._request(command.send_initial_events).watch(
                 command.resource_version, timeout_seconds=command.timeout_seconds, bookmarks=self._bookmarks,
-                compact=self._compact)
+                compact=self._compact, idle_timeout=self._idle_timeout)
             if self._stopped:
                 self._close_current()
             return None

@@ -31,6 +31,7 @@ from kcore.informer.shared_informer import (
 __all__ = [
     "NAMESPACE_INDEX",
     "AsyncSharedIndexInformer",
+    "AsyncSharedInformerFactory",
     "DeletedFinalStateUnknown",
     "GroupVersionInformers",
     "HandlerRegistration",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Generator, Iterable, Mapping, Optional, Protocol
 
 from kcore.clients.watch import (
@@ -85,6 +86,38 @@ def default_watch_error_handler(reflector: "Reflector", error: BaseException) ->
         log.warning("%s: failed to list and watch: %s", reflector.name, error)
 
 
+@dataclass
+class ReflectorMetrics:
+    """What a reflector counts, read by kcore.informer.metrics at scrape time. Durations in
+    seconds; the summaries as (count, sum)."""
+
+    lists: int = 0
+    list_duration: tuple[int, float] = (0, 0.0)
+    items_per_list: tuple[int, float] = (0, 0.0)
+    watches: int = 0
+    short_watches: int = 0
+    watch_duration: tuple[int, float] = (0, 0.0)
+    items_per_watch: tuple[int, float] = (0, 0.0)
+    last_resource_version: float = 0.0
+
+    def listed(self, seconds: float, items: int) -> None:
+        self.lists += 1
+        self.list_duration = _observe(self.list_duration, seconds)
+        self.items_per_list = _observe(self.items_per_list, items)
+
+    def watched(self, seconds: float, items: int) -> None:
+        self.watch_duration = _observe(self.watch_duration, seconds)
+        self.items_per_watch = _observe(self.items_per_watch, items)
+
+    def saw_version(self, resource_version: str) -> None:
+        if resource_version.isdigit():  # opaque to clients; etcd's are integers, and so is the gauge
+            self.last_resource_version = float(resource_version)
+
+
+def _observe(summary: tuple[int, float], value: float) -> tuple[int, float]:
+    return summary[0] + 1, summary[1] + value
+
+
 class _TemporaryStore:
     """What a streaming list gathers before its end: a key → object map."""
 
@@ -118,6 +151,7 @@ class Reflector:
         self._clock = clock
         self._backoff = backoff or Backoff(clock)
         self.last_sync_resource_version = ""
+        self.metrics = ReflectorMetrics()
         self._version_unavailable = False
         self._paginated_result = False
 
@@ -156,6 +190,7 @@ class Reflector:
         yield from self._watch(already_open=streamed)
 
     def _list(self) -> Plan:
+        started = self._clock()
         resource_version = self._relist_resource_version()
         if self._paginated_result:
             page_size = self._page_size
@@ -175,7 +210,12 @@ class Reflector:
             self._paginated_result = True  # no watch cache and many objects: keep paging
         self._version_unavailable = False
         self._store.replace(items, list_version)
-        self.last_sync_resource_version = list_version
+        self._synced(list_version, self._clock() - started, len(items))
+
+    def _synced(self, resource_version: str, seconds: float, items: int) -> None:
+        self.last_sync_resource_version = resource_version
+        self.metrics.listed(seconds, items)
+        self.metrics.saw_version(resource_version)
 
     def _pages(self, resource_version: str, page_size: int) -> Generator[Command, Any, tuple[list[Any], str, bool]]:
         """client-go's pager: every page's items, the list's resourceVersion, whether it paged.
@@ -201,6 +241,7 @@ class Reflector:
     def _watch_list(self) -> Plan:
         """A streaming list: the current objects as events into a temporary store, replaced
         into the real one at the initial-events-end BOOKMARK; the watch stays open."""
+        list_started = self._clock()
         while True:
             temporary = _TemporaryStore(self._key_of)
             list_version = ""
@@ -226,7 +267,7 @@ class Reflector:
                 break
         self._version_unavailable = False
         self._store.replace(list(temporary.objects.values()), list_version)
-        self.last_sync_resource_version = list_version
+        self._synced(list_version, self._clock() - list_started, len(temporary.objects))
 
     def _watch(self, already_open: bool) -> Plan:
         """Watch from the last synced version, re-opening as streams end."""
@@ -238,6 +279,7 @@ class Reflector:
                 # From "" or "0" the server first replays objects out of version order.
                 from_start = resource_version not in ("", "0")
                 try:
+                    self.metrics.watches += 1
                     yield OpenWatch(resource_version, watch_timeout_seconds())
                 except Exception as error:  # noqa: BLE001 - sorted as upstream does
                     if is_watch_error_retriable(error):
@@ -249,6 +291,7 @@ class Reflector:
             def saw(rv: str, besides_added: bool, from_start: bool = from_start) -> None:
                 if from_start or besides_added:
                     self.last_sync_resource_version = rv
+                    self.metrics.saw_version(rv)
 
             try:
                 yield from self._handle(self._store, started, saw, stop_at_initial_events_end=False)
@@ -296,7 +339,11 @@ class Reflector:
             count += 1
             if stop_at_initial_events_end and initial_events_ended:
                 return True
-        if self._clock() - started < 1.0 and count == 0:
+        lasted = self._clock() - started
+        if not stop_at_initial_events_end:
+            self.metrics.watched(lasted, count)
+        if lasted < 1.0 and count == 0:
+            self.metrics.short_watches += 1
             raise VeryShortWatchError(f"{self.name}: very short watch: the watch ended within a second without an event")
         return initial_events_ended
 

@@ -31,6 +31,11 @@ from kcore.informer.reflector import Reflector
 log = logging.getLogger("kcore.informer")
 
 Transform = Callable[[Any], Any]
+WATCH_IDLE_TIMEOUT = 150.0
+"""A watch that reads nothing for this long is taken for dead and replaced: kube-apiserver sends
+a BOOKMARK about every minute to a watch that asked for them, so silence past two of those means
+a connection that died without a FIN or RST. Over HTTP/2 the transport's pings find it sooner
+(30 s + 15 s, client-go's); over HTTP/1.1 there is nothing else to find it."""
 SYNC_POLL = 0.1
 """How often wait_for_cache_sync looks, as client-go's WaitForCacheSync."""
 
@@ -72,9 +77,11 @@ class InformerCore:
 
     def __init__(self, client: Union[ResourceClient[Any], AsyncResourceClient[Any]], driver_type: Any, *,
                  resync_period: float, indexers: Optional[Mapping[str, IndexFunc]], label_selector: Optional[str],
-                 field_selector: Optional[str], use_watch_list: bool, clock: Callable[[], float] = time.monotonic) -> None:
+                 field_selector: Optional[str], use_watch_list: bool, watch_idle_timeout: Optional[float],
+                 metadata_only: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.resource = _qualified(client.info.resource, client.info.group)
-        self._driver = driver_type(*client._requests.watch_requests(label_selector, field_selector), compact=True)
+        requests = client._requests.watch_requests(label_selector, field_selector, metadata_only)
+        self._driver = driver_type(*requests, compact=True, idle_timeout=watch_idle_timeout)
         self._clock = clock
         self._store = _core.Store()
         self.indexer = Indexer(self._store)
@@ -220,9 +227,11 @@ class SharedIndexInformer(InformerCore):
 
     def __init__(self, client: ResourceClient[Any], *, resync_period: float = 0.0,
                  indexers: Optional[Mapping[str, IndexFunc]] = None, label_selector: Optional[str] = None,
-                 field_selector: Optional[str] = None, use_watch_list: bool = True) -> None:
+                 field_selector: Optional[str] = None, use_watch_list: bool = True,
+                 watch_idle_timeout: Optional[float] = WATCH_IDLE_TIMEOUT, metadata_only: bool = False) -> None:
         super().__init__(client, WatchDriver, resync_period=resync_period, indexers=indexers,
-                         label_selector=label_selector, field_selector=field_selector, use_watch_list=use_watch_list)
+                         label_selector=label_selector, field_selector=field_selector, use_watch_list=use_watch_list,
+                         watch_idle_timeout=watch_idle_timeout, metadata_only=metadata_only)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -318,9 +327,11 @@ class AsyncSharedIndexInformer(InformerCore):
 
     def __init__(self, client: AsyncResourceClient[Any], *, resync_period: float = 0.0,
                  indexers: Optional[Mapping[str, IndexFunc]] = None, label_selector: Optional[str] = None,
-                 field_selector: Optional[str] = None, use_watch_list: bool = True) -> None:
+                 field_selector: Optional[str] = None, use_watch_list: bool = True,
+                 watch_idle_timeout: Optional[float] = WATCH_IDLE_TIMEOUT, metadata_only: bool = False) -> None:
         super().__init__(client, AsyncWatchDriver, resync_period=resync_period, indexers=indexers,
-                         label_selector=label_selector, field_selector=field_selector, use_watch_list=use_watch_list)
+                         label_selector=label_selector, field_selector=field_selector, use_watch_list=use_watch_list,
+                         watch_idle_timeout=watch_idle_timeout, metadata_only=metadata_only)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop: Optional[asyncio.Event] = None
 

@@ -11,7 +11,6 @@ running processor is their maximum).
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
@@ -19,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 
 from kcore import _core
+from kcore._prometheus import PerRegistry
 
 _HELP = {
     "depth": "Current depth of workqueue",
@@ -129,8 +129,7 @@ class WorkqueueCollector:
         return [depth, adds, latency, work, unfinished, longest, retries]
 
 
-_collectors: "weakref.WeakKeyDictionary[CollectorRegistry, WorkqueueCollector]" = weakref.WeakKeyDictionary()
-_collectors_lock = threading.Lock()
+_collectors = PerRegistry(WorkqueueCollector)
 
 
 def track(queue: Any, registry: Optional[CollectorRegistry] = None) -> None:
@@ -138,13 +137,7 @@ def track(queue: Any, registry: Optional[CollectorRegistry] = None) -> None:
     queue_metrics = queue.metrics
     if queue_metrics is None:  # unnamed queues have none, as in client-go
         return
-    registry = REGISTRY if registry is None else registry
-    with _collectors_lock:
-        collector = _collectors.get(registry)
-        if collector is None:
-            collector = _collectors[registry] = WorkqueueCollector()
-            registry.register(collector)
-    collector.track(queue_metrics)
+    _collectors.collector(registry).track(queue_metrics)
 
 
 def serve_metrics(port: int = 8000, addr: str = "0.0.0.0", registry: Optional[CollectorRegistry] = None) -> Any:

@@ -212,6 +212,17 @@ impl Transport {
     }
 }
 
+/// Seconds from the environment variable `name` (client-go reads the same ones), else `default`.
+fn env_seconds(name: &str, default: u64) -> Duration {
+    let seconds = std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
+    Duration::from_secs(seconds)
+}
+
+/// client-go's HTTP2_READ_IDLE_TIMEOUT_SECONDS (30 s; 0 turns the health check off).
+fn http2_read_idle_timeout() -> Option<Duration> {
+    Some(env_seconds("HTTP2_READ_IDLE_TIMEOUT_SECONDS", 30)).filter(|d| !d.is_zero())
+}
+
 /// A stream asks for no compression: kube-apiserver gzips a watch as one gzip member per flush,
 /// and reqwest's decoder ends at the first member ("error decoding response body"), which broke
 /// every watch after its first batch of events. (Go's gzip reader, under client-go, reads
@@ -267,6 +278,15 @@ impl Transport {
         }
         if !http2 {
             builder = builder.http1_only();
+        }
+        if let Some(idle) = http2_read_idle_timeout() {
+            // client-go's HTTP/2 health check: a ping once nothing has been read for `idle`, and
+            // the connection dropped if the answer takes longer than the ping timeout, so a
+            // silently dead connection (no FIN, no RST) fails its watches instead of hanging them.
+            builder = builder
+                .http2_keep_alive_interval(idle)
+                .http2_keep_alive_timeout(env_seconds("HTTP2_PING_TIMEOUT_SECONDS", 15))
+                .http2_keep_alive_while_idle(true);
         }
         // Building the client starts nothing; it must run inside the runtime for hyper's timers.
         let _guard = runtime().enter();
