@@ -223,6 +223,11 @@ class SharedIndexInformer(InformerCore):
         with informer:                               # start(); stop() on leaving
             informer.wait_for_cache_sync(timeout=30)
             informer.lister().namespace("web").get("front")
+
+    ``resync_period``: the handlers' default resync (0: none; at least 1 s). ``indexers``: as
+    ``add_indexers``. ``label_selector`` / ``field_selector``: what the server lists and watches.
+    ``use_watch_list``: try a streaming list before LIST (client-go's default). ``watch_idle_timeout``:
+    a watch silent this long is replaced (None: never). ``metadata_only``: cache PartialObjectMetadata.
     """
 
     def __init__(self, client: ResourceClient[Any], *, resync_period: float = 0.0,
