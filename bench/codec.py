@@ -142,7 +142,8 @@ def pod_status(i: int, distinct: bool) -> dict[str, Any]:
     v = f"-{i}" if distinct else ""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_000 + i))
     ready = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_007 + i))
-    host, ip = f"10.0.{i % 50}.10", f"10.244.{i // 250}.{i % 250 + 2}"
+    # 10.244.0.2 on, 250 a /24; past 64,000 pods on into 10.245 (the first 64,000 as before).
+    host, ip = f"10.0.{i % 50}.10", f"10.{244 + i // 64_000}.{i // 250 % 256}.{i % 250 + 2}"
     conditions = [("PodReadyToStartContainers", started), ("Initialized", started), ("Ready", ready),
                   ("ContainersReady", ready), ("PodScheduled", started)]
     return {
