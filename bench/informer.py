@@ -23,7 +23,10 @@ peers, in one run, on one kcore.testenv control plane, over the same running pod
 
 Options: ``--pods=N[,N…]`` (default 10000), ``--runs=R`` (default 3; time is the best run,
 memory the median of the same runs), ``--official-max=N`` (the largest N the official client
-is run at, default 50000: it holds ~80 KB per pod), ``--events=E`` (default 20000).
+is run at, default 50000: it holds ~80 KB per pod), ``--events=E`` (default 20000),
+``--kcore=COMMIT``: measure kcore as built from that commit (a clean export, built once into
+~/.cache/kcore/bench-kcore/) rather than the working tree, which others may be rebuilding
+while the benchmark runs.
 """
 
 from __future__ import annotations
@@ -731,7 +734,10 @@ def describe(runs: int, official_max: int, sizes: list[int], began: float, event
 
     go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
     skipped = f" The official client is run up to {official_max:,} pods (it keeps ~80 KB a pod)." if sizes[-1] > official_max else ""
-    tree = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    if "KCORE_BENCH_COMMIT" in os.environ:
+        tree = f"{os.environ['KCORE_BENCH_COMMIT'][:7]} (built from that commit alone)"
+    else:
+        tree = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     about = " ".join([
         f"`python -m bench informer` ({time.strftime('%Y-%m-%d', time.localtime(began))}) on {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, kcore {tree}, kubernetes {version('kubernetes')}, client-go v0.37.2 ({go});",
@@ -783,11 +789,47 @@ REPLAY_TEXT = " ".join([
     "the framer, streaming decoder and rest/watch Decoder its RESTClient builds for a typed watch, the",
     "transform, and processDeltas' steps (Get, Update the Indexer, a no-op handler's OnUpdate); bench/informer_go.",
     "*Whole informer, replay server*: each real informer (streaming list off: a LIST, then the WATCH) against",
-    "a stand-in server on loopback (plain HTTP/1.1, a Python process of its own) that serves the recorded list",
+    "a stand-in server on loopback (plain HTTP/1.0, a Python process of its own) that serves the recorded list",
     "and then the recorded stream; timed from synced until a no-op update handler has been called for every",
     "event, so the hand-off to the handler's thread (kcore) or goroutine (client-go) counts. Best of {runs}×{runs}",
     "replays (decoder) and of {runs} runs (whole informer), each in a fresh process.",
 ])
+
+
+SNAPSHOTS = Path.home() / ".cache" / "kcore" / "bench-kcore"
+
+
+def kcore_snapshot(commit: str) -> tuple[str, Path]:
+    """kcore's Python package as of `commit` with its extension built from the same commit (a
+    `git archive` export, `maturin build --release`, the wheel's _core copied in): the commit's
+    full hash and the folder to put on PYTHONPATH. Built once; the Cargo target folder is
+    seeded from the tree's own release build, so only the kcore crate itself compiles."""
+    import zipfile
+
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{commit}^{{commit}}"], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.strip()
+    src = SNAPSHOTS / sha[:12]
+    python = src / "python"
+    if (python / "kcore" / "_core.abi3.so").exists():
+        return sha, python
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", sha], capture_output=True, check=True, cwd=ROOT).stdout
+    subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+    target = SNAPSHOTS / "target"
+    if not target.exists() and (ROOT / "target" / "release").exists():
+        target.mkdir(parents=True)
+        for part in ("release", "maturin"):
+            if (ROOT / "target" / part).exists():
+                shutil.copytree(ROOT / "target" / part, target / part, symlinks=True)
+    wheels = src / "wheels"
+    subprocess.run([str(Path(sys.executable).with_name("maturin")), "build", "--release", "--quiet", "-i", sys.executable,
+                    "-o", str(wheels)], cwd=src, env={**os.environ, "CARGO_TARGET_DIR": str(target)}, check=True)
+    (wheel,) = wheels.glob("*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        (name,) = [n for n in built.namelist() if n.startswith("kcore/_core") and n.endswith(".so")]
+        (python / "kcore" / Path(name).name).write_bytes(built.read(name))
+    return sha, python
 
 
 # -- main ------------------------------------------------------------------------------------------
@@ -801,6 +843,12 @@ def main(argv: list[str]) -> int:
         # Without finalizing: the official informer's thread may be inside an SSL read (an abort).
         os._exit(0)
     opts = dict(a.lstrip("-").split("=", 1) for a in argv if "=" in a)
+    if "kcore" in opts and "KCORE_BENCH_COMMIT" not in os.environ:
+        sha, python = kcore_snapshot(opts["kcore"])
+        print(f"kcore from {sha[:12]}: {python}", flush=True)
+        env = {**os.environ, "KCORE_BENCH_COMMIT": sha, "PYTHONPATH": os.pathsep.join(filter(None, [str(python), os.environ.get("PYTHONPATH")]))}
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "bench.informer", *argv], env)
     sizes = sorted(int(n) for n in opts.get("pods", "10000").split(","))
     runs = int(opts.get("runs", "3"))
     official_max = int(opts.get("official-max", "50000"))
