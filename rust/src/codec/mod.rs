@@ -8,8 +8,9 @@ pub mod fuzzing;
 mod gotime;
 mod hash;
 mod json;
+pub(crate) mod list;
 mod protobuf;
-mod pyobjects;
+pub(crate) mod pyobjects;
 mod repeats;
 mod schema;
 pub(crate) mod sink;
@@ -55,7 +56,10 @@ fn decode_into<S: Sink>(body: &[u8], format: Format, sink: &mut S) -> Result<()>
 /// A body into plain Python objects.
 #[pyfunction]
 fn decode(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>> {
-    let format = format_of(content_type)?;
+    decode_plain(py, body, format_of(content_type)?)
+}
+
+fn decode_plain(py: Python<'_>, body: &[u8], format: Format) -> PyResult<Py<PyAny>> {
     let mut strings = StrCache::for_body(body.len());
     with_gc_paused(py, body.len(), || {
         let mut b = PyBuilder::new(py, &mut strings);
@@ -67,7 +71,10 @@ fn decode(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>
 /// A body into a compact read-only object held in Rust; built without the GIL.
 #[pyfunction]
 fn decode_compact(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>> {
-    let format = format_of(content_type)?;
+    compact_of(py, body, format_of(content_type)?)
+}
+
+fn compact_of(py: Python<'_>, body: &[u8], format: Format) -> PyResult<Py<PyAny>> {
     let t = py.detach(|| -> std::result::Result<_, String> {
         let mut w = TapeWriter::default();
         match decode_into(body, format, &mut w) {
@@ -91,5 +98,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<compact::CompactObject>()?;
     m.add_class::<compact::CompactList>()?;
     m.add_class::<watch::WatchDecoder>()?;
+    m.add_class::<list::ListDecoder>()?;
     Ok(())
 }

@@ -176,8 +176,34 @@ pub fn decode_enveloped<S: Sink>(b: &[u8], start: usize, end: usize, sink: &mut 
     })?;
     // The server's lists never have nil items, except the metadata-only ones it builds by appending.
     let list = env.kind.ends_with("List") && env.kind != "PartialObjectMetadataList";
-    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 0, type_meta: Some((env.api_version, env.kind)), list, repeats: Repeats::new(b) };
+    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 0, type_meta: Some((env.api_version, env.kind)), list, repeats: Repeats::default() };
     r.message(msg, rs, re)
+}
+
+/// The list message `msg` carries its items in field `items` (an index into its fields): the
+/// field of a list that a decoder can render item by item (see `render_item`). None for
+/// messages that are not lists, and for lists whose `items` the JSON may omit (then a missing
+/// `items` would change where the others' members stand).
+pub fn items_field(msg: u32) -> Option<usize> {
+    let m = &schema().messages[msg as usize];
+    let i = m.fields.iter().position(|f| &*f.json == "items" && !f.inline)?;
+    let f = &m.fields[i];
+    let of_messages = matches!(&f.ty, Ty::List(elem) if matches!(**elem, Ty::Msg(_)));
+    (of_messages && !f.omitempty && !f.omitzero).then_some(i)
+}
+
+/// Renders one item of list message `msg` (its field `items`, see `items_field`) held in
+/// `b[start..end]` exactly as `decode_enveloped` renders it inside the whole list: the same
+/// depth, the same apiVersion/kind written into it, and the messages repeated across items
+/// (`repeats` lives as long as the list; offsets count from the start of `b`).
+pub fn render_item<S: Sink>(b: &[u8], msg: u32, items: usize, start: usize, end: usize, sink: &mut S, repeats: &mut Repeats) -> Result<()> {
+    let s = schema();
+    let f = &s.messages[msg as usize].fields[items];
+    let Ty::List(elem) = &f.ty else { unreachable!("items_field chose a list") };
+    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 1, type_meta: None, list: true, repeats: std::mem::take(repeats) };
+    let out = r.value(msg, f, elem, Some(Entry { field: items as u16, wire: LEN, val: start as u64, end }));
+    *repeats = r.repeats;
+    out
 }
 
 struct Renderer<'a, 's, S: Sink> {
@@ -191,7 +217,7 @@ struct Renderer<'a, 's, S: Sink> {
     /// The body is a list kind, whose `items` the API server always writes as an array.
     list: bool,
     /// Messages already rendered, when the sink can repeat values.
-    repeats: Repeats<'a>,
+    repeats: Repeats,
 }
 
 /// Messages shorter than this are rendered every time: a lookup would cost about as much.
@@ -609,7 +635,7 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             return render(self);
         }
         let field = f as *const Field as usize;
-        match self.repeats.lookup(field, start, end) {
+        match self.repeats.lookup(self.b, field, start, end) {
             Lookup::Repeat(token) => self.sink.repeat(token),
             Lookup::RenderOnly => render(self),
             Lookup::Render(hash) => {

@@ -171,6 +171,35 @@ impl<'c, 'py> PyBuilder<'c, 'py> {
     }
 }
 
+/// Values a `PyBuilder` kept for `repeat`, held between builders (with the GIL released in
+/// between) so that a list decoded in batches repeats across them; tokens stay valid.
+#[derive(Default)]
+pub struct Kept(Vec<*mut ffi::PyObject>);
+
+// Owned references, touched only by a builder, which holds the GIL.
+unsafe impl Send for Kept {}
+unsafe impl Sync for Kept {}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            Python::attach(|_| {
+                for p in self.0.drain(..) {
+                    unsafe { ffi::Py_DECREF(p) };
+                }
+            });
+        }
+    }
+}
+
+impl PyBuilder<'_, '_> {
+    /// Trades the values this builder keeps for `kept`: before a batch, to take up the values
+    /// of earlier ones, and after it, to hand them all back.
+    pub fn swap_kept(&mut self, kept: &mut Kept) {
+        std::mem::swap(&mut self.kept, &mut kept.0);
+    }
+}
+
 impl Drop for PyBuilder<'_, '_> {
     fn drop(&mut self) {
         for p in self.kept.drain(..) {
@@ -330,6 +359,33 @@ static GC_ENABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Bodies smaller than this are decoded with the collector left alone: pausing costs more.
 const PAUSE_GC_ABOVE: usize = 64 * 1024;
+
+/// CPython's cyclic garbage collector paused (if it was running) until this is dropped: for
+/// a body decoded into Python objects in batches, between which other threads may run. Per
+/// batch, the collector would go over the objects of every earlier batch again and again.
+pub struct GcPaused(bool);
+
+impl GcPaused {
+    pub fn new(py: Python<'_>) -> PyResult<Self> {
+        let enabled = GC_ENABLED.import(py, "gc", "isenabled")?.call0()?.is_truthy()?;
+        if enabled {
+            GC_DISABLE.import(py, "gc", "disable")?.call0()?;
+        }
+        Ok(GcPaused(enabled))
+    }
+}
+
+impl Drop for GcPaused {
+    fn drop(&mut self) {
+        if self.0 {
+            Python::attach(|py| {
+                if let Err(e) = GC_ENABLE.import(py, "gc", "enable").and_then(|enable| enable.call0()) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        }
+    }
+}
 
 /// Runs `f` with CPython's cyclic garbage collector paused when `size` is large. Building a tree
 /// of millions of containers otherwise triggers collection after collection over objects that

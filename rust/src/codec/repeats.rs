@@ -38,41 +38,39 @@ pub enum Lookup {
     RenderOnly,
 }
 
-pub struct Repeats<'a> {
-    body: &'a [u8],
+/// Offsets count from the start of the body the decoder walks, which every call passes again:
+/// a body that grows as it arrives (a list decoded while received) keeps its offsets.
+#[derive(Default)]
+pub struct Repeats {
     table: HashTable<Seen>,
     hasher: DefaultHashBuilder,
     /// Per field: messages since its last repeat.
     misses: HashMap<usize, u32, DefaultHashBuilder>,
 }
 
-impl<'a> Repeats<'a> {
-    pub fn new(body: &'a [u8]) -> Self {
-        Repeats { body, table: HashTable::new(), hasher: DefaultHashBuilder::default(), misses: HashMap::default() }
-    }
-
-    fn hash(&self, field: usize, start: usize, end: usize) -> u64 {
-        let b = &self.body[start..end];
+impl Repeats {
+    fn hash(&self, body: &[u8], field: usize, start: usize, end: usize) -> u64 {
+        let b = &body[start..end];
         if b.len() <= 2 * HASHED_END {
             return self.hasher.hash_one((field, b));
         }
         self.hasher.hash_one((field, b.len(), &b[..HASHED_END], &b[b.len() - HASHED_END..]))
     }
 
-    pub fn lookup(&mut self, field: usize, start: usize, end: usize) -> Lookup {
+    pub fn lookup(&mut self, body: &[u8], field: usize, start: usize, end: usize) -> Lookup {
         let misses = self.misses.entry(field).or_insert(0);
         *misses += 1;
         if *misses > MISS_STREAK && *misses % SAMPLE_EVERY != 0 {
             return Lookup::RenderOnly;
         }
-        let hash = self.hash(field, start, end);
-        let bytes = &self.body[start..end];
+        let hash = self.hash(body, field, start, end);
+        let bytes = &body[start..end];
         let mut same_hash = 0;
         for seen in self.table.iter_hash(hash) {
             if seen.hash != hash {
                 continue;
             }
-            if seen.field == field && &self.body[seen.start..seen.end] == bytes {
+            if seen.field == field && &body[seen.start..seen.end] == bytes {
                 self.misses.insert(field, 0);
                 return Lookup::Repeat(seen.token);
             }

@@ -190,6 +190,68 @@ pub fn event_parts(t: &Tape) -> Option<(&str, usize)> {
     Some((ty?, obj?))
 }
 
+/// One item of a list written on its own (`TapeWriter::for_items`).
+pub enum Item {
+    /// An object: a child tape of the list's.
+    Child(Arc<Tape>),
+    /// Anything else, as it stands in the list's array.
+    Inline(Box<[u8]>),
+}
+
+/// The tape of a whole list, from the tape of the list without its items (`shell`: its
+/// top-level "items" an empty array or null) and the items: byte for byte what one writer of
+/// the whole list writes. None if `shell` is not an object with "items".
+pub fn with_items(shell: &Tape, items: Vec<Item>) -> Option<Arc<Tape>> {
+    let b = &*shell.bytes;
+    if b.first() != Some(&OBJECT) || !shell.children.is_empty() {
+        return None;
+    }
+    let items_id = key_id("items");
+    let mut out = Vec::with_capacity(b.len() + HEADER + 3 * items.len());
+    out.extend_from_slice(&b[..HEADER]);
+    let mut children = Vec::new();
+    let (mut p, mut found) = (HEADER, false);
+    for _ in 0..count(b, 0) {
+        let entry = p;
+        let is_items = match get_key(b, &mut p) {
+            Key::Id(id) => Some(id) == items_id,
+            Key::Inline(k) => k == "items",
+        };
+        let end = skip(b, p);
+        if !is_items || found {
+            out.extend_from_slice(&b[entry..end]);
+            p = end;
+            continue;
+        }
+        found = true;
+        out.extend_from_slice(&b[entry..p]);
+        let header = out.len();
+        out.push(ARRAY);
+        out.extend_from_slice(&[0; 8]);
+        let n = items.len() as u32;
+        for item in items.iter() {
+            match item {
+                Item::Child(t) => {
+                    out.push(CHILD);
+                    put_varint(&mut out, children.len() as u64);
+                    children.push(t.clone());
+                }
+                Item::Inline(v) => out.extend_from_slice(v),
+            }
+        }
+        let len = (out.len() - header - HEADER) as u32;
+        out[header + 1..header + 5].copy_from_slice(&len.to_le_bytes());
+        out[header + 5..header + 9].copy_from_slice(&n.to_le_bytes());
+        p = end;
+    }
+    if !found {
+        return None;
+    }
+    let len = (out.len() - HEADER) as u32;
+    out[1..5].copy_from_slice(&len.to_le_bytes());
+    Some(Arc::new(Tape { bytes: out.into_boxed_slice(), children: children.into_boxed_slice() }))
+}
+
 struct Open {
     header: usize,
     count: u32,
@@ -209,9 +271,18 @@ pub struct TapeWriter {
     children: Vec<Arc<Tape>>,
     local_keys: FastMap<Box<str>, Option<u32>>,
     last_key_items: bool,
+    /// Writes the items of a list one at a time (`for_items`).
+    item: bool,
 }
 
 impl TapeWriter {
+    /// A writer of a list's items one at a time, one value per `finish`, each written as the
+    /// writer of the whole list writes it there: an object as its child tape, anything else
+    /// as its bytes in the list's array (see `with_items`).
+    pub fn for_items() -> Self {
+        TapeWriter { item: true, ..TapeWriter::default() }
+    }
+
     pub fn finish(&mut self) -> Arc<Tape> {
         Arc::new(Tape {
             bytes: std::mem::take(&mut self.out).into_boxed_slice(),
@@ -240,7 +311,9 @@ impl TapeWriter {
 
     fn end(&mut self) {
         let o = self.open.pop().expect("balanced containers");
-        if o.count == 0 && !o.detached {
+        // An object item's own tape keeps its whole header, as a detached one does.
+        let item_tape = self.item && self.open.is_empty() && self.out[o.header] == OBJECT;
+        if o.count == 0 && !o.detached && !item_tape {
             // Nothing follows the header: keep one byte of it.
             self.out.truncate(o.header + 1);
             self.out[o.header] = if self.out[o.header] == OBJECT { EMPTY_OBJECT } else { EMPTY_ARRAY };
@@ -262,7 +335,7 @@ impl TapeWriter {
 impl TapeWriter {
     fn put_key(&mut self, k: &str, id: Option<u32>) {
         // The "items" of the top-level object are the items of a list.
-        self.last_key_items = self.open.len() == 1 && k == "items";
+        self.last_key_items = !self.item && self.open.len() == 1 && k == "items";
         match id {
             Some(id) => put_varint(&mut self.out, (id as u64) << 1),
             None => {
