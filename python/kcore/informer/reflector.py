@@ -50,7 +50,8 @@ class VeryShortWatchError(KcoreError):
     """A watch ended within a second without a single event: the server is not well."""
 
 
-def _resource_version(obj: Any) -> str:
+def resource_version_of(obj: Any) -> str:
+    """metadata.resourceVersion of an object or a list; "" if it has none."""
     metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
     rv = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
     return rv if isinstance(rv, str) else ""
@@ -230,11 +231,11 @@ class Reflector:
                 if not is_expired(error) or page.continue_token is None:
                     raise
                 answer = yield ListPage(resource_version)
-                return list(_items(answer)), _list_version(answer), paginated
+                return list(_items(answer)), resource_version_of(answer), paginated
             items.extend(_items(answer))
             token = (answer.get("metadata") or {}).get("continue")
             if not token:
-                return items, _list_version(answer), paginated
+                return items, resource_version_of(answer), paginated
             page = ListPage(None, page_size, token)
             paginated = True
 
@@ -335,7 +336,7 @@ class Reflector:
             elif event_type == "BOOKMARK":
                 besides_added = True
                 initial_events_ended = initial_events_ended or is_initial_events_end(event_type, obj)
-            saw(_resource_version(obj), besides_added)
+            saw(resource_version_of(obj), besides_added)
             count += 1
             if stop_at_initial_events_end and initial_events_ended:
                 return True
@@ -350,9 +351,3 @@ class Reflector:
 
 def _items(answer: Any) -> Iterable[Any]:
     return answer.get("items") or () if isinstance(answer, Mapping) else ()
-
-
-def _list_version(answer: Any) -> str:
-    metadata = answer.get("metadata") if isinstance(answer, Mapping) else None
-    rv = metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
-    return rv if isinstance(rv, str) else ""

@@ -26,7 +26,7 @@ from kcore.informer.handlers import (
 )
 from kcore.informer.indexer import Indexer, IndexFunc
 from kcore.informer.lister import Lister
-from kcore.informer.reflector import Reflector
+from kcore.informer.reflector import Reflector, resource_version_of
 
 log = logging.getLogger("kcore.informer")
 
@@ -44,11 +44,6 @@ def strip_managed_fields(obj: Any) -> Any:
     """The default transform: drop metadata.managedFields, which no controller reads and which
     is often half of an object (kube-controller-manager and kube-scheduler do the same)."""
     return _core.strip_managed_fields(obj) if isinstance(obj, CompactObject) else obj
-
-
-def _resource_version(obj: Any) -> Optional[str]:
-    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
-    return metadata.get("resourceVersion") if isinstance(metadata, Mapping) else None
 
 
 def _qualified(resource: str, group: str) -> str:
@@ -132,6 +127,36 @@ class InformerCore:
 
     # -- handlers --------------------------------------------------------------------------
 
+    def add_event_handler(self, on_add: Handler = None, on_update: Handler = None, on_delete: Handler = None, *,
+                          resync_period: Optional[float] = None) -> HandlerRegistration:
+        """``on_add(obj, is_in_initial_list)``, ``on_update(old, new)``, ``on_delete(obj)`` (obj
+        may be a DeletedFinalStateUnknown); any may be omitted (in the asyncio twin, any may be
+        ``async def``). Each handler has its own buffer and its own thread (or task). Added after
+        start, it first gets the whole cache as adds."""
+        listener, running = self._add_listener(on_add, on_update, on_delete, resync_period)
+        if running:
+            self._run_listener(listener)
+        return HandlerRegistration(self, listener)
+
+    def start(self) -> None:
+        """Start listing and watching in the background, once (the asyncio twin: as tasks on
+        the running event loop)."""
+        with self._start_lock:
+            if self.started or self.stopped:
+                return
+            self.started = True
+        self._run_loops()
+        for listener in self._processor.listeners():
+            self._run_listener(listener)
+
+    def _run_listener(self, listener: Listener) -> None:
+        """Start the worker that drains one handler's buffer (the twin's thread or task)."""
+        raise NotImplementedError
+
+    def _run_loops(self) -> None:
+        """Start the reflector and the resync ticker (the twin's threads or tasks)."""
+        raise NotImplementedError
+
     def _add_listener(self, on_add: Handler, on_update: Handler, on_delete: Handler,
                       resync: Optional[float]) -> tuple[Listener, bool]:
         """The new listener, and whether the informer runs already (its worker must start)."""
@@ -204,7 +229,7 @@ class InformerCore:
         if old is None:
             self._processor.distribute(Add(new, initial), False)
         else:  # an unchanged resourceVersion is a resync: only for handlers due for one
-            self._processor.distribute(Update(old, new), _resource_version(old) == _resource_version(new))
+            self._processor.distribute(Update(old, new), resource_version_of(old) == resource_version_of(new))
 
     def resync(self) -> None:
         """Every cached object as an update to itself, for the handlers whose resync is due."""
@@ -240,24 +265,10 @@ class SharedIndexInformer(InformerCore):
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
-    def add_event_handler(self, on_add: Handler = None, on_update: Handler = None, on_delete: Handler = None, *,
-                          resync_period: Optional[float] = None) -> HandlerRegistration:
-        """``on_add(obj, is_in_initial_list)``, ``on_update(old, new)``, ``on_delete(obj)`` (obj
-        may be a DeletedFinalStateUnknown); any may be omitted. Each handler has its own thread
-        and buffer. Added after start, it first gets the whole cache as adds."""
-        listener, running = self._add_listener(on_add, on_update, on_delete, resync_period)
-        if running:
-            self._spawn(self._deliver, listener)
-        return HandlerRegistration(self, listener)
+    def _run_listener(self, listener: Listener) -> None:
+        self._spawn(self._deliver, listener)
 
-    def start(self) -> None:
-        """Start listing and watching in the background (once)."""
-        with self._start_lock:
-            if self.started or self.stopped:
-                return
-            self.started = True
-        for listener in self._processor.listeners():
-            self._spawn(self._deliver, listener)
+    def _run_loops(self) -> None:
         self._spawn(self._reflect)
         if self.resync_check_period > 0:
             self._spawn(self._resync_loop)
@@ -340,23 +351,11 @@ class AsyncSharedIndexInformer(InformerCore):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop: Optional[asyncio.Event] = None
 
-    def add_event_handler(self, on_add: Handler = None, on_update: Handler = None, on_delete: Handler = None, *,
-                          resync_period: Optional[float] = None) -> HandlerRegistration:
-        """As SharedIndexInformer.add_event_handler; a handler may be ``async def``."""
-        listener, running = self._add_listener(on_add, on_update, on_delete, resync_period)
-        if running:
-            self._spawn(self._deliver(listener))
-        return HandlerRegistration(self, listener)
+    def _run_listener(self, listener: Listener) -> None:
+        self._spawn(self._deliver(listener))
 
-    def start(self) -> None:
-        """Start on the running event loop (once)."""
-        with self._start_lock:
-            if self.started or self.stopped:
-                return
-            self.started = True
+    def _run_loops(self) -> None:
         self._stop = asyncio.Event()
-        for listener in self._processor.listeners():
-            self._spawn(self._deliver(listener))
         self._spawn(self._reflect())
         if self.resync_check_period > 0:
             self._spawn(self._resync_loop())
