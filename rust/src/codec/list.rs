@@ -92,6 +92,22 @@ static STRUCTURE: [bool; 256] = {
     t
 };
 
+/// Non-zero if a byte of `w` is `b` (exact as a yes or no; which byte, not).
+#[inline]
+fn has_byte(w: u64, b: u8) -> u64 {
+    let v = w ^ (0x0101_0101_0101_0101 * u64::from(b));
+    v.wrapping_sub(0x0101_0101_0101_0101) & !v & 0x8080_8080_8080_8080
+}
+
+/// Moves on from `p` eight bytes at a time while `hit` finds nothing in them.
+#[inline]
+fn skip_words(b: &[u8], mut p: usize, hit: impl Fn(u64) -> u64) -> usize {
+    while p + 8 <= b.len() && hit(u64::from_le_bytes(b[p..p + 8].try_into().unwrap())) == 0 {
+        p += 8;
+    }
+    p
+}
+
 /// What one step of the framer did.
 enum Step {
     More,
@@ -465,6 +481,7 @@ impl StreamingList {
                         p += 1;
                         s.escape = false;
                     }
+                    p = skip_words(b, p, |w| has_byte(w, b'"') | has_byte(w, b'\\'));
                     while p < n && !IN_STRING[b[p] as usize] {
                         p += 1;
                     }
@@ -482,6 +499,8 @@ impl StreamingList {
                     }
                     continue;
                 }
+                // '[' and '{', ']' and '}' differ only in bit 5.
+                p = skip_words(b, p, |w| has_byte(w, b'"') | has_byte(w | 0x2020_2020_2020_2020, b'{') | has_byte(w | 0x2020_2020_2020_2020, b'}'));
                 while p < n && !STRUCTURE[b[p] as usize] {
                     p += 1;
                 }
@@ -833,6 +852,24 @@ mod tests {
                 let mut shorter = body.clone();
                 shorter.remove(at);
                 assert_never_differs(&shorter, format);
+            }
+        }
+    }
+
+    #[test]
+    fn a_word_has_a_byte_exactly_when_one_of_its_eight_is_that_byte() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..200_000u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for b in [b'"', b'\\', b'{', b'}', 0x00, 0x80, 0xff] {
+                let mut w = x.to_le_bytes();
+                if i % 2 == 0 {
+                    w[i as usize % 8] = b; // planted, next to anything
+                }
+                let word = u64::from_le_bytes(w);
+                assert_eq!(has_byte(word, b) != 0, w.contains(&b), "{w:?} {b}");
             }
         }
     }
