@@ -117,6 +117,12 @@ class Response:
     body: bytes
     http_version: str
 
+class DecodedResponse:
+    status: int
+    headers: List[Tuple[str, str]]
+    value: Any
+    http_version: str
+
 class ResponseStream:
     status: int
     headers: List[Tuple[str, str]]
@@ -139,6 +145,15 @@ class Transport:
     def request_async(
         self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
         body: Optional[bytes] = None, *, timeout: Optional[float] = None, rate_limited: bool = True,
+    ) -> None: ...
+    def request_decoded(
+        self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,
+        compact: bool = False, timeout: Optional[float] = None, rate_limited: bool = True,
+    ) -> Union[DecodedResponse, Response]: ...
+    def request_decoded_async(
+        self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None, *, compact: bool = False, timeout: Optional[float] = None,
+        rate_limited: bool = True,
     ) -> None: ...
     def stream(
         self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,

@@ -19,7 +19,7 @@ from typing import Any, Generic, Mapping, Optional, TypeVar, Union
 from urllib.parse import quote, urlencode
 
 from kcore import codec
-from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport, WarningHandler
+from kcore.clients.transport import AsyncStream, AsyncTransport, Decoded, Response, Stream, Transport, WarningHandler
 from kcore.config import Config
 from kcore.errors import ApiError, api_error_from_status
 
@@ -158,6 +158,11 @@ class RequestBuilder:
         path = "/".join(parts) or "/"
         return f"{path}?{urlencode(self._params)}" if self._params else path
 
+    def _is_list(self) -> bool:
+        """A GET of a collection: a LIST, whose answer ``do()`` decodes while it arrives."""
+        return (self._method == "GET" and self._resource is not None and self._name is None
+                and self._abs_path is None and not self._subresource)
+
     def _request_headers(self) -> dict[str, str]:
         headers = {"accept": ACCEPT_PROTOBUF if self._client.protobuf else codec.JSON}
         headers.update(self._headers)
@@ -172,7 +177,9 @@ class RequestBuilder:
         return self.path()
 
 
-def _decoded(response: Response, compact: bool = False) -> Any:
+def _decoded(response: Union[Response, Decoded], compact: bool = False) -> Any:
+    if isinstance(response, Decoded):
+        return response.value
     if response.status >= 300:
         raise api_error(response.status, response.body, response.content_type)
     if not response.body:
@@ -205,7 +212,11 @@ class Request(RequestBuilder):
 
     def do(self, compact: bool = False) -> Any:
         """Send it; the decoded answer (None for an empty body), or the ApiError raised.
-        ``compact``: decoded into read-only compact objects (``kcore.codec.decode_compact``)."""
+        ``compact``: decoded into read-only compact objects (``kcore.codec.decode_compact``).
+        A LIST (a GET of a collection) has its items decoded while its body arrives."""
+        if self._is_list():
+            return _decoded(self._client.transport.request_decoded(
+                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact), compact)
         return _decoded(self._send(), compact)
 
     def do_raw(self) -> bytes:
@@ -313,6 +324,9 @@ class AsyncRequest(RequestBuilder):
     _client: "AsyncRESTClient"
 
     async def do(self, compact: bool = False) -> Any:
+        if self._is_list():
+            return _decoded(await self._client.transport.request_decoded(
+                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact), compact)
         return _decoded(await self._send(), compact)
 
     async def do_raw(self) -> bytes:

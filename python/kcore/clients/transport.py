@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 import threading
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from kcore import _core
 from kcore.config import Config
@@ -85,6 +85,23 @@ class Response(ResponseHead):
         self.body = body
 
 
+class Decoded(ResponseHead):
+    """A 2xx answer in JSON or protobuf whose body was decoded while it arrived: ``value``, what
+    ``kcore.codec.decode`` (or ``decode_compact``) gives for the body, None for an empty one."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, status: int, raw_headers: Headers, value: Any, http_version: str) -> None:
+        super().__init__(status, raw_headers, http_version)
+        self.value = value
+
+
+def _answer(raw: Any) -> "Union[Response, Decoded]":
+    if isinstance(raw, _core.DecodedResponse):
+        return Decoded(raw.status, raw.headers, raw.value, raw.http_version)
+    return Response(raw.status, raw.headers, raw.body, raw.http_version)
+
+
 class _TransportCore:
     """Everything but the waiting: the Rust transport for the current client certificate,
     request headers from the credentials, and what to do with an answer's status."""
@@ -151,6 +168,16 @@ class Transport:
         raw = self._send(headers, lambda rust, sent: rust.request(
             method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
         return Response(raw.status, raw.headers, raw.body, raw.http_version)
+
+    def request_decoded(
+        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        timeout: Optional[float] = None, compact: bool = False, rate_limited: bool = True,
+    ) -> "Union[Response, Decoded]":
+        """As ``request``, but a 2xx answer in JSON or protobuf comes back ``Decoded`` (compact:
+        as ``decode_compact``), a list's items decoded while its body arrives; any other answer
+        as ``request`` gives it. A body that does not decode raises ``kcore.codec.DecodeError``."""
+        return _answer(self._send(headers, lambda rust, sent: rust.request_decoded(
+            method, path, sent, body, compact=compact, timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
 
     def stream(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
@@ -233,8 +260,10 @@ def _awaitable(start: Callable[[Callable[[bool, Any], Any]], None]) -> "asyncio.
             return
         if ok:
             future.set_result(value)
-        else:
+        elif isinstance(value, _core.TransportFailure):
             future.set_exception(_transport_error(value))
+        else:  # a body's DecodeError
+            future.set_exception(value)
 
     start(lambda ok, value: loop.call_soon_threadsafe(settle, ok, value))
     return future
@@ -257,6 +286,15 @@ class AsyncTransport:
         raw = await self._send(headers, lambda rust, sent, done: rust.request_async(
             done, method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
         return Response(raw.status, raw.headers, raw.body, raw.http_version)
+
+    async def request_decoded(
+        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        timeout: Optional[float] = None, compact: bool = False, rate_limited: bool = True,
+    ) -> "Union[Response, Decoded]":
+        """As Transport.request_decoded; the body is decoded off the event loop, which gets the
+        GIL between batches of Python objects."""
+        return _answer(await self._send(headers, lambda rust, sent, done: rust.request_decoded_async(
+            done, method, path, sent, body, compact=compact, timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
 
     async def stream(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,

@@ -54,15 +54,15 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 
 /// What a request needs once the GIL is gone.
 pub struct Call {
-    method: Method,
-    url: String,
+    pub(super) method: Method,
+    pub(super) url: String,
     headers: HeaderMap,
     body: Option<bytes::Bytes>,
     timeout: Option<Duration>,
     rate_limited: bool,
 }
 
-struct Shared {
+pub(super) struct Shared {
     client: reqwest::Client,
     limiter: Option<TokenBucket>,
     max_retries: u32,
@@ -79,7 +79,7 @@ fn failure(message: impl Into<String>) -> PyErr {
 }
 
 /// reqwest's error with its causes, which say what really failed (refused, reset, TLS...).
-fn describe(error: &reqwest::Error) -> String {
+pub fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -100,7 +100,7 @@ fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
 
 impl Shared {
     /// Send `call`, waiting for the rate limiter and retrying as client-go does.
-    async fn send(&self, call: &Call) -> Result<reqwest::Response, String> {
+    pub(super) async fn send(&self, call: &Call) -> Result<reqwest::Response, String> {
         if call.rate_limited {
             if let Some(limiter) = &self.limiter {
                 limiter.acquire().await;
@@ -145,20 +145,43 @@ impl Shared {
     }
 }
 
+/// Why a request failed: no answer (a message, raised as TransportFailure), or a Python
+/// error (the DecodeError of a body decoded as it arrived).
+pub enum Failed {
+    Transport(String),
+    Python(PyErr),
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Self {
+        Failed::Transport(message)
+    }
+}
+
+impl From<Failed> for PyErr {
+    fn from(f: Failed) -> Self {
+        match f {
+            Failed::Transport(message) => failure(message),
+            Failed::Python(e) => e,
+        }
+    }
+}
+
 /// Run `work` on the runtime and hand its outcome to `done(ok, value)` from an I/O thread.
 /// The asyncio side passes a `done` that hops back onto its event loop.
-pub fn spawn_with_callback<F, T>(done: Py<PyAny>, work: F)
+pub fn spawn_with_callback<F, T, E>(done: Py<PyAny>, work: F)
 where
-    F: Future<Output = Result<T, String>> + Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
     T: Send + 'static,
     T: for<'py> IntoPyObjectConverter<'py>,
+    E: Into<Failed> + Send + 'static,
 {
     runtime().spawn(async move {
-        let outcome = work.await;
+        let outcome = work.await.map_err(Into::into);
         Python::attach(|py| {
-            let delivered = match outcome.and_then(|value| value.convert(py).map_err(|e| e.to_string())) {
+            let delivered = match outcome.and_then(|value| value.convert(py).map_err(|e| Failed::Transport(e.to_string()))) {
                 Ok(value) => done.call1(py, (true, value)),
-                Err(message) => done.call1(py, (false, failure(message).into_value(py))),
+                Err(failed) => done.call1(py, (false, PyErr::from(failed).into_value(py))),
             };
             if let Err(error) = delivered {
                 // The event loop may be closed already; nobody is waiting for this answer.
@@ -332,6 +355,49 @@ impl Transport {
         let call = self.call(method, path, headers, body, timeout, rate_limited)?;
         let shared = self.shared.clone();
         spawn_with_callback(done, async move { shared.fetch(call).await });
+        Ok(())
+    }
+
+    /// As `request`, but a 2xx answer in JSON or protobuf comes back decoded, a list's items
+    /// while its body arrives (`DecodedResponse`; None for an empty body); any other answer
+    /// as `request` gives it. `compact`: decoded as `decode_compact` does.
+    #[pyo3(signature = (method, path, headers, body=None, *, compact=false, timeout=None, rate_limited=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn request_decoded(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        compact: bool,
+        timeout: Option<f64>,
+        rate_limited: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let call = self.call(method, path, headers, body, timeout, rate_limited)?;
+        let shared = self.shared.clone();
+        let outcome = py.detach(move || super::list::fetch_decoded(&shared, call, compact));
+        Ok(outcome?.convert(py)?)
+    }
+
+    /// The asyncio twin of `request_decoded`: later `done(True, DecodedResponse | Response)` or
+    /// `done(False, exc)` (TransportFailure, or the body's DecodeError).
+    #[pyo3(signature = (done, method, path, headers, body=None, *, compact=false, timeout=None, rate_limited=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn request_decoded_async(
+        &self,
+        done: Py<PyAny>,
+        method: &str,
+        path: &str,
+        headers: Vec<(String, String)>,
+        body: Option<Vec<u8>>,
+        compact: bool,
+        timeout: Option<f64>,
+        rate_limited: bool,
+    ) -> PyResult<()> {
+        let call = self.call(method, path, headers, body, timeout, rate_limited)?;
+        let shared = self.shared.clone();
+        spawn_with_callback(done, async move { super::list::fetch_decoded_async(shared, call, compact).await });
         Ok(())
     }
 

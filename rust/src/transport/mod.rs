@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod client;
+mod list;
 mod rate_limiter;
 mod retry;
 mod runtime;
@@ -20,6 +21,7 @@ pyo3::create_exception!(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Transport>()?;
     m.add_class::<client::Response>()?;
+    m.add_class::<list::DecodedResponse>()?;
     m.add_class::<stream::ResponseStream>()?;
     m.add("TransportFailure", m.py().get_type::<TransportFailure>())?;
     Ok(())
