@@ -177,7 +177,7 @@ class RequestBuilder:
         return self.path()
 
 
-def _decoded(response: Union[Response, Decoded], compact: bool = False) -> Any:
+def _decoded(response: Union[Response, Decoded], compact: bool = False, strip_managed_fields: bool = False) -> Any:
     if isinstance(response, Decoded):
         return response.value
     if response.status >= 300:
@@ -187,7 +187,7 @@ def _decoded(response: Union[Response, Decoded], compact: bool = False) -> Any:
     if response.content_type not in (codec.JSON, codec.PROTOBUF):
         return response.body.decode("utf-8", "replace")  # e.g. logs, text from a proxied service
     if compact:
-        return codec.decode_compact(response.body, response.content_type)
+        return codec.decode_compact(response.body, response.content_type, strip_managed_fields)
     return codec.decode(response.body, response.content_type)
 
 
@@ -210,14 +210,16 @@ class Request(RequestBuilder):
 
     _client: "RESTClient"
 
-    def do(self, compact: bool = False) -> Any:
+    def do(self, compact: bool = False, strip_managed_fields: bool = False) -> Any:
         """Send it; the decoded answer (None for an empty body), or the ApiError raised.
-        ``compact``: decoded into read-only compact objects (``kcore.codec.decode_compact``).
+        ``compact``: decoded into read-only compact objects (``kcore.codec.decode_compact``),
+        with ``strip_managed_fields`` without metadata.managedFields (left out while decoding).
         A LIST (a GET of a collection) has its items decoded while its body arrives."""
         if self._is_list():
             return _decoded(self._client.transport.request_decoded(
-                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact), compact)
-        return _decoded(self._send(), compact)
+                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact,
+                strip_managed_fields=strip_managed_fields))
+        return _decoded(self._send(), compact, strip_managed_fields)
 
     def do_raw(self) -> bytes:
         return _raw(self._send())
@@ -237,10 +239,12 @@ class Request(RequestBuilder):
 
     def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
-        bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None,
+        bookmarks: bool = True, compact: bool = False, strip_managed_fields: bool = False,
+        idle_timeout: Optional[float] = None,
     ) -> "EventStream":
         """One watch request: ``(event_type, object)`` as they come, until the server ends it or
         ``close()`` (from any thread). An ERROR event (e.g. 410 Gone) raises its ApiError.
+        ``compact`` and ``strip_managed_fields``: objects decoded as ``do`` decodes them.
         ``idle_timeout``: nothing read for that long raises TransportError (a dead connection)."""
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
         # The first watch attempt is not rate limited (client-go): a relist already was.
@@ -248,16 +252,17 @@ class Request(RequestBuilder):
         if stream.status >= 300:
             with stream:
                 raise api_error(stream.status, stream.read_all(), stream.content_type)
-        return EventStream(stream, compact, idle_timeout)
+        return EventStream(stream, compact, strip_managed_fields, idle_timeout)
 
 
 class _EventDecoding:
     """The decoding half of an event stream, shared by the twins."""
 
-    def __init__(self, stream: Union[Stream, AsyncStream], compact: bool, idle_timeout: Optional[float] = None) -> None:
+    def __init__(self, stream: Union[Stream, AsyncStream], compact: bool, strip_managed_fields: bool = False,
+                 idle_timeout: Optional[float] = None) -> None:
         self._stream = stream
         self._idle_timeout = idle_timeout
-        self._decoder = codec.WatchDecoder(stream.content_type, compact)
+        self._decoder = codec.WatchDecoder(stream.content_type, compact, strip_managed_fields)
         self._pending: deque[tuple[str, Any]] = deque()
         self._closed = False
 
@@ -323,11 +328,12 @@ class AsyncRequest(RequestBuilder):
 
     _client: "AsyncRESTClient"
 
-    async def do(self, compact: bool = False) -> Any:
+    async def do(self, compact: bool = False, strip_managed_fields: bool = False) -> Any:
         if self._is_list():
             return _decoded(await self._client.transport.request_decoded(
-                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact), compact)
-        return _decoded(await self._send(), compact)
+                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact,
+                strip_managed_fields=strip_managed_fields))
+        return _decoded(await self._send(), compact, strip_managed_fields)
 
     async def do_raw(self) -> bytes:
         return _raw(await self._send())
@@ -347,14 +353,15 @@ class AsyncRequest(RequestBuilder):
 
     async def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
-        bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None,
+        bookmarks: bool = True, compact: bool = False, strip_managed_fields: bool = False,
+        idle_timeout: Optional[float] = None,
     ) -> AsyncEventStream:
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
         stream = await self._client.transport.stream("GET", path, headers=self._request_headers(), rate_limited=False)
         if stream.status >= 300:
             async with stream:
                 raise api_error(stream.status, await stream.read_all(), stream.content_type)
-        return AsyncEventStream(stream, compact, idle_timeout)
+        return AsyncEventStream(stream, compact, strip_managed_fields, idle_timeout)
 
 
 R = TypeVar("R", "Request", "AsyncRequest")

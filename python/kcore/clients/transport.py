@@ -171,13 +171,16 @@ class Transport:
 
     def request_decoded(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
-        timeout: Optional[float] = None, compact: bool = False, rate_limited: bool = True,
+        timeout: Optional[float] = None, compact: bool = False, strip_managed_fields: bool = False,
+        rate_limited: bool = True,
     ) -> "Union[Response, Decoded]":
         """As ``request``, but a 2xx answer in JSON or protobuf comes back ``Decoded`` (compact:
-        as ``decode_compact``), a list's items decoded while its body arrives; any other answer
-        as ``request`` gives it. A body that does not decode raises ``kcore.codec.DecodeError``."""
+        as ``decode_compact``, ``strip_managed_fields`` too), a list's items decoded while its
+        body arrives; any other answer as ``request`` gives it. A body that does not decode
+        raises ``kcore.codec.DecodeError``."""
         return _answer(self._send(headers, lambda rust, sent: rust.request_decoded(
-            method, path, sent, body, compact=compact, timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
+            method, path, sent, body, compact=compact, strip_managed_fields=strip_managed_fields,
+            timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
 
     def stream(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
@@ -289,12 +292,14 @@ class AsyncTransport:
 
     async def request_decoded(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
-        timeout: Optional[float] = None, compact: bool = False, rate_limited: bool = True,
+        timeout: Optional[float] = None, compact: bool = False, strip_managed_fields: bool = False,
+        rate_limited: bool = True,
     ) -> "Union[Response, Decoded]":
         """As Transport.request_decoded; the body is decoded off the event loop, which gets the
         GIL between batches of Python objects."""
         return _answer(await self._send(headers, lambda rust, sent, done: rust.request_decoded_async(
-            done, method, path, sent, body, compact=compact, timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
+            done, method, path, sent, body, compact=compact, strip_managed_fields=strip_managed_fields,
+            timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
 
     async def stream(
         self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,

@@ -169,7 +169,9 @@ def resuming_watch(state: WatchState, timeout_seconds: Optional[int],
 class _DriverBase:
     """What both drivers keep: the open watch, the stop flag, how requests are built:
     ``request(send_initial_events)`` the watch request, ``list_request(page)`` a LIST's.
-    ``idle_timeout``: a watch that reads nothing for that long fails (TransportError)."""
+    ``idle_timeout``: a watch that reads nothing for that long fails (TransportError).
+    ``strip_managed_fields`` (compact objects only; may be set until the plan runs): objects
+    are decoded without metadata.managedFields."""
 
     def __init__(self, request: Callable[[bool], Any], list_request: Callable[[ListPage], Any],
                  bookmarks: bool, compact: bool, idle_timeout: Optional[float]) -> None:
@@ -177,6 +179,7 @@ class _DriverBase:
         self._list_request = list_request
         self._bookmarks = bookmarks
         self._compact = compact
+        self.strip_managed_fields = False
         self._idle_timeout = idle_timeout
         self._current: Any = None
         self._stopped = False
@@ -244,7 +247,7 @@ class WatchDriver(_DriverBase):
             self._close_current()
             self._current = self._request(command.send_initial_events).watch(
                 command.resource_version, timeout_seconds=command.timeout_seconds, bookmarks=self._bookmarks,
-                compact=self._compact, idle_timeout=self._idle_timeout)
+                compact=self._compact, strip_managed_fields=self.strip_managed_fields, idle_timeout=self._idle_timeout)
             if self._stopped:  # stopped while the request was on its way
                 self._close_current()
             return None
@@ -252,7 +255,7 @@ class WatchDriver(_DriverBase):
             self._wake.wait(command.seconds)
             return None
         if isinstance(command, ListPage):
-            return self._list_request(command).do(compact=self._compact)
+            return self._list_request(command).do(compact=self._compact, strip_managed_fields=self.strip_managed_fields)
         raise TypeError(f"not a watch command: {command!r}")
 
 
@@ -306,7 +309,7 @@ class AsyncWatchDriver(_DriverBase):
             self._close_current()
             self._current = await self._request(command.send_initial_events).watch(
                 command.resource_version, timeout_seconds=command.timeout_seconds, bookmarks=self._bookmarks,
-                compact=self._compact, idle_timeout=self._idle_timeout)
+                compact=self._compact, strip_managed_fields=self.strip_managed_fields, idle_timeout=self._idle_timeout)
             if self._stopped:
                 self._close_current()
             return None
@@ -318,7 +321,7 @@ class AsyncWatchDriver(_DriverBase):
                 pass
             return None
         if isinstance(command, ListPage):
-            return await self._list_request(command).do(compact=self._compact)
+            return await self._list_request(command).do(compact=self._compact, strip_managed_fields=self.strip_managed_fields)
         raise TypeError(f"not a watch command: {command!r}")
 
 

@@ -145,6 +145,10 @@ class InformerCore:
             if self.started or self.stopped:
                 return
             self.started = True
+            if self._transform is strip_managed_fields:
+                # The decoder leaves them out: no object is built only to be built again without.
+                self._driver.strip_managed_fields = True
+                self._transform = None
         self._run_loops()
         for listener in self._processor.listeners():
             self._run_listener(listener)

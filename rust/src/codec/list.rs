@@ -189,8 +189,16 @@ struct PbList {
 
 /// What the items become.
 enum Out {
-    Tapes { writer: TapeWriter, items: Vec<Item> },
+    Tapes { writer: TapeWriter, items: Vec<Item>, strip_managed_fields: bool },
     Objects { list: Option<Py<PyList>>, strings: StrCache, kept: Kept, repeats: Repeats },
+}
+
+/// What a list's items are decoded into: Python objects, or compact ones (`compact`), then
+/// optionally without metadata.managedFields.
+#[derive(Clone, Copy, Default)]
+pub struct Decoding {
+    pub compact: bool,
+    pub strip_managed_fields: bool,
 }
 
 /// The decoder of one list body arriving in chunks (see the module's doc). `feed` needs no GIL;
@@ -212,9 +220,11 @@ pub struct StreamingList {
 }
 
 impl StreamingList {
-    pub fn new(format: Format, compact: bool) -> Self {
+    pub fn new(format: Format, Decoding { compact, strip_managed_fields }: Decoding) -> Self {
         let out = if compact {
-            Out::Tapes { writer: TapeWriter::for_items(), items: Vec::new() }
+            let writer = TapeWriter::for_items();
+            let writer = if strip_managed_fields { writer.leave_out_managed_fields(false) } else { writer };
+            Out::Tapes { writer, items: Vec::new(), strip_managed_fields }
         } else {
             Out::Objects { list: None, strings: StrCache::default(), kept: Kept::default(), repeats: Repeats::default() }
         };
@@ -536,7 +546,7 @@ impl StreamingList {
 
     /// Decodes the framed items into tapes (no GIL).
     fn decode_tapes(&mut self) {
-        let Out::Tapes { writer, items } = &mut self.out else { return };
+        let Out::Tapes { writer, items, .. } = &mut self.out else { return };
         let mut failed = false;
         while self.decoded < self.spans.len() {
             let (s, e) = self.spans[self.decoded];
@@ -546,7 +556,7 @@ impl StreamingList {
             };
             let t = writer.finish();
             if out.is_err() {
-                *writer = TapeWriter::for_items(); // it stopped mid-value
+                writer.reset(); // it stopped mid-value
                 failed = true;
                 break;
             }
@@ -617,7 +627,7 @@ impl StreamingList {
         }
         let body = std::mem::take(&mut self.body);
         match self.out {
-            Out::Tapes { .. } => compact_of(py, &body, self.format),
+            Out::Tapes { strip_managed_fields, .. } => compact_of(py, &body, self.format, strip_managed_fields),
             Out::Objects { .. } => decode_plain(py, &body, self.format),
         }
     }
@@ -762,7 +772,7 @@ mod tests {
     /// The streaming decode of `body` fed in `chunks`: the list's tape if it was decoded while
     /// it arrived (None: the whole body would be decoded at the end), and how many items were.
     fn streamed(body: &[u8], format: Format, cuts: &[usize]) -> (Option<Arc<Tape>>, usize) {
-        let mut list = StreamingList::new(format, true);
+        let mut list = StreamingList::new(format, Decoding { compact: true, strip_managed_fields: false });
         let mut from = 0;
         for &cut in cuts.iter().chain([body.len()].iter()) {
             list.feed(&body[from..cut]);
@@ -905,9 +915,9 @@ impl ListDecoder {
 #[pymethods]
 impl ListDecoder {
     #[new]
-    #[pyo3(signature = (content_type, compact=false))]
-    fn new(content_type: &str, compact: bool) -> PyResult<Self> {
-        Ok(ListDecoder { list: Some(StreamingList::new(format_of(content_type)?, compact)), streamed: 0 })
+    #[pyo3(signature = (content_type, compact=false, strip_managed_fields=false))]
+    fn new(content_type: &str, compact: bool, strip_managed_fields: bool) -> PyResult<Self> {
+        Ok(ListDecoder { list: Some(StreamingList::new(format_of(content_type)?, Decoding { compact, strip_managed_fields })), streamed: 0 })
     }
 
     /// Adds a chunk of the body: the items it completes are decoded now.

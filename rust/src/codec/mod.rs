@@ -69,14 +69,19 @@ fn decode_plain(py: Python<'_>, body: &[u8], format: Format) -> PyResult<Py<PyAn
 }
 
 /// A body into a compact read-only object held in Rust; built without the GIL.
+/// `strip_managed_fields`: the object (or a list's items) without metadata.managedFields.
 #[pyfunction]
-fn decode_compact(py: Python<'_>, body: &[u8], content_type: &str) -> PyResult<Py<PyAny>> {
-    compact_of(py, body, format_of(content_type)?)
+#[pyo3(signature = (body, content_type, strip_managed_fields=false))]
+fn decode_compact(py: Python<'_>, body: &[u8], content_type: &str, strip_managed_fields: bool) -> PyResult<Py<PyAny>> {
+    compact_of(py, body, format_of(content_type)?, strip_managed_fields)
 }
 
-fn compact_of(py: Python<'_>, body: &[u8], format: Format) -> PyResult<Py<PyAny>> {
+fn compact_of(py: Python<'_>, body: &[u8], format: Format, strip_managed_fields: bool) -> PyResult<Py<PyAny>> {
     let t = py.detach(|| -> std::result::Result<_, String> {
         let mut w = TapeWriter::default();
+        if strip_managed_fields {
+            w = w.leave_out_managed_fields(false);
+        }
         match decode_into(body, format, &mut w) {
             Ok(()) => Ok(w.finish()),
             Err(error::Error::Decode(m)) => Err(m),

@@ -259,6 +259,28 @@ struct Open {
     detach_items: bool,
     /// This object is such an item: its bytes are in a buffer of their own.
     detached: bool,
+    /// With `managed_fields` Leave: a Kubernetes object (a root, a list's item, a watch event's
+    /// object), or such an object's metadata.
+    role: Role,
+}
+
+/// What a writer does with metadata.managedFields (`TapeWriter::leave_out_managed_fields`).
+#[derive(Clone, Copy, Default, PartialEq)]
+enum ManagedFields {
+    #[default]
+    Keep,
+    /// Left out of every object the tape holds: the root, a top-level list's items.
+    Leave,
+    /// The same for a tape of one watch event: the object under its "object" key.
+    LeaveInEvent,
+}
+
+#[derive(Clone, Copy, Default, PartialEq)]
+enum Role {
+    #[default]
+    Other,
+    Object,
+    Metadata,
 }
 
 /// A `Sink` that writes one tape (plus children for the items of a top-level list).
@@ -273,6 +295,11 @@ pub struct TapeWriter {
     last_key_items: bool,
     /// Writes the items of a list one at a time (`for_items`).
     item: bool,
+    managed_fields: ManagedFields,
+    /// With `managed_fields` Leave: the role of the object that the key just written opens.
+    next_role: Role,
+    /// While a managedFields value is left out: the containers open inside it.
+    leaving: Option<u32>,
 }
 
 impl TapeWriter {
@@ -283,6 +310,29 @@ impl TapeWriter {
         TapeWriter { item: true, ..TapeWriter::default() }
     }
 
+    /// This writer leaves out the metadata.managedFields of the Kubernetes objects it writes
+    /// (a root object, a top-level list's items; with `event`, the "object" of a watch event),
+    /// writing exactly the tape that `strip_managed_fields` would make of them.
+    pub fn leave_out_managed_fields(mut self, event: bool) -> Self {
+        self.managed_fields = if event { ManagedFields::LeaveInEvent } else { ManagedFields::Leave };
+        self
+    }
+
+    /// Whether this part of the input belongs to a managedFields value left out: `depth` is +1
+    /// when it opens a container, -1 when it closes one, 0 for a scalar.
+    #[inline]
+    fn left_out(&mut self, depth: i32) -> bool {
+        let Some(open) = self.leaving else { return false };
+        let open = open as i32 + depth;
+        self.leaving = if open == 0 && depth <= 0 { None } else { Some(open as u32) };
+        true
+    }
+
+    /// A fresh writer of the same kind, for a new value after one that failed mid-way.
+    pub fn reset(&mut self) {
+        *self = TapeWriter { item: self.item, managed_fields: self.managed_fields, ..TapeWriter::default() };
+    }
+
     pub fn finish(&mut self) -> Arc<Tape> {
         Arc::new(Tape {
             bytes: std::mem::take(&mut self.out).into_boxed_slice(),
@@ -291,6 +341,7 @@ impl TapeWriter {
     }
 
     fn value(&mut self) {
+        self.next_role = Role::Other;
         if let Some(o) = self.open.last_mut() {
             o.count += 1;
         }
@@ -298,6 +349,12 @@ impl TapeWriter {
 
     fn begin(&mut self, tag: u8, detach_items: bool) {
         let detached = tag == OBJECT && self.open.last().is_some_and(|o| o.detach_items);
+        let role = match self.managed_fields {
+            ManagedFields::Keep => Role::Other,
+            _ if tag != OBJECT => Role::Other,
+            _ if self.open.is_empty() || detached => Role::Object,
+            _ => self.next_role,
+        };
         if detached {
             self.outer.push(std::mem::take(&mut self.out));
         } else {
@@ -306,7 +363,7 @@ impl TapeWriter {
         let header = self.out.len();
         self.out.push(tag);
         self.out.extend_from_slice(&[0; 8]);
-        self.open.push(Open { header, count: 0, detach_items, detached });
+        self.open.push(Open { header, count: 0, detach_items, detached, role });
     }
 
     fn end(&mut self) {
@@ -333,6 +390,23 @@ impl TapeWriter {
 }
 
 impl TapeWriter {
+    /// With `managed_fields` Leave: whether the key `k` starts a managedFields value to leave
+    /// out; otherwise notes the role of the object it may open.
+    fn leaves_out(&mut self, k: &str) -> bool {
+        let role = self.open.last().map_or(Role::Other, |o| o.role);
+        let event_object = self.managed_fields == ManagedFields::LeaveInEvent && self.open.len() == 1;
+        self.next_role = match role {
+            Role::Metadata if k == "managedFields" => {
+                self.leaving = Some(0);
+                return true;
+            }
+            Role::Object if k == "metadata" => Role::Metadata,
+            _ if event_object && k == "object" => Role::Object,
+            _ => Role::Other,
+        };
+        false
+    }
+
     fn put_key(&mut self, k: &str, id: Option<u32>) {
         // The "items" of the top-level object are the items of a list.
         self.last_key_items = !self.item && self.open.len() == 1 && k == "items";
@@ -348,22 +422,34 @@ impl TapeWriter {
 
 impl Sink for TapeWriter {
     fn null(&mut self) -> Result<()> {
+        if self.left_out(0) {
+            return Ok(());
+        }
         self.value();
         self.out.push(NULL);
         Ok(())
     }
     fn bool(&mut self, v: bool) -> Result<()> {
+        if self.left_out(0) {
+            return Ok(());
+        }
         self.value();
         self.out.push(if v { TRUE } else { FALSE });
         Ok(())
     }
     fn int(&mut self, v: i64) -> Result<()> {
+        if self.left_out(0) {
+            return Ok(());
+        }
         self.value();
         self.out.push(INT);
         put_varint(&mut self.out, ((v << 1) ^ (v >> 63)) as u64);
         Ok(())
     }
     fn big_int(&mut self, digits: &str) -> Result<()> {
+        if self.left_out(0) {
+            return Ok(());
+        }
         self.value();
         self.out.push(BIGINT);
         put_varint(&mut self.out, digits.len() as u64);
@@ -371,12 +457,18 @@ impl Sink for TapeWriter {
         Ok(())
     }
     fn float(&mut self, v: f64) -> Result<()> {
+        if self.left_out(0) {
+            return Ok(());
+        }
         self.value();
         self.out.push(FLOAT);
         self.out.extend_from_slice(&v.to_le_bytes());
         Ok(())
     }
     fn str(&mut self, v: &str) -> Result<()> {
+        if self.left_out(0) {
+            return Ok(());
+        }
         self.value();
         self.out.push(STR);
         put_varint(&mut self.out, v.len() as u64);
@@ -384,10 +476,16 @@ impl Sink for TapeWriter {
         Ok(())
     }
     fn begin_object(&mut self) -> Result<()> {
+        if self.left_out(1) {
+            return Ok(());
+        }
         self.begin(OBJECT, false);
         Ok(())
     }
     fn key(&mut self, k: &str) -> Result<()> {
+        if self.leaving.is_some() || (self.managed_fields != ManagedFields::Keep && self.leaves_out(k)) {
+            return Ok(());
+        }
         let id = match self.local_keys.get(k) {
             Some(&id) => id,
             None => {
@@ -400,21 +498,79 @@ impl Sink for TapeWriter {
         Ok(())
     }
     fn field_key(&mut self, f: &'static Field) -> Result<()> {
+        if self.leaving.is_some() || (self.managed_fields != ManagedFields::Keep && self.leaves_out(&f.json)) {
+            return Ok(());
+        }
         let id = *f.tape_key.get_or_init(|| intern(&f.json));
         self.put_key(&f.json, id);
         Ok(())
     }
     fn end_object(&mut self) -> Result<()> {
+        if self.left_out(-1) {
+            return Ok(());
+        }
         self.end();
         Ok(())
     }
     fn begin_array(&mut self) -> Result<()> {
+        if self.left_out(1) {
+            return Ok(());
+        }
         let items = std::mem::take(&mut self.last_key_items) && self.open.len() == 1;
         self.begin(ARRAY, items);
         Ok(())
     }
     fn end_array(&mut self) -> Result<()> {
+        if self.left_out(-1) {
+            return Ok(());
+        }
         self.end();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::json;
+
+    fn written(body: &str, mut w: TapeWriter) -> Arc<Tape> {
+        assert!(json::parse(body.as_bytes(), &mut w).is_ok(), "{body}");
+        w.finish()
+    }
+
+    /// A pod with metadata.managedFields, and keys of that name elsewhere that are not its.
+    fn pod(managed_fields: bool) -> String {
+        let mf = if managed_fields { r#""managedFields":[{"manager":"m","fieldsV1":{"f:spec":{"f:x":{}}}}],"# } else { "" };
+        format!(r#"{{"kind":"Pod","metadata":{{"name":"a",{mf}"labels":{{"x":"y"}}}},"spec":{{"template":{{"metadata":{{"managedFields":[1]}}}},"managedFields":2}}}}"#)
+    }
+
+    #[test]
+    fn a_writer_leaving_out_managed_fields_writes_the_object_without_them() {
+        let cases = [
+            (pod(true), pod(false)),
+            (r#"{"metadata":{"managedFields":[{"a":[{"b":null}]}]},"x":[true]}"#.into(), r#"{"metadata":{},"x":[true]}"#.into()),
+            (r#"{"metadata":{"name":"a"},"managedFields":[]}"#.into(), r#"{"metadata":{"name":"a"},"managedFields":[]}"#.into()),
+        ];
+        for (body, without) in cases {
+            let left_out = written(&body, TapeWriter::default().leave_out_managed_fields(false));
+            assert_eq!(left_out.bytes, written(&without, TapeWriter::default()).bytes, "{body}");
+        }
+    }
+
+    #[test]
+    fn the_items_of_a_list_and_the_object_of_a_watch_event_are_written_without_managed_fields() {
+        let stripped = written(&pod(false), TapeWriter::default());
+        let list = format!(r#"{{"kind":"PodList","metadata":{{"resourceVersion":"1"}},"items":[{},{}]}}"#, pod(true), pod(true));
+        let t = written(&list, TapeWriter::default().leave_out_managed_fields(false));
+        assert_eq!(t.children.len(), 2);
+        assert!(t.children.iter().all(|c| c.bytes == stripped.bytes));
+
+        let item = written(&pod(true), TapeWriter::for_items().leave_out_managed_fields(false));
+        assert_eq!(item.bytes, stripped.bytes);
+
+        let event = |p: String| format!(r#"{{"type":"ADDED","object":{p}}}"#);
+        let left_out = written(&event(pod(true)), TapeWriter::default().leave_out_managed_fields(true));
+        assert_eq!(left_out.bytes, written(&event(pod(false)), TapeWriter::default()).bytes);
     }
 }

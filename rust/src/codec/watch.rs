@@ -19,6 +19,8 @@ const TYPES: [&str; 5] = ["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"];
 pub struct WatchDecoder {
     format: Format,
     compact: bool,
+    /// Compact objects are written without metadata.managedFields.
+    strip_managed_fields: bool,
     buf: Vec<u8>,
     /// Stream offset of `buf[0]`, for error messages.
     offset: usize,
@@ -31,6 +33,11 @@ pub struct WatchDecoder {
 type Event = (Py<PyString>, Py<PyAny>);
 
 impl WatchDecoder {
+    fn tape_writer(&self, event: bool) -> TapeWriter {
+        let w = TapeWriter::default();
+        if self.strip_managed_fields { w.leave_out_managed_fields(event) } else { w }
+    }
+
     fn event_type<'a>(&self, t: &'a str, at: usize) -> Result<&'a str> {
         if TYPES.contains(&t) {
             Ok(t)
@@ -45,7 +52,7 @@ impl WatchDecoder {
             other => other,
         };
         if self.compact {
-            let mut w = TapeWriter::default();
+            let mut w = self.tape_writer(true);
             json::parse(body, &mut w).map_err(here)?;
             let t = w.finish();
             let (ty, obj) = tape::event_parts(&t).ok_or_else(|| bad(format!("watch event at stream byte {at}: not {{\"type\": …, \"object\": …}}")))?;
@@ -91,7 +98,7 @@ impl WatchDecoder {
         let ty = self.event_type(ty.ok_or_else(|| bad(format!("watch frame at stream byte {at}: no type")))?, at)?;
         let (rs, re) = raw.ok_or_else(|| bad(format!("watch frame at stream byte {at}: no object")))?;
         let obj = if self.compact {
-            let mut w = TapeWriter::default();
+            let mut w = self.tape_writer(false);
             protobuf::decode_enveloped(b, rs, re, &mut w).map_err(here)?;
             root_view(py, w.finish())?
         } else {
@@ -152,11 +159,12 @@ impl WatchDecoder {
 #[pymethods]
 impl WatchDecoder {
     #[new]
-    #[pyo3(signature = (content_type, compact=false))]
-    pub(crate) fn new(content_type: &str, compact: bool) -> PyResult<Self> {
+    #[pyo3(signature = (content_type, compact=false, strip_managed_fields=false))]
+    pub(crate) fn new(content_type: &str, compact: bool, strip_managed_fields: bool) -> PyResult<Self> {
         Ok(WatchDecoder {
             format: super::format_of(content_type)?,
             compact,
+            strip_managed_fields,
             buf: Vec::new(),
             offset: 0,
             splitter: Splitter::default(),

@@ -5,6 +5,7 @@ use super::runtime::runtime;
 use super::stream::ResponseStream;
 use super::tls::{client_config, TlsOptions};
 use super::TransportFailure;
+use crate::codec::list::Decoding;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING};
@@ -360,8 +361,9 @@ impl Transport {
 
     /// As `request`, but a 2xx answer in JSON or protobuf comes back decoded, a list's items
     /// while its body arrives (`DecodedResponse`; None for an empty body); any other answer
-    /// as `request` gives it. `compact`: decoded as `decode_compact` does.
-    #[pyo3(signature = (method, path, headers, body=None, *, compact=false, timeout=None, rate_limited=true))]
+    /// as `request` gives it. `compact`: decoded as `decode_compact` does (`strip_managed_fields`
+    /// too).
+    #[pyo3(signature = (method, path, headers, body=None, *, compact=false, strip_managed_fields=false, timeout=None, rate_limited=true))]
     #[allow(clippy::too_many_arguments)]
     fn request_decoded(
         &self,
@@ -371,18 +373,19 @@ impl Transport {
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
         compact: bool,
+        strip_managed_fields: bool,
         timeout: Option<f64>,
         rate_limited: bool,
     ) -> PyResult<Py<PyAny>> {
         let call = self.call(method, path, headers, body, timeout, rate_limited)?;
         let shared = self.shared.clone();
-        let outcome = py.detach(move || super::list::fetch_decoded(&shared, call, compact));
+        let outcome = py.detach(move || super::list::fetch_decoded(&shared, call, Decoding { compact, strip_managed_fields }));
         Ok(outcome?.convert(py)?)
     }
 
     /// The asyncio twin of `request_decoded`: later `done(True, DecodedResponse | Response)` or
     /// `done(False, exc)` (TransportFailure, or the body's DecodeError).
-    #[pyo3(signature = (done, method, path, headers, body=None, *, compact=false, timeout=None, rate_limited=true))]
+    #[pyo3(signature = (done, method, path, headers, body=None, *, compact=false, strip_managed_fields=false, timeout=None, rate_limited=true))]
     #[allow(clippy::too_many_arguments)]
     fn request_decoded_async(
         &self,
@@ -392,12 +395,13 @@ impl Transport {
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
         compact: bool,
+        strip_managed_fields: bool,
         timeout: Option<f64>,
         rate_limited: bool,
     ) -> PyResult<()> {
         let call = self.call(method, path, headers, body, timeout, rate_limited)?;
         let shared = self.shared.clone();
-        spawn_with_callback(done, async move { super::list::fetch_decoded_async(shared, call, compact).await });
+        spawn_with_callback(done, async move { super::list::fetch_decoded_async(shared, call, Decoding { compact, strip_managed_fields }).await });
         Ok(())
     }
 

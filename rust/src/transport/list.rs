@@ -6,7 +6,7 @@
 //! compact items with no GIL, Python objects in batches, each with the GIL.
 use super::client::{describe, Call, Failed, Head, IntoPyObjectConverter, Shared};
 use super::runtime::runtime;
-use crate::codec::list::StreamingList;
+use crate::codec::list::{Decoding, StreamingList};
 use crate::codec::pyobjects::GcPaused;
 use crate::codec::Format;
 use pyo3::prelude::*;
@@ -71,24 +71,24 @@ async fn whole(response: reqwest::Response, what: &str) -> Result<bytes::Bytes, 
 
 /// Sends `call` and decodes its answer as it arrives, on this thread (no GIL held, not inside
 /// the runtime).
-pub fn fetch_decoded(shared: &Shared, call: Call, compact: bool) -> Result<Answer, Failed> {
+pub fn fetch_decoded(shared: &Shared, call: Call, decoding: Decoding) -> Result<Answer, Failed> {
     let response = runtime().block_on(shared.send(&call))?;
     let head = Head::of(&response);
     match decodable(&response) {
         None => Ok(Answer::Whole(head, runtime().block_on(whole(response, &what(&call)))?)),
-        Some(format) => Ok(Answer::Decoded(head, receive(response, &what(&call), format, compact)?)),
+        Some(format) => Ok(Answer::Decoded(head, receive(response, &what(&call), format, decoding)?)),
     }
 }
 
 /// The same on the runtime: the decoding on a blocking thread of its own.
-pub async fn fetch_decoded_async(shared: Arc<Shared>, call: Call, compact: bool) -> Result<Answer, Failed> {
+pub async fn fetch_decoded_async(shared: Arc<Shared>, call: Call, decoding: Decoding) -> Result<Answer, Failed> {
     let response = shared.send(&call).await?;
     let head = Head::of(&response);
     let what = what(&call);
     match decodable(&response) {
         None => Ok(Answer::Whole(head, whole(response, &what).await?)),
         Some(format) => {
-            let decoding = tokio::task::spawn_blocking(move || receive(response, &what, format, compact));
+            let decoding = tokio::task::spawn_blocking(move || receive(response, &what, format, decoding));
             let value = decoding.await.map_err(|e| Failed::Transport(format!("decoding the body: {e}")))??;
             Ok(Answer::Decoded(head, value))
         }
@@ -149,10 +149,10 @@ async fn pump(mut response: reqwest::Response, pieces: mpsc::Sender<Piece>) {
 
 /// Decodes the body as it arrives (a blocking call, made without the GIL); None for an empty
 /// body, as kcore.clients.rest gives it.
-fn receive(response: reqwest::Response, what: &str, format: Format, compact: bool) -> Result<Py<PyAny>, Failed> {
+fn receive(response: reqwest::Response, what: &str, format: Format, decoding: Decoding) -> Result<Py<PyAny>, Failed> {
     let (tx, pieces) = mpsc::channel();
     runtime().spawn(pump(response, tx));
-    let mut list = StreamingList::new(format, compact);
+    let mut list = StreamingList::new(format, decoding);
     // Python objects: CPython's collector waits until the list is whole, as it does while a
     // body is decoded at once (other threads run without it meanwhile); paused per batch, it
     // would go over every earlier batch again and again.
