@@ -17,7 +17,7 @@ import time
 from typing import Any, Callable, Mapping, Optional, Union
 
 from kcore import _core
-from kcore.clients.resource import AsyncResourceClient, ResourceClient
+from kcore.clients.resource import AsyncResourceClient, ResourceClient, ResourceInfo
 from kcore.clients.watch import AsyncWatchDriver, WatchDriver
 from kcore.codec import CompactObject
 from kcore.informer.handlers import (
@@ -74,6 +74,8 @@ class InformerCore:
                  resync_period: float, indexers: Optional[Mapping[str, IndexFunc]], label_selector: Optional[str],
                  field_selector: Optional[str], use_watch_list: bool, watch_idle_timeout: Optional[float],
                  metadata_only: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.info: ResourceInfo = client.info
+        """The resource cached: its group, version, kind and whether it is namespaced."""
         self.resource = _qualified(client.info.resource, client.info.group)
         requests = client._requests.watch_requests(label_selector, field_selector, metadata_only)
         self._driver = driver_type(*requests, compact=True, idle_timeout=watch_idle_timeout)
