@@ -1,0 +1,51 @@
+"""kcore.controller: reconcile loops (controller-runtime's controller, over kcore's informers
+and workqueue).
+
+    controller = Controller("mirror", reconcile, workers=4)
+    controller.for_(configmaps).owns(secrets, predicates=[ResourceVersionChanged()])
+    with controller:        # informers started and synced, then the workers
+        stop_signal.wait()  # leaving: in-flight reconciles finish
+
+Guarantees, as controller-runtime gives them:
+- Workers start only after every source's informer has handed its whole initial list to the
+  queue (CacheSyncTimeout after ``cache_sync_timeout``, 120 s).
+- One key is never reconciled by two workers at once; a key added while it is being reconciled
+  is reconciled again after; keys added many times while waiting are reconciled once.
+- ``reconcile(key)`` returning None or ``Result()`` forgets the key's failures;
+  ``Result(requeue_after=s)`` forgets them and brings the key back after ``s`` seconds; raising
+  requeues it after the rate limiter's delay (per-key exponential 5 ms → 1000 s by default) and
+  logs the error with the key; raising ``TerminalError`` logs it and does not requeue.
+- A deleted object's key is still enqueued, also when the informer only saw it vanish from a
+  relist (DeletedFinalStateUnknown): the reconcile finds it gone from the lister.
+- ``stop()`` starts no new reconcile and waits for the running ones.
+- controller-runtime's metrics (controller_runtime_reconcile_total{controller,result}, ...) and
+  the workqueue's, named after the controller.
+
+``kcore.aio.Controller`` is the asyncio twin, for ``async def reconcile``.
+"""
+
+from kcore.controller.controller import CACHE_SYNC_TIMEOUT, AsyncController, CacheSyncTimeout, Controller
+from kcore.controller.predicates import (
+    AnnotationsChanged, And, Filter, Funcs, GenerationChanged, LabelsChanged, Not, Or, Predicate,
+    ResourceVersionChanged,
+)
+from kcore.controller.result import Result, TerminalError
+
+__all__ = [
+    "CACHE_SYNC_TIMEOUT",
+    "AnnotationsChanged",
+    "And",
+    "AsyncController",
+    "CacheSyncTimeout",
+    "Controller",
+    "Filter",
+    "Funcs",
+    "GenerationChanged",
+    "LabelsChanged",
+    "Not",
+    "Or",
+    "Predicate",
+    "Result",
+    "ResourceVersionChanged",
+    "TerminalError",
+]
