@@ -82,6 +82,7 @@ class ControllerCore(Generic[I]):
         ``for_`` resource (group and kind, as in its ownerReferences)."""
         with self._lock:
             self._check_not_started("owns")
+            self._check_informer(informer)
             self._owned.append((informer, predicates))
         return self
 
@@ -93,8 +94,12 @@ class ControllerCore(Generic[I]):
     def _add(self: C, source: Source) -> C:
         with self._lock:
             self._check_not_started("adding a source")
+            self._check_informer(source.informer)
             self._sources.append(source)
         return self
+
+    def _check_informer(self, informer: Any) -> None:
+        """Overridden by the thread twin, which cannot run an asyncio informer."""
 
     def _check_not_started(self, what: str) -> None:
         if self.started:
@@ -227,6 +232,10 @@ class Controller(ControllerCore[SharedIndexInformer]):
                          cache_sync_timeout=cache_sync_timeout, registry=registry)
         self._threads: list[threading.Thread] = []
         self._stopped = threading.Event()
+
+    def _check_informer(self, informer: Any) -> None:
+        if isinstance(informer, AsyncSharedIndexInformer):
+            raise TypeError("an asyncio informer runs on an event loop: feed it to kcore.aio.Controller")
 
     def start(self) -> None:
         """Start the informers, wait until each has handed its whole cache to this controller's

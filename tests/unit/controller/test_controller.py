@@ -13,7 +13,7 @@ from typing import Any, Callable, Hashable, Optional
 import pytest
 from prometheus_client import CollectorRegistry
 
-from kcore import aio
+from kcore import Config, aio
 from kcore.clients.resource import ResourceInfo
 from kcore.controller import (
     AnnotationsChanged, CacheSyncTimeout, Controller, Filter, Funcs, GenerationChanged, LabelsChanged, Not,
@@ -471,6 +471,12 @@ def test_stop_waits_for_the_in_flight_reconcile_and_starts_no_new_one(registry: 
     stopping.join(5)
     assert not stopping.is_alive() and finished == ["ns/slow"]
     assert metric(registry, "controller_runtime_active_workers", "c") == 0
+
+
+def test_the_thread_controller_refuses_an_asyncio_informer(registry: CollectorRegistry) -> None:
+    informer = aio.SharedIndexInformer(aio.Clientset(Config(server="https://c:1")).core_v1.config_maps("ns"))
+    with pytest.raises(TypeError, match="kcore.aio.Controller"):
+        Controller("mixed", Recorder(), registry=registry).for_(informer)
 
 
 def test_sources_cannot_be_added_once_started(registry: CollectorRegistry) -> None:
