@@ -9,6 +9,7 @@ import base64
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Optional
 
 import pytest
@@ -225,6 +226,40 @@ def test_workers_start_only_after_every_informer_has_handed_over_its_initial_lis
         assert wait_for(lambda: len(seen) >= 20)
     assert sorted(key for key, _, _ in seen) == sorted(f"{namespace}/cm-{n}" for n in range(20))
     assert all(synced and cached == 20 for _, synced, cached in seen)
+
+
+def test_five_hundred_objects_converge_under_eight_workers_never_two_on_one_key(
+        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    cms = clientset.core_v1.config_maps(namespace)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda n: cms.create(configmap(f"cm-{n}", k=str(n))), range(500)))
+    configmaps = factory.core_v1.config_maps()
+    lock = threading.Lock()
+    in_flight: set[str] = set()
+    overlaps: list[str] = []
+
+    def reconcile(key: str) -> None:
+        with lock:
+            if key in in_flight:
+                overlaps.append(key)
+            in_flight.add(key)
+        try:
+            name = key.split("/")[1]
+            cm = configmaps.lister().namespace(namespace).get(name)
+            if "reconciled" not in (cm["metadata"].get("annotations") or {}):
+                # its update event re-enqueues the key, maybe while this reconcile still runs
+                cms.patch(name, {"metadata": {"annotations": {"reconciled": "yes"}}})
+        finally:
+            with lock:
+                in_flight.discard(key)
+
+    def annotated() -> int:
+        return sum(1 for cm in configmaps.lister().namespace(namespace).list()
+                   if "reconciled" in (cm["metadata"].get("annotations") or {}))
+
+    with Controller(unique("many"), reconcile, workers=8, registry=registry).for_(configmaps):
+        assert wait_for(lambda: annotated() == 500, timeout=60)
+    assert overlaps == []
 
 
 def test_stop_waits_for_an_in_flight_reconcile_to_finish_its_write(
