@@ -74,8 +74,9 @@ class ControllerCore(Generic[I]):
         """Reconcile the objects of ``informer``: each event enqueues the object's key. Once."""
         if self._for is not None:
             raise ValueError("for_() was already called: a controller reconciles one resource")
+        self._add(Source(informer, own_key, predicates, key_of_tombstone=True))
         self._for = informer
-        return self._add(Source(informer, own_key, predicates, key_of_tombstone=True))
+        return self
 
     def owns(self: C, informer: I, *, predicates: Sequence[Predicate] = ()) -> C:
         """Each event of ``informer`` enqueues the object's controller owner when it is of the

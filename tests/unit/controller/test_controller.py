@@ -479,6 +479,27 @@ def test_the_thread_controller_refuses_an_asyncio_informer(registry: CollectorRe
         Controller("mixed", Recorder(), registry=registry).for_(informer)
 
 
+def test_a_controller_reconciles_one_resource_so_for_is_given_once(registry: CollectorRegistry) -> None:
+    controller = Controller("once", Recorder(), registry=registry).for_(FakeInformer())
+    with pytest.raises(ValueError, match="already called"):
+        controller.for_(FakeInformer())
+
+
+def test_run_blocks_until_stop_is_called_from_another_thread(registry: CollectorRegistry) -> None:
+    reconcile = Recorder()
+    informer = FakeInformer()
+    controller = Controller("runs", reconcile, registry=registry).for_(informer)
+    running_thread = threading.Thread(target=controller.run)
+    running_thread.start()
+    assert wait_for(lambda: bool(informer.registrations), timeout=5)
+    informer.add(obj("a"))
+    assert wait_for(lambda: reconcile.keys() == ["ns/a"], timeout=5)
+    assert running_thread.is_alive()
+    assert controller.stop(timeout=5)
+    running_thread.join(5)
+    assert not running_thread.is_alive()
+
+
 def test_sources_cannot_be_added_once_started(registry: CollectorRegistry) -> None:
     controller, _ = running(Recorder(), registry)
     try:
