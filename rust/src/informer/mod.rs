@@ -12,6 +12,7 @@ mod convert;
 mod fields;
 mod index;
 mod keys;
+mod label_index;
 mod managed_fields;
 mod selector;
 mod store;

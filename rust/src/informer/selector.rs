@@ -77,6 +77,16 @@ impl Selector {
     pub(crate) fn matches(&self, labels: &impl Labels) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
+
+    /// The requirements that only an object with the label can meet: its key, and the values
+    /// it may have (None: any).
+    pub(crate) fn required_labels(&self) -> impl Iterator<Item = (&str, Option<&[String]>)> {
+        self.requirements.iter().filter_map(|r| match r.op {
+            Op::Equals | Op::DoubleEquals | Op::In => Some((r.key.as_str(), Some(r.values.as_slice()))),
+            Op::Exists => Some((r.key.as_str(), None)),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -10,6 +10,7 @@ use super::convert::to_compact;
 use super::fields::{self, FieldSelector};
 use super::index::{self, Index, Indexer, Values, NAMESPACE};
 use super::keys::key_of;
+use super::label_index::LabelIndex;
 use super::selector::{self, LabelSelector, Labels};
 use super::view::{meta_str, View};
 use crate::codec::compact::CompactObject;
@@ -38,6 +39,10 @@ struct Prepared {
 /// The labels of a stored object, read from its tape.
 struct ObjectLabels<'a>(Option<View<'a>>);
 
+fn labels_of(obj: &CompactObject) -> Option<View<'_>> {
+    View::of(obj).path(["metadata", "labels"])
+}
+
 impl Labels for ObjectLabels<'_> {
     fn lookup(&self, key: &str) -> Option<&str> {
         self.0?.get(key)?.as_str()
@@ -47,6 +52,7 @@ impl Labels for ObjectLabels<'_> {
 struct State {
     items: HashMap<Arc<str>, Entry>,
     namespaces: Index,
+    labels: LabelIndex,
     /// Replaced, never changed in place: a writer compares it with what it computed values for.
     indexers: Arc<Vec<Indexer>>,
     /// One per indexer, in the same order.
@@ -56,7 +62,7 @@ struct State {
 impl State {
     fn empty(indexers: Arc<Vec<Indexer>>) -> Self {
         let indices = indexers.iter().map(|_| Index::default()).collect();
-        State { items: HashMap::new(), namespaces: Index::default(), indexers, indices }
+        State { items: HashMap::new(), namespaces: Index::default(), labels: LabelIndex::default(), indexers, indices }
     }
 
     /// Inserts or replaces; returns the entry replaced.
@@ -71,6 +77,7 @@ impl State {
         if let Some(ns) = meta_str(p.obj.get(), "namespace") {
             index::add(&mut self.namespaces, ns, &key);
         }
+        self.labels.add(labels_of(p.obj.get()), &key);
         let values = p.values.into_iter().map(|(i, v)| (i, index::add(&mut self.indices[i], &v, &key))).collect();
         self.items.insert(key, Entry { obj: p.obj, values });
         old
@@ -86,6 +93,7 @@ impl State {
         if let Some(ns) = meta_str(e.obj.get(), "namespace") {
             index::remove(&mut self.namespaces, ns, key);
         }
+        self.labels.remove(labels_of(e.obj.get()), key);
         for (i, v) in e.values.iter() {
             index::remove(&mut self.indices[*i], v, key);
         }
@@ -293,16 +301,26 @@ impl Store {
     ) -> PyResult<Bound<'py, PyList>> {
         let labels = self::label_selector(label_selector)?;
         let fields = self::field_selector(field_selector)?;
+        // "" is every namespace (metav1.NamespaceAll), as in client-go's listers.
+        let namespace = namespace.filter(|ns| !ns.is_empty());
         let selected = |e: &&Entry| {
-            let obj = View::of(e.obj.get());
-            (labels.is_empty() || labels.matches(&ObjectLabels(obj.path(["metadata", "labels"]))))
-                && (fields.is_empty() || fields.matches(obj))
+            let obj = e.obj.get();
+            (labels.is_empty() || labels.matches(&ObjectLabels(labels_of(obj))))
+                && (fields.is_empty() || fields.matches(View::of(obj)))
+                && namespace.is_none_or(|ns| meta_str(obj, "namespace") == Some(ns))
         };
         let objs = {
             let st = self.read(py);
-            // "" is every namespace (metav1.NamespaceAll), as in client-go's listers.
-            match namespace.filter(|ns| !ns.is_empty()) {
-                Some(ns) => Self::objects(py, st.indexed(NAMESPACE, ns)?.map(|(_, e)| e).filter(selected)),
+            // Only the objects that can match: those of the namespace, or of the selector's
+            // narrowest required label, whichever are fewer.
+            let in_namespace = namespace.map(|ns| st.namespaces.get(ns).map(|keys| keys.iter().collect::<Vec<_>>()).unwrap_or_default());
+            let labelled = st.labels.candidates(&labels);
+            let candidates = match (in_namespace, labelled) {
+                (Some(a), Some(b)) => Some(if a.len() <= b.len() { a } else { b }),
+                (a, b) => a.or(b),
+            };
+            match candidates {
+                Some(keys) => Self::objects(py, keys.into_iter().filter_map(|k| st.items.get(&**k)).filter(selected)),
                 None => Self::objects(py, st.items.values().filter(selected)),
             }
         };

@@ -56,6 +56,11 @@ impl<'a> View<'a> {
         keys.into_iter().try_fold(*self, |v, k| v.get(k))
     }
 
+    /// The tape bytes and the position of this value, if it is a non-empty object.
+    pub(crate) fn object(&self) -> Option<(&'a [u8], usize)> {
+        (self.tape.bytes[self.pos] == tape::OBJECT).then_some((&*self.tape.bytes, self.pos))
+    }
+
     pub(crate) fn as_str(&self) -> Option<&'a str> {
         (self.tape.bytes[self.pos] == tape::STR).then(|| tape::get_str(&self.tape.bytes, self.pos))
     }
