@@ -18,8 +18,9 @@ from kcore.clients.rest import AsyncRESTClient as RESTClient
 from kcore.clients.transport import AsyncTransport as Transport
 from kcore.clients.watch import AsyncWatch as Watch
 from kcore.controller.controller import AsyncController as Controller
+from kcore.controller.leader_election import AsyncLeaderElector as LeaderElector
 from kcore.informer.factory import AsyncSharedInformerFactory as SharedInformerFactory
 from kcore.informer.shared_informer import AsyncSharedIndexInformer as SharedIndexInformer
 
-__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "RESTClient", "ResourceClient", "SharedIndexInformer",
-           "SharedInformerFactory", "Transport", "Watch"]
+__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "LeaderElector", "RESTClient", "ResourceClient",
+           "SharedIndexInformer", "SharedInformerFactory", "Transport", "Watch"]

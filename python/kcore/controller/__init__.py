@@ -22,9 +22,24 @@ Guarantees, as controller-runtime gives them:
   the workqueue's, named after the controller.
 
 ``kcore.aio.Controller`` is the asyncio twin, for ``async def reconcile``.
+
+Leader election (``LeaderElector``; the asyncio twin is ``kcore.aio.LeaderElector``): client-go's
+tools/leaderelection over a coordination.k8s.io/v1 Lease, with its defaults (lease 15 s, renew
+deadline 10 s, retry 2 s, jitter 1.2) and guarantees:
+- at most one candidate leads at a time, judged by each candidate's own clock (never by
+  comparing remote timestamps with it): another's lease is honoured for its full duration from
+  the moment its last change was seen;
+- a leader that cannot renew within ``renew_deadline`` stops leading (its stop event is set, then
+  ``on_stopped_leading`` runs) before the lease it last wrote expires for the others;
+- ``on_stopped_leading`` runs whenever ``run`` returns; ``release_on_cancel`` hands the lease
+  over at once on stop();
+- the Lease is written field for field as client-go writes it: Go and Python candidates can
+  share one.
 """
 
 from kcore.controller.controller import CACHE_SYNC_TIMEOUT, AsyncController, CacheSyncTimeout, Controller
+from kcore.controller.leader_election import LeaderElectionCore, LeaderElector
+from kcore.controller.lease_lock import LeaderElectionRecord
 from kcore.controller.predicates import (
     AnnotationsChanged, And, Filter, Funcs, GenerationChanged, LabelsChanged, Not, Or, Predicate,
     ResourceVersionChanged,
@@ -42,6 +57,9 @@ __all__ = [
     "Funcs",
     "GenerationChanged",
     "LabelsChanged",
+    "LeaderElectionCore",
+    "LeaderElectionRecord",
+    "LeaderElector",
     "Not",
     "Or",
     "Predicate",
