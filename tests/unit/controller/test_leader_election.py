@@ -134,22 +134,28 @@ class Run:
         return [(t, c) for t, c in self.log if isinstance(c, kind)]
 
 
+def new_leaders(run: Run) -> list[str]:
+    return [c.identity for _, c in run.log if isinstance(c, NewLeader)]
+
+
 def candidate(identity: str, clock: Clock, **options: Any) -> LeaderElectionCore:
     return LeaderElectionCore(namespace="ns", name="lock", identity=identity, clock=clock.monotonic,
                               wall=clock.wall, rng=options.pop("rng", lambda: 0.5), **options)
 
 
-def spec_times(spec: dict[str, Any]) -> tuple[str, str]:
-    return spec["acquireTime"], spec["renewTime"]
+def leader(identity: str, **options: Any) -> tuple[Clock, Server, Run]:
+    """A candidate that has just created the Lease and leads."""
+    clock = Clock()
+    server = Server(clock)
+    run = Run(candidate(identity, clock, **options), server, clock)
+    run.until_leading()
+    return clock, server, run
 
 
 # -- acquiring ---------------------------------------------------------------------------------
 
 def test_the_first_candidate_creates_the_lease_with_every_field_as_client_go_writes_it() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     assert [type(c) for _, c in run.log] == [GetLease, CreateLease, NewLeader, StartedLeading]
     assert server.lease is not None
     assert server.lease["metadata"] == {"name": "lock", "namespace": "ns", "resourceVersion": "1"}
@@ -260,10 +266,7 @@ def test_a_released_lease_is_acquired_at_once() -> None:
 # -- renewing ----------------------------------------------------------------------------------
 
 def test_a_leader_renews_every_retry_period_keeping_acquire_time_and_transitions() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     for _ in range(5):
         run.until(lambda c: isinstance(c, UpdateLease))
     times = [t for t, _ in run.commands(UpdateLease)]
@@ -277,10 +280,7 @@ def test_a_leader_renews_every_retry_period_keeping_acquire_time_and_transitions
 
 
 def test_a_leader_whose_optimistic_update_conflicts_reads_the_lease_and_renews() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     assert server.lease is not None
     server.store(copy.deepcopy(server.lease))  # someone wrote the same record: a new resourceVersion
     run.until(lambda c: isinstance(c, UpdateLease))
@@ -290,22 +290,16 @@ def test_a_leader_whose_optimistic_update_conflicts_reads_the_lease_and_renews()
 
 
 def test_a_leader_that_sees_another_holder_stops_leading() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     server.hold("b", duration=15)
     stop = run.until(lambda c: isinstance(c, StoppedLeading))
     assert isinstance(stop, StoppedLeading) and not run.core.leading
-    assert [c.identity for _, c in run.commands(NewLeader)] == ["a", "b"]
+    assert new_leaders(run) == ["a", "b"]
     assert server.lease is not None and server.lease["spec"]["holderIdentity"] == "b"
 
 
 def test_a_renewal_round_retries_every_retry_period_until_the_renew_deadline() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     run.until(lambda c: isinstance(c, Sleep))
     round_start = clock.now
     server.hold("b", duration=15)  # every try now fails at once (held by another)
@@ -315,10 +309,7 @@ def test_a_renewal_round_retries_every_retry_period_until_the_renew_deadline() -
 
 
 def test_a_leader_cut_off_from_the_server_stops_leading_before_its_lease_expires_for_others() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     run.until(lambda c: isinstance(c, UpdateLease))
     last_write = server.writes[-1][0]
     server.down = True  # each request hangs until its timeout
@@ -331,10 +322,7 @@ def test_a_leader_cut_off_from_the_server_stops_leading_before_its_lease_expires
 
 
 def test_each_request_of_a_renewal_round_is_bounded_by_what_remains_of_the_deadline() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     run.until(lambda c: isinstance(c, Sleep))
     server.down = True
     start = clock.now
@@ -344,10 +332,7 @@ def test_each_request_of_a_renewal_round_is_bounded_by_what_remains_of_the_deadl
 
 
 def test_a_stop_while_leading_ends_the_plan_without_a_failed_renewal() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a")
     run.until(lambda c: isinstance(c, Sleep))
     run.core.stop()
     run.until(lambda c: isinstance(c, StoppedLeading))
@@ -388,10 +373,7 @@ def test_release_on_cancel_writes_an_empty_holder_and_a_one_second_lease_keeping
 
 
 def test_release_is_retried_on_conflict() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock, release_on_cancel=True), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a", release_on_cancel=True)
     run.until(lambda c: isinstance(c, Sleep))
     run.core.stop()
     run.until(lambda c: isinstance(c, GetLease))
@@ -404,10 +386,7 @@ def test_release_is_retried_on_conflict() -> None:
 
 
 def test_a_leader_that_lost_the_lease_does_not_release_it() -> None:
-    clock = Clock()
-    server = Server(clock)
-    run = Run(candidate("a", clock, release_on_cancel=True), server, clock)
-    run.until_leading()
+    clock, server, run = leader("a", release_on_cancel=True)
     server.hold("b", duration=15)
     while not run.finished:
         run.step()
@@ -424,7 +403,7 @@ def test_on_new_leader_is_reported_on_every_observed_holder_change_and_only_then
     for holder in ("a", "a", "b", "b", "a"):
         server.hold(holder, duration=15, renew=format_micro_time(clock.wall()))
         run.until(lambda c: isinstance(c, Sleep))
-    assert [c.identity for _, c in run.commands(NewLeader)] == ["a", "b", "a"]
+    assert new_leaders(run) == ["a", "b", "a"]
 
 
 def test_the_master_status_gauge_is_one_while_leading() -> None:

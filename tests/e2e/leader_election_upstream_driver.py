@@ -1,0 +1,132 @@
+"""client-go's own LeaderElector (v0.37.2) as a subprocess candidate, to share a Lease with kcore's.
+
+The Go side is tests/e2e/leader_election_upstream, its own Go module, built with GOWORK=off into
+~/.cache/kcore/leader_election_upstream-<hash of its sources>: a binary already built from the
+same sources is reused, across processes and runs.
+
+    with GoCandidate(kubeconfig, name="lock", identity="go-1", release_on_cancel=True) as go:
+        go.wait_for("started")
+        go.stop()                      # closes stdin: the election's context ends, then it exits
+
+``events`` holds each callback as ``{"event": "started" | "stopped" | "new_leader" | "exited",
+"identity": ..., "at": RFC 3339}`` plus ``"seen"``, this process's time.monotonic() on arrival.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, Deque, Optional, Union
+
+GO_MODULE = Path(__file__).parent / "leader_election_upstream"
+CACHE = Path.home() / ".cache" / "kcore"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_build_lock = threading.Lock()
+
+
+def source_hash() -> str:
+    """A digest of the module's sources (go.mod, go.sum, *.go): the binary's cache key."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in GO_MODULE.iterdir() if p.name in ("go.mod", "go.sum") or p.suffix == ".go"):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def build() -> Path:
+    """The driver's binary, built only if no binary of these sources is cached yet."""
+    binary = CACHE / f"leader_election_upstream-{source_hash()}"
+    with _build_lock:
+        if binary.exists():
+            return binary
+        go = shutil.which("go")
+        assert go, "the leader election driver needs the Go toolchain on PATH (it builds client-go's LeaderElector)"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")  # renamed: a running driver is unharmed
+        done = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"},
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"go build in {GO_MODULE} failed:\n{done.stderr}"
+        os.replace(tmp, binary)
+        return binary
+
+
+class GoCandidate:
+    """client-go's LeaderElector on one Lease, for the ``with`` block (stopped on leaving it)."""
+
+    def __init__(self, kubeconfig: PathLike, *, name: str, identity: str, namespace: str = "default",
+                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
+                 release_on_cancel: bool = False) -> None:
+        self.identity = identity
+        self.args = [
+            str(build()), f"-kubeconfig={os.fspath(kubeconfig)}", f"-namespace={namespace}", f"-name={name}",
+            f"-identity={identity}", f"-lease-duration={round(lease_duration * 1e9)}ns",
+            f"-renew-deadline={round(renew_deadline * 1e9)}ns", f"-retry-period={round(retry_period * 1e9)}ns",
+            f"-release-on-cancel={str(release_on_cancel).lower()}",
+        ]
+        self.events: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        self._stderr: Deque[str] = collections.deque(maxlen=200)
+        self.process: Optional[subprocess.Popen[str]] = None
+
+    def __enter__(self) -> "GoCandidate":
+        self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, bufsize=1)
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def _read_stdout(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            event = {**json.loads(line), "seen": time.monotonic()}
+            with self._changed:
+                self.events.append(event)
+                self._changed.notify_all()
+
+    def _read_stderr(self) -> None:
+        assert self.process is not None and self.process.stderr is not None
+        for line in self.process.stderr:
+            self._stderr.append(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr)
+
+    def wait_for(self, event: str, identity: Optional[str] = None, timeout: float = 30.0) -> dict[str, Any]:
+        """The first ``event`` (for new_leader: naming ``identity``), waiting for it if need be."""
+        def found() -> Optional[dict[str, Any]]:
+            return next((e for e in self.events if e["event"] == event
+                         and (identity is None or e.get("identity") == identity)), None)
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, timeout):
+                raise AssertionError(f"{self.identity}: no {event} {identity or ''} within {timeout} s; "
+                                     f"events {self.events}\n{self.stderr}")
+            result = found()
+            assert result is not None
+            return result
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """Close stdin (the election's context ends: a release with -release-on-cancel) and wait
+        for the exit code."""
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.close()
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: no release, no callback; the Lease is left to expire."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
