@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -168,6 +170,26 @@ def test_a_leader_cut_off_from_the_api_server_stops_leading_before_the_other_acq
         cut.stop()
 
 
+def test_stop_from_a_signal_handler_ends_run_on_the_main_thread_and_releases(config: Config) -> None:
+    clientset = Clientset(config)
+    name = lease_name()
+    seen: list[str] = []
+    elector = LeaderElector(clientset, namespace="default", name=name, identity="main", release_on_cancel=True,
+                            on_started_leading=lambda stop_event: seen.append("started"),
+                            on_stopped_leading=lambda: seen.append("stopped"), **FAST)
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: elector.stop())
+    try:
+        def signal_once_leading() -> None:
+            wait_until(lambda: elector.leading, "leading")
+            os.kill(os.getpid(), signal.SIGUSR1)
+        threading.Thread(target=signal_once_leading, daemon=True).start()
+        elector.run()  # on the main thread, interrupted by the handler
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert seen == ["started", "stopped"] and elector.stop_event.is_set()
+    assert spec_of(clientset, name)["holderIdentity"] == ""
+
+
 # -- the asyncio twin --------------------------------------------------------------------------
 
 class AsyncCandidate:
@@ -200,7 +222,7 @@ class AsyncCandidate:
         await asyncio.wait_for(self.task, WAIT)
 
 
-def test_the_asyncio_twin_hands_over_on_release_and_when_a_leader_stops(config: Config) -> None:
+def test_the_asyncio_twin_hands_over_on_release_when_stopped_by_a_signal(config: Config) -> None:
     async def scenario() -> None:
         clientset = aio.Clientset(config)
         name = lease_name()
@@ -208,7 +230,13 @@ def test_the_asyncio_twin_hands_over_on_release_and_when_a_leader_stops(config: 
         await first.wait_for("started")
         second = AsyncCandidate(clientset, name, "second", **{**FAST, "lease_duration": 60.0})
         await second.wait_for("new_leader", "first")
-        await first.stop()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, first.elector.stop)  # stop() from a signal handler
+        try:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            await asyncio.wait_for(first.task, WAIT)
+        finally:
+            loop.remove_signal_handler(signal.SIGUSR1)
         assert await first.wait_for("stop_event") < await second.wait_for("started")
         assert first.record.at("stopped") is not None
         await second.stop()

@@ -36,7 +36,10 @@ Where kcore differs, and why: client-go cancels an in-flight request when its co
 blocking request cannot be cancelled, so every request of an acquire try is bounded by
 ``renew_deadline`` too (a stop() is then answered within that time at worst). And when renewing
 fails, the stop event is set before the release is written (client-go cancels the leading
-context after), so the guarded work is told to stop before anyone else can acquire.
+context after), so the guarded work is told to stop before anyone else can acquire. And a
+release only clears a Lease that still names this candidate: client-go checks only the record it
+last observed, so a leader cut off for longer than the lease can, once back, clear the Lease of
+the candidate that took over, letting a third one acquire while that one still leads.
 """
 
 from __future__ import annotations
@@ -331,8 +334,8 @@ class LeaderElectionCore:
                 log.warning("releasing lease %s/%s: reading it failed: %s", self.namespace, self.name, error)
                 return False
             self._lease = lease
-            if not self.is_leader:
-                return True
+            if not self.is_leader or LeaderElectionRecord.from_lease(lease).holder_identity != self.identity:
+                return True  # not ours (any more): nothing to release
             now = self._wall()
             record = LeaderElectionRecord(
                 lease_duration_seconds=1, acquire_time=now, renew_time=now,

@@ -393,6 +393,19 @@ def test_a_leader_that_lost_the_lease_does_not_release_it() -> None:
     assert server.lease is not None and server.lease["spec"]["holderIdentity"] == "b"
 
 
+def test_a_leader_cut_off_until_another_took_over_does_not_clear_the_new_leaders_lease() -> None:
+    clock, server, run = leader("a", release_on_cancel=True)
+    run.until(lambda c: isinstance(c, Sleep))
+    server.down = True
+    run.until(lambda c: isinstance(c, StoppedLeading))
+    server.down = False
+    server.hold("b", duration=15)  # b took over while a was cut off
+    while not run.finished:
+        run.step()
+    assert server.lease is not None and server.lease["spec"]["holderIdentity"] == "b"
+    assert isinstance(run.log[-1][1], GetLease)
+
+
 # -- reporting ---------------------------------------------------------------------------------
 
 def test_on_new_leader_is_reported_on_every_observed_holder_change_and_only_then() -> None:
