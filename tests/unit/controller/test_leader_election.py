@@ -6,6 +6,7 @@ prove them on a real server and against client-go's own LeaderElector."""
 from __future__ import annotations
 
 import copy
+import gc
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
@@ -438,6 +439,17 @@ def test_the_master_status_gauge_is_one_while_leading() -> None:
     server.hold("b")
     run.until(lambda c: isinstance(c, StoppedLeading))
     assert status() == 0.0
+
+
+def test_each_elector_reports_its_master_status_in_the_registry_it_is_given() -> None:
+    registry = CollectorRegistry()
+    elector = LeaderElector(Clientset(Config(server="https://127.0.0.1:1")), namespace="ns", name="my-lock",
+                            identity="a", on_started_leading=lambda stop: None, on_stopped_leading=lambda: None,
+                            registry=registry)
+    assert registry.get_sample_value("leader_election_master_status", {"name": "my-lock"}) == 0.0
+    del elector  # tracked weakly: an elector gone is no longer reported
+    gc.collect()
+    assert registry.get_sample_value("leader_election_master_status", {"name": "my-lock"}) is None
 
 
 # -- validation --------------------------------------------------------------------------------
