@@ -286,64 +286,94 @@ def test_the_asyncio_twin_cut_off_from_the_api_server_stops_leading_before_the_o
 
 # -- with client-go's LeaderElector ------------------------------------------------------------
 
-def watch_specs(clientset: Clientset, name: str, specs: list[dict[str, Any]], stop: threading.Event) -> None:
-    """Every spec the Lease takes, in order (each write is one ADDED or MODIFIED event)."""
+def watch_leases(clientset: Clientset, name: str, written: list[dict[str, Any]], ready: threading.Event,
+                 stop: threading.Event) -> None:
+    """Every state the Lease takes, in order (each write is one ADDED or MODIFIED event); ``ready``
+    is set once the watch's starting resourceVersion is fixed: no later write is missed."""
     leases = clientset.coordination_v1.leases("default")
     with leases.watch(field_selector=f"metadata.name={name}") as watch:
+        ready.set()
         def close_when_told() -> None:
             stop.wait()
             watch.close()
         threading.Thread(target=close_when_told, daemon=True).start()
         for event_type, lease in watch:
             if event_type in ("ADDED", "MODIFIED"):
-                specs.append(dict(lease["spec"]))
+                written.append(lease)
 
 
 def test_leadership_passes_between_client_go_and_kcore_candidates_that_write_the_lease_alike(
         control_plane: ControlPlane, config: Config) -> None:
     clientset = Clientset(config)
     name = lease_name()
-    specs: list[dict[str, Any]] = []
-    stop_watching = threading.Event()
-    watcher = threading.Thread(target=watch_specs, args=(clientset, name, specs, stop_watching), daemon=True)
-    watcher.start()
-    time.sleep(0.5)  # the watch is open before the first write
+    written: list[dict[str, Any]] = []
+    watching, stop_watching = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        watch_leases(clientset, name, written, watching, stop_watching)
+    threading.Thread(target=watch, daemon=True).start()
+    assert watching.wait(WAIT)
     kubeconfig = control_plane.kubeconfig
     with GoCandidate(kubeconfig, name=name, identity="go-1", release_on_cancel=True, **FAST) as go_1:
         go_1.wait_for("started")
         ours = Candidate(clientset, name, "kcore", release_on_cancel=True, **FAST)
         ours.record.wait_for("new_leader", "go-1")
-        wait_until(lambda: sum(s["holderIdentity"] == "go-1" for s in specs) >= 3, "client-go renews")
+        wait_until(lambda: sum(s["holderIdentity"] == "go-1" for s in specs(written)) >= 3, "client-go renews")
         assert ours.record.at("started") is None
         go_1.kill()  # Go → kcore: the Lease client-go wrote expires by kcore's clock
         ours.record.wait_for("started")
-    wait_until(lambda: sum(s["holderIdentity"] == "kcore" for s in specs) >= 3, "kcore renews")
+    wait_until(lambda: sum(s["holderIdentity"] == "kcore" for s in specs(written)) >= 3, "kcore renews")
     with GoCandidate(kubeconfig, name=name, identity="go-2", release_on_cancel=True, **FAST) as go_2:
         go_2.wait_for("new_leader", "kcore")
         assert not any(e["event"] == "started" for e in go_2.events)
         ours.stop()  # kcore → Go: released, and taken by client-go at once
         started = go_2.wait_for("started")
         assert ours.record.wait_for("stop_event") < started["seen"]
-        wait_until(lambda: sum(s["holderIdentity"] == "go-2" for s in specs) >= 2, "client-go renews")
+        wait_until(lambda: sum(s["holderIdentity"] == "go-2" for s in specs(written)) >= 2, "client-go renews")
         assert go_2.stop() == 0  # client-go releases too
-    wait_until(lambda: specs[-1]["holderIdentity"] == "", "client-go's release")
+    wait_until(lambda: specs(written)[-1]["holderIdentity"] == "", "client-go's release")
     stop_watching.set()
+    specs_written = specs(written)
 
     # holders in order, and leaseTransitions counting every new holder (releases keep the count)
-    changes = [s for i, s in enumerate(specs) if i == 0 or s["holderIdentity"] != specs[i - 1]["holderIdentity"]]
+    changes = [s for i, s in enumerate(specs_written)
+               if i == 0 or s["holderIdentity"] != specs_written[i - 1]["holderIdentity"]]
     assert [(s["holderIdentity"], s["leaseTransitions"]) for s in changes] == [
         ("go-1", 0), ("kcore", 1), ("", 1), ("go-2", 2), ("", 2)]
     # the same fields, in the same formats, whoever wrote them
-    for spec in specs:
+    for spec in specs_written:
         assert set(spec) == {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions"}
         assert MICRO_TIME.match(spec["acquireTime"]) and MICRO_TIME.match(spec["renewTime"]), spec
     for holder in ("go-1", "kcore", "go-2"):
-        held = [s for s in specs if s["holderIdentity"] == holder]
+        held = [s for s in specs_written if s["holderIdentity"] == holder]
         assert held[0]["acquireTime"] == held[0]["renewTime"]  # acquiring sets both to now
         assert {s["acquireTime"] for s in held} == {held[0]["acquireTime"]}  # renewing keeps acquireTime
         assert len({s["renewTime"] for s in held}) == len(held)  # and moves renewTime
         assert {s["leaseDurationSeconds"] for s in held} == {2}
-    released = [s for s in specs if s["holderIdentity"] == ""]
+    released = [s for s in specs_written if s["holderIdentity"] == ""]
     assert len(released) == 2  # kcore's release, then client-go's: alike
     for spec in released:
         assert spec["leaseDurationSeconds"] == 1 and spec["acquireTime"] == spec["renewTime"]
+    # and each wrote the same fields, as the API server's field management records them
+    for lease in written:
+        assert set(lease["metadata"]) == set(written[0]["metadata"])
+        assert not lease["metadata"].get("labels") and not lease["metadata"].get("annotations")
+    by_go = next(lease for lease in written if lease["spec"]["holderIdentity"] == "go-2")
+    by_kcore = next(lease for lease in written if lease["spec"]["holderIdentity"] == "kcore")
+    assert field_writes(by_go) == field_writes(by_kcore) == (
+        {("Update", "coordination.k8s.io/v1")},
+        {"f:spec.f:holderIdentity", "f:spec.f:leaseDurationSeconds", "f:spec.f:acquireTime", "f:spec.f:renewTime",
+         "f:spec.f:leaseTransitions"})
+
+
+def specs(written: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(lease["spec"]) for lease in written]
+
+
+def field_writes(lease: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
+    """The writes the server's field management recorded, without who: the operations with their
+    API versions, and every field written (a field a write left at its value stays its former
+    writer's, so the fields are pooled over the managers)."""
+    entries = lease["metadata"]["managedFields"]
+    return ({(e["operation"], e["apiVersion"]) for e in entries},
+            {f"{top}.{field}" for e in entries for top, fields in e["fieldsV1"].items() for field in fields})
