@@ -373,15 +373,13 @@ def touch_pods(kubeconfig: str, namespace: str, count: int, run: str, round_: in
 
 
 def replay_kcore(list_file: str, watch_file: str, keep: bool, runs: int) -> dict[str, Any]:
-    """The recorded stream through kcore's WatchDecoder (compact objects), the informer's
-    transform (managedFields stripped, unless kept), Store.upsert and a no-op handler: the steps
-    of InformerCore.update without the hand-off to a handler's thread."""
+    """The recorded stream through kcore's WatchDecoder (compact objects, managedFields left out
+    while decoding unless kept: what the informer's default transform does), Store.upsert and a
+    no-op handler: the steps of InformerCore.update without the hand-off to a handler's thread."""
     from kcore import _core
     from kcore.codec import PROTOBUF as PB, WatchDecoder, decode_compact
-    from kcore.informer import strip_managed_fields
 
     listed, stream = Path(list_file).read_bytes(), Path(watch_file).read_bytes()
-    transform = (lambda obj: obj) if keep else strip_managed_fields
 
     def handler(old: Any, new: Any) -> None:
         pass
@@ -390,15 +388,14 @@ def replay_kcore(list_file: str, watch_file: str, keep: bool, runs: int) -> dict
     events = 0
     for _ in range(runs):
         store = _core.Store()
-        store.replace([transform(item) for item in decode_compact(listed, PB)["items"]])
+        store.replace(list(decode_compact(listed, PB, not keep)["items"]))
         gc.collect()
         start = time.perf_counter()
-        decoder = WatchDecoder(PB, compact=True)
+        decoder = WatchDecoder(PB, compact=True, strip_managed_fields=not keep)
         events = 0
         upsert = store.upsert
         for at in range(0, len(stream), CHUNK):
             for event_type, obj in decoder.feed(stream[at:at + CHUNK]):
-                obj = transform(obj)
                 handler(upsert(obj), obj)
                 events += 1
         decoder.close()
@@ -666,8 +663,7 @@ def sync_bars(rows: list[dict[str, Any]]) -> list[str]:
         stripped, kept = kc[False], kc[True]
         lines.append(f"- kcore at {n:,} pods, RSS against after malloc_trim: stripped {stripped['rss'] / n:,.0f} against "
                      f"{stripped['trimmed'] / n:,.0f} bytes, kept {kept['rss'] / n:,.0f} against {kept['trimmed'] / n:,.0f}: "
-                     "the stripped cache is the smaller one, but the decoded originals the transform frees stay with "
-                     "glibc (kcore's compact cache is allocated by Rust through malloc)")
+                     "what glibc keeps beyond the cache itself")
     return lines
 
 
@@ -763,7 +759,7 @@ def describe(runs: int, official_max: int, sizes: list[int], began: float, event
     contenders = [
         "- **kcore**: `SharedIndexInformer(clientset.core_v1.pods())`, protobuf, compact cache; its default streaming "
         "list (a watch with sendInitialEvents); synced = `has_synced()` polled every 1 ms. managedFields stripped by "
-        "its default transform; kept with `set_transform(None)`.",
+        "its default transform (left out while decoding); kept with `set_transform(None)`.",
         "- **client-go**: v0.37.2's SharedInformerFactory pod informer (tests/e2e/informer_upstream `-mode bench`), "
         "protobuf, WatchListClient on (its default: the same streaming list); synced = HasSynced's channel; "
         "kube-controller-manager's transform strips managedFields (`-strip-managed-fields=false` keeps them).",
@@ -781,7 +777,7 @@ def describe(runs: int, official_max: int, sizes: list[int], began: float, event
 
 QUERIES_TEXT = " ".join([
     "**Lister queries** over the largest set of pods, managedFields stripped, median of 21 calls each: kcore's",
-    "indexer (the label selector evaluated in Rust; a `by_node` index function added before start; the",
+    "indexer (the label selector evaluated in Rust over the objects its label index names; a `by_node` index function added before start; the",
     "namespace index kcore always keeps) against a plain Python scan over a dict of dicts (the LIST + orjson",
     "baseline's cache) doing the same filter, in the same process; and client-go's lister on its own synced",
     "informer (`lister.List(selector)`, `indexer.ByIndex`, `lister.Pods(ns).List`).",
@@ -792,8 +788,9 @@ REPLAY_TEXT = " ".join([
     "watch frames, {megabytes:.1f} MB): {pods:,} more running pods in a namespace of their own, each given an",
     "annotation again and again by a controller-like patch while a watch was open. *Decoder + store + no-op",
     "handler*: the recorded bytes replayed in one process, after the store was filled (untimed) from the list",
-    "body recorded at the watch's start: kcore feeds `WatchDecoder(PROTOBUF, compact=True)` 64 KiB at a time,",
-    "applies the informer's transform, `Store.upsert`s and calls a no-op function (old, new); client-go runs",
+    "body recorded at the watch's start: kcore feeds `WatchDecoder(PROTOBUF, compact=True, strip_managed_fields=…)`",
+    "64 KiB at a time (managedFields left out while decoding, as the informer's default transform does),",
+    "`Store.upsert`s and calls a no-op function (old, new); client-go runs",
     "the framer, streaming decoder and rest/watch Decoder its RESTClient builds for a typed watch, the",
     "transform, and processDeltas' steps (Get, Update the Indexer, a no-op handler's OnUpdate); bench/informer_go.",
     "*Whole informer, replay server*: each real informer (streaming list off: a LIST, then the WATCH) against",
