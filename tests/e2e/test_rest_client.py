@@ -322,3 +322,31 @@ def test_json_bodies_round_trip_unicode_and_large_integers(core: RESTClient, nam
     data = {"emoji": "kcore 🚀", "accents": "Zürich, São Paulo", "big": json.dumps(2**62)}
     created = core.post().namespace(namespace).resource("configmaps").body(configmap("u", **data)).do()
     assert created["data"] == data
+
+
+def test_an_answer_arriving_after_its_event_loop_closed_is_dropped_quietly(control_plane: ControlPlane) -> None:
+    """asyncio.run() ending while a request is on its way: the answer has no loop to go to any
+    more, and that is no error worth a traceback."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import asyncio, time
+        from kcore import load_kubeconfig
+        from kcore.clients import AsyncTransport
+        config = load_kubeconfig({str(control_plane.kubeconfig)!r})
+
+        async def main():
+            transport = AsyncTransport(config)
+            # Answered in one second; the loop closes long before.
+            asyncio.ensure_future(transport.request("GET", "/api/v1/namespaces?watch=1&timeoutSeconds=1"))
+            await asyncio.sleep(0.2)
+
+        asyncio.run(main())
+        time.sleep(2)  # the answer arrives meanwhile
+        print("done")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "done", done.stderr
+    assert "Event loop is closed" not in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -268,7 +268,14 @@ def _awaitable(start: Callable[[Callable[[bool, Any], Any]], None]) -> "asyncio.
         else:  # a body's DecodeError
             future.set_exception(value)
 
-    start(lambda ok, value: loop.call_soon_threadsafe(settle, ok, value))
+    def report(ok: bool, value: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(settle, ok, value)
+        except RuntimeError:  # the event loop has closed: nobody waits for this answer any more
+            if ok and hasattr(value, "close"):
+                value.close()
+
+    start(report)
     return future
 
 
