@@ -3,7 +3,8 @@
 ``silence()`` makes every connection open at that moment drop every byte, both ways, while the
 TCP connection stays up: no FIN, no RST, nothing for the client's kernel to notice — a NAT or
 load balancer that forgot the flow. Connections made later are forwarded, so a client that
-notices and reconnects gets through. TLS passes through untouched (the API server's certificate
+notices and reconnects gets through — unless ``partition()`` cut the client off entirely: then
+new connections go silent too, until ``heal()``. TLS passes through untouched (the API server's certificate
 names 127.0.0.1), so HTTP/2 is negotiated end to end.
 """
 
@@ -32,6 +33,7 @@ class SilentProxy:
         self._pairs: list[_Pair] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._partitioned = False
 
     def __enter__(self) -> "SilentProxy":
         threading.Thread(target=self._accept, daemon=True).start()
@@ -53,6 +55,18 @@ class SilentProxy:
                 pair.silent = True
             return len(self._pairs)
 
+    def partition(self) -> None:
+        """Nothing gets through any more: the open connections and every new one drop all bytes."""
+        with self._lock:
+            self._partitioned = True
+            for pair in self._pairs:
+                pair.silent = True
+
+    def heal(self) -> None:
+        """New connections are forwarded again (the silenced ones stay silent)."""
+        with self._lock:
+            self._partitioned = False
+
     @property
     def connections(self) -> int:
         """Connections accepted so far."""
@@ -68,6 +82,7 @@ class SilentProxy:
             upstream = socket.create_connection(self._upstream)
             pair = _Pair(client, upstream)
             with self._lock:
+                pair.silent = self._partitioned
                 self._pairs.append(pair)
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(pair, source, target), daemon=True).start()

@@ -5,7 +5,7 @@
 //
 // stdout carries one JSON line per callback: {"event":"started"}, {"event":"stopped"},
 // {"event":"new_leader","identity":"..."}; each with "at", the local time in RFC 3339 with
-// nanoseconds. Closing stdin cancels the election's context (a release follows with
+// nanoseconds. Closing stdin or SIGTERM cancels the election's context (a release follows with
 // -release-on-cancel); the process exits once Run has returned. Logs go to stderr.
 // See tests/e2e/leader_election_upstream_driver.py.
 package main
@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,7 +66,8 @@ func main() {
 	config.QPS, config.Burst = -1, 0
 	client := kubernetes.NewForConfigOrDie(config)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// SIGTERM stands down as a Deployment's pod does when it is deleted.
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin) // stdin closed: stand down
 		cancel()
