@@ -18,9 +18,13 @@ from kcore.clients.rest import AsyncRESTClient as RESTClient
 from kcore.clients.transport import AsyncTransport as Transport
 from kcore.clients.watch import AsyncWatch as Watch
 from kcore.controller.controller import AsyncController as Controller
+from kcore.controller.finalizers import AsyncFinalizer as Finalizer
+from kcore.controller.finalizers import add_finalizer_async as add_finalizer
+from kcore.controller.finalizers import remove_finalizer_async as remove_finalizer
 from kcore.controller.leader_election import AsyncLeaderElector as LeaderElector
 from kcore.informer.factory import AsyncSharedInformerFactory as SharedInformerFactory
 from kcore.informer.shared_informer import AsyncSharedIndexInformer as SharedIndexInformer
 
-__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "LeaderElector", "RESTClient", "ResourceClient",
-           "SharedIndexInformer", "SharedInformerFactory", "Transport", "Watch"]
+__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "Finalizer", "LeaderElector", "RESTClient",
+           "ResourceClient", "SharedIndexInformer", "SharedInformerFactory", "Transport", "Watch", "add_finalizer",
+           "remove_finalizer"]

@@ -38,6 +38,7 @@ deadline 10 s, retry 2 s, jitter 1.2) and guarantees:
 """
 
 from kcore.controller.controller import CACHE_SYNC_TIMEOUT, AsyncController, CacheSyncTimeout, Controller
+from kcore.controller.finalizers import Finalizer, add_finalizer, has_finalizer, remove_finalizer
 from kcore.controller.leader_election import LeaderElectionCore, LeaderElector
 from kcore.controller.lease_lock import LeaderElectionRecord
 from kcore.controller.predicates import (
@@ -48,12 +49,13 @@ from kcore.controller.result import Result, TerminalError
 
 __all__ = [
     "CACHE_SYNC_TIMEOUT",
-    "AnnotationsChanged",
     "And",
+    "AnnotationsChanged",
     "AsyncController",
     "CacheSyncTimeout",
     "Controller",
     "Filter",
+    "Finalizer",
     "Funcs",
     "GenerationChanged",
     "LabelsChanged",
@@ -63,7 +65,10 @@ __all__ = [
     "Not",
     "Or",
     "Predicate",
-    "Result",
     "ResourceVersionChanged",
+    "Result",
     "TerminalError",
+    "add_finalizer",
+    "has_finalizer",
+    "remove_finalizer",
 ]
