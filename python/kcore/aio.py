@@ -22,9 +22,10 @@ from kcore.controller.finalizers import AsyncFinalizer as Finalizer
 from kcore.controller.finalizers import add_finalizer_async as add_finalizer
 from kcore.controller.finalizers import remove_finalizer_async as remove_finalizer
 from kcore.controller.leader_election import AsyncLeaderElector as LeaderElector
+from kcore.controller.manager import AsyncManager as Manager
 from kcore.informer.factory import AsyncSharedInformerFactory as SharedInformerFactory
 from kcore.informer.shared_informer import AsyncSharedIndexInformer as SharedIndexInformer
 
-__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "Finalizer", "LeaderElector", "RESTClient",
+__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "Finalizer", "LeaderElector", "Manager", "RESTClient",
            "ResourceClient", "SharedIndexInformer", "SharedInformerFactory", "Transport", "Watch", "add_finalizer",
            "remove_finalizer"]

@@ -35,12 +35,23 @@ deadline 10 s, retry 2 s, jitter 1.2) and guarantees:
   over at once on stop();
 - the Lease is written field for field as client-go writes it: Go and Python candidates can
   share one.
+
+The manager (``Manager``; ``kcore.aio.Manager``): one Clientset and one SharedInformerFactory for
+its controllers, leader election among replicas (caches on every replica, controllers on the
+leader only; losing the lease ends ``run()`` with LeaderElectionLost), ``/metrics``, ``/healthz``
+and ``/readyz`` (ready once every informer has synced) over HTTP, and on SIGTERM a graceful
+shutdown: in-flight reconciles finish within ``graceful_shutdown_timeout``, then the informers
+stop and the lease is released. Finalizers (``Finalizer``, ``add_finalizer``,
+``remove_finalizer``): an object being deleted keeps its finalizer until its cleanup has run.
 """
 
 from kcore.controller.controller import CACHE_SYNC_TIMEOUT, AsyncController, CacheSyncTimeout, Controller
 from kcore.controller.finalizers import Finalizer, add_finalizer, has_finalizer, remove_finalizer
 from kcore.controller.leader_election import LeaderElectionCore, LeaderElector
 from kcore.controller.lease_lock import LeaderElectionRecord
+from kcore.controller.manager import (
+    GracefulShutdownTimeout, LeaderElectionLost, LeaderElectionOptions, Manager, default_identity,
+)
 from kcore.controller.predicates import (
     AnnotationsChanged, And, Filter, Funcs, GenerationChanged, LabelsChanged, Not, Or, Predicate,
     ResourceVersionChanged,
@@ -58,10 +69,14 @@ __all__ = [
     "Finalizer",
     "Funcs",
     "GenerationChanged",
+    "GracefulShutdownTimeout",
     "LabelsChanged",
     "LeaderElectionCore",
+    "LeaderElectionLost",
+    "LeaderElectionOptions",
     "LeaderElectionRecord",
     "LeaderElector",
+    "Manager",
     "Not",
     "Or",
     "Predicate",
@@ -69,6 +84,7 @@ __all__ = [
     "Result",
     "TerminalError",
     "add_finalizer",
+    "default_identity",
     "has_finalizer",
     "remove_finalizer",
 ]
