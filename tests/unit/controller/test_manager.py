@@ -56,9 +56,9 @@ class FakeManager(ManagerCore[Any, Any]):
     """The core, with a twin that only records what it was asked to do."""
 
     def __init__(self, factory: FakeFactory, *, leader_election: Optional[LeaderElectionOptions] = None,
-                 graceful_shutdown_timeout: Optional[float] = 30.0) -> None:
+                 graceful_shutdown_timeout: Optional[float] = 30.0, metrics_address: Any = None) -> None:
         super().__init__(None, None, factory, namespace=None, leader_election=leader_election,  # type: ignore[arg-type]
-                         metrics_address=None, health_address=None,
+                         metrics_address=metrics_address, health_address=None,
                          graceful_shutdown_timeout=graceful_shutdown_timeout, registry=CollectorRegistry())
         self.controllers_started = 0
 
@@ -92,7 +92,7 @@ def test_leader_election_options_default_to_client_gos_timings_and_keep_the_leas
 
 @pytest.mark.parametrize("timings", [dict(lease_duration=10, renew_deadline=10), dict(retry_period=9),
                                      dict(lease_duration=-1, renew_deadline=-2, retry_period=-3)])
-def test_leader_election_options_refuse_the_timings_client_go_refuses(timings: dict[str, float]) -> None:
+def test_leader_election_options_refuse_the_timings_client_go_refuses(timings: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         LeaderElectionOptions("ns", "lease", **timings)
 
@@ -103,9 +103,7 @@ def test_leader_election_options_need_a_lease_name() -> None:
 
 
 def test_a_port_alone_listens_on_every_interface_as_gos_colon_port() -> None:
-    manager = ManagerCore(None, None, FakeFactory(), namespace=None, leader_election=None,  # type: ignore[arg-type]
-                          metrics_address=8080, health_address=None, graceful_shutdown_timeout=30,
-                          registry=CollectorRegistry())
+    manager = FakeManager(FakeFactory(), metrics_address=8080)
     assert manager.metrics_address == ("", 8080)
     assert manager.health_address is None
 
@@ -303,7 +301,7 @@ class FakeClient:
 
 
 def test_finalizer_reconcile_adds_the_finalizer_to_a_live_object_and_says_it_is_not_being_deleted() -> None:
-    client, cleaned = FakeClient(), []
+    client, cleaned = FakeClient(), list[Any]()
     assert Finalizer(client, "f").reconcile(obj(), cleanup=cleaned.append) is False  # type: ignore[arg-type]
     assert client.patches == [("x", {"metadata": {"finalizers": ["f"], "resourceVersion": "7"}}, "merge")]
     assert cleaned == []
@@ -329,7 +327,7 @@ def test_a_cleanup_that_raises_keeps_the_finalizer_and_the_error_propagates() ->
 
 
 def test_an_object_being_deleted_without_the_finalizer_needs_no_cleanup() -> None:
-    client, cleaned = FakeClient(), []
+    client, cleaned = FakeClient(), list[Any]()
     assert Finalizer(client, "f").reconcile(obj(["other"], deleting=True),  # type: ignore[arg-type]
                                             cleanup=cleaned.append) is True
     assert cleaned == [] and client.patches == []
