@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pytest
@@ -22,10 +25,12 @@ from kcore.controller import (
     Finalizer, GracefulShutdownTimeout, LeaderElectionLost, LeaderElectionOptions, Manager, has_finalizer,
 )
 from kcore.errors import NotFound
+from kcore.testenv import ControlPlane
 from tests.clusters import configmap
 from tests.waiting import wait_for
 
 FINALIZER = "kcore.example.com/cleanup"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fast_election(namespace: str, lease: str, identity: str) -> LeaderElectionOptions:
@@ -242,9 +247,11 @@ def test_sigterm_stops_a_manager_run_from_the_main_thread(config: Config, namesp
     manager = new_manager(config, namespace)
     manager.controller("cms", key_recorder(manager, [])).for_(manager.informers.core_v1.config_maps())
     previous = signal.getsignal(signal.SIGTERM)
-    threading.Thread(target=lambda: wait_for(lambda: manager.controllers[0].started and manager.leading is False
-                                             and all(i.has_synced() for i in manager.all_informers()))
-                     and os.kill(os.getpid(), signal.SIGTERM), daemon=True).start()
+
+    def terminate_once_running() -> None:
+        assert wait_for(lambda: manager.controllers[0].started and all(i.has_synced() for i in manager.all_informers()))
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=terminate_once_running, daemon=True).start()
     manager.run()  # returns: the handler began the graceful shutdown
     assert manager.stopping and manager.controllers[0].stopping
     assert signal.getsignal(signal.SIGTERM) == previous
@@ -350,6 +357,30 @@ def test_the_asyncio_manager_runs_an_async_controller_with_a_finalizer_and_serve
     assert asyncio.run(scenario()) == ["one"]
 
 
+def test_the_asyncio_managers_graceful_shutdown_waits_for_the_in_flight_reconcile(config: Config,
+                                                                                 namespace: str) -> None:
+    async def scenario() -> None:
+        manager = aio.Manager(config, namespace=namespace, metrics_address=None, health_address=None,
+                              registry=CollectorRegistry())
+        entered, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        async def reconcile(key: str) -> None:
+            entered.set()
+            await release.wait()
+            finished.set()
+        manager.controller("slow", reconcile).for_(manager.informers.core_v1.config_maps())
+        await manager.clientset.core_v1.config_maps(namespace).create(configmap("one", k="1"))
+        run = asyncio.get_running_loop().create_task(manager.run(handle_signals=False))
+        await asyncio.wait_for(entered.wait(), 30)
+        manager.stop()
+        await asyncio.sleep(0.5)
+        assert not run.done() and not finished.is_set()  # run() is waiting for the reconcile
+        release.set()
+        await asyncio.wait_for(run, 30)
+        assert finished.is_set()
+    asyncio.run(scenario())
+
+
 def test_two_asyncio_managers_on_one_lease_hand_over_when_the_leader_stops(config: Config, namespace: str) -> None:
     async def scenario() -> None:
         lease = f"mgr-{uuid.uuid4().hex[:6]}"
@@ -384,3 +415,45 @@ def test_two_asyncio_managers_on_one_lease_hand_over_when_the_leader_stops(confi
         managers["b"].stop()
         await asyncio.wait_for(runs["b"], 30)
     asyncio.run(scenario())
+
+
+def test_sigterm_to_the_leading_replica_process_releases_the_lease_and_the_other_replica_takes_over(
+        config: Config, control_plane: ControlPlane, namespace: str, running: Callable[[Manager], Running]) -> None:
+    lease = f"mgr-{uuid.uuid4().hex[:6]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.manager_replica", str(control_plane.kubeconfig), namespace, lease, "proc"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.strip() for line in process.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        clientset = Clientset(config)
+
+        def holder() -> str:
+            try:
+                return str(clientset.coordination_v1.leases(namespace).get(lease)["spec"].get("holderIdentity") or "")
+            except NotFound:
+                return ""
+        assert wait_for(lambda: holder() == "proc")
+        keys: list[str] = []
+        other = new_manager(config, namespace, leader_election=fast_election(namespace, lease, "in-process"))
+        other.controller("replica", key_recorder(other, keys)).for_(other.informers.core_v1.config_maps())
+        run = running(other)
+        clientset.core_v1.config_maps(namespace).create(configmap("one", k="1"))
+        assert wait_for(lambda: f"reconciled {namespace}/one" in lines)
+        assert wait_for(lambda: all(i.has_synced() for i in other.all_informers()))
+        assert keys == [] and not other.leading
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        reader.join(5)
+        assert lines[-1] == "exited"
+        assert wait_for(lambda: f"{namespace}/one" in keys)  # the other replica leads and reconciles
+        assert holder() == "in-process"
+        run.stop()
+        assert run.error is None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
