@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def fast_election(namespace: str, lease: str, identity: str) -> LeaderElectionOptions:
-    return LeaderElectionOptions(namespace, lease, identity=identity, lease_duration=2.0, renew_deadline=1.5,
+    return LeaderElectionOptions(namespace, lease, identity=identity, lease_duration=4.0, renew_deadline=3.0,
                                  retry_period=0.5, release_on_cancel=True)
 
 
