@@ -1,60 +1,97 @@
-"""kcore quickstart: a real control plane on loopback; create, list, watch and delete objects.
+"""kcore quickstart: the servicelookup controller (examples/servicelookup.py) on a local cluster.
 
-Run with ``./dev quickstart``. It starts etcd + kube-apiserver with kcore.testenv, loads the
-kubeconfig that kcore.testenv wrote, and through kcore's typed Clientset watches ConfigMaps in a
-namespace while it creates, updates, lists and deletes them, then prints what the watch saw.
+Run with ``./dev quickstart``. It starts etcd, kube-apiserver and kwok (a fake kubelet: pods bound
+to its node run) with kcore.testenv, runs the servicelookup controller on the kubeconfig that
+kcore.testenv wrote, then creates services and pods, changes a selector and deletes a pod. After
+each step it prints the controller's writes as they happen, then the PodToService of every pod
+once they all say which services select the pod. Exits 0 once the last step has converged.
 """
 
 from __future__ import annotations
 
-import threading
+import logging
+import sys
+import time
+from typing import Any, Callable
 
 import kcore
-from kcore.testenv import ControlPlane
+from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 
-NAMESPACE = "quickstart"
-NAMES = ["alpha", "beta", "gamma"]
+# Run as a script, this file's folder is on sys.path: the controller is the example beside it.
+from servicelookup import GROUP, PLURAL, VERSION, ServiceLookup
+
+NAMESPACE = "shop"
+NODE = "kwok-node-1"
+CONVERGE_TIMEOUT = 30.0
+
+Mapping = dict[str, list[str]]
 
 
 def main() -> None:
-    with ControlPlane(log=print) as cp:
-        print(f"control plane {cp.release} at {cp.server}\nKUBECONFIG={cp.kubeconfig}")
-        cs = kcore.Clientset(kcore.load_kubeconfig(str(cp.kubeconfig)))
+    logging.basicConfig(level=logging.WARNING, stream=sys.stdout, format="  %(message)s")
+    logging.getLogger("servicelookup").setLevel(logging.INFO)  # the controller's writes, as they happen
+
+    with ControlPlane(with_kwok=True, log=print) as cp:
+        print(f"control plane {cp.release} at {cp.server}, with kwok\nKUBECONFIG={cp.kubeconfig}", flush=True)
+        config = kcore.load_kubeconfig(str(cp.kubeconfig))
+        cs = kcore.Clientset(config)
+        cs.core_v1.nodes().create({"metadata": {"name": NODE, "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
         cs.core_v1.namespaces().create({"metadata": {"name": NAMESPACE}})
-        configmaps = cs.core_v1.config_maps(NAMESPACE)
+        services, pods = cs.core_v1.services(NAMESPACE), cs.core_v1.pods(NAMESPACE)
 
-        # A watch "from now" (it resumes by itself if the connection breaks), read in a thread.
-        watch = configmaps.watch()
-        seen: list[str] = []
-        expected = 2 * len(NAMES) + 1  # each created and deleted, one updated
+        with ServiceLookup(config):
+            print("servicelookup: CRD installed, informers synced, workers running")
+            podtoservices = kcore.DynamicClient(config).resource(GROUP, VERSION, PLURAL).namespace(NAMESPACE)
 
-        def read_events() -> None:
-            for event_type, obj in watch:
-                if event_type != "BOOKMARK":
-                    seen.append(f"{event_type:<8} {obj['metadata']['name']}")
-                if len(seen) == expected:
-                    return
+            def first_step() -> None:
+                for name, selector in [("web", {"app": "web"}), ("frontend", {"tier": "frontend"}),
+                                       ("db", {"app": "db"}), ("external", None)]:
+                    services.create({"metadata": {"name": name},
+                                     "spec": {"ports": [{"port": 80}], **({"selector": selector} if selector else {})}})
+                for name, labels in [("web-1", {"app": "web", "tier": "frontend"}),
+                                     ("web-2", {"app": "web", "tier": "frontend", "track": "canary"}),
+                                     ("db-1", {"app": "db"})]:
+                    # No scheduler runs: each pod names the kwok node, which runs it.
+                    pods.create({"metadata": {"name": name, "labels": labels},
+                                 "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "app:1"}]}})
 
-        reader = threading.Thread(target=read_events, daemon=True)
-        reader.start()
+            step("services web (app=web), frontend (tier=frontend), db (app=db), external (no selector);\n"
+                 "pods web-1 (app=web tier=frontend), web-2 (app=web tier=frontend track=canary), db-1 (app=db)",
+                 first_step, podtoservices, {"db-1": ["db"], "web-1": ["frontend", "web"], "web-2": ["frontend", "web"]})
+            wait(lambda: all(p["status"].get("phase") == "Running" for p in pods.list()["items"]), "pods running")
+            print(f"pods running on {NODE}:", ", ".join(sorted(p["metadata"]["name"] for p in pods.list()["items"])))
 
-        for name in NAMES:
-            configmaps.create({"metadata": {"name": name}, "data": {"name": name}})
-            print(f"created  {name}")
-        configmaps.patch("beta", {"data": {"updated": "yes"}})
-        print("updated  beta")
-        print("listed  ", ", ".join(cm["metadata"]["name"] for cm in configmaps.list()["items"]))
-        for name in NAMES:
-            configmaps.delete(name)
-            print(f"deleted  {name}")
+            step("service web's selector becomes app=web,track=canary",
+                 lambda: services.patch("web", {"spec": {"selector": {"app": "web", "track": "canary"}}}),
+                 podtoservices, {"db-1": ["db"], "web-1": ["frontend"], "web-2": ["frontend", "web"]})
 
-        reader.join(30)
-        watch.close()
-        if len(seen) < expected:
-            raise SystemExit(f"the watch saw only {len(seen)} of {expected} events")
-        print("the watch saw:")
-        for line in seen:
-            print("  ", line)
+            step("pod web-2 deleted (kwok, as its kubelet, lets it go)",
+                 lambda: pods.delete("web-2"),
+                 podtoservices, {"db-1": ["db"], "web-1": ["frontend"]})
+        print("servicelookup: stopped")
+
+
+def step(what: str, action: Callable[[], Any], podtoservices: Any, expected: Mapping) -> None:
+    """Do one step, wait until the PodToServices say ``expected``, print them."""
+    print(f"\n== {what}")
+    action()
+    wait(lambda: mapping(podtoservices) == expected, "the PodToServices to converge",
+         lambda: f"they say {mapping(podtoservices)}, not {expected}")
+    print("converged: pod -> services")
+    for pod, services in sorted(mapping(podtoservices).items()):
+        print(f"  {NAMESPACE}/{pod:<8} {', '.join(services) or '-'}")
+
+
+def mapping(podtoservices: Any) -> Mapping:
+    return {p["metadata"]["name"]: p["spec"]["services"] for p in podtoservices.list()["items"]}
+
+
+def wait(condition: Callable[[], bool], what: str, details: Callable[[], str] = lambda: "") -> None:
+    deadline = time.monotonic() + CONVERGE_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"waited {CONVERGE_TIMEOUT:g} s for {what}; {details()}")
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":
