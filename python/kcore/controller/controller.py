@@ -99,6 +99,12 @@ class ControllerCore(Generic[I]):
             self._sources.append(source)
         return self
 
+    def informers(self) -> list[I]:
+        """The informers that feed this controller (its ``for_``, ``owns`` and ``watches``), each once."""
+        with self._lock:
+            found = [source.informer for source in self._sources] + [informer for informer, _ in self._owned]
+        return list({id(informer): informer for informer in found}.values())
+
     def _check_informer(self, informer: Any) -> None:
         """Overridden by the thread twin, which cannot run an asyncio informer."""
 

@@ -214,11 +214,9 @@ class ManagerCore(Generic[C, F]):
 
     def all_informers(self) -> list[Any]:
         """The factory's informers and every controller's, each once."""
-        found: dict[int, Any] = {id(i): i for i in self.factory._all().values()}
+        found: dict[int, Any] = {id(i): i for i in self.factory.informers()}
         for controller in self.controllers:
-            for source in controller._sources:
-                found.setdefault(id(source.informer), source.informer)
-            for informer, _ in controller._owned:
+            for informer in controller.informers():
                 found.setdefault(id(informer), informer)
         return list(found.values())
 

@@ -105,6 +105,10 @@ class _FactoryCore(Generic[I]):
         with self._lock:
             return dict(self._informers)
 
+    def informers(self) -> list[I]:
+        """The informers made so far."""
+        return list(self._all().values())
+
 
 class SharedInformerFactory(_FactoryCore[SharedIndexInformer]):
     """Informers made on first request and shared after; options apply to every one of them."""

@@ -35,11 +35,11 @@ class FakeInformer:
 
 class FakeFactory:
     def __init__(self, *informers: FakeInformer) -> None:
-        self.informers = {(i.resource,): i for i in informers}
+        self.made = list(informers)
         self.started = False
 
-    def _all(self) -> dict[Any, FakeInformer]:
-        return dict(self.informers)
+    def informers(self) -> list[FakeInformer]:
+        return list(self.made)
 
     def start(self) -> None:
         self.started = True
@@ -48,8 +48,10 @@ class FakeFactory:
 class FakeController:
     def __init__(self, name: str, *informers: FakeInformer) -> None:
         self.name = name
-        self._sources = [type("Source", (), {"informer": i})() for i in informers]
-        self._owned: list[Any] = []
+        self.fed_by = list(informers)
+
+    def informers(self) -> list[FakeInformer]:
+        return list(self.fed_by)
 
 
 class FakeManager(ManagerCore[Any, Any]):
