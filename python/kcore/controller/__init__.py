@@ -43,9 +43,17 @@ and ``/readyz`` (ready once every informer has synced) over HTTP, and on SIGTERM
 shutdown: in-flight reconciles finish within ``graceful_shutdown_timeout``, then the informers
 stop and the lease is released. Finalizers (``Finalizer``, ``add_finalizer``,
 ``remove_finalizer``): an object being deleted keeps its finalizer until its cleanup has run.
+
+Events (``EventRecorder``): client-go's tools/events recorder — isomorphic events become one
+events.k8s.io/v1 Event with a series (created, patched on the 2nd occurrence, counted in memory,
+heartbeat every 30 min, closed after 6 idle min), written by a background thread so ``event()``
+never blocks; core/v1 with tools/record's correlator (``EventCorrelator``: aggregation,
+deduplication, spam filter) where events.k8s.io/v1 is not served.
 """
 
 from kcore.controller.controller import CACHE_SYNC_TIMEOUT, AsyncController, CacheSyncTimeout, Controller
+from kcore.controller.event_correlator import EventCorrelator
+from kcore.controller.events import EventRecorder
 from kcore.controller.finalizers import Finalizer, add_finalizer, has_finalizer, remove_finalizer
 from kcore.controller.leader_election import LeaderElectionCore, LeaderElector
 from kcore.controller.lease_lock import LeaderElectionRecord
@@ -65,6 +73,8 @@ __all__ = [
     "AsyncController",
     "CacheSyncTimeout",
     "Controller",
+    "EventCorrelator",
+    "EventRecorder",
     "Filter",
     "Finalizer",
     "Funcs",
