@@ -138,6 +138,11 @@ class Occurrence:
     note: str
     time_ns: int
 
+    def metadata(self) -> dict[str, str]:
+        """The new Event's name and namespace (default for a cluster-scoped object), as makeEvent's."""
+        return {"name": event_name(self.regarding.get("name", ""), self.time_ns),
+                "namespace": self.regarding.get("namespace") or "default"}
+
 
 @dataclass
 class Write:
@@ -159,6 +164,7 @@ EventKey = tuple[Any, ...]
 @dataclass
 class _Entry:
     event: dict[str, Any]
+    last_observed_ns: int  # eventTime, then series.lastObservedTime, to the nanosecond as client-go keeps them
     written_count: int = 1
 
 
@@ -175,8 +181,7 @@ class SeriesCore:
         """client-go's makeEvent."""
         event: dict[str, Any] = {
             "apiVersion": "events.k8s.io/v1", "kind": "Event",
-            "metadata": {"name": event_name(occurrence.regarding.get("name", ""), occurrence.time_ns),
-                         "namespace": occurrence.regarding.get("namespace") or "default"},
+            "metadata": occurrence.metadata(),
             "eventTime": micro_time(occurrence.time_ns),
             "reportingController": self.reporting_controller,
             "reportingInstance": self.reporting_instance,
@@ -210,14 +215,16 @@ class SeriesCore:
         key = self.key(event)
         entry = self.cache.get(key)
         if entry is None:
-            self.cache[key] = _Entry(event)
+            self.cache[key] = _Entry(event, occurrence.time_ns)
             return self._write(key, event)
         series = entry.event.get("series")
         if series is not None:
             series["count"] += 1
             series["lastObservedTime"] = micro_time(now_ns)
+            entry.last_observed_ns = now_ns
             return None
         entry.event["series"] = {"count": 2, "lastObservedTime": micro_time(now_ns)}
+        entry.last_observed_ns = now_ns
         return self._write(key, entry.event)
 
     def heartbeat(self) -> list[Write]:
@@ -228,13 +235,13 @@ class SeriesCore:
         """finishSeries: the last patch of each series idle for more than 6 minutes (forget it with
         ``forget`` once written); single events older than that are forgotten now."""
         writes = []
-        horizon = micro_time(now_ns - int(FINISH_TIME * 1e9))
+        horizon = now_ns - int(FINISH_TIME * 1e9)
         for key, entry in list(self.cache.items()):
-            series = entry.event.get("series")
-            if series is not None:
-                if series["lastObservedTime"] < horizon:
-                    writes.append(self._write(key, entry.event))
-            elif entry.event["eventTime"] < horizon:
+            if entry.last_observed_ns >= horizon:
+                continue
+            if "series" in entry.event:
+                writes.append(self._write(key, entry.event))
+            else:
                 del self.cache[key]
         return writes
 
@@ -277,8 +284,7 @@ class LegacyCore:
         stamp = rfc3339(occurrence.time_ns / 1e9)
         event: dict[str, Any] = {
             "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": event_name(occurrence.regarding.get("name", ""), occurrence.time_ns),
-                         "namespace": occurrence.regarding.get("namespace") or "default"},
+            "metadata": occurrence.metadata(),
             "involvedObject": dict(occurrence.regarding),
             "reason": occurrence.reason,
             "message": occurrence.note,
