@@ -515,7 +515,11 @@ class EventRecorder:
             if item is _STOP:
                 break
             if item is not None:
-                write = core.observe(item, self.clock())
+                try:
+                    write = core.observe(item, self.clock())
+                except Exception:  # a bug must not end the writer: the events after it still count
+                    log.exception("Unable to record event %r (will not retry!)", item)
+                    write = None
                 if write is not None:
                     self._attempt(write)
             while self._retries and self._retries[0].at <= time.monotonic():
