@@ -89,7 +89,7 @@ def test_while_the_api_server_is_down_event_never_blocks_and_writes_are_retried_
     impatient_target = cs.core_v1.config_maps("default").create(configmap("impatient"))
     # client-go tries 12 times, 10 s apart; shorter intervals keep the test short: the patient
     # recorder's 12 tries outlast the outage, the impatient one's do not
-    patient = EventRecorder(cs, "patient", "host-a", retry_interval=1.5)
+    patient = EventRecorder(cs, "patient", "host-a", retry_interval=3.0)
     impatient = EventRecorder(cs, "impatient", "host-a", retry_interval=0.05)
     assert patient.uses_events_v1 and impatient.uses_events_v1
 

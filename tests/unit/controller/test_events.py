@@ -397,7 +397,7 @@ def test_a_series_patch_answered_not_found_creates_the_event_with_its_series() -
     assert cs.events_v1.calls[2][2]["series"]["count"] == 2
 
 
-def test_close_tries_a_pending_retry_once_more_and_gives_up_at_its_timeout() -> None:
+def test_close_tries_a_pending_retry_once_more_at_once() -> None:
     cs = FakeClientset()
     failures = iter([TransportError("refused")])
     cs.events_v1.fail = lambda verb: next(failures, None)
@@ -406,6 +406,17 @@ def test_close_tries_a_pending_retry_once_more_and_gives_up_at_its_timeout() -> 
     assert wait_for(lambda: len(cs.events_v1.calls) == 1)
     assert recorder.close()
     assert [verb for verb, _, _ in cs.events_v1.calls] == ["create", "create"]
+
+
+def test_close_gives_up_at_its_timeout_when_the_server_does_not_answer(caplog: pytest.LogCaptureFixture) -> None:
+    cs = FakeClientset()
+    cs.events_v1.gate.clear()  # the server never answers
+    recorder = EventRecorder(cs, "ctl", "host", events_v1=True)
+    recorder.event(POD, type="Warning", reason="Failed", action="Sync")
+    with caplog.at_level(logging.ERROR, logger="kcore.controller.events"):
+        assert recorder.close(timeout=0.2) is False
+    assert "abandoned" in caplog.records[-1].message
+    cs.events_v1.gate.set()
 
 
 def test_events_after_close_are_dropped_with_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
