@@ -29,6 +29,9 @@ What kcore adds or does differently:
   reason or action empty or longer than 128); a note longer than 1024 bytes is cut to 1024 bytes
   (on a UTF-8 boundary) instead of having the whole event rejected; a reportingInstance longer
   than 128 is cut to 128.
+- Memory is bounded: besides the queue (1000) and the retries waiting (1000), the cache keeps at
+  most 4096 events; a new one beyond that ends the least recently observed (a series gets its
+  last patch, as when idle). client-go's cache has no bound but the 6-minute idle rule.
 - ``close(timeout)`` writes what is queued, tries each pending retry once more, and patches
   each series whose count changed since its last write; client-go's Shutdown just stops.
 
@@ -56,6 +59,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -74,6 +78,7 @@ NOTE_LENGTH_LIMIT = 1024
 REASON_LENGTH_LIMIT = 128
 ACTION_LENGTH_LIMIT = 128
 REPORTING_INSTANCE_LENGTH_LIMIT = 128
+MAX_CACHED_EVENTS = 4096
 
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
@@ -172,10 +177,12 @@ class SeriesCore:
     """tools/events' eventBroadcasterImpl cache, without I/O: which writes each occurrence, each
     heartbeat, each finishing round and the final flush need."""
 
-    def __init__(self, reporting_controller: str, reporting_instance: str) -> None:
+    def __init__(self, reporting_controller: str, reporting_instance: str,
+                 max_entries: int = MAX_CACHED_EVENTS) -> None:
         self.reporting_controller = reporting_controller
         self.reporting_instance = reporting_instance
-        self.cache: dict[EventKey, _Entry] = {}
+        self.max_entries = max_entries
+        self.cache: OrderedDict[EventKey, _Entry] = OrderedDict()  # the least recently observed first
 
     def make_event(self, occurrence: Occurrence) -> dict[str, Any]:
         """client-go's makeEvent."""
@@ -209,23 +216,30 @@ class SeriesCore:
         return Write(namespace=snapshot["metadata"]["namespace"], name=snapshot["metadata"]["name"], body=snapshot,
                      patch={"series": dict(series)} if series else None, key=key, is_series=series is not None)
 
-    def observe(self, occurrence: Occurrence, now_ns: int) -> Optional[Write]:
-        """recordToSink: the create of a 1st occurrence, the series patch of a 2nd, None after."""
+    def observe(self, occurrence: Occurrence, now_ns: int) -> list[Write]:
+        """recordToSink: the create of a 1st occurrence, the series patch of a 2nd, nothing after.
+        A new event finding ``max_entries`` cached first ends the least recently observed one
+        (a series gets its last patch, as when it goes idle): memory stays bounded."""
         event = self.make_event(occurrence)
         key = self.key(event)
         entry = self.cache.get(key)
         if entry is None:
+            writes = []
+            while len(self.cache) >= self.max_entries:
+                old_key, old = self.cache.popitem(last=False)
+                if "series" in old.event:
+                    writes.append(self._write(old_key, old.event))
             self.cache[key] = _Entry(event, occurrence.time_ns)
-            return self._write(key, event)
+            return writes + [self._write(key, event)]
+        self.cache.move_to_end(key)
+        entry.last_observed_ns = now_ns
         series = entry.event.get("series")
         if series is not None:
             series["count"] += 1
             series["lastObservedTime"] = micro_time(now_ns)
-            entry.last_observed_ns = now_ns
-            return None
+            return []
         entry.event["series"] = {"count": 2, "lastObservedTime": micro_time(now_ns)}
-        entry.last_observed_ns = now_ns
-        return self._write(key, entry.event)
+        return [self._write(key, entry.event)]
 
     def heartbeat(self) -> list[Write]:
         """refreshExistingEventSeries: a patch of every open series, with its count now."""
@@ -298,15 +312,15 @@ class LegacyCore:
         }
         return event
 
-    def observe(self, occurrence: Occurrence, now_ns: int) -> Optional[Write]:
+    def observe(self, occurrence: Occurrence, now_ns: int) -> list[Write]:
         result = self.correlator.correlate(self.make_event(occurrence), now_ns / 1e9, now_ns)
         if result.skip or result.event is None:
-            return None
+            return []
         event = result.event
         body = copy.deepcopy(event)
         body["metadata"].pop("resourceVersion", None)  # a create after NotFound carries none
-        return Write(namespace=event["metadata"]["namespace"], name=event["metadata"]["name"], body=body,
-                     patch=result.patch if event.get("count", 1) > 1 else None)
+        return [Write(namespace=event["metadata"]["namespace"], name=event["metadata"]["name"], body=body,
+                      patch=result.patch if event.get("count", 1) > 1 else None)]
 
     def heartbeat(self) -> list[Write]:
         return []
@@ -516,11 +530,11 @@ class EventRecorder:
                 break
             if item is not None:
                 try:
-                    write = core.observe(item, self.clock())
+                    writes = core.observe(item, self.clock())
                 except Exception:  # a bug must not end the writer: the events after it still count
                     log.exception("Unable to record event %r (will not retry!)", item)
-                    write = None
-                if write is not None:
+                    writes = []
+                for write in writes:
                     self._attempt(write)
             while self._retries and self._retries[0].at <= time.monotonic():
                 self._attempt(heapq.heappop(self._retries).write)
@@ -547,9 +561,9 @@ class EventRecorder:
             except queue.Empty:
                 break
             if item is not _STOP:
-                write = core.observe(item, self.clock())
-                if write is not None and self._try(write):
-                    log.error("Unable to write event %s/%s at close, dropped", write.namespace, write.name)
+                for write in core.observe(item, self.clock()):
+                    if self._try(write):
+                        log.error("Unable to write event %s/%s at close, dropped", write.namespace, write.name)
         pending, self._retries = [due.write for due in sorted(self._retries)], []
         for write in pending:
             if not in_time() or self._try(write):
