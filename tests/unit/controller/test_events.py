@@ -22,9 +22,9 @@ from tests.waiting import wait_for
 S = 1_000_000_000  # nanoseconds in a second
 T0 = 1_700_000_000 * S + 123_456_789
 
-POD = {"apiVersion": "v1", "kind": "Pod",
+POD: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
        "metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1", "resourceVersion": "7"}}
-NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u-n"}}
+NODE: dict[str, Any] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u-n"}}
 
 
 def occurrence(note: str = "it broke", *, at: int = T0, regarding: Optional[dict] = None, related: Optional[dict] = None,
@@ -32,6 +32,13 @@ def occurrence(note: str = "it broke", *, at: int = T0, regarding: Optional[dict
     ref = object_reference(regarding or POD)
     assert ref is not None
     return Occurrence(ref, object_reference(related), type, reason, action, note, at)
+
+
+def observe(core: SeriesCore, occurrence: Occurrence, now_ns: int) -> Optional[Write]:
+    """The one write (or None) an occurrence needs while the cache has room."""
+    writes = core.observe(occurrence, now_ns)
+    assert len(writes) <= 1
+    return writes[0] if writes else None
 
 
 def status(code: int, reason: str) -> dict:
@@ -73,7 +80,7 @@ def test_a_note_is_cut_to_1024_bytes_never_inside_a_character() -> None:
 
 def test_the_first_occurrence_is_created_as_client_go_makes_it() -> None:
     core = SeriesCore("ctl", "ctl-host")
-    write = core.observe(occurrence(related=NODE), T0)
+    write = observe(core, occurrence(related=NODE), T0)
     assert write is not None and write.patch is None
     assert write.namespace == "shop" and write.name == f"web-0.{T0:x}"
     assert write.body == {
@@ -87,14 +94,14 @@ def test_the_first_occurrence_is_created_as_client_go_makes_it() -> None:
 
 
 def test_an_event_about_a_cluster_scoped_object_goes_to_namespace_default() -> None:
-    write = SeriesCore("ctl", "ctl-host").observe(occurrence(regarding=NODE), T0)
+    write = observe(SeriesCore("ctl", "ctl-host"), occurrence(regarding=NODE), T0)
     assert write is not None and write.namespace == "default"
 
 
 def test_the_second_isomorphic_occurrence_patches_a_series_of_count_two_at_once() -> None:
     core = SeriesCore("ctl", "ctl-host")
-    first = core.observe(occurrence(), T0)
-    second = core.observe(occurrence(at=T0 + S), T0 + S)
+    first = observe(core, occurrence(), T0)
+    second = observe(core, occurrence(at=T0 + S), T0 + S)
     assert first is not None and second is not None
     assert second.name == first.name
     assert second.patch == {"series": {"count": 2, "lastObservedTime": micro_time(T0 + S)}}
@@ -103,7 +110,7 @@ def test_the_second_isomorphic_occurrence_patches_a_series_of_count_two_at_once(
 
 def test_later_isomorphic_occurrences_are_only_counted_in_memory() -> None:
     core = SeriesCore("ctl", "ctl-host")
-    writes = [core.observe(occurrence(at=T0 + i), T0 + i) for i in range(100)]
+    writes = [observe(core, occurrence(at=T0 + i), T0 + i) for i in range(100)]
     assert [w for w in writes[2:] if w is not None] == []
     (entry,) = core.cache.values()
     assert entry.event["series"] == {"count": 100, "lastObservedTime": micro_time(T0 + 99)}
@@ -111,8 +118,8 @@ def test_later_isomorphic_occurrences_are_only_counted_in_memory() -> None:
 
 def test_events_differing_only_in_their_note_are_isomorphic() -> None:
     core = SeriesCore("ctl", "ctl-host")
-    core.observe(occurrence("first note"), T0)
-    write = core.observe(occurrence("another note"), T0 + 1)
+    observe(core, occurrence("first note"), T0)
+    write = observe(core, occurrence("another note"), T0 + 1)
     assert write is not None and write.patch is not None
     assert write.body["note"] == "first note"  # the Event keeps its first note, as client-go's
 
@@ -124,8 +131,8 @@ def test_events_differing_only_in_their_note_are_isomorphic() -> None:
 ])
 def test_each_part_of_the_isomorphic_key_makes_a_new_event(change: dict) -> None:
     core = SeriesCore("ctl", "ctl-host")
-    core.observe(occurrence(), T0)
-    write = core.observe(occurrence(at=T0 + 1, **change), T0 + 1)
+    observe(core, occurrence(), T0)
+    write = observe(core, occurrence(at=T0 + 1, **change), T0 + 1)
     assert write is not None and write.patch is None and len(core.cache) == 2
 
 
@@ -137,8 +144,8 @@ def test_recorders_of_other_controllers_or_instances_never_share_an_event() -> N
 def test_the_heartbeat_patches_every_open_series_with_its_count_now() -> None:
     core = SeriesCore("ctl", "ctl-host")
     for i in range(5):
-        core.observe(occurrence(at=T0 + i), T0 + i)
-    core.observe(occurrence(reason="Single"), T0)
+        observe(core, occurrence(at=T0 + i), T0 + i)
+    observe(core, occurrence(reason="Single"), T0)
     (write,) = core.heartbeat()
     assert write.patch == {"series": {"count": 5, "lastObservedTime": micro_time(T0 + 4)}}
 
@@ -146,30 +153,43 @@ def test_the_heartbeat_patches_every_open_series_with_its_count_now() -> None:
 def test_a_series_idle_for_more_than_six_minutes_gets_a_last_patch_then_is_forgotten() -> None:
     core = SeriesCore("ctl", "ctl-host")
     for i in range(3):
-        core.observe(occurrence(at=T0 + i), T0 + i)
+        observe(core, occurrence(at=T0 + i), T0 + i)
     assert core.finish(T0 + 2 + int(FINISH_TIME * S)) == []  # idle exactly 6 minutes: still open
     (last,) = core.finish(T0 + 3 + int(FINISH_TIME * S))
     assert last.patch == {"series": {"count": 3, "lastObservedTime": micro_time(T0 + 2)}}
     core.forget(last.key)
-    fresh = core.observe(occurrence(at=T0 + 10 * 60 * S), T0 + 10 * 60 * S)
+    fresh = observe(core, occurrence(at=T0 + 10 * 60 * S), T0 + 10 * 60 * S)
     assert fresh is not None and fresh.patch is None and fresh.name != last.name
 
 
 def test_a_single_event_older_than_six_minutes_is_forgotten_so_its_next_occurrence_is_a_new_event() -> None:
     core = SeriesCore("ctl", "ctl-host")
-    core.observe(occurrence(), T0)
+    observe(core, occurrence(), T0)
     assert core.finish(T0 + 7 * 60 * S) == []
     assert core.cache == {}
 
 
+def test_a_full_cache_ends_its_least_recently_observed_event_to_make_room() -> None:
+    core = SeriesCore("ctl", "ctl-host", max_entries=2)
+    for i in range(3):
+        observe(core, occurrence(reason="Old"), T0 + i)  # a series of 3
+    observe(core, occurrence(reason="Single"), T0 + 3)
+    observe(core, occurrence(reason="Old"), T0 + 4)  # the series is now the most recent
+    made_room = core.observe(occurrence(reason="New", at=T0 + 5), T0 + 5)
+    assert [w.body["reason"] for w in made_room] == ["New"]  # the single event went, silently
+    last, new = core.observe(occurrence(reason="Newer", at=T0 + 6), T0 + 6)
+    assert last.patch == {"series": {"count": 4, "lastObservedTime": micro_time(T0 + 4)}}
+    assert new.body["reason"] == "Newer" and len(core.cache) == 2
+
+
 def test_close_patches_only_the_series_counted_since_their_last_write() -> None:
     core = SeriesCore("ctl", "ctl-host")
-    core.observe(occurrence(), T0)
-    second = core.observe(occurrence(at=T0 + 1), T0 + 1)
+    observe(core, occurrence(), T0)
+    second = observe(core, occurrence(at=T0 + 1), T0 + 1)
     assert second is not None
     core.written(second, {})
     assert core.flush() == []
-    core.observe(occurrence(at=T0 + 2), T0 + 2)
+    observe(core, occurrence(at=T0 + 2), T0 + 2)
     (write,) = core.flush()
     assert write.patch is not None and write.patch["series"]["count"] == 3
 
