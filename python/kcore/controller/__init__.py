@@ -53,7 +53,7 @@ deduplication, spam filter) where events.k8s.io/v1 is not served.
 
 from kcore.controller.controller import CACHE_SYNC_TIMEOUT, AsyncController, CacheSyncTimeout, Controller
 from kcore.controller.event_correlator import EventCorrelator
-from kcore.controller.events import EventRecorder
+from kcore.controller.events import EventRecorder, object_reference
 from kcore.controller.finalizers import Finalizer, add_finalizer, has_finalizer, remove_finalizer
 from kcore.controller.leader_election import LeaderElectionCore, LeaderElector
 from kcore.controller.lease_lock import LeaderElectionRecord
@@ -96,5 +96,6 @@ __all__ = [
     "add_finalizer",
     "default_identity",
     "has_finalizer",
+    "object_reference",
     "remove_finalizer",
 ]

@@ -108,10 +108,12 @@ def truncate_utf8(text: str, limit: int) -> str:
     return raw[:limit].decode(errors="ignore")
 
 
-def object_reference(obj: Optional[Mapping[str, Any]]) -> Optional[Ref]:
+def object_reference(obj: Optional[Mapping[str, Any]], *, kind: str = "", api_version: str = "") -> Optional[Ref]:
     """client-go's reference.GetReference: apiVersion, kind, namespace, name, uid, resourceVersion
     of an object (a mapping with ``metadata``), or a copy of what already is an ObjectReference.
-    None when there is no kind or no name to refer to."""
+    Objects from an informer carry their kind; the items of a plain ``list()`` do not (as in
+    client-go, where the scheme supplies it): give ``kind`` and ``api_version`` for those
+    (e.g. from ``informer.info`` or a client's ``info``). None when there is no kind or no name."""
     if obj is None:
         return None
     if "metadata" in obj:
@@ -121,6 +123,10 @@ def object_reference(obj: Optional[Mapping[str, Any]]) -> Optional[Ref]:
                "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")}
     else:
         ref = dict(obj)
+    if kind:
+        ref["kind"] = kind
+    if api_version:
+        ref["apiVersion"] = api_version
     ref = {k: v for k, v in ref.items() if v}
     if not ref.get("kind") or not ref.get("name"):
         return None
@@ -404,7 +410,8 @@ class EventRecorder:
                 return
         ref = object_reference(regarding)
         if ref is None:
-            log.error("Could not construct reference to %r (no kind or no name), will not report event: "
+            log.error("Could not construct reference to %r (no kind or no name; items of a list() carry no "
+                      "kind: pass object_reference(obj, kind=..., api_version=...)), will not report event: "
                       "type=%s reason=%s note=%r", regarding, type, reason, note)
             return
         related_ref = object_reference(related)

@@ -69,6 +69,12 @@ def test_a_reference_holds_what_client_go_copies_from_the_object() -> None:
     assert object_reference({"metadata": {"name": "no-kind"}}) is None
 
 
+def test_an_object_without_its_kind_as_list_items_come_is_referred_to_with_the_kind_given() -> None:
+    item = {"metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1"}}
+    assert object_reference(item, kind="Pod", api_version="v1") == {
+        "kind": "Pod", "apiVersion": "v1", "name": "web-0", "namespace": "shop", "uid": "u-1"}
+
+
 def test_a_note_is_cut_to_1024_bytes_never_inside_a_character() -> None:
     assert truncate_utf8("x" * 2000, 1024) == "x" * 1024
     cut = truncate_utf8("é" * 600, 1024)  # 2 bytes each
