@@ -247,3 +247,18 @@ def test_with_kwok_a_fake_node_goes_ready_and_its_pods_run() -> None:
             timeout=60,
         ), "the pod was not scheduled onto the kwok node and run"
         assert kube.ok("GET", "/api/v1/namespaces/default/pods/web")["spec"]["nodeName"] == "fake-1"
+
+
+def test_a_kube_apiserver_restarted_from_a_thread_that_ends_keeps_running() -> None:
+    """Children die with their parent (PR_SET_PDEATHSIG), and to the kernel the parent is the
+    thread that forked them: the plane's processes are forked by one thread that lives as long as
+    the process, so a restart from a short-lived thread leaves a kube-apiserver that stays up."""
+    import threading
+    import time
+
+    with ControlPlane() as cp:
+        restarter = threading.Thread(target=cp.restart_apiserver)
+        restarter.start()
+        restarter.join()
+        time.sleep(1.0)  # the kernel's SIGKILL, had it come, would be immediate
+        assert KubeHTTP(cp.server, str(cp.ca_file), token=cp.token).request("GET", "/readyz").status == 200

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Optional, Sequence
 
@@ -18,6 +19,12 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     # so a killed test run leaves no etcd or kube-apiserver behind.
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+# PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a plane
+# restarted from a short-lived thread would lose its kube-apiserver with that thread. So every
+# child is forked by this one thread, which lives as long as the process.
+_forker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kcore-testenv-forker")
 
 
 class ManagedProcess:
@@ -32,7 +39,8 @@ class ManagedProcess:
 
     def start(self) -> None:
         self._log = open(self.log_file, "ab")
-        self._popen = subprocess.Popen(
+        self._popen = _forker.submit(
+            subprocess.Popen,
             self.argv,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -41,7 +49,7 @@ class ManagedProcess:
             # processes in order (API server before etcd) instead of all at once.
             start_new_session=True,
             preexec_fn=_die_with_parent,
-        )
+        ).result()
 
     @property
     def pid(self) -> Optional[int]:
