@@ -307,20 +307,21 @@ impl Store {
             let obj = e.obj.get();
             (labels.is_empty() || labels.matches(&ObjectLabels(labels_of(obj))))
                 && (fields.is_empty() || fields.matches(View::of(obj)))
-                && namespace.is_none_or(|ns| meta_str(obj, "namespace") == Some(ns))
         };
+        // An object is in namespace ns exactly when its key is "ns/name": no need to read its tape.
+        let in_namespace = |key: &str| namespace.is_none_or(|ns| key.len() > ns.len() && key.starts_with(ns) && key.as_bytes()[ns.len()] == b'/');
         let objs = {
             let st = self.read(py);
             // Only the objects that can match: those of the namespace, or of the selector's
             // narrowest required label, whichever are fewer.
-            let in_namespace = namespace.map(|ns| st.namespaces.get(ns).map(|keys| keys.iter().collect::<Vec<_>>()).unwrap_or_default());
+            let in_index = namespace.map(|ns| st.namespaces.get(ns).map(|keys| keys.iter().collect::<Vec<_>>()).unwrap_or_default());
             let labelled = st.labels.candidates(&labels);
-            let candidates = match (in_namespace, labelled) {
+            let candidates = match (in_index, labelled) {
                 (Some(a), Some(b)) => Some(if a.len() <= b.len() { a } else { b }),
                 (a, b) => a.or(b),
             };
             match candidates {
-                Some(keys) => Self::objects(py, keys.into_iter().filter_map(|k| st.items.get(&**k)).filter(selected)),
+                Some(keys) => Self::objects(py, keys.into_iter().filter(|k| in_namespace(k)).filter_map(|k| st.items.get(&**k)).filter(selected)),
                 None => Self::objects(py, st.items.values().filter(selected)),
             }
         };
