@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable, Generator, Iterator, Mapping, Optional, Union
 
+from kcore._plan import Sleep, advance
 from kcore.clients.rest import AsyncEventStream, AsyncRequest, EventStream, Request
 from kcore.errors import ApiError, Gone, TooManyRequests, TransportError
 
@@ -49,13 +50,6 @@ class OpenWatch:
 @dataclass(frozen=True)
 class NextEvent:
     """The next event of the open watch: ``(type, object)``, or None once the stream ended."""
-
-
-@dataclass(frozen=True)
-class Sleep:
-    """Wait; a stop cuts the wait short (and ends the plan)."""
-
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -198,13 +192,6 @@ class _DriverBase:
         if current is not None:
             current.close()
 
-    def _answer(self, plan: Plan, answer: Any, error: Optional[BaseException]) -> Optional[Command]:
-        """The plan's next command, None once it has finished."""
-        try:
-            return plan.throw(error) if error is not None else plan.send(answer)
-        except StopIteration:
-            return None
-
 
 class WatchDriver(_DriverBase):
     """Runs a plan with blocking calls. ``run(plan)`` yields what the plan emits."""
@@ -222,7 +209,7 @@ class WatchDriver(_DriverBase):
         answer: Any = None
         error: Optional[BaseException] = None
         try:
-            while (command := self._answer(plan, answer, error)) is not None:
+            while (command := advance(plan, answer, error)) is not None:
                 answer, error = None, None
                 if isinstance(command, Emit):
                     yield command.event
@@ -279,7 +266,7 @@ class AsyncWatchDriver(_DriverBase):
         answer: Any = None
         error: Optional[BaseException] = None
         try:
-            while (command := self._answer(plan, answer, error)) is not None:
+            while (command := advance(plan, answer, error)) is not None:
                 answer, error = None, None
                 if isinstance(command, Emit):
                     yield command.event

@@ -58,6 +58,7 @@ from typing import Any, Awaitable, Callable, Generator, Iterator, Optional, Unio
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from kcore._plan import Sleep, advance
 from kcore._prometheus import PerRegistry
 from kcore.clients.clientset import AsyncClientset, Clientset
 from kcore.clients.resource import ResourceRequests
@@ -101,13 +102,6 @@ class UpdateLease:
 
     lease: dict[str, Any]
     timeout: float
-
-
-@dataclass(frozen=True)
-class Sleep:
-    """Wait; stop() cuts the wait short."""
-
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -447,13 +441,6 @@ class _ElectorBase:
         self._ran = True
         return self._core.run()
 
-    @staticmethod
-    def _next(plan: Plan, answer: Any, error: Optional[BaseException]) -> Optional[Command]:
-        try:
-            return plan.throw(error) if error is not None else plan.send(answer)
-        except StopIteration:
-            return None
-
 
 def _log_failure(what: str) -> Callable[[Any], None]:
     def done(outcome: Any) -> None:
@@ -510,7 +497,7 @@ class LeaderElector(_ElectorBase):
         answer: Any = None
         error: Optional[BaseException] = None
         try:
-            while (command := self._next(plan, answer, error)) is not None:
+            while (command := advance(plan, answer, error)) is not None:
                 answer, error = None, None
                 try:
                     answer = self._execute(command)
@@ -597,7 +584,7 @@ class AsyncLeaderElector(_ElectorBase):
         answer: Any = None
         error: Optional[BaseException] = None
         try:
-            while (command := self._next(plan, answer, error)) is not None:
+            while (command := advance(plan, answer, error)) is not None:
                 answer, error = None, None
                 try:
                     answer = await self._execute(command)

@@ -42,6 +42,7 @@ from typing import Any, Callable, Generator, Generic, Optional, TypeVar, Union
 
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
+from kcore._plan import advance
 from kcore.clients.clientset import AsyncClientset, Clientset
 from kcore.config import Config
 from kcore.controller import leader_election
@@ -303,14 +304,6 @@ class ManagerCore(Generic[C, F]):
         for informer in self.all_informers():
             informer.start()
 
-    @staticmethod
-    def advance(plan: Generator[Step, Any, None], answer: Any, error: Optional[BaseException]) -> Optional[Step]:
-        """The plan's next step, given the last one's answer or error; None once it has ended."""
-        try:
-            return plan.throw(error) if error is not None else plan.send(answer)
-        except StopIteration:
-            return None
-
     def plan(self) -> Generator[Step, Any, None]:
         """controller-runtime's Start and engageStopProcedure, as steps for a twin to carry out."""
         with self._lock:
@@ -424,7 +417,7 @@ class Manager(ManagerCore[Controller, SharedInformerFactory]):
         try:
             answer: Any = None
             error: Optional[BaseException] = None
-            while (step := self.advance(plan, answer, error)) is not None:
+            while (step := advance(plan, answer, error)) is not None:
                 answer, error = None, None
                 try:
                     answer = self._execute(step)
@@ -534,7 +527,7 @@ class AsyncManager(ManagerCore[AsyncController, AsyncSharedInformerFactory]):
         try:
             answer: Any = None
             error: Optional[BaseException] = None
-            while (step := self.advance(plan, answer, error)) is not None:
+            while (step := advance(plan, answer, error)) is not None:
                 answer, error = None, None
                 try:
                     answer = await self._execute(step)
