@@ -249,6 +249,34 @@ def test_with_kwok_a_fake_node_goes_ready_and_its_pods_run() -> None:
         assert kube.ok("GET", "/api/v1/namespaces/default/pods/web")["spec"]["nodeName"] == "fake-1"
 
 
+def test_with_controllers_kube_controller_manager_runs_only_the_named_ones() -> None:
+    with ControlPlane(controllers=["replicaset"]) as cp:
+        kube = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
+        labels = {"app": "web"}
+        # Made first, so a deployment controller, were it running, would act before the check.
+        kube.ok("POST", "/apis/apps/v1/namespaces/default/deployments", {
+            "metadata": {"name": "api"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}}, "template": {
+                "metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "api", "image": "nginx"}]},
+            }},
+        })
+        kube.ok("POST", "/apis/apps/v1/namespaces/default/replicasets", {
+            "metadata": {"name": "web"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            }},
+        })
+
+        def owned_pods() -> list[str]:
+            pods = kube.ok("GET", "/api/v1/namespaces/default/pods")["items"]
+            return [p["metadata"]["ownerReferences"][0]["name"] for p in pods if p["metadata"].get("ownerReferences")]
+
+        assert wait_for(lambda: owned_pods() == ["web", "web"], timeout=60), "the replicaset controller made no pods"
+        # The deployment controller is not among the named ones: the Deployment gets no ReplicaSet.
+        replicasets = kube.ok("GET", "/apis/apps/v1/namespaces/default/replicasets")["items"]
+        assert [rs["metadata"]["name"] for rs in replicasets] == ["web"]
+
+
 def test_a_kube_apiserver_restarted_from_a_thread_that_ends_keeps_running() -> None:
     """Children die with their parent (PR_SET_PDEATHSIG), and to the kernel the parent is the
     thread that forked them: the plane's processes are forked by one thread that lives as long as

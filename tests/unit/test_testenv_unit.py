@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kcore.testenv import pinned_release
-from kcore.testenv.binaries import GO_MODULE_DIR, build_command
+import pytest
+
+from kcore.testenv import ControlPlaneError, pinned_release
+from kcore.testenv.binaries import CONTROLLER_MANAGER_PACKAGE, GO_MODULE_DIR, build_command, ensure_controller_manager
 from kcore.testenv.control_plane import kubeconfig_text
 from kcore.testenv.pki import CertificateFiles
 
@@ -51,6 +53,20 @@ def test_assets_folder_without_the_binaries_is_rejected_by_name(tmp_path: Path) 
     result = subprocess.run([sys.executable, "-m", "kcore.testenv", "build"], env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert f"KCORE_TESTENV_ASSETS={tmp_path} must hold" in result.stderr
+
+
+def test_controller_manager_is_built_alone_from_the_same_module_with_the_release_stamped() -> None:
+    cmd = build_command("v1.37.2", Path("/out"), [CONTROLLER_MANAGER_PACKAGE])
+    assert cmd[-2:] == ["/out/", "k8s.io/kubernetes/cmd/kube-controller-manager"]
+    assert "version.gitVersion=v1.37.2" in cmd[cmd.index("-ldflags") + 1]
+
+
+def test_assets_folder_without_kube_controller_manager_is_rejected_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KCORE_TESTENV_ASSETS", str(tmp_path))
+    with pytest.raises(ControlPlaneError, match=f"KCORE_TESTENV_ASSETS={tmp_path} must hold an executable kube-controller-manager"):
+        ensure_controller_manager()
 
 
 def test_kubeconfig_has_one_cluster_user_and_current_context() -> None:

@@ -1,7 +1,8 @@
 """kcore.testenv: a real Kubernetes control plane on loopback, for tests and examples.
 
 Like controller-runtime's envtest, without downloads: kube-apiserver, etcd and (optionally)
-kube-scheduler are built from the Go module proxy at one pinned release and cached::
+kube-scheduler, kube-controller-manager and kwok are built from the Go module proxy at one pinned
+release and cached::
 
     from kcore.testenv import ControlPlane
 
@@ -12,7 +13,14 @@ kube-scheduler are built from the Go module proxy at one pinned release and cach
 From a shell: ``python -m kcore.testenv up`` (prints ``KUBECONFIG=<path>`` last), ``env``, ``down``.
 """
 
-from kcore.testenv.binaries import Binaries, Kwok, ensure_binaries, ensure_kwok, pinned_release
+from kcore.testenv.binaries import (
+    Binaries,
+    Kwok,
+    ensure_binaries,
+    ensure_controller_manager,
+    ensure_kwok,
+    pinned_release,
+)
 from kcore.testenv.control_plane import ADMIN_USER, KWOK_NODE_ANNOTATION, ControlPlane
 from kcore.testenv.errors import ControlPlaneError
 from kcore.testenv.pki import CertificateFiles
@@ -26,6 +34,7 @@ __all__ = [
     "ControlPlane",
     "ControlPlaneError",
     "ensure_binaries",
+    "ensure_controller_manager",
     "ensure_kwok",
     "pinned_release",
 ]

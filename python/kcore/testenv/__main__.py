@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from kcore.testenv.binaries import cache_root, ensure_binaries, ensure_kwok
+from kcore.testenv.binaries import cache_root, ensure_binaries, ensure_controller_manager, ensure_kwok
 from kcore.testenv.control_plane import ControlPlane
 from kcore.testenv.errors import ControlPlaneError
 from kcore.testenv.process import pid_alive
@@ -48,7 +48,7 @@ def _env_line(state: dict[str, Any]) -> str:
     return f"KUBECONFIG={state['kubeconfig']}"
 
 
-def _up(with_scheduler: bool, with_kwok: bool, timeout: float) -> int:
+def _up(with_scheduler: bool, with_kwok: bool, controllers: str, timeout: float) -> int:
     state = _read_state()
     if state is not None:
         print(f"a control plane is already running (pid {state['pid']})", file=sys.stderr)
@@ -59,6 +59,7 @@ def _up(with_scheduler: bool, with_kwok: bool, timeout: float) -> int:
     log_file = _state_dir() / "supervisor.log"
     argv = [sys.executable, "-m", "kcore.testenv", "serve"]
     argv += (["--with-scheduler"] if with_scheduler else []) + (["--with-kwok"] if with_kwok else [])
+    argv += [f"--controllers={controllers}"] if controllers else []
     with open(log_file, "wb") as log:
         supervisor = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -80,11 +81,13 @@ def _up(with_scheduler: bool, with_kwok: bool, timeout: float) -> int:
     return 1
 
 
-def _serve(with_scheduler: bool, with_kwok: bool) -> int:
+def _serve(with_scheduler: bool, with_kwok: bool, controllers: str) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with ControlPlane(with_scheduler=with_scheduler, with_kwok=with_kwok, log=print) as cp:
+    with ControlPlane(
+        with_scheduler=with_scheduler, with_kwok=with_kwok, controllers=_names(controllers), log=print,
+    ) as cp:
         state = {
             "pid": os.getpid(),
             "kubeconfig": str(cp.kubeconfig),
@@ -131,11 +134,17 @@ def _env() -> int:
     return 0
 
 
-def _build(with_kwok: bool) -> int:
+def _names(controllers: str) -> list[str]:
+    return [name for name in controllers.split(",") if name]
+
+
+def _build(with_kwok: bool, with_controller_manager: bool) -> int:
     binaries = ensure_binaries(log=lambda m: print(m, file=sys.stderr))
     print(f"control plane {binaries.release}: {binaries.kube_apiserver.parent}", file=sys.stderr)
     if with_kwok:
         print(f"kwok: {ensure_kwok(log=lambda m: print(m, file=sys.stderr)).binary}", file=sys.stderr)
+    if with_controller_manager:
+        print(f"kube-controller-manager: {ensure_controller_manager(log=lambda m: print(m, file=sys.stderr))}", file=sys.stderr)
     return 0
 
 
@@ -145,26 +154,32 @@ def main(argv: Optional[list[str]] = None) -> int:
     up = commands.add_parser("up", help="start a control plane in the background; prints KUBECONFIG=<path> last")
     up.add_argument("--with-scheduler", action="store_true", help="also run kube-scheduler")
     up.add_argument("--with-kwok", action="store_true", help="also run kwok: annotated nodes become fake kubelets")
+    up.add_argument(
+        "--controllers", default="", metavar="NAMES",
+        help="also run kube-controller-manager with only these controllers (comma-separated, e.g. replicaset)",
+    )
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")
     down = commands.add_parser("down", help="stop the control plane that `up` started")
     down.add_argument("--timeout", type=float, default=30.0)
     commands.add_parser("env", help="print KUBECONFIG=<path> of the running control plane")
     build = commands.add_parser("build", help="build (or find cached) kube-apiserver, kube-scheduler and etcd")
     build.add_argument("--kwok", action="store_true", help="also build kwok (simulated kubelets)")
+    build.add_argument("--controller-manager", action="store_true", help="also build kube-controller-manager")
     serve = commands.add_parser("serve", help=argparse.SUPPRESS)  # the supervisor `up` starts
     serve.add_argument("--with-scheduler", action="store_true")
     serve.add_argument("--with-kwok", action="store_true")
+    serve.add_argument("--controllers", default="")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            return _up(args.with_scheduler, args.with_kwok, args.timeout)
+            return _up(args.with_scheduler, args.with_kwok, args.controllers, args.timeout)
         if args.command == "down":
             return _down(args.timeout)
         if args.command == "env":
             return _env()
         if args.command == "build":
-            return _build(args.kwok)
-        return _serve(args.with_scheduler, args.with_kwok)
+            return _build(args.kwok, args.controller_manager)
+        return _serve(args.with_scheduler, args.with_kwok, args.controllers)
     except ControlPlaneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

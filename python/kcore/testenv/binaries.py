@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from kcore.testenv.errors import ControlPlaneError
 
@@ -30,8 +30,12 @@ PACKAGES = {
     "etcd": "go.etcd.io/etcd/server/v3",
 }
 
+CONTROLLER_MANAGER_PACKAGE = "k8s.io/kubernetes/cmd/kube-controller-manager"
+"""Built apart, only when a test asks for upstream controllers: most never do."""
+
 ASSETS_ENV = "KCORE_TESTENV_ASSETS"
-"""Set to a folder holding kube-apiserver, kube-scheduler and etcd to use those instead."""
+"""Set to a folder holding kube-apiserver, kube-scheduler and etcd (and kube-controller-manager,
+where controllers are asked for) to use those instead."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ def _complete(binaries: Binaries) -> bool:
     )
 
 
-def build_command(release: str, out_dir: Path) -> list[str]:
-    """The ``go build`` that makes all three binaries, stamped with the release's version."""
+def build_command(release: str, out_dir: Path, packages: Sequence[str] = tuple(PACKAGES.values())) -> list[str]:
+    """The ``go build`` that makes ``packages`` (all three binaries unless told), stamped with
+    the release's version."""
     major, minor = release.lstrip("v").split(".")[:2]
     ldflags = " ".join(
         [
@@ -87,7 +92,7 @@ def build_command(release: str, out_dir: Path) -> list[str]:
             "-X k8s.io/component-base/version.gitTreeState=clean",
         ]
     )
-    return ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", f"{out_dir}/", *PACKAGES.values()]
+    return ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", f"{out_dir}/", *packages]
 
 
 def _build_env() -> dict[str, str]:
@@ -170,6 +175,29 @@ def ensure_binaries(log: Optional[Callable[[str], None]] = None) -> Binaries:
             lambda out: build_command(release, out), target, {"server": "etcd"}, log,
         )
     return binaries
+
+
+def ensure_controller_manager(log: Optional[Callable[[str], None]] = None) -> Path:
+    """kube-controller-manager of the pinned release, built from the same Go module (cached
+    beside the other binaries, built on first use), so kcore's controllers can be compared with
+    upstream's own on the same inputs."""
+    release = pinned_release()
+    assets = os.environ.get(ASSETS_ENV)
+    if assets:
+        binary = Path(assets) / "kube-controller-manager"
+        if not os.access(binary, os.X_OK):
+            raise ControlPlaneError(f"{ASSETS_ENV}={assets} must hold an executable kube-controller-manager")
+        return binary
+    target = cache_root() / "controller-manager" / release
+    binary = target / "kube-controller-manager"
+    if not os.access(binary, os.X_OK):
+        if target.is_dir():
+            shutil.rmtree(target)
+        _build_cached(
+            f"kube-controller-manager {release}", GO_MODULE_DIR,
+            lambda out: build_command(release, out, [CONTROLLER_MANAGER_PACKAGE]), target, {}, log,
+        )
+    return binary
 
 
 def kwok_version() -> str:

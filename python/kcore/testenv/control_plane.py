@@ -1,4 +1,5 @@
-"""ControlPlane: etcd + kube-apiserver (+ kube-scheduler) on free loopback ports in a temp dir."""
+"""ControlPlane: etcd + kube-apiserver (+ kube-scheduler, kube-controller-manager, kwok) on free
+loopback ports in a temp dir."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from kcore.testenv.binaries import Binaries, ensure_binaries, ensure_kwok
+from kcore.testenv.binaries import Binaries, ensure_binaries, ensure_controller_manager, ensure_kwok
 from kcore.testenv.errors import ControlPlaneError
 from kcore.testenv.pki import CertificateAuthority, CertificateFiles, write_service_account_key
 from kcore.testenv.process import ManagedProcess
@@ -41,6 +42,15 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def _self_signed() -> ssl.SSLContext:
+    """For the health endpoints of kube-scheduler and kube-controller-manager, which serve with
+    certificates they made themselves."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def kubeconfig_text(
@@ -77,6 +87,10 @@ class ControlPlane:
     ``/readyz``, and on exit -- normal, exception, SIGINT or SIGTERM -- stops every process it
     started and removes the directory. If the Python process is killed outright the kernel
     kills the children too.
+
+    ``with_scheduler`` adds kube-scheduler; ``controllers=["replicaset", ...]`` adds
+    kube-controller-manager running only those controllers (its ``--controllers`` names);
+    ``with_kwok`` adds kwok, the kubelet of every fake node.
     """
 
     def __init__(
@@ -87,6 +101,7 @@ class ControlPlane:
         root_dir: Optional[Path] = None,
         apiserver_args: Optional[Mapping[str, str]] = None,
         scheduler_config: Optional[Mapping[str, Any]] = None,
+        controllers: Sequence[str] = (),
         startup_timeout: float = 120.0,
         log: Optional[Callable[[str], None]] = None,
     ) -> None:
@@ -95,6 +110,7 @@ class ControlPlane:
         self._root_dir = root_dir
         self._apiserver_args = dict(apiserver_args or {})
         self._scheduler_config = dict(scheduler_config or {})
+        self.controllers = list(controllers)
         self._startup_timeout = startup_timeout
         self._log = log
         self._processes: list[ManagedProcess] = []
@@ -197,6 +213,8 @@ class ControlPlane:
             self._start_etcd_and_apiserver()
             if self.with_scheduler:
                 self._start_scheduler()
+            if self.controllers:
+                self._start_controller_manager()
             if self.with_kwok:
                 self._start_kwok()
         except BaseException:
@@ -355,10 +373,27 @@ class ControlPlane:
             f"--authorization-kubeconfig={kubeconfig}",
         ])
         # The scheduler serves /readyz with a self-signed certificate of its own.
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE
-        self._wait_until(scheduler, f"https://127.0.0.1:{port}/readyz", insecure, lambda body: body.strip() == b"ok")
+        self._wait_until(scheduler, f"https://127.0.0.1:{port}/readyz", _self_signed(), lambda body: body.strip() == b"ok")
+
+    def _start_controller_manager(self) -> None:
+        assert self.dir is not None and self.binaries is not None
+        binary = ensure_controller_manager(log=self._log)
+        (port,) = _free_ports(1)
+        # Only the named controllers run, as the admin (the bootstrap policy's per-controller
+        # service accounts would need the token controller, which tests rarely ask for).
+        manager = self._spawn("kube-controller-manager", [
+            str(binary),
+            f"--kubeconfig={self.kubeconfig}",
+            f"--authentication-kubeconfig={self.kubeconfig}",
+            f"--authorization-kubeconfig={self.kubeconfig}",
+            f"--controllers={','.join(self.controllers)}",
+            "--leader-elect=false",
+            "--use-service-account-credentials=false",
+            f"--secure-port={port}",
+            "--bind-address=127.0.0.1",
+            f"--cert-dir={self.dir / 'controller-manager-certs'}",
+        ])
+        self._wait_until(manager, f"https://127.0.0.1:{port}/healthz", _self_signed(), lambda body: body.strip() == b"ok")
 
     def _start_kwok(self) -> None:
         assert self.dir is not None
