@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from kcore.testenv import progress
 from kcore.testenv.errors import ControlPlaneError
 
 GO_MODULE_DIR = Path(__file__).resolve().parent / "controlplane"
@@ -92,7 +93,7 @@ def build_command(release: str, out_dir: Path, packages: Sequence[str] = tuple(P
             "-X k8s.io/component-base/version.gitTreeState=clean",
         ]
     )
-    return ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", f"{out_dir}/", *packages]
+    return ["go", "build", "-v", "-trimpath", "-ldflags", ldflags, "-o", f"{out_dir}/", *packages]
 
 
 def _build_env() -> dict[str, str]:
@@ -130,14 +131,13 @@ def _build_cached(
         try:
             if log:
                 log(f"building {what} (first time only: minutes)")
-            result = subprocess.run(
-                command(staging), cwd=module_dir, env=_build_env(),
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            code, tail = progress.run(
+                f"building {what}", command(staging), count=progress.GO_PACKAGE_LINE,
+                cwd=str(module_dir), env=_build_env(),
             )
-            if result.returncode != 0:
-                tail = "\n".join(result.stdout.strip().splitlines()[-30:])
+            if code != 0:
                 raise ControlPlaneError(
-                    f"building {what} failed (go build exit {result.returncode}):\n{tail}\n"
+                    f"building {what} failed (go build exit {code}):\n{tail}\n"
                     f"To build by hand:\n  {_manual_command(module_dir, command(target), renames, target)}"
                 )
             for old, new in renames.items():
@@ -248,7 +248,7 @@ def ensure_kwok(log: Optional[Callable[[str], None]] = None) -> Kwok:
             shutil.rmtree(target)
         _build_cached(
             f"kwok {version}", KWOK_MODULE_DIR,
-            lambda out: ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", f"{out}/", KWOK_PACKAGE],
+            lambda out: ["go", "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", f"{out}/", KWOK_PACKAGE],
             target, {}, log, finish=_copy_kwok_stages,
         )
     return kwok
