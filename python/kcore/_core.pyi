@@ -111,6 +111,12 @@ class ListDecoder:
 
 class TransportFailure(Exception): ...
 
+_CounterRows = list[tuple[str, str, str, int]]
+_HistogramRows = list[tuple[str, str, list[int], float]]
+
+def rest_client_metrics() -> tuple[_CounterRows, _CounterRows, _HistogramRows, _HistogramRows]: ...
+def rest_client_latency_buckets() -> list[float]: ...
+
 class Response:
     status: int
     headers: List[Tuple[str, str]]

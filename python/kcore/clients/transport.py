@@ -16,6 +16,7 @@ import threading
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from kcore import _core
+from kcore.clients import metrics
 from kcore.config import Config
 from kcore.config.credentials import Credentials
 from kcore.errors import TransportError
@@ -129,6 +130,7 @@ class _TransportCore:
                 except ValueError as exc:
                     raise TransportError(f"cannot set up the transport to {c.server}: {exc}") from exc
                 self._rust_cert = cert
+                metrics.register()
             return self._rust
 
     @staticmethod

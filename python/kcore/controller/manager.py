@@ -43,6 +43,7 @@ from typing import Any, Callable, Generator, Generic, Optional, TypeVar, Union
 from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
 
 from kcore._plan import advance
+from kcore.clients import metrics as rest_client_metrics
 from kcore.clients.clientset import AsyncClientset, Clientset
 from kcore.config import Config
 from kcore.controller import leader_election
@@ -153,6 +154,7 @@ class ManagerCore(Generic[C, F]):
         self.leader_election = leader_election
         self.graceful_shutdown_timeout = graceful_shutdown_timeout
         self.registry = REGISTRY if registry is None else registry
+        rest_client_metrics.register(self.registry)
         self._metrics_option = _address(metrics_address)
         self._health_option = _address(health_address)
         self.controllers: list[C] = []

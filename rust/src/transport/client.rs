@@ -1,4 +1,5 @@
 //! `Transport`: one connection pool to one API server, shared by every thread and event loop.
+use super::metrics;
 use super::rate_limiter::TokenBucket;
 use super::retry::{retry_after, retry_transport_error};
 use super::runtime::runtime;
@@ -12,7 +13,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING};
 use reqwest::Method;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A complete answer: status, headers (in order, repeated names kept), the whole body and the
 /// HTTP version it came over.
@@ -67,6 +68,8 @@ pub(super) struct Shared {
     client: reqwest::Client,
     limiter: Option<TokenBucket>,
     max_retries: u32,
+    /// The server's host[:port], as written: the metrics' `host` label (Go's url.Host).
+    host: Arc<str>,
 }
 
 #[pyclass(frozen, module = "kcore._core")]
@@ -103,9 +106,7 @@ impl Shared {
     /// Send `call`, waiting for the rate limiter and retrying as client-go does.
     pub(super) async fn send(&self, call: &Call) -> Result<reqwest::Response, String> {
         if call.rate_limited {
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire().await;
-            }
+            self.throttle(&call.method).await;
         }
         let mut attempt = 0;
         loop {
@@ -116,7 +117,9 @@ impl Shared {
             if let Some(timeout) = call.timeout {
                 request = request.timeout(timeout);
             }
-            let wait = match request.send().await {
+            let sent = request.send().await;
+            metrics::attempt(sent.as_ref().ok().map(|r| r.status().as_u16()), &call.method, &self.host, attempt > 0);
+            let wait = match sent {
                 Ok(response) => match retry_after(response.status(), response.headers()) {
                     Some(wait) if attempt < self.max_retries => wait,
                     _ => return Ok(response),
@@ -129,20 +132,38 @@ impl Shared {
             attempt += 1;
             tokio::time::sleep(wait).await;
             // Retries are paced by the limiter too, as in client-go.
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire().await;
-            }
+            self.throttle(&call.method).await;
         }
     }
 
+    async fn throttle(&self, method: &Method) {
+        if let Some(limiter) = &self.limiter {
+            let start = Instant::now();
+            limiter.acquire().await;
+            metrics::rate_limiter_waited(method, &self.host, start.elapsed());
+        }
+    }
+
+    /// A whole request, from the first wait for the limiter to the end of the body, for the
+    /// request duration metric.
+    pub(super) fn took(&self, call: &Call, start: Instant) {
+        metrics::request_took(&call.method, &self.host, start.elapsed());
+    }
+
     async fn fetch(&self, call: Call) -> Result<(Head, bytes::Bytes), String> {
-        let response = self.send(&call).await?;
-        let head = Head::of(&response);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
-        Ok((head, body))
+        let start = Instant::now();
+        let answer = async {
+            let response = self.send(&call).await?;
+            let head = Head::of(&response);
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
+            Ok((head, body))
+        }
+        .await;
+        self.took(&call, start);
+        answer
     }
 }
 
@@ -236,6 +257,13 @@ impl Transport {
     }
 }
 
+/// The host[:port] of a server URL as written (userinfo left out), as Go's url.Host keeps it.
+fn host_of(server: &str) -> &str {
+    let authority = server.split_once("://").map_or(server, |(_, rest)| rest);
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rsplit_once('@').map_or(authority, |(_, host)| host)
+}
+
 /// Seconds from the environment variable `name` (client-go reads the same ones), else `default`.
 fn env_seconds(name: &str, default: u64) -> Duration {
     let seconds = std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
@@ -316,7 +344,7 @@ impl Transport {
         let _guard = runtime().enter();
         let client = builder.build().map_err(|e| invalid(describe(&e)))?;
         Ok(Transport {
-            shared: Arc::new(Shared { client, limiter: TokenBucket::new(qps, burst), max_retries }),
+            shared: Arc::new(Shared { client, limiter: TokenBucket::new(qps, burst), max_retries, host: host_of(server).into() }),
             base: server.trim_end_matches('/').to_owned(),
         })
     }
@@ -443,5 +471,17 @@ impl Transport {
 impl<'py> IntoPyObjectConverter<'py> for ResponseStream {
     fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
         Ok(Py::new(py, self)?.into_any())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn the_host_label_is_host_and_port_as_written_without_userinfo() {
+        assert_eq!(host_of("https://127.0.0.1:6443"), "127.0.0.1:6443");
+        assert_eq!(host_of("https://kube.example.com/prefix/"), "kube.example.com");
+        assert_eq!(host_of("https://user:pw@[::1]:443?x"), "[::1]:443");
     }
 }

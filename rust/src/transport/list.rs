@@ -12,6 +12,7 @@ use crate::codec::Format;
 use pyo3::prelude::*;
 use reqwest::header::CONTENT_TYPE;
 use std::sync::{mpsc, Arc};
+use std::time::Instant;
 
 /// Body bytes decoded into Python objects per turn with the GIL: a few milliseconds, so other
 /// threads (an event loop) get the GIL between batches.
@@ -72,27 +73,38 @@ async fn whole(response: reqwest::Response, what: &str) -> Result<bytes::Bytes, 
 /// Sends `call` and decodes its answer as it arrives, on this thread (no GIL held, not inside
 /// the runtime).
 pub fn fetch_decoded(shared: &Shared, call: Call, decoding: Decoding) -> Result<Answer, Failed> {
-    let response = runtime().block_on(shared.send(&call))?;
-    let head = Head::of(&response);
-    match decodable(&response) {
-        None => Ok(Answer::Whole(head, runtime().block_on(whole(response, &what(&call)))?)),
-        Some(format) => Ok(Answer::Decoded(head, receive(response, &what(&call), format, decoding)?)),
-    }
+    let start = Instant::now();
+    let answer = (|| {
+        let response = runtime().block_on(shared.send(&call))?;
+        let head = Head::of(&response);
+        match decodable(&response) {
+            None => Ok(Answer::Whole(head, runtime().block_on(whole(response, &what(&call)))?)),
+            Some(format) => Ok(Answer::Decoded(head, receive(response, &what(&call), format, decoding)?)),
+        }
+    })();
+    shared.took(&call, start);
+    answer
 }
 
 /// The same on the runtime: the decoding on a blocking thread of its own.
 pub async fn fetch_decoded_async(shared: Arc<Shared>, call: Call, decoding: Decoding) -> Result<Answer, Failed> {
-    let response = shared.send(&call).await?;
-    let head = Head::of(&response);
-    let what = what(&call);
-    match decodable(&response) {
-        None => Ok(Answer::Whole(head, whole(response, &what).await?)),
-        Some(format) => {
-            let decoding = tokio::task::spawn_blocking(move || receive(response, &what, format, decoding));
-            let value = decoding.await.map_err(|e| Failed::Transport(format!("decoding the body: {e}")))??;
-            Ok(Answer::Decoded(head, value))
+    let start = Instant::now();
+    let answer = async {
+        let response = shared.send(&call).await?;
+        let head = Head::of(&response);
+        let what = what(&call);
+        match decodable(&response) {
+            None => Ok(Answer::Whole(head, whole(response, &what).await?)),
+            Some(format) => {
+                let decoding = tokio::task::spawn_blocking(move || receive(response, &what, format, decoding));
+                let value = decoding.await.map_err(|e| Failed::Transport(format!("decoding the body: {e}")))??;
+                Ok(Answer::Decoded(head, value))
+            }
         }
     }
+    .await;
+    shared.took(&call, start);
+    answer
 }
 
 /// What the reader hands over.

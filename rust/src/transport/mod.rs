@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod client;
 mod list;
+mod metrics;
 mod rate_limiter;
 mod retry;
 mod runtime;
@@ -24,5 +25,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<list::DecodedResponse>()?;
     m.add_class::<stream::ResponseStream>()?;
     m.add("TransportFailure", m.py().get_type::<TransportFailure>())?;
+    m.add_function(wrap_pyfunction!(metrics::rest_client_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics::rest_client_latency_buckets, m)?)?;
     Ok(())
 }
