@@ -29,7 +29,8 @@ class FaultProxy:
     """``faults`` is a queue consumed one per request: "429" / "503" (with Retry-After: 1),
     "503-no-retry-after", "drop" (close the connection unanswered), "warn:<text>" (forward, add
     a Warning header), "corrupt" (forward the answer's head, then bytes no decoder accepts, then
-    close), or None (forward). ``seen`` records each request's method and path."""
+    close), or None (forward). ``seen`` records each request's method and path, ``sent`` each
+    request body with its method, path and Content-Type."""
 
     def __init__(self, control_plane: ControlPlane) -> None:
         upstream = urlsplit(control_plane.server)
@@ -37,6 +38,7 @@ class FaultProxy:
         self.upstream_context = ssl.create_default_context(cafile=str(control_plane.ca_file))
         self.faults: deque[Optional[str]] = deque()
         self.seen: list[tuple[str, str]] = []
+        self.sent: list[tuple[str, str, str, bytes]] = []
         self._lock = threading.Lock()
         self._open: set = set()  # client connections with a response being forwarded
         cert = control_plane.issue_serving_certificate()
@@ -96,6 +98,9 @@ class FaultProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else None
         fault = self._next_fault(handler.command, handler.path)
+        if body is not None:
+            with self._lock:
+                self.sent.append((handler.command, handler.path, handler.headers.get("Content-Type", ""), body))
         if fault == "drop":
             handler.close_connection = True
             handler.connection.shutdown(2)

@@ -10,6 +10,7 @@ from kcore import Config
 from kcore.clients import RESTClient
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config
+from tests.fault_proxy import FaultProxy
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,10 @@ def all_apis_plane() -> Iterator[ControlPlane]:
     the Clientset generator starts its own (tools.clientset_gen.generate.APISERVER_ARGS)."""
     with ControlPlane(apiserver_args=APISERVER_ARGS) as plane:
         yield plane
+
+
+@pytest.fixture
+def proxy(control_plane: ControlPlane) -> Iterator[FaultProxy]:
+    """A FaultProxy of the test's own in front of the shared control plane."""
+    with FaultProxy(control_plane) as proxy:
+        yield proxy

@@ -233,12 +233,6 @@ def test_a_failed_list_raises_the_api_error_of_its_status(core: RESTClient, name
 # -- the transport's behaviours, for a list decoded while it arrives ----------------------------
 
 
-@pytest.fixture
-def proxy(control_plane: ControlPlane) -> Iterator[FaultProxy]:
-    with FaultProxy(control_plane) as proxy:
-        yield proxy
-
-
 @pytest.mark.parametrize("fault", ["429", "503"])
 def test_throttled_lists_are_retried_before_their_body(config: Config, proxy: FaultProxy, namespace: str, fault: str) -> None:
     cms: ResourceClient[dict] = ResourceClient(RESTClient(dataclasses.replace(config, server=proxy.url)), CONFIGMAPS, namespace)

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import json
 import threading
-from typing import Iterator
 
 import pytest
 
@@ -253,12 +252,6 @@ def test_a_refused_connection_is_a_transport_error_naming_the_request(config: Co
 
 
 # -- faults between us and the server -------------------------------------------------------------
-
-
-@pytest.fixture
-def proxy(control_plane: ControlPlane) -> Iterator[FaultProxy]:
-    with FaultProxy(control_plane) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -20,16 +20,9 @@ from kcore import Config, _core
 from kcore.clients import metrics
 from kcore.clients.rest import RESTClient
 from kcore.errors import NotFound, TransportError
-from kcore.testenv import ControlPlane
 from kcore.testenv.binaries import GO_MODULE_DIR
 from tests.clusters import configmap
 from tests.fault_proxy import FaultProxy
-
-
-@pytest.fixture
-def proxy(control_plane: ControlPlane) -> Iterator[FaultProxy]:
-    with FaultProxy(control_plane) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -132,10 +132,18 @@ class ResourceRequests(Generic[Req]):
     # -- writes ------------------------------------------------------------------------------
 
     def create(self, obj: Object, dry_run: bool, field_manager: Optional[str]) -> Req:
-        return self._write_options(self._for_object("POST", obj, with_name=False), dry_run, field_manager).body(obj)
+        return self._write_options(self._for_object("POST", obj, with_name=False), dry_run, field_manager).body(self._typed(obj))
 
     def update(self, obj: Object, subresource: Optional[str], dry_run: bool, field_manager: Optional[str]) -> Req:
-        return self._write_options(self._for_object("PUT", obj, subresource), dry_run, field_manager).body(obj)
+        body = self._typed(obj) if subresource in (None, "status") else obj
+        return self._write_options(self._for_object("PUT", obj, subresource), dry_run, field_manager).body(body)
+
+    def _typed(self, obj: Object) -> Object:
+        """The object with the resource's apiVersion and kind where it has none (the server reads
+        them from the URL; a protobuf body must name them)."""
+        if obj.get("apiVersion") and obj.get("kind"):
+            return obj
+        return {**obj, "apiVersion": obj.get("apiVersion") or self.info.api_version, "kind": obj.get("kind") or self.info.kind}
 
     def patch(self, name: str, patch: Any, patch_type: str, subresource: Optional[str], dry_run: bool,
               field_manager: Optional[str], force: Optional[bool]) -> Req:

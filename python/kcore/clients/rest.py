@@ -54,6 +54,16 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
+def _protobuf(obj: Any) -> Optional[bytes]:
+    """``obj`` in Kubernetes protobuf if it is of a built-in kind the codec can write whole."""
+    if not (isinstance(obj, Mapping) and obj.get("apiVersion") and obj.get("kind")):
+        return None
+    try:
+        return codec.encode(obj, codec.PROTOBUF)
+    except codec.EncodeError:
+        return None
+
+
 def api_error(response_status: int, body: bytes, content_type: str) -> ApiError:
     """The ApiError for a failed answer; its body is a Status in either format, or anything."""
     try:
@@ -130,12 +140,19 @@ class RequestBuilder:
         return self
 
     def body(self: B, obj: Any, content_type: Optional[str] = None) -> B:
-        """An object (sent as JSON) or bytes (sent as they are). The content type is
-        ``content_type``, else the patch type already chosen, else JSON."""
+        """An object, or bytes (sent as they are). The content type is ``content_type``, else
+        the patch type already chosen, else -- on a protobuf client, for an object of a built-in
+        kind (apiVersion and kind set) -- Kubernetes protobuf, as client-go sends it; else JSON.
+        An object protobuf cannot carry (a field the kind does not have) goes as JSON, for the
+        server to judge."""
         if isinstance(obj, (bytes, bytearray, memoryview)):
             self._body = bytes(obj)
         else:
-            self._body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+            encoded = None
+            if content_type is None and "content-type" not in self._headers and self._client.protobuf:
+                encoded = _protobuf(obj)
+                content_type = codec.PROTOBUF if encoded is not None else None
+            self._body = encoded if encoded is not None else json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
         if content_type:
             self._headers["content-type"] = content_type
         else:
