@@ -65,6 +65,7 @@ from kcore.controller.predicates import (
     ResourceVersionChanged,
 )
 from kcore.controller.result import Result, TerminalError
+from kcore.controller.sources import EventHandler
 
 __all__ = [
     "CACHE_SYNC_TIMEOUT",
@@ -74,6 +75,7 @@ __all__ = [
     "CacheSyncTimeout",
     "Controller",
     "EventCorrelator",
+    "EventHandler",
     "EventRecorder",
     "Filter",
     "Finalizer",

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from kcore.controller.metrics import ControllerMetrics
 from kcore.controller.predicates import Predicate
 from kcore.controller.result import Result, TerminalError
-from kcore.controller.sources import MapFunc, Source, controller_owner_keys, mapped_keys, own_key
+from kcore.controller.sources import EventHandler, MapFunc, Source, controller_owner_keys, mapped_keys, own_key
 from kcore.informer.shared_informer import AsyncSharedIndexInformer, SharedIndexInformer
 from kcore.workqueue import RateLimiter, RateLimitingQueue, default_controller_rate_limiter
 
@@ -87,10 +87,13 @@ class ControllerCore(Generic[I]):
             self._owned.append((informer, predicates))
         return self
 
-    def watches(self: C, informer: I, map_fn: MapFunc, *, predicates: Sequence[Predicate] = ()) -> C:
+    def watches(self: C, informer: I, map_fn: Union[MapFunc, EventHandler], *,
+                predicates: Sequence[Predicate] = ()) -> C:
         """Each event of ``informer`` enqueues the keys ``map_fn(obj)`` returns (a key, a list
-        of keys, or None)."""
-        return self._add(Source(informer, mapped_keys(map_fn), predicates))
+        of keys, or None), or, given an EventHandler, what its method for that kind of event
+        returns."""
+        handler = map_fn if isinstance(map_fn, EventHandler) else mapped_keys(map_fn)
+        return self._add(Source(informer, handler, predicates))
 
     def _add(self: C, source: Source) -> C:
         with self._lock:

@@ -7,7 +7,8 @@ EnqueueRequestsFromMapFunc).
 - ``owns``: the key of the object's controller owner (the ownerReference with
   ``controller: true``) when that owner's group and kind are the reconciled resource's; the
   owner is in the object's namespace, or cluster-scoped when the reconciled resource is.
-- ``watches``: the keys ``map_fn(obj)`` returns.
+- ``watches``: the keys ``map_fn(obj)`` returns, or what an ``EventHandler`` returns for each
+  kind of event (it sees whether the object was added, updated or deleted).
 
 An update is mapped from both its old and its new object (an owner or a mapping that changed
 reaches both keys); a tombstone (DeletedFinalStateUnknown) from the last known state, and
@@ -23,8 +24,46 @@ from kcore.controller.predicates import And, Predicate
 from kcore.informer.handlers import DeletedFinalStateUnknown
 from kcore.informer.indexer import object_key
 
-MapFunc = Callable[[Any], Union[str, Iterable[str], None]]
+Keys = Union[str, Iterable[str], None]
+"""The key (or keys) to reconcile, or None."""
+MapFunc = Callable[[Any], Keys]
 """What ``watches`` calls with an object: the key (or keys) to reconcile, or None."""
+
+
+class EventHandler:
+    """What each kind of event enqueues (controller-runtime's handler.Funcs), for a controller
+    that must tell an add from an update or a delete: one that keeps expectations of its own
+    writes, say, lowers them here before the key is enqueued. Each method returns the key (or
+    keys) to reconcile, or None; the defaults enqueue nothing. ``delete`` gets a tombstone's
+    last known state.
+
+        controller.watches(pods, PodEvents())    # class PodEvents(EventHandler): def create(...
+    """
+
+    def create(self, obj: Any) -> Keys:
+        return None
+
+    def update(self, old: Any, new: Any) -> Keys:
+        return None
+
+    def delete(self, obj: Any) -> Keys:
+        return None
+
+
+class _MapEachObject(EventHandler):
+    """Every event mapped by one function: an update from both its old and its new object."""
+
+    def __init__(self, keys_of: Callable[[Any], Iterable[str]]) -> None:
+        self._keys_of = keys_of
+
+    def create(self, obj: Any) -> Keys:
+        return self._keys_of(obj)
+
+    def update(self, old: Any, new: Any) -> Keys:
+        return [*self._keys_of(old), *self._keys_of(new)]
+
+    def delete(self, obj: Any) -> Keys:
+        return self._keys_of(obj)
 
 
 class Enqueue(Protocol):
@@ -34,10 +73,10 @@ class Enqueue(Protocol):
 class Source:
     """One informer's events, mapped to keys and filtered by predicates, added to a queue."""
 
-    def __init__(self, informer: Any, keys_of: Callable[[Any], Iterable[str]], predicates: Sequence[Predicate],
-                 *, key_of_tombstone: bool = False) -> None:
+    def __init__(self, informer: Any, keys_of: Union[Callable[[Any], Iterable[str]], EventHandler],
+                 predicates: Sequence[Predicate], *, key_of_tombstone: bool = False) -> None:
         self.informer = informer
-        self._keys_of = keys_of
+        self._handler = keys_of if isinstance(keys_of, EventHandler) else _MapEachObject(keys_of)
         self._predicate = And(*predicates)
         self._key_of_tombstone = key_of_tombstone
         self._queue: Optional[Enqueue] = None
@@ -56,33 +95,30 @@ class Source:
         if self.registration is not None:
             self.registration.remove()
 
-    def _enqueue(self, *objects: Any) -> None:
+    def _enqueue(self, keys: Keys) -> None:
         assert self._queue is not None
-        seen: set[str] = set()
-        for obj in objects:
-            for key in self._keys_of(obj):
-                if key not in seen:
-                    seen.add(key)
-                    self._queue.add(key)
+        if keys is None:
+            return
+        for key in dict.fromkeys([keys] if isinstance(keys, str) else keys):
+            self._queue.add(key)
 
     def on_add(self, obj: Any, is_in_initial_list: bool) -> None:
         if self._predicate.create(obj):
-            self._enqueue(obj)
+            self._enqueue(self._handler.create(obj))
 
     def on_update(self, old: Any, new: Any) -> None:
         if self._predicate.update(old, new):
-            self._enqueue(old, new)
+            self._enqueue(self._handler.update(old, new))
 
     def on_delete(self, obj: Any) -> None:
         if isinstance(obj, DeletedFinalStateUnknown):
             if obj.obj is None:
                 if self._key_of_tombstone:
-                    assert self._queue is not None
-                    self._queue.add(obj.key)
+                    self._enqueue(obj.key)
                 return
             obj = obj.obj
         if self._predicate.delete(obj):
-            self._enqueue(obj)
+            self._enqueue(self._handler.delete(obj))
 
 
 def own_key(obj: Any) -> list[str]:
@@ -121,4 +157,4 @@ def mapped_keys(map_fn: MapFunc) -> Callable[[Any], list[str]]:
     return keys_of
 
 
-__all__ = ["MapFunc", "Source", "controller_owner_keys", "mapped_keys", "own_key"]
+__all__ = ["EventHandler", "Keys", "MapFunc", "Source", "controller_owner_keys", "mapped_keys", "own_key"]

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from kcore import Config, aio
 from kcore.clients.resource import ResourceInfo
 from kcore.controller import (
-    AnnotationsChanged, CacheSyncTimeout, Controller, Filter, Funcs, GenerationChanged, LabelsChanged, Not,
+    AnnotationsChanged, CacheSyncTimeout, Controller, EventHandler, Filter, Funcs, GenerationChanged, LabelsChanged, Not,
     ResourceVersionChanged, Result, TerminalError,
 )
 from kcore.informer import DeletedFinalStateUnknown
@@ -236,6 +236,63 @@ def test_watches_enqueues_the_keys_map_fn_returns_for_the_old_and_the_new_object
         assert wait_for(lambda: reconcile.keys() == ["ns/x"], timeout=5)
         informer.update(obj("one"), obj("many"))
         assert wait_for(lambda: sorted(reconcile.keys()) == ["ns/x", "ns/x", "ns/y", "ns/z"], timeout=5)
+    finally:
+        controller.stop()
+
+
+def test_watches_with_an_event_handler_enqueues_what_the_method_of_each_event_kind_returns_after_it_ran(
+        registry: CollectorRegistry) -> None:
+    seen: list[str] = []
+    reconcile = Recorder()
+
+    class Handler(EventHandler):
+        # Each method records that it ran: the key it returns must be reconciled after that.
+        def create(self, obj: Any) -> Any:
+            seen.append("create " + obj["metadata"]["name"])
+            return "ns/created"
+
+        def update(self, old: Any, new: Any) -> Any:
+            seen.append(f"update {old['metadata']['name']}->{new['metadata']['name']}")
+            return ["ns/updated", "ns/updated", "ns/also"]
+
+        def delete(self, obj: Any) -> Any:
+            seen.append("delete " + obj["metadata"]["name"])
+            return None
+
+    def reconcile_after_handler(key: str) -> None:
+        assert seen, f"{key} reconciled before its handler ran"
+        reconcile(key)
+
+    informer = FakeInformer()
+    controller = Controller("handled", reconcile_after_handler, registry=registry)
+    controller.watches(informer, Handler())
+    controller.start()
+    try:
+        informer.add(obj("a"))
+        assert wait_for(lambda: reconcile.keys() == ["ns/created"], timeout=5)
+        informer.update(obj("a"), obj("b"))
+        assert wait_for(lambda: sorted(reconcile.keys()) == ["ns/also", "ns/created", "ns/updated"], timeout=5)
+        informer.delete(DeletedFinalStateUnknown("ns/b", obj("b")))  # the handler gets the last known state
+        informer.delete(DeletedFinalStateUnknown("ns/c", None))      # no state: nothing to hand over
+        assert wait_for(lambda: seen[-1] == "delete b", timeout=5)
+        assert seen == ["create a", "update a->b", "delete b"]
+        assert sorted(reconcile.keys()) == ["ns/also", "ns/created", "ns/updated"]
+    finally:
+        controller.stop()
+
+
+def test_an_event_handlers_methods_enqueue_nothing_unless_overridden(registry: CollectorRegistry) -> None:
+    reconcile = Recorder()
+    informer, sentinel = FakeInformer(), FakeInformer(resource="secrets")
+    controller = Controller("silent", reconcile, registry=registry).watches(informer, EventHandler())
+    controller.watches(sentinel, lambda o: "ns/sentinel")
+    controller.start()
+    try:
+        informer.add(obj("a"))
+        informer.update(obj("a"), obj("a"))
+        informer.delete(obj("a"))
+        sentinel.add(obj("s"))  # one worker, a FIFO queue: a key enqueued before would come first
+        assert wait_for(lambda: reconcile.keys() == ["ns/sentinel"], timeout=5)
     finally:
         controller.stop()
 
