@@ -73,8 +73,8 @@ fn run_timer(shared: &Shared) {
                 break;
             }
             st.waiting.pop();
-            if st.slot_mut(id).ready_at != Some((at, seq)) {
-                continue; // superseded by an earlier ready time
+            if !st.waits_for(id, at, seq) {
+                continue; // superseded by an earlier ready time (that may have fired and freed the slot)
             }
             st.slot_mut(id).ready_at = None;
             if let Wake::Async(w) = st.add(id, || now, shared.ready()) {

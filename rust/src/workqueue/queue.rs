@@ -91,6 +91,12 @@ impl State {
         self.slots[id as usize].as_mut().expect("live slot")
     }
 
+    /// Whether slot `id` is live and waits for exactly this timer entry: a superseded entry's
+    /// slot may have been freed since, or handed to another item.
+    pub(crate) fn waits_for(&self, id: u32, at: u64, seq: u64) -> bool {
+        self.slots[id as usize].as_ref().is_some_and(|slot| slot.ready_at == Some((at, seq)))
+    }
+
     /// The slot of `obj`, if the queue knows it.
     fn find(&mut self, py: Python<'_>, obj: &Bound<'_, PyAny>, hash: u64) -> PyResult<Option<u32>> {
         let slots = &self.slots;

@@ -58,6 +58,22 @@ def test_a_second_add_after_with_an_earlier_time_moves_the_item_forward():
     assert q.get(timeout=5) == ("a", False)
 
 
+def test_a_superseded_ready_time_coming_due_after_its_item_was_done_with_leaves_the_timer_running():
+    # The later entry stays in the timer's heap; by the time it comes due the item has been
+    # handed out and done, so the queue has forgotten it (a controller's requeue_after followed
+    # by a rate-limited retry after a failure does this).
+    q = DelayingQueue()
+    q.add_after("a", 0.3)
+    q.add_after("a", 0.01)
+    assert q.get(timeout=5) == ("a", False)
+    q.done("a")
+    time.sleep(0.5)
+    q.add_after("b", 0.01)
+    assert q.get(timeout=5) == ("b", False)
+    q.add_after("a", 0.01)  # the forgotten item's slot serves again
+    assert q.get(timeout=5) == ("a", False)
+
+
 def test_a_delayed_item_collapses_with_the_same_item_already_queued():
     q = DelayingQueue()
     q.add("a")
