@@ -6,6 +6,8 @@ same inputs and compares what they did):
 
     KUBECONFIG=... python examples/replicaset.py      # until SIGINT or SIGTERM
 
+(under a kcore Manager: /metrics on :8080, /healthz and /readyz on :8081).
+
 The pattern, in the order an event travels:
 
 - informers (one SharedInformerFactory): ReplicaSets, indexed by their controller's uid (to find
@@ -38,7 +40,6 @@ import argparse
 import functools
 import logging
 import math
-import signal
 import sys
 import threading
 import time
@@ -47,9 +48,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from prometheus_client import CollectorRegistry
+
 import kcore
 from kcore._core import LabelSelector, parse_label_selector
-from kcore.controller import Controller, EventHandler, Result
+from kcore.controller import Controller, EventHandler, Manager, Result
 from kcore.errors import ApiError, Invalid, KcoreError, NotFound
 from kcore.informer import SharedIndexInformer, SharedInformerFactory
 
@@ -373,31 +376,36 @@ def _pod_controller_index_key(namespace: str, ref: Optional[dict[str, Any]]) -> 
 
 
 class ReplicaSetController:
-    """``start()`` starts the informers and, once they have synced, the workers; ``stop()`` lets
-    running syncs finish and stops the informers.
+    """The controller over a clientset and a SharedInformerFactory: a Manager's (``main``), or
+    its own (``from_config``, for ``start()`` / ``stop()`` or ``with``, as the tests run it).
 
-        with ReplicaSetController(kcore.load_config()):
+        with ReplicaSetController.from_config(kcore.load_config()):
             stop_signal.wait()
     """
 
-    def __init__(self, config: kcore.Config, *, workers: int = 5) -> None:
-        self.clientset = kcore.Clientset(config)
-        self.workers = workers
+    def __init__(self, clientset: kcore.Clientset, factory: SharedInformerFactory, *, workers: int = 5,
+                 registry: Optional[CollectorRegistry] = None) -> None:
+        self.clientset = clientset
+        self.factory = factory
         self.expectations = Expectations()
-        self.factory = SharedInformerFactory(self.clientset)
-        self.replicasets: SharedIndexInformer = self.factory.apps_v1.replica_sets()
-        self.pods: SharedIndexInformer = self.factory.core_v1.pods()
+        self.replicasets: SharedIndexInformer = factory.apps_v1.replica_sets()
+        self.pods: SharedIndexInformer = factory.core_v1.pods()
         self.replicasets.add_indexers({CONTROLLER_UID_INDEX: lambda rs: [ref["uid"]] if (ref := controller_of(rs)) else []})
         self.pods.add_indexers({POD_CONTROLLER_INDEX: lambda pod: [
             _pod_controller_index_key(pod["metadata"]["namespace"], controller_of(pod))]})
         self._executor = ThreadPoolExecutor(CREATE_THREADS, thread_name_prefix="replicaset-writes")
         self.controller = (
-            Controller("replicaset", self.reconcile, workers=workers)
+            Controller("replicaset", self.reconcile, workers=workers, registry=registry)
             .watches(self.replicasets, ReplicaSetEvents(self))
             .watches(self.pods, PodEvents(self))
         )
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: kcore.Config, *, workers: int = 5) -> "ReplicaSetController":
+        clientset = kcore.Clientset(config)
+        return cls(clientset, SharedInformerFactory(clientset), workers=workers)
+
+    # -- lifecycle (without a Manager) ---------------------------------------------------------
 
     def start(self) -> None:
         self.controller.start()  # starts the informers; the workers once both have synced
@@ -775,21 +783,23 @@ class PodEvents(EventHandler):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the controller under a kcore Manager: /metrics and /healthz, /readyz over HTTP, and a
+    graceful stop on SIGTERM or SIGINT (running syncs finish)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=5, help="concurrent syncs (default 5, as kube-controller-manager)")
+    parser.add_argument("--metrics-port", type=int, default=8080, help="/metrics on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--health-port", type=int, default=8081, help="/healthz and /readyz on 127.0.0.1 (0: any)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s: %(message)s")
 
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     config = kcore.load_config()
     log.info("replicaset against %s", config.server)
-    with ReplicaSetController(config, workers=args.workers):
-        log.info("replicaset: caches synced, workers running; SIGINT or SIGTERM stops it")
-        while not stop.wait(1.0):
-            pass
-        log.info("replicaset: stopping")
+    manager = Manager(config, metrics_address=("127.0.0.1", args.metrics_port),
+                      health_address=("127.0.0.1", args.health_port))
+    replicasets = ReplicaSetController(manager.clientset, manager.informers, workers=args.workers,
+                                       registry=manager.registry)
+    manager.add(replicasets.controller)
+    manager.run()  # until SIGTERM or SIGINT
     log.info("replicaset: stopped")
     return 0
 

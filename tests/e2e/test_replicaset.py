@@ -15,16 +15,11 @@ manages, so nothing else changes them.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import pytest
@@ -33,9 +28,9 @@ import kcore
 from examples.replicaset import ReplicaSetController
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
+from tests.example_process import example_process
 from tests.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 KWOK_NODE = "kwok-1"
 STATIC_NODES = ["node-a", "node-b", "node-c", "node-d"]
 SETTLE_TIMEOUT = 60.0
@@ -80,7 +75,7 @@ def planes() -> Iterator[tuple[Plane, Plane]]:
         upstream = Plane("kube-controller-manager", kcore.Clientset(admin_config(upstream_plane)))
         ours = Plane("kcore", kcore.Clientset(admin_config(kcore_plane)))
         list(pool.map(prepare_nodes, [upstream.cs, ours.cs]))
-        stack.enter_context(ReplicaSetController(admin_config(kcore_plane)))
+        stack.enter_context(ReplicaSetController.from_config(admin_config(kcore_plane)))
         yield upstream, ours
 
 
@@ -368,7 +363,8 @@ def create_scale_release_and_delete(cs: kcore.Clientset) -> TemplateOutcome:
     status_after_delete = settle(cs, ns, "api", 6, running=True)
     return TemplateOutcome(pods, status_at_3, scaled_up, status_at_6,
                            cs.core_v1.pods(ns).get(released)["metadata"].get("ownerReferences"),
-                           status_after_release, status_after_delete, len(cs.core_v1.pods(ns).list()["items"]))
+                           status_after_release, status_after_delete,
+                           len(cs.core_v1.pods(ns).list(label_selector="app=api")["items"]))
 
 
 def test_both_make_the_same_pods_from_the_template_release_a_relabelled_one_and_replace_a_deleted_one(
@@ -438,24 +434,13 @@ def test_both_stop_at_a_quota_and_report_the_refusal_in_the_same_replica_failure
 
 
 def test_the_example_as_a_process_follows_its_kubeconfig_keeps_the_replicas_and_exits_cleanly_on_sigterm() -> None:
-    with ControlPlane() as plane:
+    with ControlPlane() as plane, example_process("replicaset.py", plane, "--metrics-port=0", "--health-port=0") as stop:
         cs = kcore.Clientset(admin_config(plane))
-        env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig),
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "python"), os.environ.get("PYTHONPATH")]))}
-        process = subprocess.Popen([sys.executable, "examples/replicaset.py"], cwd=REPO, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            cs.apps_v1.replica_sets("default").create(web_replicaset(2))
-            settle(cs, "default", "web", 2)
-            scale(cs, "default", "web", 1)
-            settle(cs, "default", "web", 1)
-            process.send_signal(signal.SIGTERM)
-            output, _ = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    assert process.returncode == 0, output
+        cs.apps_v1.replica_sets("default").create(web_replicaset(2))
+        settle(cs, "default", "web", 2)
+        scale(cs, "default", "web", 1)
+        settle(cs, "default", "web", 1)
+        output = stop()
     assert "ReplicaSet default/web: too few replicas, creating 2" in output, output
     assert "ReplicaSet default/web: too many replicas, deleting" in output, output
     assert "replicaset: stopped" in output, output

@@ -8,11 +8,6 @@ cluster-wide CRD and watches every namespace.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -22,9 +17,9 @@ from examples.servicelookup import GROUP, KIND, PLURAL, VERSION, ServiceLookup, 
 from kcore.errors import NotFound
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config
+from tests.example_process import example_process
 from tests.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 Mapping = dict[tuple[str, str], list[str]]
 
 
@@ -171,21 +166,11 @@ def test_the_example_as_a_process_follows_its_kubeconfig_converges_and_exits_cle
     ns = namespace(cs, "process")
     service(cs, ns, "web", {"app": "web"})
     pod(cs, ns, "web-1", {"app": "web"})
-    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "python"), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, "examples/servicelookup.py"], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+    with example_process("servicelookup.py", plane) as stop:
         assert_converges(cs, podtoservices)
         assert podtoservices.namespace(ns).get("web-1")["spec"]["services"] == ["web"]
         cs.core_v1.services(ns).patch("web", {"spec": {"selector": {"app": "other"}}})
         assert assert_converges(cs, podtoservices)[(ns, "web-1")] == []
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, output
+        output = stop()
     assert f"PodToService {ns}/web-1: - (updated)" in output, output
     assert "servicelookup: stopped" in output, output
