@@ -44,6 +44,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Optional, Sequence
@@ -416,11 +417,10 @@ class ReplicaSetController:
         self._executor.shutdown(wait=True)
 
     def __enter__(self) -> "ReplicaSetController":
-        try:
+        with ExitStack() as on_failure:
+            on_failure.callback(self.stop)  # a start that fails (CacheSyncTimeout) leaves nothing running
             self.start()
-        except BaseException:
-            self.stop()
-            raise
+            on_failure.pop_all()
         return self
 
     def __exit__(self, *exc: object) -> None:
