@@ -1,12 +1,21 @@
 """The pure pieces of examples/replicaset.py: slow-start batches, expectations, selectors, the
-deletion cost, the pod made from a template, the log-scale tie. What the controller does with them
-is compared with kube-controller-manager's own in tests/e2e/test_replicaset.py."""
+deletion cost, the pod made from a template, and which of two pods is deleted first, that one
+compared pair by pair with kube-controller-manager's own ranking (tests/unit/
+replicaset_ranking_upstream, a Go module over k8s.io/kubernetes/pkg/controller, built here with
+GOWORK=off into ~/.cache/kcore). What the controller does with them is compared with
+kube-controller-manager's own in tests/e2e/test_replicaset.py."""
 
 from __future__ import annotations
 
+import json
+import os
+import random
+import shutil
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
@@ -148,3 +157,83 @@ def test_creation_times_of_the_same_order_of_magnitude_tie_and_go_by_uid() -> No
     assert deletes_first(pod("a", now - timedelta(seconds=11)), pod("b", now - timedelta(seconds=10)), now)
     assert deletes_first(pod("b", now - timedelta(seconds=10)), pod("a", now - timedelta(seconds=40)), now)
     assert not deletes_first(pod("a", now - timedelta(seconds=40)), pod("b", now - timedelta(seconds=10)), now)
+
+
+# --- which pod goes first, against kube-controller-manager's own ranking ---
+
+GO_MODULE = Path(__file__).parent / "replicaset_ranking_upstream"
+BINARY = Path.home() / ".cache" / "kcore" / "replicaset_ranking_upstream"
+NOW = datetime(2026, 6, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
+AGES = [None, 0, 1, 2, 3, 10, 11, 60, 61, 3600, 3601, 7200, 86400, -5]
+"""Seconds before NOW (None: no time): equal times, the same log2 rank, different ranks, the future."""
+
+
+@pytest.fixture(scope="module")
+def upstream_ranking() -> Path:
+    go = shutil.which("go")
+    assert go, "the ranking parity test needs the Go toolchain (it builds k8s.io/kubernetes/pkg/controller)"
+    BINARY.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([go, "build", "-o", str(BINARY), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"},
+                   check=True, timeout=900)
+    return BINARY
+
+
+def timestamp(age: Optional[int]) -> Optional[str]:
+    return None if age is None else (NOW.replace(microsecond=0) - timedelta(seconds=age)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def random_pod(rng: random.Random, number: int) -> dict[str, Any]:
+    """A pod that differs from others in any of the ranking's rules, often in several, often in none."""
+    metadata: dict[str, Any] = {"name": f"p{number}", "uid": rng.choice(["a", "b", "c"]) + str(number)}
+    if (created := timestamp(rng.choice(AGES))) is not None:
+        metadata["creationTimestamp"] = created
+    if rng.random() < 0.3:
+        metadata["annotations"] = {"controller.kubernetes.io/pod-deletion-cost": rng.choice(
+            ["-5", "0", "3", "007", "+3", "x", "2147483648", "-2147483648", "1_0"])}
+    spec: dict[str, Any] = {"nodeName": rng.choice(["", "n1", "n2"]), "containers": [{"name": "app", "image": "i"}]}
+    status: dict[str, Any] = {"phase": rng.choice(["Pending", "Unknown", "Running", "Running", ""])}
+    if rng.random() < 0.7:
+        condition = {"type": "Ready", "status": rng.choice(["True", "True", "False"])}
+        if (since := timestamp(rng.choice(AGES))) is not None:
+            condition["lastTransitionTime"] = since
+        status["conditions"] = [condition]
+    if rng.random() < 0.6:
+        status["containerStatuses"] = [{"name": "app", "restartCount": rng.choice([0, 1, 5])},
+                                       {"name": "other", "restartCount": rng.choice([0, 2])}]
+    if rng.random() < 0.3:
+        spec["initContainers"] = [{"name": "side", "image": "i", **({"restartPolicy": "Always"} if rng.random() < 0.7 else {})}]
+        status["initContainerStatuses"] = [{"name": "side", "restartCount": rng.choice([0, 3])}]
+    return {"metadata": metadata, "spec": spec, "status": status}
+
+
+def test_which_of_two_pods_goes_first_is_kube_controller_managers_answer_for_every_pair(upstream_ranking: Path) -> None:
+    rng = random.Random(10)
+    cases = []
+    for number in range(4000):
+        pods = [random_pod(rng, 2 * number), random_pod(rng, 2 * number + 1)]
+        if rng.random() < 0.5:  # alike but for one or two rules, so the later rules get their turn
+            pods[1] = json.loads(json.dumps(pods[0]))
+            pods[1]["metadata"].update(name=f"q{number}", uid=rng.choice(["a", "b", "c"]) + str(number))
+            other = random_pod(rng, number)
+            for part, field in rng.sample([("status", "conditions"), ("status", "containerStatuses"),
+                                           ("metadata", "creationTimestamp"), ("metadata", "annotations"),
+                                           ("spec", "nodeName")], 2):
+                if field in other[part]:
+                    pods[1][part][field] = other[part][field]
+                else:
+                    pods[1][part].pop(field, None)
+        cases.append({"pods": pods, "ranks": [rng.choice([0, 1, 2]), rng.choice([0, 1, 2])]})
+    now = NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stdin = "".join(json.dumps({**case, "now": now}) + "\n" for case in cases)
+    done = subprocess.run([str(upstream_ranking)], input=stdin, capture_output=True, text=True, check=True, timeout=120)
+    theirs = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(theirs) == len(cases)
+    differences = []
+    for case, go in zip(cases, theirs):
+        a, b = (RankedPod(pod, rank) for pod, rank in zip(case["pods"], case["ranks"]))
+        ours = {"first": deletes_first(a, b, NOW), "second": deletes_first(b, a, NOW)}
+        if ours != go:
+            differences.append((case, ours, go))
+    assert not differences, f"{len(differences)} of {len(cases)} differ, first: {differences[0]}"
+    # The pairs reach every outcome: one first, the other first, neither.
+    assert {(go["first"], go["second"]) for go in theirs} == {(True, False), (False, True), (False, False)}
