@@ -52,10 +52,12 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from prometheus_client import CollectorRegistry
 
 import kcore
-from kcore._core import LabelSelector, parse_label_selector
 from kcore.controller import Controller, EventHandler, Manager, Result
 from kcore.errors import ApiError, Invalid, KcoreError, NotFound
-from kcore.informer import SharedIndexInformer, SharedInformerFactory
+from kcore.informer import (
+    LabelSelector, SharedIndexInformer, SharedInformerFactory, label_selector, label_selector_string,
+    parse_label_selector,
+)
 
 API_VERSION, KIND = "apps/v1", "ReplicaSet"
 BURST_REPLICAS = 500
@@ -94,34 +96,6 @@ def pod_key(pod: Any) -> str:
 def parse_time(value: Optional[str]) -> Optional[datetime]:
     """An RFC 3339 timestamp of the API; None for a missing one (Go's zero time)."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def selector_string(selector: Optional[dict[str, Any]]) -> Optional[str]:
-    """A metav1.LabelSelector as a label-selector string (metav1.LabelSelectorAsSelector): None
-    for a missing selector (it selects nothing), "" for an empty one (everything). Raises
-    ValueError naming what is wrong with an invalid one."""
-    if selector is None:
-        return None
-    requirements = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
-    for expression in selector.get("matchExpressions") or ():
-        key, operator, values = expression["key"], expression["operator"], list(expression.get("values") or ())
-        if operator in ("In", "NotIn"):
-            if not values:
-                raise ValueError(f"{operator} of {key!r} needs values")
-            requirements.append(f"{key} {operator.lower()} ({','.join(values)})")
-        elif operator in ("Exists", "DoesNotExist"):
-            if values:
-                raise ValueError(f"{operator} of {key!r} takes no values")
-            requirements.append(key if operator == "Exists" else f"!{key}")
-        else:
-            raise ValueError(f"{operator!r} is not a valid label selector operator")
-    return ",".join(requirements)
-
-
-def label_selector(selector: Optional[dict[str, Any]]) -> Optional[LabelSelector]:
-    """The parsed selector, or None when it selects nothing."""
-    text = selector_string(selector)
-    return None if text is None else parse_label_selector(text)
 
 
 def is_active(pod: Any) -> bool:
@@ -446,7 +420,7 @@ class ReplicaSetController:
         keys = []
         for rs in self.replicasets.lister().namespace(pod["metadata"]["namespace"]).list():
             try:
-                text = selector_string(rs["spec"].get("selector"))
+                text = label_selector_string(rs["spec"].get("selector"))
             except ValueError:
                 continue
             if text and parse_label_selector(text).matches(labels):  # an empty selector selects nothing here
@@ -621,7 +595,7 @@ class ReplicaSetController:
         related: dict[str, Any] = {}
         for other in self.replicasets.indexer.by_index(CONTROLLER_UID_INDEX, ref["uid"]):
             try:
-                text = selector_string(other["spec"].get("selector"))
+                text = label_selector_string(other["spec"].get("selector"))
             except ValueError:
                 continue
             if text is None:

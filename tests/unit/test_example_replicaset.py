@@ -1,4 +1,4 @@
-"""The pure pieces of examples/replicaset.py: slow-start batches, expectations, selectors, the
+"""The pure pieces of examples/replicaset.py: slow-start batches, expectations, the
 deletion cost, the pod made from a template, and which of two pods is deleted first, that one
 compared pair by pair with kube-controller-manager's own ranking (tests/unit/
 replicaset_ranking_upstream, a Go module over k8s.io/kubernetes/pkg/controller, built here with
@@ -22,9 +22,8 @@ import pytest
 
 from examples.replicaset import (
     EXPECTATIONS_TIMEOUT, Expectations, RankedPod, deletes_first, deletion_cost, pod_from_template,
-    selector_string, slow_start_batch,
+    slow_start_batch,
 )
-from kcore._core import parse_label_selector
 
 
 @pytest.fixture
@@ -98,29 +97,6 @@ def test_expectations_expire_after_five_minutes_and_are_forgotten_with_their_rep
     expectations.expect_creations("ns/rs", 1)
     expectations.forget("ns/rs")
     assert expectations.satisfied("ns/rs")
-
-
-def test_a_label_selector_object_becomes_the_selector_it_means() -> None:
-    text = selector_string({"matchLabels": {"app": "web"}, "matchExpressions": [
-        {"key": "track", "operator": "In", "values": ["stable", "canary"]},
-        {"key": "env", "operator": "NotIn", "values": ["dev"]},
-        {"key": "tier", "operator": "Exists"},
-        {"key": "legacy", "operator": "DoesNotExist"},
-    ]})
-    assert text is not None
-    selector = parse_label_selector(text)
-    assert selector.matches({"app": "web", "track": "canary", "tier": "x"})
-    assert not selector.matches({"app": "web", "track": "canary", "tier": "x", "legacy": "1"})
-    assert not selector.matches({"app": "web", "track": "canary", "tier": "x", "env": "dev"})
-    assert not selector.matches({"app": "web", "track": "old", "tier": "x"})
-    assert selector_string(None) is None and selector_string({}) == ""
-
-
-def test_an_invalid_label_selector_is_refused_naming_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match="'Near' is not a valid label selector operator"):
-        selector_string({"matchExpressions": [{"key": "a", "operator": "Near", "values": ["b"]}]})
-    with pytest.raises(ValueError, match="In of 'a' needs values"):
-        selector_string({"matchExpressions": [{"key": "a", "operator": "In"}]})
 
 
 @pytest.mark.parametrize("value, cost", [

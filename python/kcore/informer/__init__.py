@@ -17,6 +17,9 @@ Guarantees, as client-go gives them:
   TypeError; ``.to_dict()`` gives a private copy. A relist replaces it atomically.
 - Handlers are called in event order, each from its own buffer: a slow or failing handler never
   holds back another or the watch. Wait for ``wait_for_cache_sync`` before working from the cache.
+
+Selectors (``parse_label_selector``, and ``label_selector`` for an object's metav1.LabelSelector)
+match labels as the listers' ``label_selector=`` queries do.
 """
 
 from kcore.informer.factory import AsyncSharedInformerFactory, GroupVersionInformers, SharedInformerFactory
@@ -24,6 +27,7 @@ from kcore.informer.handlers import DeletedFinalStateUnknown
 from kcore.informer.indexer import NAMESPACE_INDEX, Indexer, IndexFunc, object_key
 from kcore.informer.lister import Lister, NamespaceLister
 from kcore.informer.reflector import Reflector, VeryShortWatchError
+from kcore.informer.selectors import LabelSelector, label_selector, label_selector_string, parse_label_selector
 from kcore.informer.shared_informer import (
     AsyncSharedIndexInformer, HandlerRegistration, SharedIndexInformer, strip_managed_fields,
 )
@@ -37,12 +41,16 @@ __all__ = [
     "HandlerRegistration",
     "IndexFunc",
     "Indexer",
+    "LabelSelector",
     "Lister",
     "NamespaceLister",
     "Reflector",
     "SharedIndexInformer",
     "SharedInformerFactory",
     "VeryShortWatchError",
+    "label_selector",
+    "label_selector_string",
     "object_key",
+    "parse_label_selector",
     "strip_managed_fields",
 ]

@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 import pytest
 
 from kcore._core import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
+from kcore.informer import label_selector, label_selector_string
 from kcore.codec import JSON, decode_compact
 
 GO_MODULE = Path(__file__).parent.parent / "selectors_upstream"
@@ -206,3 +207,65 @@ def test_label_selectors_parse_and_match_exactly_as_apimachinery(upstream: Path)
     # The cases exercise both sides: some selectors are refused, some match, some do not.
     assert {r["ok"] for r in theirs} == {True, False}
     assert {r["matches"] for r in theirs if r["ok"]} == {True, False}
+
+
+# --- an object's metav1.LabelSelector, with k8s.io/apimachinery's LabelSelectorAsSelector ---
+
+LABEL_SELECTOR_OBJECTS: List[Dict[str, Any]] = [
+    {}, {"matchLabels": {}}, {"matchLabels": {"a": "b"}}, {"matchLabels": {"a": "b", "c": "e"}},
+    {"matchLabels": {"a": ""}}, {"matchLabels": {"example.com/a": "b"}},
+    {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b", "5"]}]},
+    {"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["b"]}]},
+    {"matchExpressions": [{"key": "e", "operator": "Exists"}]},
+    {"matchExpressions": [{"key": "e", "operator": "DoesNotExist"}]},
+    {"matchLabels": {"a": "b"}, "matchExpressions": [{"key": "c", "operator": "In", "values": ["e", "d"]},
+                                                      {"key": "in", "operator": "DoesNotExist"}]},
+    # refused
+    {"matchExpressions": [{"key": "a", "operator": "In", "values": []}]},
+    {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["b"]}]},
+    {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
+    {"matchExpressions": [{"key": "a", "operator": "Near", "values": ["b"]}]},
+    {"matchLabels": {"a": "b c"}}, {"matchLabels": {"-a": "b"}}, {"matchLabels": {"a": "b" * 64}},
+    {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b,c"]}]},
+    {"matchExpressions": [{"key": "a b", "operator": "Exists"}]},
+    {"matchLabels": {"a,b": "c"}}, {"matchLabels": {"a": "b,c=d"}}, {"matchLabels": {"a=b": "c"}},
+    {"matchLabels": {"a": "(b)"}}, {"matchExpressions": [{"key": "!a", "operator": "Exists"}]},
+    {"matchExpressions": [{"key": "a", "operator": "In", "values": [""]}]},
+    {"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["b", ""]}]},
+    {"matchLabels": {"x/y/z": "b"}}, {"matchLabels": {"Example.com/a": "b"}},
+]
+
+
+def kcore_object_result(selector: Dict[str, Any], labels: Dict[str, str]) -> Dict[str, Any]:
+    try:
+        s = label_selector(selector)
+    except ValueError:
+        return {"ok": False, "matches": False}
+    return {"ok": True, "matches": s is not None and s.matches(labels)}
+
+
+def test_a_label_selector_object_selects_exactly_as_apimachinery_reads_it(upstream: Path) -> None:
+    cases = [{"labelSelector": s, "labels": labels} for s in LABEL_SELECTOR_OBJECTS for labels in LABEL_SETS]
+    stdin = "".join(json.dumps(c) + "\n" for c in cases)
+    done = subprocess.run([str(upstream)], input=stdin, capture_output=True, text=True, check=True, timeout=120)
+    theirs = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(theirs) == len(cases)
+    differences = [(case, ours, go) for case, go in zip(cases, theirs)
+                   if (ours := kcore_object_result(case["labelSelector"], case["labels"])) != {"ok": go["ok"], "matches": go["matches"]}]
+    assert not differences, differences[:5]
+    assert {r["ok"] for r in theirs} == {True, False}
+    assert {r["matches"] for r in theirs if r["ok"]} == {True, False}
+
+
+def test_a_missing_label_selector_selects_nothing_and_an_empty_one_everything() -> None:
+    assert label_selector(None) is None and label_selector_string(None) is None
+    assert label_selector_string({}) == ""
+    selector = label_selector({})
+    assert selector is not None and selector.matches({"any": "thing"})
+
+
+def test_an_invalid_label_selector_object_is_refused_naming_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match="'Near' is not a valid label selector operator"):
+        label_selector({"matchExpressions": [{"key": "a", "operator": "Near", "values": ["b"]}]})
+    with pytest.raises(ValueError, match="In of 'a' needs values"):
+        label_selector({"matchExpressions": [{"key": "a", "operator": "In"}]})

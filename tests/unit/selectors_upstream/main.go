@@ -1,7 +1,8 @@
 // Command selectors_upstream parses label selectors with k8s.io/apimachinery's own labels
 // package: for each JSON line {"selector": s, "labels": {...}} on stdin it prints one JSON line
 // {"ok": true, "matches": bool} or {"ok": false, "err": message}, so tests can compare kcore's
-// Rust selectors with upstream.
+// Rust selectors with upstream. A line with "labelSelector" (a metav1.LabelSelector object) is
+// read with metav1.LabelSelectorAsSelector instead.
 package main
 
 import (
@@ -9,12 +10,14 @@ import (
 	"encoding/json"
 	"os"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
 type input struct {
-	Selector string            `json:"selector"`
-	Labels   map[string]string `json:"labels"`
+	Selector      string                `json:"selector"`
+	LabelSelector *metav1.LabelSelector `json:"labelSelector"`
+	Labels        map[string]string     `json:"labels"`
 }
 
 type output struct {
@@ -33,6 +36,9 @@ func main() {
 			panic(err)
 		}
 		s, err := labels.Parse(c.Selector)
+		if c.LabelSelector != nil {
+			s, err = metav1.LabelSelectorAsSelector(c.LabelSelector)
+		}
 		r := output{OK: err == nil}
 		if err != nil {
 			r.Err = err.Error()
