@@ -26,6 +26,7 @@ import pytest
 
 import kcore
 from examples.replicaset import ReplicaSetController
+from kcore.clients import RESTClient
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
 from tests.example_process import example_process
@@ -394,6 +395,76 @@ def test_both_make_the_same_pods_from_the_template_release_a_relabelled_one_and_
     assert ours.status_after_delete == upstream.status_after_delete
     assert upstream.pods_in_namespace == 8  # 6 active, the released one, the terminating one
     assert ours.pods_in_namespace == upstream.pods_in_namespace
+
+
+# -- slow start and expectations, counted by the API server -------------------------------------
+
+STRIP_OWNERS = {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy",
+    "metadata": {"name": "strip-owners"},
+    "spec": {
+        "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                                                "resources": ["pods"]}]},
+        "matchConditions": [{"name": "owned", "expression": "has(object.metadata.ownerReferences)"}],
+        "failurePolicy": "Fail", "reinvocationPolicy": "Never",
+        "mutations": [{"patchType": "JSONPatch", "jsonPatch": {
+            "expression": "[JSONPatch{op: 'remove', path: '/metadata/ownerReferences'}]"}}],
+    },
+}
+
+
+def pod_creates_refused(cs: kcore.Clientset) -> int:
+    """How many pod creates the API server has refused (403) so far, from its /metrics."""
+    metrics = RESTClient(cs.config).get().abs_path("/metrics").do_raw().decode()
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in metrics.splitlines()
+               if line.startswith("apiserver_request_total{") and 'code="403"' in line
+               and 'resource="pods"' in line and 'verb="POST"' in line and 'subresource=""' in line)
+
+
+def create_ten_under_a_quota_of_three_never_seeing_the_creates(cs: kcore.Clientset) -> tuple[int, int]:
+    """A ReplicaSet of 10 in a namespace where 3 pods fit, whose creates the controller never sees
+    as its own: an admission policy strips the ownerReference from every pod created there (the
+    controller adopts them later, as orphans). Its first sync creates in batches of 1, 2, 4 and
+    stops after the batch the quota refuses (4 refusals; 7 without slow start); the 3 creates it
+    then still expects never arrive, so it creates nothing more for 5 minutes (without
+    expectations, each retry would be refused again). Returns the refusals and the pods adopted."""
+    ns = namespace(cs, "slowstart")
+    refused_before = pod_creates_refused(cs)
+    quotas = cs.core_v1.resource_quotas(ns)
+    quota = quotas.create({"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "4"}}})  # the probe's and 3
+    quotas.update_status({**quota, "status": {"hard": {"pods": "4"}, "used": {"pods": "1"}}})
+    policies = cs.admissionregistration_v1
+    policies.mutating_admission_policies().create(STRIP_OWNERS)
+    policies.mutating_admission_policy_bindings().create({
+        "metadata": {"name": "strip-owners"},
+        "spec": {"policyName": "strip-owners", "matchResources": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}}})
+    assert wait_for(lambda: policy_strips_owners(cs, ns), timeout=SETTLE_TIMEOUT)
+
+    rs = web_replicaset(10)
+    rs["spec"]["template"]["spec"]["schedulerName"] = UNSCHEDULABLE
+    cs.apps_v1.replica_sets(ns).create(rs)
+    assert wait_for(lambda: len(active_pods(cs, ns, "web")) == 3, timeout=SETTLE_TIMEOUT)
+    refused = pod_creates_refused(cs) - refused_before
+    time.sleep(2)  # a controller that retried would be refused again within milliseconds
+    assert pod_creates_refused(cs) - refused_before == refused
+    return refused, len(active_pods(cs, ns, "web"))
+
+
+def policy_strips_owners(cs: kcore.Clientset, ns: str) -> bool:
+    """Whether the policy is in force yet (admission picks policies up asynchronously): a pod made
+    with an ownerReference comes out without one (a dry run, so nothing is created)."""
+    pod = cs.core_v1.pods(ns).create({
+        "metadata": {"generateName": "dry-", "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "00000000-0000-0000-0000-000000000001"}]},
+        "spec": {"containers": [{"name": "app", "image": "app:1"}]}}, dry_run=True)
+    return not pod["metadata"].get("ownerReferences")
+
+
+def test_both_create_in_slow_start_batches_and_wait_for_the_creates_they_expect(planes: tuple[Plane, Plane]) -> None:
+    upstream, ours = on_both(planes, create_ten_under_a_quota_of_three_never_seeing_the_creates)
+    assert upstream == (4, 3)
+    assert ours == upstream
 
 
 # -- a quota that refuses some creates -----------------------------------------------------------
