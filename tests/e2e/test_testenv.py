@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -46,6 +48,14 @@ def test_version_endpoint_reports_the_pinned_release(kube: KubeHTTP) -> None:
     assert version["gitVersion"] == pinned_release()
     major, minor = pinned_release().lstrip("v").split(".")[:2]
     assert (version["major"], version["minor"]) == (major, minor)
+
+
+def test_the_serving_chain_passes_strict_x509_verification(control_plane: ControlPlane) -> None:
+    # Python 3.13 verifies this strictly by default; key identifiers must be there.
+    context = ssl.create_default_context(cafile=str(control_plane.ca_file))
+    context.verify_flags |= ssl.VERIFY_X509_STRICT
+    with urllib.request.urlopen(f"{control_plane.server}/readyz", context=context, timeout=10) as answer:
+        assert answer.read() == b"ok"
 
 
 def test_admin_token_authenticates_as_a_cluster_admin(kube: KubeHTTP) -> None:
