@@ -24,11 +24,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import pytest
@@ -37,9 +32,9 @@ import kcore
 from examples.endpointslice import ANNOTATION_TRIGGER_TIME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY, running
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config
+from tests.example_process import example_process
 from tests.waiting import wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 NS = "shop"
 UPSTREAM_MANAGED_BY = "endpointslice-controller.k8s.io"
 State = dict[str, Any]
@@ -301,22 +296,13 @@ def test_the_example_as_a_process_follows_its_kubeconfig_and_exits_cleanly_on_si
     cs.core_v1.namespaces().create({"metadata": {"name": "process"}})
     cs.core_v1.services("process").create({"metadata": {"name": "api"},
                                           "spec": {"selector": {"app": "api"}, "ports": [{"port": 80}]}})
-    env = {**os.environ, "KUBECONFIG": str(ours.kubeconfig),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "python"), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, "examples/endpointslice.py", "--metrics-port", "0", "--health-port", "0"],
-                               cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def placeholder() -> list[Any]:
         return [s for s in cs.discovery_v1.endpoint_slices("process").list()["items"]
                 if s["metadata"]["labels"].get(LABEL_MANAGED_BY) == MANAGED_BY and not s.get("endpoints")]
-    try:
+
+    with example_process("endpointslice.py", ours, "--metrics-port", "0", "--health-port", "0") as stop:
         assert wait_for(lambda: len(placeholder()) == 1, timeout=30)
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, output
+        output = stop()
     assert "created for process/api (0 endpoints)" in output, output
     assert "endpointslice: stopped" in output, output
