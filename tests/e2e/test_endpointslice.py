@@ -212,7 +212,7 @@ class Planes:
     def __init__(self, upstream: kcore.Clientset, ours: kcore.Clientset) -> None:
         self.upstream, self.ours = upstream, ours
 
-    def step(self, change: Callable[[kcore.Clientset], None], done: Callable[[State], bool], *,
+    def step(self, change: Callable[[kcore.Clientset], object], done: Callable[[State], bool], *,
              sizes: bool = True) -> State:
         change(self.upstream)
         change(self.ours)
@@ -270,6 +270,17 @@ def test_the_example_keeps_the_same_endpointslices_as_kube_controller_manager_th
         # publishNotReadyAddresses: every endpoint ready, the pod on an unknown node published.
         planes.step(lambda cs: cs.core_v1.services(NS).patch("headless", {"spec": {"publishNotReadyAddresses": True}}),
                     lambda s: "web-lost" in pods_in(s, "headless"))
+
+        # A slice deleted by hand comes back; one edited by hand (its generation moves) is put right.
+        def delete_by_hand(cs: kcore.Clientset) -> None:
+            for item in cs.discovery_v1.endpoint_slices(NS).list(label_selector=f"{LABEL_SERVICE_NAME}=empty")["items"]:
+                cs.discovery_v1.endpoint_slices(NS).delete(item["metadata"]["name"])
+        planes.step(delete_by_hand, lambda s: pods_in(s, "empty") == ["web-0", "web-1"])
+
+        def edit_by_hand(cs: kcore.Clientset) -> None:
+            (item,) = cs.discovery_v1.endpoint_slices(NS).list(label_selector=f"{LABEL_SERVICE_NAME}=empty")["items"]
+            cs.discovery_v1.endpoint_slices(NS).update({**item, "endpoints": item["endpoints"][:1]})
+        planes.step(edit_by_hand, lambda s: pods_in(s, "empty") == ["web-0", "web-1"])
 
         # 60 pods leave the big service: removed from whichever slice held them.
         def shrink(cs: kcore.Clientset) -> None:
