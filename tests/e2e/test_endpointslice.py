@@ -32,6 +32,7 @@ import pytest
 import kcore
 from examples.endpointslice import ANNOTATION_TRIGGER_TIME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY, running
 from kcore.testenv import ControlPlane
+from kcore.testenv.control_plane import SERVICE_CLUSTER_IP_RANGE
 from tests.clusters import admin_config
 from tests.example_process import example_process
 from tests.waiting import wait_for
@@ -41,15 +42,19 @@ UPSTREAM_MANAGED_BY = "endpointslice-controller.k8s.io"
 State = dict[str, Any]
 
 
+DUAL_STACK = {"service-cluster-ip-range": f"{SERVICE_CLUSTER_IP_RANGE},fd00:10::/112"}
+"""Both planes serve dual-stack Services: slices of both address types."""
+
+
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[ControlPlane]:
-    with ControlPlane(controllers=["endpointslice", "garbagecollector"]) as plane:
+    with ControlPlane(controllers=["endpointslice", "garbagecollector"], apiserver_args=DUAL_STACK) as plane:
         yield plane
 
 
 @pytest.fixture(scope="module")
 def ours() -> Iterator[ControlPlane]:
-    with ControlPlane() as plane:
+    with ControlPlane(apiserver_args=DUAL_STACK) as plane:
         yield plane
 
 
@@ -122,10 +127,10 @@ def setup(cs: kcore.Clientset) -> None:
     for i in range(BIG):
         pod(cs, f"big-{i:03}", {"app": "big"}, nodes[i % 3], ips=(f"10.0.1.{i}",), ready=True)
 
-    service(cs, "web", {"selector": {"app": "web"}, "ports": [
-        {"name": "http", "port": 80, "targetPort": "http"},
-        {"name": "metrics", "port": 9090},
-        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "dns"}]}, labels={"team": "shop"})
+    web_ports = [{"name": "http", "port": 80, "targetPort": "http"}, {"name": "metrics", "port": 9090},
+                 {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "dns"}]
+    service(cs, "web", {"selector": {"app": "web"}, "ports": web_ports}, labels={"team": "shop"})
+    service(cs, "dual", {"selector": {"app": "web"}, "ports": web_ports, "ipFamilyPolicy": "RequireDualStack"})
     service(cs, "headless", {"clusterIP": "None", "selector": {"app": "web"}})
     service(cs, "empty", {"selector": {"app": "nothing"}, "ports": [{"port": 80}]})
     service(cs, "external", {"ports": [{"port": 80}]})
@@ -238,13 +243,16 @@ def test_the_example_keeps_the_same_endpointslices_as_kube_controller_manager_th
     planes = Planes(kcore.Clientset(admin_config(upstream)), kcore.Clientset(admin_config(ours)))
     with running(admin_config(ours)):
         state = planes.step(setup, lambda s: len(endpoints_of(s, "big")) == BIG and len(endpoints_of(s, "web")) == 7
-                            and len(of_service(s, "empty")) == 1 and len(endpoints_of(s, "headless")) == 7)
+                            and len(of_service(s, "empty")) == 1 and len(endpoints_of(s, "headless")) == 7
+                            and len(endpoints_of(s, "dual")) == 9)
         # What the script is meant to exercise, seen on the upstream plane:
         assert [g["sizes"] for g in of_service(state, "big")] == [[BIG - 100, 100]]   # split at 100, in one sync
         assert len(of_service(state, "web")) == 3                  # three port mappings (named, sidecar, legacy)
         # Left out: no IP yet, Succeeded, no IPv4 address, on a node that does not exist.
         assert pods_in(state, "web") == ["web-0", "web-1", "web-2", "web-3", "web-dual", "web-legacy", "web-sidecar"]
         assert of_service(state, "empty")[0]["endpoints"] == []    # the placeholder
+        assert sorted(e["addresses"][0] for e in endpoints_of(state, "dual") if ":" in e["addresses"][0]) == [
+            "fd00::18", "fd00::19"]                                 # IPv6 slices too
         assert of_service(state, "external") == of_service(state, "extname") == []
         hostnames = {e["targetRef"]["name"]: e.get("hostname") for e in endpoints_of(state, "headless")}
         assert hostnames["web-3"] == "web-3" and hostnames["web-0"] is None
@@ -270,6 +278,13 @@ def test_the_example_keeps_the_same_endpointslices_as_kube_controller_manager_th
         # publishNotReadyAddresses: every endpoint ready, the pod on an unknown node published.
         planes.step(lambda cs: cs.core_v1.services(NS).patch("headless", {"spec": {"publishNotReadyAddresses": True}}),
                     lambda s: "web-lost" in pods_in(s, "headless"))
+
+        # A dual-stack service becomes single-stack: its IPv6 slices go.
+        def single_stack(cs: kcore.Clientset) -> None:
+            primary = cs.core_v1.services(NS).get("dual")["spec"]["clusterIPs"][0]
+            cs.core_v1.services(NS).patch("dual", {"spec": {"ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv4"],
+                                                            "clusterIPs": [primary]}})
+        planes.step(single_stack, lambda s: len(endpoints_of(s, "dual")) == 7)
 
         # A slice deleted by hand comes back; one edited by hand (its generation moves) is put right.
         def delete_by_hand(cs: kcore.Clientset) -> None:
