@@ -206,16 +206,15 @@ def endpoint_ports(service: Obj, pod: Obj) -> list[dict[str, Any]]:
     (sorted by the FNV-128a hash of each port's Go dump, as NewPortMapKey sorts them)."""
     spec = service.get("spec") or {}
     ports = []
-    if not (not spec.get("ports") and spec.get("clusterIP") == "None"):  # a headless service may have none
-        for service_port in spec.get("ports") or []:
-            number = find_port(pod, service_port)
-            if number is None:
-                continue
-            port: dict[str, Any] = {"name": service_port.get("name", ""), "port": number,
-                                    "protocol": service_port.get("protocol", "TCP")}
-            if service_port.get("appProtocol") is not None:
-                port["appProtocol"] = service_port["appProtocol"]
-            ports.append(port)
+    for service_port in spec.get("ports") or []:  # (a headless service may have none)
+        number = find_port(pod, service_port)
+        if number is None:
+            continue
+        port: dict[str, Any] = {"name": service_port.get("name", ""), "port": number,
+                                "protocol": service_port.get("protocol", "TCP")}
+        if service_port.get("appProtocol") is not None:
+            port["appProtocol"] = service_port["appProtocol"]
+        ports.append(port)
     return sorted(ports, key=lambda port: _fnv128a(_go_hash_form(port).encode()))
 
 

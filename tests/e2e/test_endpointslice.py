@@ -127,7 +127,8 @@ def setup(cs: kcore.Clientset) -> None:
     for i in range(BIG):
         pod(cs, f"big-{i:03}", {"app": "big"}, nodes[i % 3], ips=(f"10.0.1.{i}",), ready=True)
 
-    web_ports = [{"name": "http", "port": 80, "targetPort": "http"}, {"name": "metrics", "port": 9090},
+    web_ports = [{"name": "http", "port": 80, "targetPort": "http", "appProtocol": "kubernetes.io/h2c"},
+                 {"name": "metrics", "port": 9090},
                  {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": "dns"}]
     service(cs, "web", {"selector": {"app": "web"}, "ports": web_ports}, labels={"team": "shop"})
     service(cs, "dual", {"selector": {"app": "web"}, "ports": web_ports, "ipFamilyPolicy": "RequireDualStack"})
