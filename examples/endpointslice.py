@@ -34,8 +34,13 @@ As upstream: a service without a selector or of type ExternalName gets nothing (
 are left as they are), and slices are replaced, never shared, between a service and a new one
 of the same name. Unlike kube-controller-manager, which leaves a deleted service's slices to the
 garbage collector, this controller also deletes them itself (kcore.testenv runs no garbage
-collector; on a real cluster the ownerReference does it too). Topology hints (the
-topology-mode annotation and spec.trafficDistribution) are not implemented.
+collector; on a real cluster the ownerReference does it too).
+
+Hints follow ``spec.trafficDistribution`` (PreferClose, PreferSameZone: each ready endpoint's
+zone; PreferSameNode: its node too). The hints of the service.kubernetes.io/topology-mode
+annotation (upstream's topology cache, which shares endpoints out by the zones' node CPUs) are
+not implemented: a service with it gets no hints here, as upstream gives none while its nodes
+report no allocatable CPU.
 
 The pattern, in the order an event travels:
 
@@ -396,6 +401,9 @@ def _plan_address_type(result: Plan, service: Obj, pods: Sequence[Obj], node: Ca
         else:
             to_create.append(placeholder)
 
+    changed = {s["metadata"]["name"] for s in to_update + to_delete}
+    _set_hints(service, to_create, to_update, [s for s in existing if s["metadata"]["name"] not in changed])
+
     # Creates become updates of slices that would be deleted (same type, owned by the service).
     i = 0
     while i < len(to_delete) and to_create:
@@ -409,6 +417,58 @@ def _plan_address_type(result: Plan, service: Obj, pods: Sequence[Obj], node: Ca
     result.create += to_create
     result.update += to_update
     result.delete += to_delete
+
+
+TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
+
+
+def topology_mode_auto(service: Obj) -> bool:
+    """Whether the service asks for topology-aware hints (the deprecated annotation first)."""
+    annotations = service["metadata"].get("annotations") or {}
+    mode = annotations.get("service.kubernetes.io/topology-aware-hints",
+                           annotations.get("service.kubernetes.io/topology-mode"))
+    return mode in ("Auto", "auto")
+
+
+def _hints(endpoint: Obj, for_nodes: bool) -> Optional[dict[str, Any]]:
+    """What spec.trafficDistribution asks of a ready endpoint: its zone (and, for PreferSameNode,
+    its node) as hints."""
+    hints: dict[str, Any] = {}
+    if endpoint.get("zone"):
+        hints["forZones"] = [{"name": endpoint["zone"]}]
+    if endpoint.get("nodeName") and for_nodes:
+        hints["forNodes"] = [{"name": endpoint["nodeName"]}]
+    return hints or None
+
+
+def _set_hints(service: Obj, to_create: list[dict[str, Any]], to_update: list[dict[str, Any]],
+               unchanged: Sequence[Obj]) -> None:
+    """Upstream's trafficdist.ReconcileHints, or (no trafficDistribution) RemoveHintsFromSlices:
+    the hints of the slices being written, and of the unchanged ones whose hints are not right
+    (which are then written too). Hints of endpoints that are not ready are left as they are."""
+    distribution = (service.get("spec") or {}).get("trafficDistribution")
+    if distribution in TRAFFIC_DISTRIBUTIONS and not topology_mode_auto(service):
+        def wanted(endpoint: Obj) -> Any:
+            ready = (endpoint.get("conditions") or {}).get("ready")
+            return _hints(endpoint, distribution == "PreferSameNode") if ready else endpoint.get("hints")
+    else:
+        def wanted(endpoint: Obj) -> Any:
+            return None
+
+    def with_hints(endpoint: Obj) -> dict[str, Any]:
+        hints = wanted(endpoint)
+        return {**{k: v for k, v in endpoint.items() if k != "hints"}, **({"hints": hints} if hints else {})}
+
+    to_update.extend(dict(s) for s in unchanged if any(_hints_differ(e.get("hints"), wanted(e))
+                                                       for e in s.get("endpoints") or []))
+    for slice_ in to_create + to_update:
+        slice_["endpoints"] = [with_hints(e) for e in slice_.get("endpoints") or []]
+
+
+def _hints_differ(current: Optional[Obj], wanted: Optional[Obj]) -> bool:
+    def normal(hints: Optional[Obj]) -> dict[str, Any]:
+        return {k: list(v) for k, v in (hints or {}).items() if v}
+    return normal(current) != normal(wanted)
 
 
 def _plan_port_mapping(service: Obj, existing: Sequence[Obj], desired: dict[tuple[Any, ...], dict[str, Any]],

@@ -133,6 +133,8 @@ def setup(cs: kcore.Clientset) -> None:
     service(cs, "web", {"selector": {"app": "web"}, "ports": web_ports}, labels={"team": "shop"})
     service(cs, "dual", {"selector": {"app": "web"}, "ports": web_ports, "ipFamilyPolicy": "RequireDualStack"})
     service(cs, "headless", {"clusterIP": "None", "selector": {"app": "web"}})
+    service(cs, "close", {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}],
+                          "trafficDistribution": "PreferClose"})
     service(cs, "empty", {"selector": {"app": "nothing"}, "ports": [{"port": 80}]})
     service(cs, "external", {"ports": [{"port": 80}]})
     service(cs, "extname", {"type": "ExternalName", "externalName": "db.example.com", "selector": {"app": "web"}})
@@ -255,6 +257,9 @@ def test_the_example_keeps_the_same_endpointslices_as_kube_controller_manager_th
         assert sorted(e["addresses"][0] for e in endpoints_of(state, "dual") if ":" in e["addresses"][0]) == [
             "fd00::18", "fd00::19"]                                 # IPv6 slices too
         assert of_service(state, "external") == of_service(state, "extname") == []
+        assert {e["targetRef"]["name"]: e.get("hints") for e in endpoints_of(state, "close")
+                if e["targetRef"]["name"] in ("web-0", "web-1", "web-2")} == {
+            "web-0": {"forZones": [{"name": "zone-a"}]}, "web-1": None, "web-2": None}  # ready and zoned only
         hostnames = {e["targetRef"]["name"]: e.get("hostname") for e in endpoints_of(state, "headless")}
         assert hostnames["web-3"] == "web-3" and hostnames["web-0"] is None
 
@@ -286,6 +291,14 @@ def test_the_example_keeps_the_same_endpointslices_as_kube_controller_manager_th
             cs.core_v1.services(NS).patch("dual", {"spec": {"ipFamilyPolicy": "SingleStack", "ipFamilies": ["IPv4"],
                                                             "clusterIPs": [primary]}})
         planes.step(single_stack, lambda s: len(endpoints_of(s, "dual")) == 7)
+
+        # Hints follow spec.trafficDistribution: zones, then nodes too, then none.
+        def hints(s: State) -> list[Any]:
+            return sorted(json.dumps(e.get("hints"), sort_keys=True) for e in endpoints_of(s, "close"))
+        planes.step(lambda cs: cs.core_v1.services(NS).patch("close", {"spec": {"trafficDistribution": "PreferSameNode"}}),
+                    lambda s: any("forNodes" in h for h in hints(s)))
+        planes.step(lambda cs: cs.core_v1.services(NS).patch("close", {"spec": {"trafficDistribution": None}}),
+                    lambda s: set(hints(s)) == {"null"})
 
         # A slice deleted by hand comes back; one edited by hand (its generation moves) is put right.
         def delete_by_hand(cs: kcore.Clientset) -> None:
