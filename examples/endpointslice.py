@@ -770,8 +770,9 @@ class EndpointSliceController:
         writes = plan(service, pods, self._node, existing, managed_by=self.managed_by,
                       max_endpoints=self.max_endpoints_per_slice)
         self._write(service, client, writes, trigger_time)
-        if writes.missing_nodes:
-            raise RuntimeError(f"service {key}: left out (node not found): {', '.join(writes.missing_nodes)}")
+        if writes.missing_nodes:  # retried with backoff, in case the node shows up
+            log.info("service %s: left out, node not found: %s", key, ", ".join(writes.missing_nodes))
+            return Result(requeue=True)
         return None
 
     def _write(self, service: Obj, client: Any, writes: Plan, trigger_time: Optional[datetime]) -> None:
