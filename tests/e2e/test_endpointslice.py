@@ -133,8 +133,11 @@ def setup(cs: kcore.Clientset) -> None:
     service(cs, "web", {"selector": {"app": "web"}, "ports": web_ports}, labels={"team": "shop"})
     service(cs, "dual", {"selector": {"app": "web"}, "ports": web_ports, "ipFamilyPolicy": "RequireDualStack"})
     service(cs, "headless", {"clusterIP": "None", "selector": {"app": "web"}})
-    service(cs, "close", {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}],
-                          "trafficDistribution": "PreferClose"})
+    close = {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}], "trafficDistribution": "PreferClose"}
+    service(cs, "close", close)
+    # The topology-mode annotation overrides trafficDistribution (its hints need nodes with CPUs: none here).
+    cs.core_v1.services(NS).create({"metadata": {"name": "auto", "annotations": {
+        "service.kubernetes.io/topology-mode": "Auto"}}, "spec": close})
     service(cs, "empty", {"selector": {"app": "nothing"}, "ports": [{"port": 80}]})
     service(cs, "external", {"ports": [{"port": 80}]})
     service(cs, "extname", {"type": "ExternalName", "externalName": "db.example.com", "selector": {"app": "web"}})
@@ -260,6 +263,7 @@ def test_the_example_keeps_the_same_endpointslices_as_kube_controller_manager_th
         assert {e["targetRef"]["name"]: e.get("hints") for e in endpoints_of(state, "close")
                 if e["targetRef"]["name"] in ("web-0", "web-1", "web-2")} == {
             "web-0": {"forZones": [{"name": "zone-a"}]}, "web-1": None, "web-2": None}  # ready and zoned only
+        assert endpoints_of(state, "auto") and not any(e.get("hints") for e in endpoints_of(state, "auto"))
         hostnames = {e["targetRef"]["name"]: e.get("hostname") for e in endpoints_of(state, "headless")}
         assert hostnames["web-3"] == "web-3" and hostnames["web-0"] is None
 
