@@ -18,7 +18,8 @@ after every step the same EndpointSlices on both.
   plane). Which slice holds which endpoint is random upstream (Go map order), so slices of one
   service, address type, port list and metadata are compared as a group: how many there are,
   their endpoints as a sorted list (duplicates would show), and their sizes as long as those are
-  not random (until endpoints leave the 150-pod service's two slices).
+  not random (until endpoints leave the 150-pod service's two slices). The services are created
+  after their pods, so a controller's first sync of the 150-pod service sees them all (100 + 50).
 """
 
 from __future__ import annotations
