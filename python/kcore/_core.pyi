@@ -170,6 +170,7 @@ class Transport:
         self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
         body: Optional[bytes] = None, *, rate_limited: bool = True,
     ) -> None: ...
+    def close_streams(self) -> None: ...
 
 # --- informer (rust/src/informer; public API in kcore.informer) ---
 from typing import Dict, Iterable as _Iterable, Union

@@ -13,6 +13,8 @@ import asyncio
 import logging
 import re
 import threading
+import time
+import weakref
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from kcore import _core
@@ -103,6 +105,32 @@ def _answer(raw: Any) -> "Union[Response, Decoded]":
     return Response(raw.status, raw.headers, raw.body, raw.http_version)
 
 
+CERTIFICATE_CHECK_SECONDS = 300.0
+"""How often a transport whose client certificate comes from files looks at them while no
+request does (client-go's CertCallbackRefreshDuration): a process that only watches still
+moves its watches to a rotated certificate."""
+
+
+def _check_certificate_files(core: "_TransportCore") -> None:
+    """A daemon thread that applies the files' certificate every CERTIFICATE_CHECK_SECONDS, for
+    as long as the transport exists."""
+    ref = weakref.ref(core)
+
+    def check() -> None:
+        while True:
+            time.sleep(CERTIFICATE_CHECK_SECONDS)
+            alive = ref()
+            if alive is None:
+                return
+            try:
+                alive.rust(alive.config.credentials())
+            except Exception:  # the next request reports it; this thread must live on
+                log.exception("checking the client certificate files")
+            del alive
+
+    threading.Thread(target=check, name="kcore-certificate-files", daemon=True).start()
+
+
 class _TransportCore:
     """Everything but the waiting: the Rust transport for the current client certificate,
     request headers from the credentials, and what to do with an answer's status."""
@@ -113,25 +141,39 @@ class _TransportCore:
         self._lock = threading.Lock()
         self._rust: Optional[_core.Transport] = None
         self._rust_cert: Optional[tuple[Optional[bytes], Optional[bytes]]] = None
+        self._refused_cert: Optional[tuple[Optional[bytes], Optional[bytes]]] = None
+        if config.client_cert_file:
+            _check_certificate_files(self)
 
     def rust(self, credentials: Credentials) -> _core.Transport:
-        """The Rust transport; rebuilt only when an exec plugin hands out a new client cert."""
+        """The Rust transport; rebuilt only when the client certificate changes (an exec plugin
+        handed out a new one, or its files rotated). Then, as client-go closes its connections,
+        the old transport's streams end, so watches start again with the new certificate."""
         cert = (credentials.client_cert_data, credentials.client_key_data)
         with self._lock:
-            if self._rust is None or cert != self._rust_cert:
-                c = self.config
-                try:
-                    self._rust = _core.Transport(
-                        c.server, ca_pem=c.ca_data, client_cert_pem=cert[0], client_key_pem=cert[1],
-                        insecure=c.insecure_skip_tls_verify, tls_server_name=c.tls_server_name,
-                        proxy_url=c.proxy_url, qps=c.qps, burst=max(c.burst, 1), user_agent=c.user_agent,
-                        http2=c.http2,
-                    )
-                except ValueError as exc:
+            if self._rust is not None and cert in (self._rust_cert, self._refused_cert):
+                return self._rust
+            c = self.config
+            try:
+                rust = _core.Transport(
+                    c.server, ca_pem=c.ca_data, client_cert_pem=cert[0], client_key_pem=cert[1],
+                    insecure=c.insecure_skip_tls_verify, tls_server_name=c.tls_server_name,
+                    proxy_url=c.proxy_url, qps=c.qps, burst=max(c.burst, 1), user_agent=c.user_agent,
+                    http2=c.http2,
+                )
+            except ValueError as exc:
+                if self._rust is None:
                     raise TransportError(f"cannot set up the transport to {c.server}: {exc}") from exc
-                self._rust_cert = cert
-                metrics.register()
-            return self._rust
+                # Half-way through a rotation (a new certificate, the old key): the pair that
+                # worked serves until the rest of the new one is in place.
+                log.warning("keeping the previous client certificate: the new one is refused (%s)", exc)
+                self._refused_cert = cert
+                return self._rust
+            if self._rust is not None:
+                self._rust.close_streams()
+            self._rust, self._rust_cert, self._refused_cert = rust, cert, None
+            metrics.register()
+            return rust
 
     @staticmethod
     def headers(credentials: Credentials, extra: Optional[Mapping[str, str]]) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from kcore import _core
+from kcore.config.certificate_files import CertificateFiles
 from kcore.config.credential_source import CredentialSource, FixedCredentials
 from kcore.config.credentials import Credentials
 from kcore.config.exec_credential import ExecPlugin, ExecProvider
@@ -29,7 +30,8 @@ class Config:
 
     Credentials, in client-go's order: ``token_file`` (re-read as it rotates; wins over
     ``token``), ``token``, ``username``/``password``, ``client_cert_data``/``client_key_data``
-    (sent alongside a token); ``exec_provider`` only when none of those is set. The transport calls
+    (sent alongside a token; from ``client_cert_file``/``client_key_file`` when those are set,
+    re-read as they rotate, as client-go does); ``exec_provider`` only when none of those is set. The transport calls
     :meth:`credentials` for every request and :meth:`refresh_credentials` after a 401.
 
     ``qps``/``burst``: the client-side rate limit (a negative ``qps`` means no limit).
@@ -48,6 +50,8 @@ class Config:
     token_file: Optional[str] = None
     client_cert_data: Optional[bytes] = field(default=None, repr=False)
     client_key_data: Optional[bytes] = field(default=None, repr=False)
+    client_cert_file: Optional[str] = None
+    client_key_file: Optional[str] = None
     username: Optional[str] = None
     password: Optional[str] = field(default=None, repr=False)
     exec_provider: Optional[ExecProvider] = None
@@ -102,11 +106,16 @@ class Config:
             token=self.token, username=self.username, password=self.password,
             client_cert_data=self.client_cert_data, client_key_data=self.client_key_data,
         )
+        source: CredentialSource
         if self.token_file:
-            return TokenFile(self.token_file, fixed)
-        if self.exec_provider is not None and fixed == Credentials():
+            source = TokenFile(self.token_file, fixed)
+        elif self.exec_provider is not None and fixed == Credentials() and not self.client_cert_file:
             return ExecPlugin(self.exec_provider, self._exec_cluster())
-        return FixedCredentials(fixed)
+        else:
+            source = FixedCredentials(fixed)
+        if self.client_cert_file and self.client_key_file:
+            return CertificateFiles(source, self.client_cert_file, self.client_key_file)
+        return source
 
     def _validate(self) -> None:
         url = urlsplit(self.server) if isinstance(self.server, str) else None
@@ -120,6 +129,8 @@ class Config:
             raise ConfigError("both a token and basic auth (username/password) are set; choose one")
         if bool(self.client_cert_data) != bool(self.client_key_data):
             raise ConfigError("a client certificate needs both its certificate and its key; only one is set")
+        if bool(self.client_cert_file) != bool(self.client_key_file):
+            raise ConfigError("a client certificate file needs its key file too (client_cert_file and client_key_file)")
         if self.qps > 0 and self.burst <= 0:
             raise ConfigError(f"burst must be positive when qps ({self.qps}) is; got {self.burst}")
         if self.timeout is not None and self.timeout <= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from typing import Optional
 
 from kcore.errors import ConfigError
@@ -16,6 +17,19 @@ def read_file(path: str, what: str, *, source: Optional[str] = None) -> bytes:
             return f.read()
     except OSError as e:
         raise ConfigError(f"{what} {path} cannot be read: {e.strerror or e}", source=source) from None
+
+
+FileStamp = Optional[tuple[int, int, int]]
+
+
+def file_stamp(path: str) -> FileStamp:
+    """What changes when ``path`` is rewritten or swapped (inode, mtime, size); None if it is
+    missing. One stat: cheap enough to check before every request."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def require_pem(data: bytes, marker: str, what: str, *, source: Optional[str] = None) -> bytes:

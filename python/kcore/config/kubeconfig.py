@@ -120,6 +120,7 @@ class _ContextResolver:
             raise self._error(user, "user", "has client-certificate but no client-key (or client-key-data)")
         if key and not cert:
             raise self._error(user, "user", "has client-key but no client-certificate (or client-certificate-data)")
+        cert_file, key_file = self._path(user, "user", "client-certificate"), self._path(user, "user", "client-key")
         username, password = self._str(user, "user", "username"), self._str(user, "user", "password")
         exec_body = body.get("exec")
         fields: dict[str, Any] = {
@@ -127,6 +128,9 @@ class _ContextResolver:
             "token_file": token_file,
             "client_cert_data": cert,
             "client_key_data": key,
+            # Files are re-read as they rotate (client-go's ReloadTLSFiles); data never changes.
+            "client_cert_file": cert_file if cert_file and key_file else None,
+            "client_key_file": key_file if cert_file and key_file else None,
             "username": username if username or password else None,
             "password": password if username or password else None,
         }

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from typing import Optional
 
 from kcore.config.credentials import Credentials
-from kcore.config.files import read_file
+from kcore.config.files import FileStamp, file_stamp, read_file
 from kcore.errors import ConfigError
 
 log = logging.getLogger("kcore.config")
@@ -63,7 +62,7 @@ class TokenFile:
                 self._reread(self._file_stamp())
             return self._credentials
 
-    def _reread(self, stamp: Optional[tuple[int, int, int]]) -> None:
+    def _reread(self, stamp: FileStamp) -> None:
         self._read_at, self._stamp = time.monotonic(), stamp
         try:
             token = read_token(self.path)
@@ -74,9 +73,5 @@ class TokenFile:
         if token != self._credentials.token:
             self._credentials = dataclasses.replace(self._base, token=token)
 
-    def _file_stamp(self) -> Optional[tuple[int, int, int]]:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+    def _file_stamp(self) -> FileStamp:
+        return file_stamp(self.path)

@@ -70,6 +70,8 @@ pub(super) struct Shared {
     max_retries: u32,
     /// The server's host[:port], as written: the metrics' `host` label (Go's url.Host).
     host: Arc<str>,
+    /// Set by `close_streams`: every stream of this transport ends.
+    pub(super) closed: tokio::sync::watch::Sender<bool>,
 }
 
 #[pyclass(frozen, module = "kcore._core")]
@@ -344,7 +346,13 @@ impl Transport {
         let _guard = runtime().enter();
         let client = builder.build().map_err(|e| invalid(describe(&e)))?;
         Ok(Transport {
-            shared: Arc::new(Shared { client, limiter: TokenBucket::new(qps, burst), max_retries, host: host_of(server).into() }),
+            shared: Arc::new(Shared {
+                client,
+                limiter: TokenBucket::new(qps, burst),
+                max_retries,
+                host: host_of(server).into(),
+                closed: tokio::sync::watch::channel(false).0,
+            }),
             base: server.trim_end_matches('/').to_owned(),
         })
     }
@@ -446,8 +454,16 @@ impl Transport {
     ) -> PyResult<ResponseStream> {
         let call = uncompressed(self.call(method, path, headers, body, None, rate_limited)?);
         let shared = self.shared.clone();
+        let closed = self.shared.closed.subscribe();
         let response = py.detach(move || runtime().block_on(async move { shared.send(&call).await }));
-        Ok(ResponseStream::new(response.map_err(failure)?))
+        Ok(ResponseStream::new(response.map_err(failure)?, closed))
+    }
+
+    /// End every stream this transport opened (a pending read ends as at the end of the body),
+    /// as client-go closes its connections when its client certificate rotates: a watch then
+    /// starts again on a transport with the new certificate.
+    fn close_streams(&self) {
+        self.shared.closed.send_replace(true);
     }
 
     /// The asyncio twin of `stream`: `done(True, ResponseStream)` once the headers are in.
@@ -463,7 +479,8 @@ impl Transport {
     ) -> PyResult<()> {
         let call = uncompressed(self.call(method, path, headers, body, None, rate_limited)?);
         let shared = self.shared.clone();
-        spawn_with_callback(done, async move { shared.send(&call).await.map(ResponseStream::new) });
+        let closed = self.shared.closed.subscribe();
+        spawn_with_callback(done, async move { shared.send(&call).await.map(|r| ResponseStream::new(r, closed)) });
         Ok(())
     }
 }

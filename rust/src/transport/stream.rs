@@ -16,12 +16,14 @@ pub struct ResponseStream {
     http_version: String,
     body: Body,
     closed: watch::Sender<bool>,
+    /// The transport's: set when all of its streams must end.
+    transport_closed: watch::Receiver<bool>,
 }
 
 type Body = Arc<Mutex<Option<reqwest::Response>>>;
 
 impl ResponseStream {
-    pub fn new(response: reqwest::Response) -> Self {
+    pub fn new(response: reqwest::Response, transport_closed: watch::Receiver<bool>) -> Self {
         let Head { status, headers, http_version } = Head::of(&response);
         ResponseStream {
             status,
@@ -29,18 +31,21 @@ impl ResponseStream {
             http_version,
             body: Arc::new(Mutex::new(Some(response))),
             closed: watch::channel(false).0,
+            transport_closed,
         }
     }
 }
 
-/// The next chunk; `None` at the end of the body or once closed (a pending read ends too).
-async fn next_chunk(body: Body, mut closed: watch::Receiver<bool>) -> Result<Option<bytes::Bytes>, String> {
+/// The next chunk; `None` at the end of the body or once the stream or its transport is closed
+/// (a pending read ends too).
+async fn next_chunk(body: Body, (mut closed, mut transport_closed): Closers) -> Result<Option<bytes::Bytes>, String> {
     let mut guard = body.lock().await;
     let Some(response) = guard.as_mut() else { return Ok(None) };
     let outcome = loop {
         let chunk = tokio::select! {
             chunk = response.chunk() => chunk.map_err(|e| format!("the stream broke: {e}")),
-            _ = closed.wait_for(|closed| *closed) => Ok(None),
+            () = set(&mut closed) => Ok(None),
+            () = set(&mut transport_closed) => Ok(None),
         };
         // The gzip decoder can yield an empty chunk; it carries nothing, so read on.
         if !matches!(&chunk, Ok(Some(c)) if c.is_empty()) {
@@ -51,6 +56,22 @@ async fn next_chunk(body: Body, mut closed: watch::Receiver<bool>) -> Result<Opt
         *guard = None; // ended, broken or closed: drop the connection now
     }
     outcome
+}
+
+type Closers = (watch::Receiver<bool>, watch::Receiver<bool>);
+
+/// Completes once the flag is set; never if its sender is gone unset (a transport dropped while
+/// one of its streams is still read is no reason to end the stream).
+async fn set(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+impl ResponseStream {
+    fn closers(&self) -> Closers {
+        (self.closed.subscribe(), self.transport_closed.clone())
+    }
 }
 
 impl<'py> IntoPyObjectConverter<'py> for Option<bytes::Bytes> {
@@ -69,7 +90,7 @@ impl ResponseStream {
     #[pyo3(signature = (timeout=None))]
     fn read(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         let body = self.body.clone();
-        let closed = self.closed.subscribe();
+        let closed = self.closers();
         let outcome = py.detach(move || {
             runtime().block_on(async move {
                 let Some(seconds) = timeout else { return next_chunk(body, closed).await };
@@ -88,7 +109,7 @@ impl ResponseStream {
 
     /// The asyncio twin of `read`: later `done(True, bytes | None)` or `done(False, exc)`.
     fn read_async(&self, done: Py<PyAny>) {
-        spawn_with_callback(done, next_chunk(self.body.clone(), self.closed.subscribe()));
+        spawn_with_callback(done, next_chunk(self.body.clone(), self.closers()));
     }
 
     /// Drop the connection; a read pending on another thread or task ends with `None`.
