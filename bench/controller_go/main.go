@@ -45,6 +45,13 @@ func rss() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
+// cpu is the user and system CPU seconds of this process so far.
+func cpu() float64 {
+	var usage syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
+	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano()).Seconds()
+}
+
 // noop Gets the object from the manager's cache and counts its key.
 type noop struct {
 	client  client.Client
@@ -98,7 +105,7 @@ func main() {
 		fail("%v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	before := rss()
+	before, cpuBefore := rss(), cpu()
 	start := time.Now()
 	go func() {
 		if err := mgr.Start(ctx); err != nil {
@@ -111,11 +118,11 @@ func main() {
 		fail("not all %d objects reconciled", *objects)
 	}
 	seconds := time.Since(start).Seconds()
-	now := rss()
+	now, cpuNow := rss(), cpu()
 	var usage syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &usage)
 	r.mu.Lock()
-	out, _ := json.Marshal(map[string]any{"seconds": seconds, "reconciled": len(r.seen), "reconciles": r.calls,
+	out, _ := json.Marshal(map[string]any{"seconds": seconds, "cpu": cpuNow - cpuBefore, "reconciled": len(r.seen), "reconciles": r.calls,
 		"rss": now, "rss_before": before, "peak_rss": usage.Maxrss * 1024})
 	r.mu.Unlock()
 	fmt.Println(string(out))
