@@ -389,7 +389,7 @@ def describe(objects: int, workers: int, runs: int, index_max: int, began: float
         "posts a k8s Event per handled object; here `settings.persistence` holds a diff-base and a progress storage "
         "that keep that state in the operator's memory (subclasses of kopf's own `DiffBaseStorage` and "
         "`ProgressStorage`) and `settings.posting.enabled` is off, so kopf, like the others, writes nothing. Other "
-        "settings are kopf's defaults (each object its own worker task, 0.1 s batch window).",
+        "settings are kopf's defaults (each object a worker task of its own, no limit on how many run at once).",
         "- **kopf on.event**: kopf's low-level `@kopf.on.event` handler (called for each watch event, no state "
         "kept, no retries) reading `body`: the least kopf can do per object.",
         f"- **kopf + index**: the kopf handler reading the ConfigMap from a `@kopf.index` of all ConfigMaps "
