@@ -415,8 +415,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(worker(name, kubeconfig, int(objects), int(workers))), flush=True)
         os._exit(0)  # without finalizing: kopf's and the informers' threads may be mid-read
     opts = dict(a.lstrip("-").split("=", 1) for a in argv if "=" in a)
-    objects, runs, workers = int(opts.get("objects", OBJECTS)), int(opts.get("runs", "3")), int(opts.get("workers", "1"))
-    index_max = int(opts.get("index-max", INDEX_MAX))
+    objects, runs, workers = int(opts.get("objects", str(OBJECTS))), int(opts.get("runs", "3")), int(opts.get("workers", "1"))
+    index_max = int(opts.get("index-max", str(INDEX_MAX)))
     names = opts["only"].split(",") if "only" in opts else list(RUNNERS)
     unknown = sorted(set(names) - set(RUNNERS))
     if unknown:

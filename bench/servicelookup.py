@@ -310,7 +310,7 @@ def main(argv: list[str]) -> int:
         run_kcore(argv[1], int(argv[2]))
         return 0
     opts = dict(a.lstrip("-").split("=", 1) for a in argv if "=" in a)
-    pods, services = int(opts.get("pods", PODS)), int(opts.get("services", SERVICES))
+    pods, services = int(opts.get("pods", str(PODS))), int(opts.get("services", str(SERVICES)))
     runs, workers = int(opts.get("runs", "3")), int(opts.get("workers", "2"))
     names = opts["only"].split(",") if "only" in opts else RUNNERS
     unknown = sorted(set(names) - set(RUNNERS))
