@@ -411,8 +411,7 @@ def smaller(objects: int) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["--worker"]:
-        name, kubeconfig, objects, workers = argv[1:5]
-        print(json.dumps(worker(name, kubeconfig, int(objects), int(workers))), flush=True)
+        print(json.dumps(worker(argv[1], argv[2], int(argv[3]), int(argv[4]))), flush=True)
         os._exit(0)  # without finalizing: kopf's and the informers' threads may be mid-read
     opts = dict(a.lstrip("-").split("=", 1) for a in argv if "=" in a)
     objects, runs, workers = int(opts.get("objects", str(OBJECTS))), int(opts.get("runs", "3")), int(opts.get("workers", "1"))
