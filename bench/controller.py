@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from bench.codec import rss
 from bench.readme import write_section
@@ -193,25 +193,27 @@ def run_kopf(kubeconfig: str, objects: int, form: str) -> dict[str, Any]:
         settings.persistence.progress_storage = MemoryProgress()
         settings.posting.enabled = False
 
-    async def reconcile(namespace: str, name: str, body: Any, **_: Any) -> None:
+    async def reconcile(*, namespace: Optional[str], name: str, body: Any, **_: Any) -> None:
         body["data"]  # the object as kopf delivered it: kopf has no lister
         tally.count(f"{namespace}/{name}")
 
-    async def reconcile_from_index(namespace: str, name: str, configmaps: kopf.Index[tuple[str, str], Any],
-                                   **_: Any) -> None:
+    async def reconcile_from_index(*, namespace: Optional[str], name: str,
+                                   configmaps: kopf.Index[tuple[Optional[str], str], Any], **_: Any) -> None:
         next(iter(configmaps[(namespace, name)]))["data"]
         tally.count(f"{namespace}/{name}")
 
     if form == KOPF_INDEX:
         @kopf.index("configmaps", id="configmaps")
-        async def configmaps(namespace: str, name: str, body: Any, **_: Any) -> dict[tuple[str, str], Any]:
+        async def configmaps(*, namespace: Optional[str], name: str, body: Any,
+                             **_: Any) -> dict[tuple[Optional[str], str], Any]:
             return {(namespace, name): body}
 
     if form == KOPF_EVENT:
         kopf.on.event("configmaps")(reconcile)
     else:
         handler = reconcile_from_index if form == KOPF_INDEX else reconcile
-        kopf.on.resume("configmaps")(kopf.on.create("configmaps")(handler))
+        # (kopf passes an index as a keyword argument of its name, which its handler protocol does not list)
+        kopf.on.resume("configmaps")(kopf.on.create("configmaps")(handler))  # type: ignore[arg-type]
 
     async def run() -> dict[str, Any]:
         gc.collect()
