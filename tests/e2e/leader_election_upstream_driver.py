@@ -17,10 +17,8 @@ same sources is reused, across processes and runs.
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,38 +26,16 @@ import time
 from pathlib import Path
 from typing import Any, Deque, Optional, Union
 
+from tests.go_driver_build import build_go_driver
+
 GO_MODULE = Path(__file__).parent / "leader_election_upstream"
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = Path.home() / ".cache" / "kcore"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-_build_lock = threading.Lock()
-
-
-def source_hash() -> str:
-    """A digest of the module's sources (go.mod, go.sum, *.go): the binary's cache key."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in GO_MODULE.iterdir() if p.name in ("go.mod", "go.sum") or p.suffix == ".go"):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def build() -> Path:
     """The driver's binary, built only if no binary of these sources is cached yet."""
-    binary = CACHE / f"leader_election_upstream-{source_hash()}"
-    with _build_lock:
-        if binary.exists():
-            return binary
-        go = shutil.which("go")
-        assert go, "the leader election driver needs the Go toolchain on PATH (it builds client-go's LeaderElector)"
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")  # renamed: a running driver is unharmed
-        done = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"},
-                              capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"go build in {GO_MODULE} failed:\n{done.stderr}"
-        os.replace(tmp, binary)
-        return binary
+    return build_go_driver(GO_MODULE, "the leader election driver (it builds client-go's LeaderElector)")
 
 
 def election_args(kubeconfig: PathLike, *, name: str, identity: str, namespace: str, lease_duration: float,
