@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod codec;
 mod informer;
+mod scheduler;
 #[cfg(fuzzing)]
 pub use codec::fuzzing::run_one as fuzz_codec;
 #[cfg(feature = "transport")]
@@ -24,5 +25,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     transport::register(m)?;
     workqueue::register(m)?;
     informer::register(m)?;
+    scheduler::register(m)?;
     Ok(())
 }

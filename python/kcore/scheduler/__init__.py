@@ -1,1 +1,28 @@
-"""kcore.scheduler: to come (see the project's issues)."""
+"""kcore.scheduler: kube-scheduler's filter and score plugins, exact, as a library.
+
+- ``Snapshot``: nodes and the pods assigned to them, updated one change at a time (add, update
+  or remove a node; add, assume, remove or forget a pod).
+- ``Profile``: named filters (in order) and weighted scores with plugin arguments; ``DEFAULT``
+  is kube-scheduler v1.37.2's default profile for the plugins kcore has, ``MOST_ALLOCATED`` the
+  bin-packing one; ``Profile.from_legacy`` takes the seed's predicate and priority names.
+- ``Framework(profile).filter / score / schedule``: the feasible nodes and each other node's
+  reasons, the per-plugin and total scores, the chosen node.
+
+Plugins: filters NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
+NodeResourcesFit; scores NodeResourcesFit (LeastAllocated, MostAllocated,
+RequestedToCapacityRatio), NodeResourcesBalancedAllocation, ImageLocality, NodeAffinity,
+TaintToleration. Guarantee: for these, feasibility, reasons and normalized scores equal those of
+kube-scheduler's own framework (k8s.io/kubernetes v1.37.2) on the same input; tests/unit/scheduler
+checks it against the Go code on thousands of random clusters. Not yet here: InterPodAffinity,
+PodTopologySpread, VolumeRestrictions, percentageOfNodesToScore sampling, the extender server
+and the scheduler loop.
+"""
+
+from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult
+from kcore.scheduler.profile import DEFAULT, LEGACY_PREDICATES, LEGACY_PRIORITIES, MOST_ALLOCATED, Profile
+from kcore.scheduler.snapshot import Snapshot
+
+__all__ = [
+    "DEFAULT", "LEGACY_PREDICATES", "LEGACY_PRIORITIES", "MOST_ALLOCATED", "FilterResult", "FitError",
+    "Framework", "NodeFailure", "Profile", "ScoreResult", "Snapshot",
+]

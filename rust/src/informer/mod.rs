@@ -8,15 +8,15 @@
 //!   content) changes the objects and all indices at once.
 //! - Index functions run outside the lock, before a write: one that raises changes nothing.
 //! - Selectors parse and match as k8s.io/apimachinery's labels and fields packages do.
-mod convert;
+pub(crate) mod convert;
 mod fields;
 mod index;
 mod keys;
 mod label_index;
 mod managed_fields;
-mod selector;
+pub(crate) mod selector;
 mod store;
-mod view;
+pub(crate) mod view;
 
 use pyo3::prelude::*;
 

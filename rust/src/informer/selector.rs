@@ -32,7 +32,7 @@ enum Op {
 }
 
 #[derive(Clone, Debug)]
-struct Requirement {
+pub(crate) struct Requirement {
     key: String,
     op: Op,
     /// Sorted and distinct, as upstream's string set gives them.
@@ -70,6 +70,10 @@ pub(crate) struct Selector {
 }
 
 impl Selector {
+    pub(crate) fn from_requirements(requirements: Vec<Requirement>) -> Selector {
+        Selector { requirements }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
@@ -394,6 +398,34 @@ fn new_requirement(key: &str, op: Op, values: Vec<String>) -> Parsed<Requirement
         validate_value(v)?;
     }
     Ok(Requirement { key: key.to_owned(), op, values })
+}
+
+/// labels.NewRequirement for a v1.NodeSelectorRequirement's operator (In, NotIn, Exists,
+/// DoesNotExist, Gt, Lt), with all of its checks.
+pub(crate) fn node_selector_requirement(key: &str, operator: &str, values: &[String]) -> Parsed<Requirement> {
+    let op = match operator {
+        "In" => Op::In,
+        "NotIn" => Op::NotIn,
+        "Exists" => Op::Exists,
+        "DoesNotExist" => Op::DoesNotExist,
+        "Gt" => Op::GreaterThan,
+        "Lt" => Op::LessThan,
+        _ => return Err(format!("operator {operator:?} is not supported: In, NotIn, Exists, DoesNotExist, Gt or Lt")),
+    };
+    let count_ok = match op {
+        Op::In | Op::NotIn => !values.is_empty(),
+        Op::Exists | Op::DoesNotExist => values.is_empty(),
+        _ => values.len() == 1,
+    };
+    if !count_ok {
+        return Err(format!("requirement {key:?} {operator}: wrong number of values ({})", values.len()));
+    }
+    new_requirement(key, op, values.to_vec())
+}
+
+/// The requirement `key = value` that labels.SelectorFromSet builds (unchecked, as there).
+pub(crate) fn equals_requirement(key: &str, value: &str) -> Requirement {
+    Requirement { key: key.to_owned(), op: Op::Equals, values: vec![value.to_owned()] }
 }
 
 fn is_alnum(c: u8) -> bool {

@@ -61,6 +61,62 @@ impl<'a> View<'a> {
         (self.tape.bytes[self.pos] == tape::OBJECT).then_some((&*self.tape.bytes, self.pos))
     }
 
+    pub(crate) fn is_null(&self) -> bool {
+        self.tape.bytes[self.pos] == tape::NULL
+    }
+
+    pub(crate) fn as_bool(&self) -> Option<bool> {
+        match self.tape.bytes[self.pos] {
+            tape::TRUE => Some(true),
+            tape::FALSE => Some(false),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_i64(&self) -> Option<i64> {
+        let mut p = self.pos + 1;
+        (self.tape.bytes[self.pos] == tape::INT).then(|| {
+            let z = tape::get_varint(&self.tape.bytes, &mut p);
+            ((z >> 1) as i64) ^ -((z & 1) as i64)
+        })
+    }
+
+    /// The items of an array (None if this is not one).
+    pub(crate) fn items(&self) -> Option<impl Iterator<Item = View<'a>> + 'a> {
+        let b = &*self.tape.bytes;
+        let tape = self.tape;
+        let (n, mut p) = match b[self.pos] {
+            tape::EMPTY_ARRAY => (0, self.pos + 1),
+            tape::ARRAY => (tape::count(b, self.pos), self.pos + tape::HEADER),
+            _ => return None,
+        };
+        Some((0..n).map(move |_| {
+            let item = View::at(tape, p);
+            p = tape::skip(b, p);
+            item
+        }))
+    }
+
+    /// The entries of an object (None if this is not one).
+    pub(crate) fn entries(&self) -> Option<impl Iterator<Item = (Cow<'a, str>, View<'a>)> + 'a> {
+        let b = &*self.tape.bytes;
+        let tape = self.tape;
+        let (n, mut p) = match b[self.pos] {
+            tape::EMPTY_OBJECT => (0, self.pos + 1),
+            tape::OBJECT => (tape::count(b, self.pos), self.pos + tape::HEADER),
+            _ => return None,
+        };
+        Some((0..n).map(move |_| {
+            let key = match tape::get_key(b, &mut p) {
+                Key::Id(i) => Cow::Owned(tape::key_name(i).to_string()),
+                Key::Inline(k) => Cow::Borrowed(k),
+            };
+            let value = View::at(tape, p);
+            p = tape::skip(b, p);
+            (key, value)
+        }))
+    }
+
     pub(crate) fn as_str(&self) -> Option<&'a str> {
         (self.tape.bytes[self.pos] == tape::STR).then(|| tape::get_str(&self.tape.bytes, self.pos))
     }

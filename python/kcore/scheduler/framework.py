@@ -1,0 +1,101 @@
+"""Running a profile's plugins on one pod against a Snapshot: filter, score, and the choice of
+node kube-scheduler would make."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from kcore import _core
+from kcore.scheduler.profile import DEFAULT, Profile
+from kcore.scheduler.snapshot import Object, Snapshot
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """Why a node does not fit: the plugin that rejected it ("" when PreFilter narrowed the
+    nodes), the code (``Unschedulable`` or ``UnschedulableAndUnresolvable``) and
+    kube-scheduler's reasons."""
+
+    plugin: str
+    code: str
+    reasons: List[str]
+
+
+@dataclass(frozen=True)
+class FilterResult:
+    feasible: List[str]
+    failures: Dict[str, NodeFailure]
+    #: PreFilter's message when it rejected the pod for every node.
+    pre_filter_message: Optional[str] = None
+
+    def message(self) -> str:
+        """kube-scheduler's FitError message: "0/N nodes are available: 3 Insufficient cpu, ..."."""
+        text = f"0/{len(self.feasible) + len(self.failures)} nodes are available:"
+        if self.pre_filter_message is not None:
+            return f"{text} {self.pre_filter_message}."
+        counts: Dict[str, int] = {}
+        for failure in self.failures.values():
+            for reason in failure.reasons:
+                counts[reason] = counts.get(reason, 0) + 1
+        histogram = sorted(f"{n} {reason}" for reason, n in counts.items())
+        return f"{text} {', '.join(histogram)}." if histogram else text
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    filtered: FilterResult
+    #: Each score plugin that ran: its normalized score (0..100, before its weight) per feasible node.
+    scores: Dict[str, Dict[str, int]]
+    #: Per feasible node: the sum of weight × score.
+    total: Dict[str, int]
+
+    @property
+    def feasible(self) -> List[str]:
+        return self.filtered.feasible
+
+
+class FitError(Exception):
+    """No node fits the pod; ``result`` says why for each node."""
+
+    def __init__(self, result: FilterResult) -> None:
+        super().__init__(result.message())
+        self.result = result
+
+
+class Framework:
+    """A profile's plugins, run in Rust with the GIL released."""
+
+    def __init__(self, profile: Profile = DEFAULT) -> None:
+        self.profile = profile
+        self._core = _core.Framework(list(profile.filters), list(profile.score_list()), dict(profile.plugin_args))
+
+    def _run(self, pod: Object, snapshot: Snapshot, score: bool) -> ScoreResult:
+        statuses, feasible, scores, totals, pre_filter = self._core.run(pod, snapshot._core, score)
+        failures = {node: NodeFailure(*status) for node, status in statuses.items() if status is not None}
+        return ScoreResult(
+            FilterResult(feasible, failures, pre_filter),
+            scores={plugin: dict(zip(feasible, values)) for plugin, values in scores.items()},
+            total=dict(zip(feasible, totals)),
+        )
+
+    def filter(self, pod: Object, snapshot: Snapshot) -> FilterResult:
+        """The nodes ``pod`` fits (sorted by name) and, for every other node, why not."""
+        return self._run(pod, snapshot, score=False).filtered
+
+    def score(self, pod: Object, snapshot: Snapshot) -> ScoreResult:
+        """Filter, then every score plugin's normalized scores over the feasible nodes and the
+        weighted totals."""
+        return self._run(pod, snapshot, score=True)
+
+    def schedule(self, pod: Object, snapshot: Snapshot, seed: Optional[int] = None) -> str:
+        """The node kube-scheduler would choose: the only feasible one, else one of the highest
+        totals, uniformly at random among equals (reproducible with ``seed``). FitError when none fits."""
+        r = self._run(pod, snapshot, score=True)
+        if not r.feasible:
+            raise FitError(r.filtered)
+        if len(r.feasible) == 1:
+            return r.feasible[0]
+        best = max(r.total.values())
+        return random.Random(seed).choice([node for node in r.feasible if r.total[node] == best])

@@ -1,0 +1,73 @@
+"""The scheduler's view of the cluster: nodes and the pods assigned to them, kept up to date one
+change at a time (kube-scheduler's cache and its snapshot)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from kcore import _core
+from kcore.codec import CompactObject
+
+Object = Union[CompactObject, Mapping[str, Any]]
+
+
+class Snapshot:
+    """Nodes and their pods, held in Rust. Pods and nodes are compact objects or mappings.
+
+    A pod is keyed by its ``metadata.uid`` (``namespace/name`` when it has none). A pod may name
+    a node the snapshot does not have yet: it counts there once the node is added, as in
+    kube-scheduler's cache; until then the scheduler does not see that node.
+    """
+
+    __slots__ = ("_core",)
+
+    def __init__(self, nodes: Optional[List[Object]] = None, pods: Optional[List[Object]] = None) -> None:
+        self._core = _core.Snapshot()
+        for node in nodes or ():
+            self.add_node(node)
+        for pod in pods or ():
+            self.add_pod(pod)
+
+    def add_node(self, node: Object) -> None:
+        """Adds a node; ValueError if one of that name is already here."""
+        self._core.add_node(node)
+
+    def update_node(self, node: Object) -> None:
+        """Replaces the node of that name; KeyError if there is none."""
+        self._core.update_node(node)
+
+    def remove_node(self, name: str) -> None:
+        """Removes the node; its pods stay counted until removed. KeyError if there is none."""
+        self._core.remove_node(name)
+
+    def add_pod(self, pod: Object) -> None:
+        """Adds a pod bound to the node its ``spec.nodeName`` names."""
+        self._core.add_pod(pod)
+
+    def remove_pod(self, pod: Object) -> None:
+        """Removes a pod (by its uid, else namespace/name); KeyError if it is not here."""
+        self._core.remove_pod(pod)
+
+    def assume_pod(self, pod: Object, node_name: str) -> None:
+        """Counts ``pod`` on ``node_name`` before it is bound there (kube-scheduler's assume)."""
+        self._core.add_pod(pod, node_name)
+
+    def forget_pod(self, pod: Object) -> None:
+        """Undoes ``assume_pod`` (the binding failed)."""
+        self._core.remove_pod(pod)
+
+    def node_names(self) -> List[str]:
+        """The nodes, sorted by name."""
+        return self._core.node_names()
+
+    def pod_keys(self, node_name: str) -> List[str]:
+        """The keys of the pods counted on ``node_name``, sorted."""
+        return self._core.pod_keys(node_name)
+
+    def node_usage(self, node_name: str) -> Dict[str, Dict[str, int]]:
+        """``allocatable``, ``requested`` and ``non_zero_requested`` of the node as the
+        scheduler counts them: cpu in millicores, the rest in units, ``pods`` as a count."""
+        return self._core.node_usage(node_name)
+
+    def __len__(self) -> int:
+        return len(self._core)

@@ -1,0 +1,206 @@
+//! The framework runtime for one pod (pkg/scheduler/framework/runtime, and schedule_one.go's
+//! findNodesThatFitPod and prioritizeNodes): PreFilter, then every node's Filter in the profile's
+//! order (the first rejection is the node's status), then PreScore, Score and NormalizeScore over
+//! the feasible nodes and the weighted total. The per-node loops run on all cores.
+use super::node::Node;
+use super::node_info::NodeInfo;
+use super::plugins::{Code, FilterPlugin, NodeFilter, PreFilter, PreScore, Registry, Rejection, ScorePlugin};
+use super::pod::Pod;
+use super::snapshot::{read_object, Snapshot, State};
+use crate::informer::convert::to_compact;
+use crate::informer::view::View;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyMapping;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// A node's status after filtering: the plugin that rejected it ("" when PreFilter did for all
+/// the plugins that narrowed the nodes) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) plugin: String,
+    pub(crate) rejection: Rejection,
+}
+
+pub(crate) struct Outcome {
+    /// Every node, by name, with its failure (None: it fits).
+    pub(crate) statuses: Vec<(String, Option<Failure>)>,
+    /// The feasible nodes, in the order `scores` and `totals` use.
+    pub(crate) feasible: Vec<String>,
+    /// Each score plugin that ran, its normalized (unweighted) scores.
+    pub(crate) scores: Vec<(&'static str, Vec<i64>)>,
+    pub(crate) totals: Vec<i64>,
+    /// When PreFilter rejected the pod outright: its message (the reasons joined by ", ").
+    pub(crate) pre_filter_message: Option<String>,
+}
+
+pub(crate) struct Profile {
+    filters: Vec<Arc<dyn FilterPlugin>>,
+    scores: Vec<(Arc<dyn ScorePlugin>, i64)>,
+}
+
+/// Nodes per thread below which a loop stays on the calling thread.
+const NODES_PER_THREAD: usize = 256;
+
+/// `f` over `items` in order, on up to all cores when there are enough items.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len() / NODES_PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a scheduler worker panicked")).collect()
+    })
+}
+
+impl Profile {
+    pub(crate) fn new(filters: &[String], scores: &[(String, i64)], args: &HashMap<String, View<'_>>) -> Result<Profile, String> {
+        let filters = filters.iter().map(|n| Registry::filter(n, args.get(n).copied())).collect::<Result<_, _>>()?;
+        let scores = scores
+            .iter()
+            .map(|(n, w)| {
+                if *w < 0 {
+                    return Err(format!("score plugin {n:?}: weight {w} is negative"));
+                }
+                // A weight of 0 counts as 1, as in kube-scheduler's profiles.
+                Ok((Registry::score(n, args.get(n).copied())?, if *w == 0 { 1 } else { *w }))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Profile { filters, scores })
+    }
+
+    pub(crate) fn run(&self, pod: &Pod, state: &State, score: bool) -> Result<Outcome, String> {
+        let nodes: Vec<(&NodeInfo, &Node)> = state.node_infos().collect();
+        let mut filters: Vec<(&'static str, Box<dyn NodeFilter + '_>)> = Vec::new();
+        let mut only: Option<HashSet<String>> = None;
+        let mut narrowing: Vec<&'static str> = Vec::new();
+        let mut rejected: Option<Failure> = None;
+        for plugin in &self.filters {
+            match plugin.pre_filter(pod) {
+                PreFilter::Skip => {}
+                PreFilter::Run(f) => filters.push((plugin.name(), f)),
+                PreFilter::Only(names, f) => {
+                    narrowing.push(plugin.name());
+                    only = Some(match only {
+                        None => names,
+                        Some(have) => have.intersection(&names).cloned().collect(),
+                    });
+                    filters.push((plugin.name(), f));
+                    if only.as_ref().is_some_and(HashSet::is_empty) {
+                        narrowing.sort_unstable();
+                        let reason = if narrowing.len() == 1 {
+                            format!("node(s) didn't satisfy plugin {}", narrowing[0])
+                        } else {
+                            format!("node(s) didn't satisfy plugin(s) {} simultaneously", go_list(&narrowing))
+                        };
+                        rejected = Some(Failure { plugin: String::new(), rejection: Rejection::unresolvable(&reason) });
+                        break;
+                    }
+                }
+                PreFilter::Reject(r) => {
+                    let unresolvable = r.code == Code::UnschedulableAndUnresolvable;
+                    rejected = Some(Failure { plugin: plugin.name().to_owned(), rejection: r });
+                    if unresolvable {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(failure) = rejected {
+            let statuses = nodes.iter().map(|(_, n)| (n.name.clone(), Some(failure.clone()))).collect();
+            let message = Some(failure.rejection.reasons.join(", "));
+            return Ok(Outcome { statuses, feasible: Vec::new(), scores: Vec::new(), totals: Vec::new(), pre_filter_message: message });
+        }
+        narrowing.sort_unstable();
+        let absent = Failure {
+            plugin: String::new(),
+            rejection: Rejection::unresolvable(&format!("node(s) didn't satisfy plugin(s) {}", go_list(&narrowing))),
+        };
+        let statuses: Vec<(String, Option<Failure>)> = parallel_map(&nodes, |(info, node)| {
+            if only.as_ref().is_some_and(|names| !names.contains(&node.name)) {
+                return (node.name.clone(), Some(absent.clone()));
+            }
+            let failure = filters.iter().find_map(|(name, f)| f.filter(info, node).map(|r| Failure { plugin: (*name).to_owned(), rejection: r }));
+            (node.name.clone(), failure)
+        });
+        let fitting: Vec<(&NodeInfo, &Node)> = nodes.iter().zip(&statuses).filter(|(_, (_, f))| f.is_none()).map(|(n, _)| *n).collect();
+        let feasible: Vec<String> = fitting.iter().map(|(_, n)| n.name.clone()).collect();
+        let mut scores = Vec::new();
+        let mut totals = vec![0i64; fitting.len()];
+        if score && !fitting.is_empty() {
+            for (plugin, weight) in &self.scores {
+                let PreScore::Run(scorer) = plugin.pre_score(pod, state)? else { continue };
+                let mut s = parallel_map(&fitting, |(info, node)| scorer.score(info, node));
+                scorer.normalize(&mut s);
+                for (t, v) in totals.iter_mut().zip(&s) {
+                    *t += v * weight;
+                }
+                scores.push((plugin.name(), s));
+            }
+        }
+        Ok(Outcome { statuses, feasible, scores, totals, pre_filter_message: None })
+    }
+}
+
+/// A list as Go's fmt prints a []string: "[a b]".
+fn go_list(items: &[&str]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+type NodeStatus = Option<(String, &'static str, Vec<String>)>;
+
+/// A profile's plugins, ready to run on pods against a Snapshot.
+#[pyclass(frozen, module = "kcore.scheduler")]
+pub struct Framework {
+    profile: Profile,
+}
+
+#[pymethods]
+impl Framework {
+    /// `filters`: plugin names in order; `scores`: (name, weight); `plugin_args`: name → args
+    /// (a Mapping as in a KubeSchedulerConfiguration's pluginConfig).
+    #[new]
+    #[pyo3(signature = (filters, scores, plugin_args=None))]
+    fn new(py: Python<'_>, filters: Vec<String>, scores: Vec<(String, i64)>, plugin_args: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let mut compact = Vec::new();
+        if let Some(args) = plugin_args {
+            let mapping = args.cast::<PyMapping>().map_err(|_| PyTypeError::new_err("plugin_args must be a Mapping of plugin names to args"))?;
+            for item in mapping.items()?.iter() {
+                let (name, value): (String, Bound<'_, PyAny>) = item.extract()?;
+                compact.push((name, to_compact(py, &value)?));
+            }
+        }
+        let views: HashMap<String, View<'_>> = compact.iter().map(|(n, c)| (n.clone(), View::of(c.get()))).collect();
+        let profile = Profile::new(&filters, &scores, &views).map_err(PyValueError::new_err)?;
+        Ok(Framework { profile })
+    }
+
+    /// Filters (and, with `score`, scores) `pod` against `snapshot`, without the GIL. Returns
+    /// ({node: None | (plugin, code, reasons)}, feasible nodes, {plugin: [score per feasible
+    /// node]}, [total per feasible node], PreFilter's message when it rejected the pod).
+    #[pyo3(signature = (pod, snapshot, score=true))]
+    #[allow(clippy::type_complexity)]
+    fn run(
+        &self,
+        py: Python<'_>,
+        pod: &Bound<'_, PyAny>,
+        snapshot: &Snapshot,
+        score: bool,
+    ) -> PyResult<(HashMap<String, NodeStatus>, Vec<String>, BTreeMap<&'static str, Vec<i64>>, Vec<i64>, Option<String>)> {
+        let pod = read_object(py, pod, Pod::read)?;
+        let outcome = py.detach(|| {
+            let state = snapshot.state().read();
+            self.profile.run(&pod, &state, score)
+        });
+        let outcome = outcome.map_err(PyValueError::new_err)?;
+        let statuses = outcome
+            .statuses
+            .into_iter()
+            .map(|(node, f)| (node, f.map(|f| (f.plugin, f.rejection.code.as_str(), f.rejection.reasons))))
+            .collect();
+        Ok((statuses, outcome.feasible, outcome.scores.into_iter().collect(), outcome.totals, outcome.pre_filter_message))
+    }
+}

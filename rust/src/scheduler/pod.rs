@@ -1,0 +1,200 @@
+//! The parts of a v1.Pod the scheduler reads, taken once from the object.
+use super::read::{field, int, list, resource_list, string, string_map, strings, Read};
+use super::resources::ResourceList;
+use crate::informer::view::View;
+use std::collections::BTreeMap;
+
+/// A container port with a host port (others do not take a port on the node).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct HostPort {
+    pub(crate) ip: String,
+    pub(crate) protocol: String,
+    pub(crate) port: i64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Container {
+    pub(crate) image: String,
+    pub(crate) requests: ResourceList,
+    pub(crate) host_ports: Vec<HostPort>,
+    /// An init container with restartPolicy Always: a sidecar.
+    pub(crate) restartable: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Toleration {
+    pub(crate) key: String,
+    pub(crate) operator: String,
+    pub(crate) value: String,
+    pub(crate) effect: String,
+}
+
+/// A v1.NodeSelectorRequirement as written.
+#[derive(Clone, Debug)]
+pub(crate) struct SelectorRequirement {
+    pub(crate) key: String,
+    pub(crate) operator: String,
+    pub(crate) values: Vec<String>,
+}
+
+/// A v1.NodeSelectorTerm as written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SelectorTerm {
+    pub(crate) match_expressions: Vec<SelectorRequirement>,
+    pub(crate) match_fields: Vec<SelectorRequirement>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Pod {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) uid: String,
+    pub(crate) node_name: String,
+    pub(crate) containers: Vec<Container>,
+    pub(crate) init_containers: Vec<Container>,
+    pub(crate) overhead: Option<ResourceList>,
+    pub(crate) pod_level_requests: Option<ResourceList>,
+    pub(crate) node_selector: Option<BTreeMap<String, String>>,
+    pub(crate) tolerations: Vec<Toleration>,
+    /// nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution: None when not set; Some
+    /// with its terms (maybe none) when set.
+    pub(crate) required_node_affinity: Option<Vec<SelectorTerm>>,
+    /// nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution: (weight, term); None when not set.
+    pub(crate) preferred_node_affinity: Option<Vec<(i64, SelectorTerm)>>,
+    /// The references of the pod's image volumes.
+    pub(crate) image_volumes: Vec<String>,
+}
+
+fn container(v: View<'_>, path: &str) -> Read<Container> {
+    let requests = match field(v, "resources") {
+        Some(r) => resource_list(r, "requests", &format!("{path}.resources"))?.unwrap_or_default(),
+        None => ResourceList::new(),
+    };
+    let mut host_ports = Vec::new();
+    for (i, p) in list(v, "ports", path)?.into_iter().flatten().enumerate() {
+        let at = format!("{path}.ports[{i}]");
+        let port = int(p, "hostPort", &at)?;
+        if port > 0 {
+            host_ports.push(HostPort { ip: string(p, "hostIP", &at)?, protocol: string(p, "protocol", &at)?, port });
+        }
+    }
+    Ok(Container {
+        image: string(v, "image", path)?,
+        requests,
+        host_ports,
+        restartable: string(v, "restartPolicy", path)? == "Always",
+    })
+}
+
+fn requirements(v: View<'_>, key: &str, path: &str) -> Read<Vec<SelectorRequirement>> {
+    let mut out = Vec::new();
+    for (i, r) in list(v, key, path)?.into_iter().flatten().enumerate() {
+        let at = format!("{path}.{key}[{i}]");
+        out.push(SelectorRequirement { key: string(r, "key", &at)?, operator: string(r, "operator", &at)?, values: strings(r, "values", &at)? });
+    }
+    Ok(out)
+}
+
+pub(crate) fn selector_term(v: View<'_>, path: &str) -> Read<SelectorTerm> {
+    Ok(SelectorTerm { match_expressions: requirements(v, "matchExpressions", path)?, match_fields: requirements(v, "matchFields", path)? })
+}
+
+impl Pod {
+    pub(crate) fn read(obj: View<'_>) -> Read<Pod> {
+        let empty = |key: &str| format!("pod: {key} must be an object");
+        let meta = field(obj, "metadata");
+        let (namespace, name, uid) = match meta {
+            Some(m) => (string(m, "namespace", "metadata")?, string(m, "name", "metadata")?, string(m, "uid", "metadata")?),
+            None => Default::default(),
+        };
+        let Some(spec) = field(obj, "spec") else {
+            return Err("pod: spec is missing".to_owned());
+        };
+        if spec.entries().is_none() {
+            return Err(empty("spec"));
+        }
+        let mut containers = Vec::new();
+        for (i, c) in list(spec, "containers", "spec")?.into_iter().flatten().enumerate() {
+            containers.push(container(c, &format!("spec.containers[{i}]"))?);
+        }
+        let mut init_containers = Vec::new();
+        for (i, c) in list(spec, "initContainers", "spec")?.into_iter().flatten().enumerate() {
+            init_containers.push(container(c, &format!("spec.initContainers[{i}]"))?);
+        }
+        let mut tolerations = Vec::new();
+        for (i, t) in list(spec, "tolerations", "spec")?.into_iter().flatten().enumerate() {
+            let at = format!("spec.tolerations[{i}]");
+            tolerations.push(Toleration {
+                key: string(t, "key", &at)?,
+                operator: string(t, "operator", &at)?,
+                value: string(t, "value", &at)?,
+                effect: string(t, "effect", &at)?,
+            });
+        }
+        let node_affinity = field(spec, "affinity").and_then(|a| field(a, "nodeAffinity"));
+        let mut required_node_affinity = None;
+        let mut preferred_node_affinity = None;
+        if let Some(na) = node_affinity {
+            const REQUIRED: &str = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
+            if let Some(req) = field(na, "requiredDuringSchedulingIgnoredDuringExecution") {
+                let mut terms = Vec::new();
+                for (i, t) in list(req, "nodeSelectorTerms", REQUIRED)?.into_iter().flatten().enumerate() {
+                    terms.push(selector_term(t, &format!("{REQUIRED}.nodeSelectorTerms[{i}]"))?);
+                }
+                required_node_affinity = Some(terms);
+            }
+            const PREFERRED: &str = "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution";
+            if let Some(prefs) = list(na, "preferredDuringSchedulingIgnoredDuringExecution", "spec.affinity.nodeAffinity")? {
+                let mut terms = Vec::new();
+                for (i, p) in prefs.into_iter().enumerate() {
+                    let at = format!("{PREFERRED}[{i}]");
+                    let term = match field(p, "preference") {
+                        Some(t) => selector_term(t, &format!("{at}.preference"))?,
+                        None => SelectorTerm::default(),
+                    };
+                    terms.push((int(p, "weight", &at)?, term));
+                }
+                preferred_node_affinity = Some(terms);
+            }
+        }
+        let mut image_volumes = Vec::new();
+        for (i, v) in list(spec, "volumes", "spec")?.into_iter().flatten().enumerate() {
+            if let Some(image) = field(v, "image") {
+                image_volumes.push(string(image, "reference", &format!("spec.volumes[{i}].image"))?);
+            }
+        }
+        Ok(Pod {
+            namespace,
+            name,
+            uid,
+            node_name: string(spec, "nodeName", "spec")?,
+            containers,
+            init_containers,
+            overhead: resource_list(spec, "overhead", "spec")?,
+            pod_level_requests: match field(spec, "resources") {
+                Some(r) => resource_list(r, "requests", "spec.resources")?,
+                None => None,
+            },
+            node_selector: string_map(spec, "nodeSelector", "spec")?,
+            tolerations,
+            required_node_affinity,
+            preferred_node_affinity,
+            image_volumes,
+        })
+    }
+
+    /// The cache's key for the pod: its UID, else namespace/name.
+    pub(crate) fn key(&self) -> String {
+        if self.uid.is_empty() {
+            format!("{}/{}", self.namespace, self.name)
+        } else {
+            self.uid.clone()
+        }
+    }
+
+    /// schedutil.GetHostPorts: the sidecars' host ports, then the app containers'.
+    pub(crate) fn host_ports(&self) -> impl Iterator<Item = &HostPort> {
+        let sidecars = self.init_containers.iter().filter(|c| c.restartable);
+        sidecars.chain(self.containers.iter()).flat_map(|c| c.host_ports.iter())
+    }
+}

@@ -1,0 +1,201 @@
+//! The scheduler's view of the cluster (pkg/scheduler/backend/cache): nodes and the pods
+//! assigned to them, kept up to date one change at a time — a node added, updated or removed,
+//! a pod added (or assumed) and removed (or forgotten) — never rebuilt per pod.
+use super::node::Node;
+use super::node_info::NodeInfo;
+use super::pod::Pod;
+use crate::codec::compact::CompactObject;
+use crate::informer::convert::to_compact;
+use crate::informer::view::View;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// By node name (sorted, so that every walk over the nodes is the same).
+    pub(crate) nodes: BTreeMap<String, NodeInfo>,
+    /// Each pod's node, by pod key.
+    pods: HashMap<String, String>,
+    /// How many nodes list each image name (ImageStateSummary.NumNodes).
+    pub(crate) image_nodes: HashMap<String, usize>,
+    /// How many entries of `nodes` have a node.
+    pub(crate) node_count: usize,
+}
+
+impl State {
+    /// The nodes the scheduler considers: those the snapshot has a Node for.
+    pub(crate) fn node_infos(&self) -> impl Iterator<Item = (&NodeInfo, &Node)> {
+        self.nodes.values().filter_map(|info| info.node.as_deref().map(|n| (info, n)))
+    }
+
+    fn count_images(&mut self, node: &Node, sign: isize) {
+        for name in node.images.keys() {
+            let n = self.image_nodes.entry(name.clone()).or_insert(0);
+            *n = n.wrapping_add_signed(sign);
+            if *n == 0 {
+                self.image_nodes.remove(name);
+            }
+        }
+    }
+
+    fn set_node(&mut self, node: Node, must_exist: bool) -> Result<(), String> {
+        let exists = self.nodes.get(&node.name).is_some_and(|i| i.node.is_some());
+        if exists != must_exist {
+            let what = if must_exist { "is not in the snapshot" } else { "is already in the snapshot" };
+            return Err(format!("node {:?} {what}", node.name));
+        }
+        let node = Arc::new(node);
+        let old = self.nodes.get(&node.name).and_then(|i| i.node.clone());
+        if let Some(old) = old {
+            self.count_images(&old, -1);
+        } else {
+            self.node_count += 1;
+        }
+        self.count_images(&node, 1);
+        self.nodes.entry(node.name.clone()).or_default().set_node(node);
+        Ok(())
+    }
+
+    fn remove_node(&mut self, name: &str) -> Result<(), String> {
+        let Some(info) = self.nodes.get_mut(name).filter(|i| i.node.is_some()) else {
+            return Err(format!("node {name:?} is not in the snapshot"));
+        };
+        let old = info.node.take().expect("checked above");
+        // Pods still assigned keep the entry until they go, as the scheduler's cache does.
+        if info.pods.is_empty() {
+            self.nodes.remove(name);
+        }
+        self.node_count -= 1;
+        self.count_images(&old, -1);
+        Ok(())
+    }
+
+    fn add_pod(&mut self, pod: Pod, node_name: Option<String>) -> Result<(), String> {
+        let node_name = node_name.filter(|n| !n.is_empty()).unwrap_or_else(|| pod.node_name.clone());
+        if node_name.is_empty() {
+            return Err(format!("pod {}/{} has no spec.nodeName and no node was given", pod.namespace, pod.name));
+        }
+        let key = pod.key();
+        if self.pods.contains_key(&key) {
+            return Err(format!("pod {key:?} is already in the snapshot"));
+        }
+        self.nodes.entry(node_name.clone()).or_default().add_pod(key.clone(), Arc::new(pod));
+        self.pods.insert(key, node_name);
+        Ok(())
+    }
+
+    fn remove_pod(&mut self, key: &str) -> Result<(), String> {
+        let node_name = self.pods.remove(key).ok_or_else(|| format!("pod {key:?} is not in the snapshot"))?;
+        let info = self.nodes.get_mut(&node_name).expect("a pod's node entry outlives it");
+        info.remove_pod(key);
+        if info.node.is_none() && info.pods.is_empty() {
+            self.nodes.remove(&node_name);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a pod or node given as a compact object or any Mapping.
+pub(crate) fn read_object<T>(py: Python<'_>, obj: &Bound<'_, PyAny>, read: impl Fn(View<'_>) -> Result<T, String>) -> PyResult<T> {
+    let compact: Py<CompactObject> = to_compact(py, obj)?;
+    read(View::of(compact.get())).map_err(PyValueError::new_err)
+}
+
+/// Nodes and the pods assigned to them, for the scheduler's plugins.
+#[pyclass(frozen, module = "kcore.scheduler")]
+pub struct Snapshot {
+    state: RwLock<State>,
+}
+
+impl Snapshot {
+    pub(crate) fn state(&self) -> &RwLock<State> {
+        &self.state
+    }
+
+    pub(crate) fn read(&self, py: Python<'_>) -> RwLockReadGuard<'_, State> {
+        self.state.try_read().unwrap_or_else(|| py.detach(|| self.state.read()))
+    }
+
+    fn write(&self, py: Python<'_>) -> RwLockWriteGuard<'_, State> {
+        self.state.try_write().unwrap_or_else(|| py.detach(|| self.state.write()))
+    }
+}
+
+fn key_error(e: String) -> PyErr {
+    PyKeyError::new_err(e)
+}
+
+#[pymethods]
+impl Snapshot {
+    #[new]
+    fn new() -> Self {
+        Snapshot { state: RwLock::new(State::default()) }
+    }
+
+    fn add_node(&self, py: Python<'_>, node: &Bound<'_, PyAny>) -> PyResult<()> {
+        let node = read_object(py, node, Node::read)?;
+        self.write(py).set_node(node, false).map_err(PyValueError::new_err)
+    }
+
+    fn update_node(&self, py: Python<'_>, node: &Bound<'_, PyAny>) -> PyResult<()> {
+        let node = read_object(py, node, Node::read)?;
+        self.write(py).set_node(node, true).map_err(key_error)
+    }
+
+    fn remove_node(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.write(py).remove_node(name).map_err(key_error)
+    }
+
+    #[pyo3(signature = (pod, node_name=None))]
+    fn add_pod(&self, py: Python<'_>, pod: &Bound<'_, PyAny>, node_name: Option<String>) -> PyResult<()> {
+        let pod = read_object(py, pod, Pod::read)?;
+        self.write(py).add_pod(pod, node_name).map_err(PyValueError::new_err)
+    }
+
+    fn remove_pod(&self, py: Python<'_>, pod: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = read_object(py, pod, |v| Pod::read(v).map(|p| p.key()))?;
+        self.write(py).remove_pod(&key).map_err(key_error)
+    }
+
+    fn remove_pod_by_key(&self, py: Python<'_>, key: &str) -> PyResult<()> {
+        self.write(py).remove_pod(key).map_err(key_error)
+    }
+
+    /// The names of the nodes, sorted.
+    fn node_names(&self, py: Python<'_>) -> Vec<String> {
+        self.read(py).node_infos().map(|(_, n)| n.name.clone()).collect()
+    }
+
+    /// The keys of the pods assigned to `node_name` (those assumed included), sorted.
+    fn pod_keys(&self, py: Python<'_>, node_name: &str) -> Vec<String> {
+        let st = self.read(py);
+        let mut keys: Vec<String> = st.nodes.get(node_name).map(|i| i.pods.keys().cloned().collect()).unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    /// What the scheduler counts on `node_name`: allocatable and requested (cpu in millicores,
+    /// the rest in units), the non-zero requests scoring uses, the pod count.
+    fn node_usage(&self, py: Python<'_>, node_name: &str) -> PyResult<HashMap<String, BTreeMap<String, i64>>> {
+        let st = self.read(py);
+        let info = st.nodes.get(node_name).filter(|i| i.node.is_some()).ok_or_else(|| key_error(format!("node {node_name:?} is not in the snapshot")))?;
+        let table = |r: &super::resources::Resource| {
+            let mut t = BTreeMap::from([("cpu".to_owned(), r.milli_cpu), ("memory".to_owned(), r.memory), ("ephemeral-storage".to_owned(), r.ephemeral_storage)]);
+            t.extend(r.scalar.iter().map(|(k, v)| (k.clone(), *v)));
+            t
+        };
+        let mut allocatable = table(&info.allocatable);
+        allocatable.insert("pods".to_owned(), info.allocatable.allowed_pods);
+        let mut requested = table(&info.requested);
+        requested.insert("pods".to_owned(), info.pods.len() as i64);
+        let non_zero = BTreeMap::from([("cpu".to_owned(), info.non_zero_milli_cpu), ("memory".to_owned(), info.non_zero_memory)]);
+        Ok(HashMap::from([("allocatable".to_owned(), allocatable), ("requested".to_owned(), requested), ("non_zero_requested".to_owned(), non_zero)]))
+    }
+
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.read(py).node_count
+    }
+}

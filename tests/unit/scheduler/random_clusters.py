@@ -1,0 +1,217 @@
+"""Random clusters, pods and profiles for the parity tests against kube-scheduler's framework:
+each case draws nodes (allocatable, labels, taints, images, unschedulable), pods already assigned
+to them, one pod to place and one profile, from small pools so that matches, conflicts and ties
+are frequent. Everything comes from one ``random.Random``: a seed gives the same cases."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Dict, List, Optional
+
+Obj = Dict[str, Any]
+
+EXTENDED = "example.com/gpu"
+HUGEPAGES = "hugepages-2Mi"
+LABELS = {
+    "zone": ["a", "b", "c"],
+    "disk": ["ssd", "hdd"],
+    "example.com/tier": ["gold", "silver"],
+    "num": ["1", "5", "10", "42"],
+}
+TAINT_KEYS = ["dedicated", "gpu", "node.kubernetes.io/unschedulable", "example.com/maintenance"]
+TAINT_VALUES = ["", "a", "b"]
+EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+IMAGES = ["nginx:1.25", "redis", "busybox:latest", "registry.io/app:v1", "localhost:5000/tool", "docker.io/library/nginx:1.25"]
+MB = 1024 * 1024
+
+
+class RandomClusters:
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.uid = 0
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def pick(self, items: List[Any]) -> Any:
+        return self.rng.choice(items)
+
+    # --- nodes ---
+
+    def node(self, name: str) -> Obj:
+        r = self.rng
+        allocatable: Obj = {"pods": str(self.pick([1, 2, 3, 5, 110]))}
+        if self.chance(0.95):
+            allocatable["cpu"] = self.pick(["1", "2", "4", "3500m", "0.5", "8", "1500m"])
+        if self.chance(0.95):
+            allocatable["memory"] = self.pick(["1Gi", "2Gi", "4096Mi", "3G", "512Mi", "1.5Gi", "8Gi"])
+        if self.chance(0.4):
+            allocatable["ephemeral-storage"] = self.pick(["10Gi", "20G", "1Gi"])
+        if self.chance(0.4):
+            allocatable[EXTENDED] = self.pick(["0", "1", "2", "4"])
+        if self.chance(0.2):
+            allocatable[HUGEPAGES] = self.pick(["0", "4Mi", "1Gi"])
+        labels = {"kubernetes.io/hostname": name}
+        for key, values in LABELS.items():
+            if self.chance(0.6):
+                labels[key] = self.pick(values)
+        spec: Obj = {}
+        if self.chance(0.06):
+            spec["unschedulable"] = True
+        taints = [
+            {"key": self.pick(TAINT_KEYS), "value": self.pick(TAINT_VALUES), "effect": self.pick(EFFECTS)}
+            for _ in range(r.choice([0, 0, 0, 0, 0, 1, 1, 2]))
+        ]
+        if taints:
+            spec["taints"] = taints
+        images = [
+            {"names": r.sample(IMAGES, r.choice([1, 1, 2])), "sizeBytes": r.randint(1, 2000) * MB}
+            for _ in range(r.choice([0, 1, 2, 3]))
+        ]
+        status: Obj = {"allocatable": allocatable}
+        if images:
+            status["images"] = images
+        return {"metadata": {"name": name, "labels": labels}, "spec": spec, "status": status}
+
+    # --- pods ---
+
+    def quantity(self, name: str) -> str:
+        choices = {
+            "cpu": ["0", "50m", "100m", "250m", "0.5", "1", "1500m", "2", "1e-1", "3"],
+            "memory": ["0", "64Mi", "128Mi", "256M", "1Gi", "0.5Gi", "2Gi", "1e8", "3Gi"],
+            "ephemeral-storage": ["0", "1Gi", "5G", "12Gi"],
+            EXTENDED: ["0", "1", "2", "3"],
+            HUGEPAGES: ["2Mi", "4Mi", "8Mi"],
+        }
+        return str(self.pick(choices[name]))
+
+    def requests(self) -> Obj:
+        out: Obj = {}
+        for name, p in (("cpu", 0.7), ("memory", 0.7), ("ephemeral-storage", 0.15), (EXTENDED, 0.15), (HUGEPAGES, 0.05)):
+            if self.chance(p):
+                out[name] = self.quantity(name)
+        return out
+
+    def container(self, i: int, sidecar: Optional[bool] = None) -> Obj:
+        c: Obj = {"name": f"c{i}", "image": self.pick(IMAGES + ["nginx", "busybox"])}
+        requests = self.requests()
+        if requests or self.chance(0.3):
+            c["resources"] = {"requests": requests}
+        if self.chance(0.25):
+            c["ports"] = [
+                {
+                    "containerPort": 8000 + j,
+                    "hostPort": self.pick([0, 80, 443, 8080]),
+                    "protocol": self.pick(["TCP", "UDP"]),
+                    **({"hostIP": self.pick(["127.0.0.1", "10.0.0.1", "0.0.0.0"])} if self.chance(0.3) else {}),
+                }
+                for j in range(self.rng.choice([1, 2]))
+            ]
+        if sidecar:
+            c["restartPolicy"] = "Always"
+        return c
+
+    def term(self, node_names: List[str], allow_invalid: bool) -> Obj:
+        expressions = []
+        for _ in range(self.rng.choice([0, 1, 1, 2])):
+            key = self.pick(list(LABELS))
+            op = self.pick(["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"])
+            if op in ("In", "NotIn"):
+                values = self.rng.sample(LABELS[key], self.rng.choice([1, 2]))
+            elif op in ("Gt", "Lt"):
+                values = [self.pick(["0", "3", "7", "20"])]
+            else:
+                values = []
+            if allow_invalid and self.chance(0.05):
+                values = ["not a value!"] if op != "Exists" else ["x"]
+            expressions.append({"key": key, "operator": op, "values": values})
+        term: Obj = {}
+        if expressions:
+            term["matchExpressions"] = expressions
+        if self.chance(0.3):
+            names = node_names + ["elsewhere"]
+            term["matchFields"] = [
+                {"key": "metadata.name", "operator": self.pick(["In", "In", "NotIn"]), "values": [self.pick(names)]}
+                for _ in range(self.rng.choice([1, 1, 2]))
+            ]
+        return term
+
+    def pod(self, name: str, node_names: List[str], node_name: Optional[str] = None) -> Obj:
+        self.uid += 1
+        spec: Obj = {"containers": [self.container(i) for i in range(self.rng.choice([1, 1, 2, 3]))]}
+        if self.chance(0.35):
+            spec["initContainers"] = [self.container(10 + i, sidecar=self.chance(0.5)) for i in range(self.rng.choice([1, 2, 3]))]
+        if self.chance(0.15):
+            spec["overhead"] = {"cpu": self.pick(["10m", "250m"]), "memory": self.pick(["32Mi", "120Mi"])}
+        if self.chance(0.05):
+            spec["resources"] = {"requests": {"cpu": self.pick(["200m", "1"]), "memory": self.pick(["256Mi", "1Gi"])}}
+        if node_name is not None:
+            spec["nodeName"] = node_name
+        elif self.chance(0.05):
+            spec["nodeName"] = self.pick(node_names + ["elsewhere"])
+        if self.chance(0.3):
+            spec["nodeSelector"] = {k: self.pick(LABELS[k]) for k in self.rng.sample(list(LABELS), self.rng.choice([0, 1, 1, 2]))}
+        if self.chance(0.6):
+            spec["tolerations"] = [self.toleration() for _ in range(self.rng.choice([1, 2, 3]))]
+        affinity: Obj = {}
+        if self.chance(0.2):
+            terms = [self.term(node_names, allow_invalid=True) for _ in range(self.rng.choice([1, 1, 2, 3]))]
+            affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": terms}
+        if self.chance(0.35):
+            affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
+                {"weight": self.pick([0, 1, 5, 50, 100]), "preference": self.term(node_names, allow_invalid=False)}
+                for _ in range(self.rng.choice([0, 1, 2, 3]))
+            ]
+        if affinity:
+            spec["affinity"] = {"nodeAffinity": affinity}
+        if self.chance(0.05):
+            spec["volumes"] = [{"name": "v", "image": {"reference": self.pick(IMAGES)}}]
+        return {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{self.uid}"}, "spec": spec}
+
+    def toleration(self) -> Obj:
+        op = self.pick(["Equal", "Exists", ""])
+        t: Obj = {"operator": op} if op else {}
+        if op != "Exists" or self.chance(0.7):
+            t["key"] = self.pick(TAINT_KEYS)
+        if op != "Exists":
+            t["value"] = self.pick(TAINT_VALUES)
+        effect = self.pick(["", "NoSchedule", "PreferNoSchedule", "NoExecute"])
+        if effect:
+            t["effect"] = effect
+        return t
+
+    # --- profiles ---
+
+    def profile(self) -> Obj:
+        """{"filters": [...], "scores": [{"name", "weight"}], "pluginConfig": [{"name", "args"}]}."""
+        filters = ["NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]
+        weights = {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
+        if self.chance(0.5):
+            filters = [f for f in filters if self.chance(0.8)]
+            self.rng.shuffle(filters)
+            weights = {n: self.rng.randint(0, 5) for n in weights if self.chance(0.8)}
+        config: List[Obj] = []
+        strategy = self.pick(["default", "LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"])
+        if strategy != "default":
+            s: Obj = {"type": strategy}
+            if self.chance(0.5):
+                resources = [{"name": "cpu", "weight": self.rng.randint(1, 5)}, {"name": "memory", "weight": self.rng.randint(0, 5)}]
+                resources += [{"name": n, "weight": self.rng.randint(1, 5)} for n in ("ephemeral-storage", EXTENDED, HUGEPAGES) if self.chance(0.4)]
+                s["resources"] = resources
+            if strategy == "RequestedToCapacityRatio":
+                points = sorted(self.rng.sample(range(0, 101), self.rng.choice([1, 2, 3])))
+                s["requestedToCapacityRatio"] = {"shape": [{"utilization": u, "score": self.rng.randint(0, 10)} for u in points]}
+            args: Obj = {"scoringStrategy": s}
+            if self.chance(0.2):
+                args["ignoredResources"] = [EXTENDED]
+            config.append({"name": "NodeResourcesFit", "args": args})
+        if self.chance(0.3):
+            names = ["cpu", "memory"] + [n for n in ("ephemeral-storage", EXTENDED) if self.chance(0.5)]
+            config.append({"name": "NodeResourcesBalancedAllocation", "args": {"resources": [{"name": n, "weight": 1} for n in names]}})
+        return {"filters": filters, "scores": [{"name": n, "weight": w} for n, w in weights.items()], "pluginConfig": config}
+
+    def case(self) -> Obj:
+        names = [f"node-{i}" for i in range(self.rng.randint(1, 12))]
+        nodes = [self.node(n) for n in names]
+        pods = [self.pod(f"p{self.uid}-{j}", names, node_name=n) for n in names for j in range(self.rng.choice([0, 0, 1, 2, 4]))]
+        return {"nodes": nodes, "pods": pods, "pod": self.pod("incoming", names), "profile": self.profile()}
