@@ -8,7 +8,8 @@
 // and answers each with one JSON line:
 //
 //	{"filter": {node: null | {"plugin": p, "code": "Unschedulable"|"UnschedulableAndUnresolvable", "reasons": [...]}},
-//	 "scores": {plugin: {node: normalized score}}, "total": {node: weighted sum}}
+//	 "scores": {plugin: {node: normalized score}}, "total": {node: weighted sum},
+//	 "fitError": kube-scheduler's message when no node fits}
 //
 // Filtering follows schedule_one.go's findNodesThatFitPod over every node (PreFilter, then each
 // node's Filter; no sampling); scoring follows prioritizeNodes over the feasible nodes (PreScore,
@@ -43,6 +44,10 @@ type weighted struct {
 }
 
 type profileCase struct {
+	// Default: kube-scheduler's default profile (its plugins, order and weights), keeping only
+	// the plugins named in Keep; PluginConfig still applies.
+	Default      bool              `json:"default"`
+	Keep         []string          `json:"keep"`
 	Filters      []string          `json:"filters"`
 	Scores       []weighted        `json:"scores"`
 	PluginConfig []json.RawMessage `json:"pluginConfig"`
@@ -62,9 +67,11 @@ type failure struct {
 }
 
 type outcome struct {
-	Filter map[string]*failure          `json:"filter"`
-	Scores map[string]map[string]int64 `json:"scores"`
-	Total  map[string]int64            `json:"total"`
+	Filter map[string]*failure `json:"filter"`
+	// FitError is kube-scheduler's message when no node fits ("0/3 nodes are available: ...").
+	FitError string                      `json:"fitError,omitempty"`
+	Scores   map[string]map[string]int64 `json:"scores"`
+	Total    map[string]int64            `json:"total"`
 }
 
 func main() {
@@ -106,6 +113,9 @@ func main() {
 // the case's filters and scores enabled through multiPoint, and each disabled at the extension
 // points it is not named for (so PreFilter runs with Filter and PreScore with Score).
 func profile(p profileCase) (*config.KubeSchedulerProfile, error) {
+	if p.Default {
+		return defaultProfile(p)
+	}
 	filters := sets.New(p.Filters...)
 	scores := sets.New[string]()
 	type named struct {
@@ -154,14 +164,44 @@ func profile(p profileCase) (*config.KubeSchedulerProfile, error) {
 				// A framework needs a queue sort and a binder; neither takes part in filtering or scoring.
 				"queueSort": set([]named{{Name: "PrioritySort"}}, nil),
 				"bind":      set([]named{{Name: "DefaultBinder"}}, nil),
-				"preFilter":  set(nil, notFilters),
-				"filter":     set(nil, notFilters),
-				"preScore":   set(nil, notScores),
-				"score":      set(nil, notScores),
+				"preFilter": set(nil, notFilters),
+				"filter":    set(nil, notFilters),
+				"preScore":  set(nil, notScores),
+				"score":     set(nil, notScores),
 			},
 			"pluginConfig": pluginConfig,
 		}},
 	}
+	return decodeProfile(document)
+}
+
+// defaultProfile is kube-scheduler's default profile with only the plugins in p.Keep (and the
+// queue sort and binder every framework needs) left enabled.
+func defaultProfile(p profileCase) (*config.KubeSchedulerProfile, error) {
+	pluginConfig := p.PluginConfig
+	if pluginConfig == nil {
+		pluginConfig = []json.RawMessage{}
+	}
+	prof, err := decodeProfile(map[string]any{
+		"apiVersion": "kubescheduler.config.k8s.io/v1",
+		"kind":       "KubeSchedulerConfiguration",
+		"profiles":   []any{map[string]any{"schedulerName": "parity", "pluginConfig": pluginConfig}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	keep := sets.New(p.Keep...).Insert("PrioritySort", "DefaultBinder")
+	var enabled []config.Plugin
+	for _, plugin := range prof.Plugins.MultiPoint.Enabled {
+		if keep.Has(plugin.Name) {
+			enabled = append(enabled, plugin)
+		}
+	}
+	prof.Plugins.MultiPoint.Enabled = enabled
+	return prof, nil
+}
+
+func decodeProfile(document map[string]any) (*config.KubeSchedulerProfile, error) {
 	data, err := json.Marshal(document)
 	if err != nil {
 		return nil, err
@@ -209,6 +249,11 @@ func run(c *schedulingCase) (*outcome, error) {
 		return nil, err
 	}
 	state := framework.NewCycleState()
+	// The diagnosis as findNodesThatFitPod keeps it, for the FitError message.
+	diagnosis := framework.Diagnosis{NodeToStatus: framework.NewDefaultNodeToStatus()}
+	fitError := func() string {
+		return (&framework.FitError{Pod: c.Pod, NumAllNodes: len(all), Diagnosis: diagnosis}).Error()
+	}
 	preResult, status, unschedulablePlugins := f.RunPreFilterPlugins(ctx, state, c.Pod)
 	if !status.IsSuccess() {
 		if !status.IsRejected() {
@@ -217,14 +262,20 @@ func run(c *schedulingCase) (*outcome, error) {
 		for _, n := range all {
 			out.Filter[n.Node().Name] = failureOf(status)
 		}
+		diagnosis.NodeToStatus.SetAbsentNodesStatus(status)
+		diagnosis.PreFilterMsg = status.Message()
+		out.FitError = fitError()
 		return out, nil
+	}
+	if !preResult.AllNodes() {
+		diagnosis.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+			fmt.Sprintf("node(s) didn't satisfy plugin(s) %v", sets.List(unschedulablePlugins))))
 	}
 	var feasible []fwk.NodeInfo
 	for _, n := range all {
 		name := n.Node().Name
 		if !preResult.AllNodes() && !preResult.NodeNames.Has(name) {
-			out.Filter[name] = failureOf(fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				fmt.Sprintf("node(s) didn't satisfy plugin(s) %v", sets.List(unschedulablePlugins))))
+			out.Filter[name] = failureOf(diagnosis.NodeToStatus.AbsentNodesStatus())
 			continue
 		}
 		s := f.RunFilterPlugins(ctx, state, c.Pod, n)
@@ -236,9 +287,14 @@ func run(c *schedulingCase) (*outcome, error) {
 			feasible = append(feasible, n)
 		} else {
 			out.Filter[name] = failureOf(s)
+			diagnosis.NodeToStatus.Set(name, s)
 		}
 	}
-	if len(feasible) == 0 || !f.HasScorePlugins() {
+	if len(feasible) == 0 {
+		out.FitError = fitError()
+		return out, nil
+	}
+	if !f.HasScorePlugins() {
 		return out, nil
 	}
 	if s := f.RunPreScorePlugins(ctx, state, c.Pod, feasible); !s.IsSuccess() {
@@ -249,10 +305,15 @@ func run(c *schedulingCase) (*outcome, error) {
 		return nil, s.AsError()
 	}
 	weights := map[string]int64{}
+	for _, w := range prof.Plugins.MultiPoint.Enabled {
+		weights[w.Name] = int64(w.Weight)
+	}
 	for _, w := range c.Profile.Scores {
 		weights[w.Name] = int64(w.Weight)
-		if w.Weight == 0 {
-			weights[w.Name] = 1
+	}
+	for name, w := range weights {
+		if w == 0 {
+			weights[name] = 1
 		}
 	}
 	for _, ns := range nodeScores {

@@ -40,11 +40,11 @@ class RandomClusters:
 
     def node(self, name: str) -> Obj:
         r = self.rng
-        allocatable: Obj = {"pods": str(self.pick([1, 2, 3, 5, 110]))}
+        allocatable: Obj = {"pods": str(self.pick([1, 3, 5, 110, 110, 110]))}
         if self.chance(0.95):
-            allocatable["cpu"] = self.pick(["1", "2", "4", "3500m", "0.5", "8", "1500m"])
+            allocatable["cpu"] = self.pick(["1", "2", "4", "3500m", "0.5", "8", "1500m", "16", "32", "12"])
         if self.chance(0.95):
-            allocatable["memory"] = self.pick(["1Gi", "2Gi", "4096Mi", "3G", "512Mi", "1.5Gi", "8Gi"])
+            allocatable["memory"] = self.pick(["1Gi", "2Gi", "4096Mi", "3G", "512Mi", "1.5Gi", "8Gi", "16Gi", "32Gi", "24G"])
         if self.chance(0.4):
             allocatable["ephemeral-storage"] = self.pick(["10Gi", "20G", "1Gi"])
         if self.chance(0.4):
@@ -59,7 +59,7 @@ class RandomClusters:
         if self.chance(0.06):
             spec["unschedulable"] = True
         taints = [
-            {"key": self.pick(TAINT_KEYS), "value": self.pick(TAINT_VALUES), "effect": self.pick(EFFECTS)}
+            {"key": self.pick(TAINT_KEYS), "value": self.pick(TAINT_VALUES), "effect": self.pick(EFFECTS + ["PreferNoSchedule"])}
             for _ in range(r.choice([0, 0, 0, 0, 0, 1, 1, 2]))
         ]
         if taints:
@@ -77,8 +77,9 @@ class RandomClusters:
 
     def quantity(self, name: str) -> str:
         choices = {
-            "cpu": ["0", "50m", "100m", "250m", "0.5", "1", "1500m", "2", "1e-1", "3"],
-            "memory": ["0", "64Mi", "128Mi", "256M", "1Gi", "0.5Gi", "2Gi", "1e8", "3Gi"],
+            # Odd spellings too: rounding below a millicore or a byte happens once, on the sum.
+            "cpu": ["0", "50m", "100m", "250m", "0.5", "1", "1500m", "1e-1", "3", "0.0001", "1.0000000001", "2e-4", "+0.2", "250000u"],
+            "memory": ["0", "64Mi", "128Mi", "256M", "1Gi", "0.5Gi", "1e8", "3Gi", "1k", "0.1Mi", "128974848", "1.5Ki", "500000000n"],
             "ephemeral-storage": ["0", "1Gi", "5G", "12Gi"],
             EXTENDED: ["0", "1", "2", "3"],
             HUGEPAGES: ["2Mi", "4Mi", "8Mi"],
@@ -138,7 +139,7 @@ class RandomClusters:
 
     def pod(self, name: str, node_names: List[str], node_name: Optional[str] = None) -> Obj:
         self.uid += 1
-        spec: Obj = {"containers": [self.container(i) for i in range(self.rng.choice([1, 1, 2, 3]))]}
+        spec: Obj = {"containers": [self.container(i) for i in range(self.rng.choice([1, 1, 1, 2, 3]))]}
         if self.chance(0.35):
             spec["initContainers"] = [self.container(10 + i, sidecar=self.chance(0.5)) for i in range(self.rng.choice([1, 2, 3]))]
         if self.chance(0.15):
@@ -149,12 +150,12 @@ class RandomClusters:
             spec["nodeName"] = node_name
         elif self.chance(0.05):
             spec["nodeName"] = self.pick(node_names + ["elsewhere"])
-        if self.chance(0.3):
+        if self.chance(0.15):
             spec["nodeSelector"] = {k: self.pick(LABELS[k]) for k in self.rng.sample(list(LABELS), self.rng.choice([0, 1, 1, 2]))}
         if self.chance(0.6):
             spec["tolerations"] = [self.toleration() for _ in range(self.rng.choice([1, 2, 3]))]
         affinity: Obj = {}
-        if self.chance(0.2):
+        if self.chance(0.15):
             terms = [self.term(node_names, allow_invalid=True) for _ in range(self.rng.choice([1, 1, 2, 3]))]
             affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": terms}
         if self.chance(0.35):
@@ -213,5 +214,5 @@ class RandomClusters:
     def case(self) -> Obj:
         names = [f"node-{i}" for i in range(self.rng.randint(1, 12))]
         nodes = [self.node(n) for n in names]
-        pods = [self.pod(f"p{self.uid}-{j}", names, node_name=n) for n in names for j in range(self.rng.choice([0, 0, 1, 2, 4]))]
+        pods = [self.pod(f"p{self.uid}-{j}", names, node_name=n) for n in names for j in range(self.rng.choice([0, 0, 1, 1, 2, 4]))]
         return {"nodes": nodes, "pods": pods, "pod": self.pod("incoming", names), "profile": self.profile()}

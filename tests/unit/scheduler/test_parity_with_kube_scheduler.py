@@ -1,15 +1,19 @@
 """kcore.scheduler against kube-scheduler's own framework runtime (k8s.io/kubernetes v1.37.2, run
 by tests/scheduler_upstream): on thousands of random clusters, pods and profiles, the same
-feasible nodes, the same plugin, code and reasons for every other node, and the same normalized
-score from every score plugin."""
+feasible nodes, the same plugin, code and reasons for every other node, the same FitError
+message when nothing fits, and the same normalized score from every score plugin."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+import json
+import random
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
-from kcore.scheduler import Framework, Profile, Snapshot
+from kcore.codec import decode_compact
+from kcore.scheduler import DEFAULT, MOST_ALLOCATED, Framework, Profile, Snapshot
+from kcore.scheduler.profile import DEFAULT_WEIGHTS, FILTERS
 from tests.scheduler_upstream_driver import UpstreamScheduler
 from tests.unit.scheduler.random_clusters import RandomClusters
 
@@ -23,23 +27,101 @@ def upstream_reasons(reasons: List[str]) -> List[str]:
     return fixed + sorted(r for r in reasons if r not in FIXED_REASONS)
 
 
+BUILT_IN = {p.name: p for p in (DEFAULT, MOST_ALLOCATED)}
+
+
+def upstream_default(profile: Profile) -> Dict[str, Any]:
+    """The driver's profile for a built-in one: kube-scheduler's own defaults (plugins, order,
+    weights) keeping only the plugins kcore has, with the built-in profile's plugin args."""
+    return {
+        "default": True, "name": profile.name, "keep": sorted(set(FILTERS) | set(DEFAULT_WEIGHTS)),
+        "filters": [], "scores": [],
+        "pluginConfig": [{"name": n, "args": a} for n, a in profile.plugin_args.items()],
+    }
+
+
 def profile_of(case: Dict[str, Any]) -> Profile:
     p = case["profile"]
+    if p.get("default"):
+        return BUILT_IN[p["name"]]
     return Profile(
         "parity", tuple(p["filters"]), {s["name"]: s["weight"] for s in p["scores"]},
         {c["name"]: c["args"] for c in p["pluginConfig"]},
     )
 
 
-def kcore_answer(case: Dict[str, Any]) -> Dict[str, Any]:
+def fresh_snapshot(case: Dict[str, Any]) -> Snapshot:
+    return Snapshot(case["nodes"], case["pods"])
+
+
+def has_host_ports(pod: Dict[str, Any]) -> bool:
+    containers = pod["spec"]["containers"] + pod["spec"].get("initContainers", [])
+    return any(p.get("hostPort") for c in containers for p in c.get("ports", []))
+
+
+def churned_snapshot(seed: int) -> Callable[[Dict[str, Any]], Snapshot]:
+    """A snapshot reaching the case's nodes and pods through changes, as a scheduler's cache
+    does: pods before their node, stale nodes updated, nodes and pods that come and go, pods
+    assumed then forgotten; half the objects are compact objects decoded from JSON.
+
+    The pods that come and go hold no host ports: a node's ports in use are a set in
+    kube-scheduler's cache (HostPortInfo), so removing one of two pods on the same port frees it
+    there too, and a fresh snapshot of the final cluster would differ from the cache's."""
+    rng = random.Random(seed)
+    noise = RandomClusters(seed + 1000)
+
+    def maybe_compact(obj: Dict[str, Any]) -> Any:
+        return decode_compact(json.dumps(obj).encode(), "application/json") if rng.random() < 0.5 else obj
+
+    def build(case: Dict[str, Any]) -> Snapshot:
+        snapshot = Snapshot()
+        names = [n["metadata"]["name"] for n in case["nodes"]]
+        early = [p for p in case["pods"] if rng.random() < 0.3]
+        for pod in early:  # counted once their node arrives
+            snapshot.add_pod(maybe_compact(pod))
+        for node in case["nodes"]:
+            name = node["metadata"]["name"]
+            if rng.random() < 0.4:
+                snapshot.add_node(maybe_compact(noise.node(name)))
+                snapshot.update_node(maybe_compact(node))
+            else:
+                snapshot.add_node(maybe_compact(node))
+        for i in range(rng.choice([0, 1, 2])):  # a node that comes and goes, with a pod on it
+            gone = noise.node(f"gone-{i}")
+            snapshot.add_node(gone)
+            ghost = noise.pod(f"ghost-{i}", names, node_name=f"gone-{i}")
+            ghost["metadata"]["uid"] = f"ghost-{i}"
+            snapshot.add_pod(ghost)
+            snapshot.remove_node(f"gone-{i}")
+            snapshot.remove_pod(ghost)
+        for pod in case["pods"]:
+            if pod in early:
+                continue
+            snapshot.add_pod(maybe_compact(pod))
+            if rng.random() < 0.2 and not has_host_ports(pod):  # removed and added again
+                snapshot.remove_pod(pod)
+                snapshot.add_pod(pod)
+        for i in range(rng.choice([0, 1, 3])):  # assumed, then the binding failed
+            assumed = noise.pod(f"assumed-{i}", names)
+            assumed["metadata"]["uid"] = f"assumed-{i}"
+            if has_host_ports(assumed):
+                continue
+            snapshot.assume_pod(assumed, rng.choice(names))
+            snapshot.forget_pod(maybe_compact(assumed))
+        return snapshot
+
+    return build
+
+
+def kcore_answer(case: Dict[str, Any], snapshot_of: Callable[[Dict[str, Any]], Snapshot] = fresh_snapshot) -> Dict[str, Any]:
     """kcore's answer in the driver's form."""
-    snapshot = Snapshot(case["nodes"], case["pods"])
+    snapshot = snapshot_of(case)
     try:
         result = Framework(profile_of(case)).score(case["pod"], snapshot)
     except ValueError as e:
         return {"error": str(e)}
     failures = result.filtered.failures
-    return {
+    answer = {
         "filter": {
             node: None if node not in failures else {
                 "plugin": failures[node].plugin, "code": failures[node].code, "reasons": failures[node].reasons,
@@ -49,6 +131,9 @@ def kcore_answer(case: Dict[str, Any]) -> Dict[str, Any]:
         "scores": result.scores if result.feasible else {},
         "total": result.total,
     }
+    if not result.feasible:
+        answer["fitError"] = result.filtered.message()
+    return answer
 
 
 def normalized_upstream(answer: Dict[str, Any]) -> Dict[str, Any]:
@@ -60,12 +145,14 @@ def normalized_upstream(answer: Dict[str, Any]) -> Dict[str, Any]:
     return answer
 
 
-def compare(cases: List[Dict[str, Any]]) -> Tuple[int, List[Tuple[int, Dict[str, Any], Dict[str, Any]]]]:
+def compare(
+    cases: List[Dict[str, Any]], snapshot_of: Callable[[Dict[str, Any]], Snapshot] = fresh_snapshot,
+) -> Tuple[int, List[Tuple[int, Dict[str, Any], Dict[str, Any]]]]:
     with UpstreamScheduler() as upstream:
         answers = upstream.run(cases)
     mismatches = []
     for i, (case, theirs) in enumerate(zip(cases, answers)):
-        ours = kcore_answer(case)
+        ours = kcore_answer(case, snapshot_of)
         theirs = normalized_upstream(theirs)
         if "error" in theirs or "error" in ours:
             if ("error" in theirs) != ("error" in ours):
@@ -88,11 +175,10 @@ def first_difference(ours: Any, theirs: Any, path: str = "") -> Optional[str]:
     return None if ours == theirs else f"{path}: kcore {ours!r}, kube-scheduler {theirs!r}"
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_random_clusters_filter_and_score_exactly_as_kube_scheduler(seed: int) -> None:
+def assert_same_answers(seed: int, snapshot_of: Callable[[Dict[str, Any]], Snapshot]) -> None:
     generator = RandomClusters(seed)
-    cases = [generator.case() for _ in range(750)]
-    compared, mismatches = compare(cases)
+    cases = [generator.case() for _ in range(600)]
+    compared, mismatches = compare(cases, snapshot_of)
     assert compared == len(cases)
     if mismatches:
         i, ours, theirs = mismatches[0]
@@ -102,12 +188,33 @@ def test_random_clusters_filter_and_score_exactly_as_kube_scheduler(seed: int) -
         )
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_random_clusters_filter_and_score_exactly_as_kube_scheduler(seed: int) -> None:
+    assert_same_answers(seed, fresh_snapshot)
+
+
+@pytest.mark.parametrize("profile", [DEFAULT, MOST_ALLOCATED], ids=lambda p: p.name)
+def test_the_default_and_bin_packing_profiles_are_kube_schedulers_own_defaults(profile: Profile) -> None:
+    generator = RandomClusters(10)
+    cases = [{**generator.case(), "profile": upstream_default(profile)} for _ in range(250)]
+    compared, mismatches = compare(cases)
+    assert compared == len(cases)
+    assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+
+
+@pytest.mark.parametrize("seed", range(2, 4))
+def test_a_snapshot_kept_up_to_date_through_churn_answers_as_kube_scheduler_on_the_final_cluster(seed: int) -> None:
+    assert_same_answers(seed, churned_snapshot(seed))
+
+
 def test_the_random_cases_reach_every_plugin_outcome() -> None:
-    """The generator is worth its cases: every filter rejects somewhere, feasible nodes and
-    several-way scoring are common, and every score plugin runs."""
+    """The generator is worth its cases: every filter rejects somewhere (NodeName through its
+    PreFilter, which narrows the nodes to the named one), nodes fit and are scored against each
+    other often, and every score plugin runs."""
     generator = RandomClusters(0)
-    cases = [generator.case() for _ in range(750)]
+    cases = [generator.case() for _ in range(300)]
     plugins_rejecting = set()
+    reasons = set()
     plugins_scoring = set()
     with_feasible = 0
     for case in cases:
@@ -115,10 +222,13 @@ def test_the_random_cases_reach_every_plugin_outcome() -> None:
         if "error" in answer:
             continue
         plugins_rejecting.update(f["plugin"] for f in answer["filter"].values() if f)
+        reasons.update(r for f in answer["filter"].values() if f for r in f["reasons"])
         plugins_scoring.update(answer["scores"])
         with_feasible += len(answer["total"]) >= 2
-    assert plugins_rejecting >= {
-        "NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "",
+    assert plugins_rejecting >= {"NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", ""}
+    assert reasons >= {
+        "node(s) didn't satisfy plugin(s) [NodeName]", "pod affinity terms conflict", "Too many pods",
+        "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage", "Insufficient example.com/gpu",
     }
     assert plugins_scoring == {"NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "NodeAffinity", "TaintToleration"}
     assert with_feasible > len(cases) // 4

@@ -1,0 +1,192 @@
+"""kcore.scheduler's library API: profiles and the legacy names, the choice among the best
+nodes, the snapshot's bookkeeping, and clear errors for bad input. (Exactness against
+kube-scheduler itself is test_parity_with_kube_scheduler.py.)"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from kcore.scheduler import DEFAULT, MOST_ALLOCATED, FitError, Framework, Profile, Snapshot
+
+
+def node(name: str, cpu: str = "4", memory: str = "8Gi", pods: str = "110", **spec: Any) -> Dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": spec,
+        "status": {"allocatable": {"cpu": cpu, "memory": memory, "pods": pods}},
+    }
+
+
+def pod(name: str, cpu: Optional[str] = None, node_name: Optional[str] = None, **spec: Any) -> Dict[str, Any]:
+    requests = {"cpu": cpu} if cpu else {}
+    body: Dict[str, Any] = {"containers": [{"name": "c", "image": "app", "resources": {"requests": requests}}], **spec}
+    if node_name:
+        body["nodeName"] = node_name
+    return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}"}, "spec": body}
+
+
+def test_legacy_predicates_and_priorities_map_onto_the_plugins_that_do_their_work() -> None:
+    provider = Profile.from_legacy(
+        "legacy",
+        ["CheckNodeUnschedulable", "HostName", "PodToleratesNodeTaints", "MatchNodeSelector", "PodFitsHostPorts", "PodFitsResources"],
+        {"MostRequestedPriority": 2, "BalancedResourceAllocation": 1, "ImageLocalityPriority": 1,
+         "NodeAffinityPriority": 1, "TaintTolerationPriority": 1},
+    )
+    assert provider.filters == ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit")
+    assert dict(provider.scores) == {
+        "NodeResourcesFit": 2, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1, "NodeAffinity": 1, "TaintToleration": 1,
+    }
+    assert provider.plugin_args == {"NodeResourcesFit": {"scoringStrategy": {"type": "MostAllocated"}}}
+
+
+def test_a_legacy_provider_takes_one_of_least_and_most_requested_and_only_known_names() -> None:
+    with pytest.raises(ValueError, match="second use of the NodeResourcesFit plugin"):
+        Profile.from_legacy("x", [], {"LeastRequestedPriority": 1, "MostRequestedPriority": 1})
+    with pytest.raises(ValueError, match="unknown predicate 'PodFirstResources'"):
+        Profile.from_legacy("x", ["PodFirstResources"], {})
+    with pytest.raises(ValueError, match="unknown priority 'SelectorSpreadPriority'"):
+        Profile.from_legacy("x", [], {"SelectorSpreadPriority": 1})
+
+
+def test_bin_packing_prefers_the_fuller_node_and_the_default_the_emptier() -> None:
+    snapshot = Snapshot([node("busy"), node("idle")], [pod("running", cpu="3", node_name="busy")])
+    incoming = pod("incoming", cpu="500m")
+    assert Framework(MOST_ALLOCATED).schedule(incoming, snapshot) == "busy"
+    assert Framework(DEFAULT).schedule(incoming, snapshot) == "idle"
+
+
+def test_schedule_picks_uniformly_among_the_best_nodes_and_a_seed_repeats_the_pick() -> None:
+    snapshot = Snapshot([node(f"n{i}") for i in range(4)] + [node("small", cpu="1")])
+    framework = Framework()
+    incoming = pod("incoming", cpu="500m")
+    picks = Counter(framework.schedule(incoming, snapshot, seed=s) for s in range(800))
+    assert set(picks) == {"n0", "n1", "n2", "n3"}  # "small" scores lower and is never chosen
+    assert all(150 <= n <= 250 for n in picks.values()), picks
+    assert [framework.schedule(incoming, snapshot, seed=7) for _ in range(5)] == [framework.schedule(incoming, snapshot, seed=7)] * 5
+
+
+def test_a_pod_that_fits_nowhere_raises_fit_error_with_kube_schedulers_message() -> None:
+    snapshot = Snapshot([node("a", cpu="1"), node("b", cpu="1"), node("c", unschedulable=True)])
+    with pytest.raises(FitError) as e:
+        Framework().schedule(pod("big", cpu="2"), snapshot)
+    assert str(e.value) == "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu."
+    assert e.value.result.failures["a"].code == "UnschedulableAndUnresolvable"
+    assert e.value.result.feasible == []
+
+
+def usage(snapshot: Snapshot, name: str) -> Dict[str, Dict[str, int]]:
+    return snapshot.node_usage(name)
+
+
+def test_a_pods_request_is_its_app_containers_and_sidecars_or_its_largest_init_container_with_the_sidecars_before_it() -> None:
+    # Containers 1 cpu + sidecar 500m = 1500m; the init container that runs after the sidecar
+    # needs 2 cpu + 500m = 2500m: the pod needs the larger, plus its overhead of 100m.
+    sidecar = {"name": "s", "image": "proxy", "restartPolicy": "Always", "resources": {"requests": {"cpu": "500m"}}}
+    init = {"name": "i", "image": "setup", "resources": {"requests": {"cpu": "2"}}}
+    snapshot = Snapshot([node("n")])
+    snapshot.add_pod(pod("p", cpu="1", node_name="n", initContainers=[sidecar, init], overhead={"cpu": "100m"}))
+    requested = usage(snapshot, "n")["requested"]
+    assert requested["cpu"] == 2600 and requested["pods"] == 1
+    # No container asks for memory: scoring counts 200 MiB per container, and at the peak two
+    # run at once (app + sidecar, or init + sidecar).
+    assert usage(snapshot, "n")["non_zero_requested"] == {"cpu": 2600, "memory": 2 * 200 * 1024 * 1024}
+
+
+def test_assume_counts_a_pod_on_its_node_and_forget_takes_it_back() -> None:
+    snapshot = Snapshot([node("n", cpu="2")])
+    before = usage(snapshot, "n")
+    p = pod("p", cpu="1500m")
+    snapshot.assume_pod(p, "n")
+    assert usage(snapshot, "n")["requested"]["cpu"] == 1500
+    assert snapshot.pod_keys("n") == ["uid-p"]
+    assert Framework().filter(pod("q", cpu="1"), snapshot).failures["n"].reasons == ["Insufficient cpu"]
+    snapshot.forget_pod(p)
+    assert usage(snapshot, "n") == before
+    assert Framework().filter(pod("q", cpu="1"), snapshot).feasible == ["n"]
+
+
+def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_removed_node_is_not_scheduled_to() -> None:
+    snapshot = Snapshot()
+    snapshot.add_pod(pod("early", cpu="3", node_name="late"))
+    assert snapshot.node_names() == [] and len(snapshot) == 0
+    snapshot.add_node(node("late"))
+    assert usage(snapshot, "late")["requested"]["cpu"] == 3000
+    snapshot.remove_node("late")
+    assert Framework().filter(pod("q"), snapshot).feasible == []
+    snapshot.add_node(node("late"))
+    assert usage(snapshot, "late")["requested"]["cpu"] == 3000  # the pod was still there
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (pod("p", cpu="lots"), r"spec\.containers\[0\]\.resources\.requests\.cpu: quantity \"lots\""),
+        ({"metadata": {"name": "p"}}, "pod: spec is missing"),
+        ({"spec": {"containers": [{"name": "c", "ports": [{"hostPort": "80"}]}]}}, r"spec\.containers\[0\]\.ports\[0\]\.hostPort must be an integer"),
+        ({"spec": {"tolerations": {"key": "x"}}}, r"spec\.tolerations must be a list"),
+        ({"spec": {"nodeSelector": {"zone": 1}}}, r"spec\.nodeSelector\.zone must be a string"),
+    ],
+)
+def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
+    snapshot = Snapshot([node("n")])
+    with pytest.raises(ValueError, match=message):
+        Framework().filter(bad, snapshot)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"metadata": {}}, "node: metadata.name is missing"),
+        ({"metadata": {"name": "n", "labels": ["a"]}}, r"metadata\.labels must be a mapping"),
+        ({"metadata": {"name": "n"}, "status": {"allocatable": {"memory": "1Q"}}}, r"status\.allocatable\.memory: quantity \"1Q\""),
+        ({"metadata": {"name": "n"}, "spec": {"unschedulable": "yes"}}, r"spec\.unschedulable must be a boolean"),
+    ],
+)
+def test_a_malformed_node_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Snapshot().add_node(bad)
+
+
+def test_snapshot_changes_that_do_not_apply_say_why() -> None:
+    snapshot = Snapshot([node("n")], [pod("p", node_name="n")])
+    with pytest.raises(ValueError, match="node \"n\" is already in the snapshot"):
+        snapshot.add_node(node("n"))
+    with pytest.raises(KeyError, match="node \"m\" is not in the snapshot"):
+        snapshot.update_node(node("m"))
+    with pytest.raises(KeyError, match="node \"m\" is not in the snapshot"):
+        snapshot.remove_node("m")
+    with pytest.raises(ValueError, match="pod \"uid-p\" is already in the snapshot"):
+        snapshot.add_pod(pod("p", node_name="n"))
+    with pytest.raises(KeyError, match="pod \"uid-q\" is not in the snapshot"):
+        snapshot.remove_pod(pod("q"))
+    with pytest.raises(ValueError, match="has no spec.nodeName and no node was given"):
+        snapshot.add_pod(pod("q"))
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        (Profile("p", ("PodFitsResources",), {}), "no filter plugin named \"PodFitsResources\""),
+        (Profile("p", (), {"InterPodAffinity": 1}), "no score plugin named \"InterPodAffinity\""),
+        (Profile("p", (), {"NodeResourcesFit": -1}), "weight -1 is negative"),
+        (Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "Fullest"}}}), "\"Fullest\" is not supported"),
+        (Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "RequestedToCapacityRatio"}}}),
+         "requestedToCapacityRatio: must be specified"),
+        (Profile("p", (), {"NodeResourcesBalancedAllocation": 1}, {"NodeResourcesBalancedAllocation": {"resources": [{"name": "cpu", "weight": 2}]}}),
+         r"resources\[0\]\.weight: must be 1"),
+    ],
+)
+def test_a_profile_kcore_cannot_run_is_refused_when_built(profile: Profile, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Framework(profile)
+
+
+def test_results_list_every_node_once() -> None:
+    snapshot = Snapshot([node("a"), node("b", cpu="100m"), node("c", unschedulable=True)])
+    result = Framework().score(pod("p", cpu="1"), snapshot)
+    nodes: List[str] = sorted(result.feasible + list(result.filtered.failures))
+    assert nodes == ["a", "b", "c"]
+    assert set(result.total) == {"a"} and all(set(s) == {"a"} for s in result.scores.values())
