@@ -211,8 +211,9 @@ class RandomClusters:
             config.append({"name": "NodeResourcesBalancedAllocation", "args": {"resources": [{"name": n, "weight": 1} for n in names]}})
         return {"filters": filters, "scores": [{"name": n, "weight": w} for n, w in weights.items()], "pluginConfig": config}
 
-    def case(self) -> Obj:
-        names = [f"node-{i}" for i in range(self.rng.randint(1, 12))]
+    def case(self, nodes: Optional[int] = None) -> Obj:
+        """One case; ``nodes`` fixes the cluster's size (else 1 to 12)."""
+        names = [f"node-{i}" for i in range(nodes or self.rng.randint(1, 12))]
         nodes = [self.node(n) for n in names]
         pods = [self.pod(f"p{self.uid}-{j}", names, node_name=n) for n in names for j in range(self.rng.choice([0, 0, 1, 1, 2, 4]))]
         return {"nodes": nodes, "pods": pods, "pod": self.pod("incoming", names), "profile": self.profile()}

@@ -202,6 +202,17 @@ def test_the_default_and_bin_packing_profiles_are_kube_schedulers_own_defaults(p
     assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
 
 
+def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_scheduler() -> None:
+    """Beyond 256 nodes per core kcore splits the node loops across threads; the answers stay
+    the same."""
+    generator = RandomClusters(20)
+    cases = [generator.case(nodes=1300) for _ in range(4)]
+    compared, mismatches = compare(cases)
+    assert compared == len(cases)
+    assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    assert any(len(kcore_answer(c)["total"]) > 600 for c in cases)  # many nodes were scored, not just filtered
+
+
 @pytest.mark.parametrize("seed", range(2, 4))
 def test_a_snapshot_kept_up_to_date_through_churn_answers_as_kube_scheduler_on_the_final_cluster(seed: int) -> None:
     assert_same_answers(seed, churned_snapshot(seed))
