@@ -67,13 +67,16 @@ pub(crate) fn resource_list(v: View<'_>, key: &str, path: &str) -> Read<Option<R
     let entries = f.entries().ok_or_else(|| format!("{path}.{key} must be a mapping of resource names to quantities"))?;
     let mut out = ResourceList::new();
     for (name, q) in entries {
-        let text = match (q.as_str(), q.as_i64()) {
-            (Some(s), _) => s.to_owned(),
-            (None, Some(i)) => i.to_string(),
-            _ if q.entries().is_none() && q.items().is_none() && !q.is_null() && q.as_bool().is_none() => q.text().into_owned(),
-            _ => return Err(format!("{path}.{key}.{name} must be a quantity")),
-        };
-        let parsed: Nano = quantity::parse(&text).map_err(|e| format!("{path}.{key}.{name}: {e}"))?;
+        // As Quantity.UnmarshalJSON: null is zero; a string (trimmed) or a JSON number is parsed.
+        let text = q.text();
+        if q.is_null() {
+            out.insert(name.into_owned(), 0);
+            continue;
+        }
+        if text.is_empty() && q.as_str().is_none() || q.as_bool().is_some() {
+            return Err(format!("{path}.{key}.{name} must be a quantity"));
+        }
+        let parsed: Nano = quantity::parse(text.trim()).map_err(|e| format!("{path}.{key}.{name}: {e}"))?;
         out.insert(name.into_owned(), parsed);
     }
     Ok(Some(out))

@@ -160,10 +160,6 @@ impl Snapshot {
         self.write(py).remove_pod(&key).map_err(key_error)
     }
 
-    fn remove_pod_by_key(&self, py: Python<'_>, key: &str) -> PyResult<()> {
-        self.write(py).remove_pod(key).map_err(key_error)
-    }
-
     /// The names of the nodes, sorted.
     fn node_names(&self, py: Python<'_>) -> Vec<String> {
         self.read(py).node_infos().map(|(_, n)| n.name.clone()).collect()

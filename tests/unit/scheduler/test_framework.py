@@ -128,6 +128,7 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
         ({"spec": {"containers": [{"name": "c", "ports": [{"hostPort": "80"}]}]}}, r"spec\.containers\[0\]\.ports\[0\]\.hostPort must be an integer"),
         ({"spec": {"tolerations": {"key": "x"}}}, r"spec\.tolerations must be a list"),
         ({"spec": {"nodeSelector": {"zone": 1}}}, r"spec\.nodeSelector\.zone must be a string"),
+        ({"spec": {"overhead": {"cpu": ["1"]}}}, r"spec\.overhead\.cpu must be a quantity"),
     ],
 )
 def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
@@ -148,6 +149,12 @@ def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], 
 def test_a_malformed_node_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Snapshot().add_node(bad)
+
+
+def test_quantities_may_be_json_numbers_or_null_as_the_api_types_decode_them() -> None:
+    snapshot = Snapshot([{"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": 2, "memory": 1.5e3, "pods": None}}}])
+    allocatable = usage(snapshot, "n")["allocatable"]
+    assert (allocatable["cpu"], allocatable["memory"], allocatable["pods"]) == (2000, 1500, 0)
 
 
 def test_snapshot_changes_that_do_not_apply_say_why() -> None:
