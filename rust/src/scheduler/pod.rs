@@ -14,6 +14,7 @@ pub(crate) struct HostPort {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Container {
+    pub(crate) name: String,
     pub(crate) image: String,
     pub(crate) requests: ResourceList,
     pub(crate) host_ports: Vec<HostPort>,
@@ -44,6 +45,15 @@ pub(crate) struct SelectorTerm {
     pub(crate) match_fields: Vec<SelectorRequirement>,
 }
 
+/// What the kubelet reports for a container (status.containerStatuses / initContainerStatuses):
+/// the requests it allocated, and those in effect (resources.requests).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ContainerStatus {
+    pub(crate) name: String,
+    pub(crate) allocated: Option<ResourceList>,
+    pub(crate) actual: Option<ResourceList>,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Pod {
     pub(crate) namespace: String,
@@ -63,6 +73,15 @@ pub(crate) struct Pod {
     pub(crate) preferred_node_affinity: Option<Vec<(i64, SelectorTerm)>>,
     /// The references of the pod's image volumes.
     pub(crate) image_volumes: Vec<String>,
+    /// status.containerStatuses, then status.initContainerStatuses.
+    pub(crate) container_statuses: Vec<ContainerStatus>,
+    /// A PodResizePending condition with reason Infeasible.
+    pub(crate) resize_infeasible: bool,
+    /// status.resources is set; with status.resources.requests (pod level).
+    pub(crate) status_resources: bool,
+    pub(crate) status_requests: Option<ResourceList>,
+    /// status.allocatedResources (pod level).
+    pub(crate) status_allocated: Option<ResourceList>,
 }
 
 fn container(v: View<'_>, path: &str) -> Read<Container> {
@@ -79,6 +98,7 @@ fn container(v: View<'_>, path: &str) -> Read<Container> {
         }
     }
     Ok(Container {
+        name: string(v, "name", path)?,
         image: string(v, "image", path)?,
         requests,
         host_ports,
@@ -97,6 +117,14 @@ fn requirements(v: View<'_>, key: &str, path: &str) -> Read<Vec<SelectorRequirem
 
 pub(crate) fn selector_term(v: View<'_>, path: &str) -> Read<SelectorTerm> {
     Ok(SelectorTerm { match_expressions: requirements(v, "matchExpressions", path)?, match_fields: requirements(v, "matchFields", path)? })
+}
+
+fn container_status(v: View<'_>, path: &str) -> Read<ContainerStatus> {
+    let actual = match field(v, "resources") {
+        Some(r) => resource_list(r, "requests", &format!("{path}.resources"))?,
+        None => None,
+    };
+    Ok(ContainerStatus { name: string(v, "name", path)?, allocated: resource_list(v, "allocatedResources", path)?, actual })
 }
 
 impl Pod {
@@ -163,6 +191,31 @@ impl Pod {
                 image_volumes.push(string(image, "reference", &format!("spec.volumes[{i}].image"))?);
             }
         }
+        let mut container_statuses = Vec::new();
+        let mut resize_infeasible = false;
+        let (mut status_resources, mut status_requests, mut status_allocated) = (false, None, None);
+        if let Some(status) = field(obj, "status") {
+            for key in ["containerStatuses", "initContainerStatuses"] {
+                for (i, s) in list(status, key, "status")?.into_iter().flatten().enumerate() {
+                    container_statuses.push(container_status(s, &format!("status.{key}[{i}]"))?);
+                }
+            }
+            // The first PodResizePending condition decides, as IsPodResizeInfeasible reads it.
+            let conditions = list(status, "conditions", "status")?.unwrap_or_default();
+            let mut resize = Vec::new();
+            for (i, c) in conditions.into_iter().enumerate() {
+                let at = format!("status.conditions[{i}]");
+                if string(c, "type", &at)? == "PodResizePending" {
+                    resize.push(string(c, "reason", &at)?);
+                }
+            }
+            resize_infeasible = resize.first().is_some_and(|r| r == "Infeasible");
+            if let Some(r) = field(status, "resources") {
+                status_resources = true;
+                status_requests = resource_list(r, "requests", "status.resources")?;
+            }
+            status_allocated = resource_list(status, "allocatedResources", "status")?;
+        }
         Ok(Pod {
             namespace,
             name,
@@ -180,6 +233,11 @@ impl Pod {
             required_node_affinity,
             preferred_node_affinity,
             image_volumes,
+            container_statuses,
+            resize_infeasible,
+            status_resources,
+            status_requests,
+            status_allocated,
         })
     }
 

@@ -79,34 +79,45 @@ fn max_into(list: &mut ResourceList, other: &ResourceList) {
     }
 }
 
-/// A container's requests, with `non_missing` filled in for the names it does not request.
-fn container_requests(c: &Container, non_missing: &ResourceList) -> ResourceList {
-    let mut r = c.requests.clone();
+/// Which requests of a container count (the UseStatusResources variants of resourcehelper).
+#[derive(Clone, Copy, PartialEq)]
+enum Source {
+    /// spec.containers[].resources.requests.
+    Spec,
+    /// The status's allocatedResources, else (unless a resize is infeasible) the spec.
+    Allocated,
+    /// The status's resources.requests, else its allocatedResources, else (unless a resize is
+    /// infeasible) the spec.
+    Actuated,
+}
+
+/// A container's requests from `source`, with `non_missing` filled in for the names it lacks.
+fn container_requests(pod: &Pod, c: &Container, source: Source, non_missing: &ResourceList) -> ResourceList {
+    let status = || pod.container_statuses.iter().find(|s| s.name == c.name);
+    let fallback = || if pod.resize_infeasible { ResourceList::new() } else { c.requests.clone() };
+    let mut r = match source {
+        Source::Spec => c.requests.clone(),
+        Source::Allocated => status().and_then(|s| s.allocated.clone()).unwrap_or_else(fallback),
+        Source::Actuated => status().and_then(|s| s.actual.clone().or_else(|| s.allocated.clone())).unwrap_or_else(fallback),
+    };
     for (name, q) in non_missing {
         r.entry(name.clone()).or_insert(*q);
     }
     r
 }
 
-/// IsPodLevelRequestsSet: spec.resources.requests names cpu, memory or a hugepage size.
-pub(crate) fn pod_level_requests_set(pod: &Pod) -> bool {
-    pod.pod_level_requests.as_ref().is_some_and(|r| r.keys().any(|n| is_pod_level_resource(n)))
-}
-
-/// resourcehelper.PodRequests: the app containers and the sidecars (restartable init
+/// aggregateContainerResourcesByFn: the app containers and the sidecars (restartable init
 /// containers) run together; each regular init container runs alone beside the sidecars started
-/// before it; the pod needs the larger of the two, then (with `pod_level`, as the PodLevelResources
-/// gate has it by default) pod-level requests replace cpu / memory / hugepages, then the overhead
-/// is added.
-pub(crate) fn pod_requests(pod: &Pod, non_missing: &ResourceList, pod_level: bool) -> ResourceList {
+/// before it; the pod needs the larger of the two.
+fn aggregate(pod: &Pod, source: Source, non_missing: &ResourceList) -> ResourceList {
     let mut result = ResourceList::new();
     for c in &pod.containers {
-        add(&mut result, &container_requests(c, non_missing));
+        add(&mut result, &container_requests(pod, c, source, non_missing));
     }
     let mut sidecars = ResourceList::new();
     let mut init_peak = ResourceList::new();
     for c in &pod.init_containers {
-        let requests = container_requests(c, non_missing);
+        let requests = container_requests(pod, c, source, non_missing);
         let running = if c.restartable {
             add(&mut result, &requests);
             add(&mut sidecars, &requests);
@@ -119,10 +130,62 @@ pub(crate) fn pod_requests(pod: &Pod, non_missing: &ResourceList, pod_level: boo
         max_into(&mut init_peak, &running);
     }
     max_into(&mut result, &init_peak);
-    if pod_level && pod_level_requests_set(pod) {
-        for (name, q) in pod.pod_level_requests.iter().flatten() {
-            if is_pod_level_resource(name) {
-                result.insert(name.clone(), *q);
+    result
+}
+
+fn max_of(lists: &[&ResourceList]) -> ResourceList {
+    let mut result = ResourceList::new();
+    for l in lists {
+        max_into(&mut result, l);
+    }
+    result
+}
+
+/// IsPodLevelRequestsSet: spec.resources.requests names cpu, memory or a hugepage size.
+pub(crate) fn pod_level_requests_set(pod: &Pod) -> bool {
+    pod.pod_level_requests.as_ref().is_some_and(|r| r.keys().any(|n| is_pod_level_resource(n)))
+}
+
+/// How resourcehelper.PodRequests is asked.
+#[derive(Clone, Copy)]
+pub(crate) struct Options {
+    /// Pod-level requests replace the containers' (the PodLevelResources gate, on by default).
+    pub(crate) pod_level: bool,
+    /// What the kubelet reports counts too, during and after an in-place resize
+    /// (UseStatusResources; InPlacePodVerticalScaling and its pod-level twin are on by default).
+    pub(crate) status: bool,
+}
+
+/// resourcehelper.PodRequests: the containers' requests (with `status`, the largest of the
+/// spec's, the allocated and the actual ones; only the latter two when a resize is infeasible),
+/// then pod-level requests in place of cpu / memory / hugepages, then the overhead.
+pub(crate) fn pod_requests(pod: &Pod, non_missing: &ResourceList, options: Options) -> ResourceList {
+    let mut result = if !options.status {
+        aggregate(pod, Source::Spec, non_missing)
+    } else {
+        let spec = aggregate(pod, Source::Spec, non_missing);
+        let (allocated, actuated) = match (&pod.status_allocated, &pod.status_requests) {
+            (Some(allocated), Some(actual)) => (allocated.clone(), actual.clone()),
+            _ => (aggregate(pod, Source::Allocated, non_missing), aggregate(pod, Source::Actuated, non_missing)),
+        };
+        if pod.resize_infeasible {
+            max_of(&[&actuated, &allocated])
+        } else {
+            max_of(&[&spec, &actuated, &allocated])
+        }
+    };
+    if options.pod_level && pod_level_requests_set(pod) {
+        let spec = pod.pod_level_requests.clone().unwrap_or_default();
+        let effective = if options.status && pod.status_resources {
+            let empty = ResourceList::new();
+            let spec = if pod.resize_infeasible { &empty } else { &spec };
+            max_of(&[spec, pod.status_requests.as_ref().unwrap_or(&empty), pod.status_allocated.as_ref().unwrap_or(&empty)])
+        } else {
+            spec
+        };
+        for (name, q) in effective {
+            if is_pod_level_resource(&name) {
+                result.insert(name, q);
             }
         }
     }
@@ -202,9 +265,10 @@ pub(crate) fn scoring_defaults() -> ResourceList {
 
 impl PodResource {
     pub(crate) fn of(pod: &Pod) -> PodResource {
-        let requests = pod_requests(pod, &ResourceList::new(), true);
+        const OPTIONS: Options = Options { pod_level: true, status: true };
+        let requests = pod_requests(pod, &ResourceList::new(), OPTIONS);
         let defaults = non_missing_defaults(&requests, pod_level_requests_set(pod));
-        let non_zero = if defaults.is_empty() { requests.clone() } else { pod_requests(pod, &defaults, true) };
+        let non_zero = if defaults.is_empty() { requests.clone() } else { pod_requests(pod, &defaults, OPTIONS) };
         PodResource {
             requested: Resource::from_list(&requests),
             non_zero_milli_cpu: non_zero.get(CPU).map_or(0, |q| milli_value(*q)),

@@ -167,7 +167,37 @@ class RandomClusters:
             spec["affinity"] = {"nodeAffinity": affinity}
         if self.chance(0.05):
             spec["volumes"] = [{"name": "v", "image": {"reference": self.pick(IMAGES)}}]
-        return {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{self.uid}"}, "spec": spec}
+        pod: Obj = {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{self.uid}"}, "spec": spec}
+        if self.chance(0.3 if node_name is not None else 0.05):
+            pod["status"] = self.status(spec)
+        return pod
+
+    def status(self, spec: Obj) -> Obj:
+        """What a kubelet reports, mid-resize or after one: each container's allocated and actual
+        requests (the spec's or others), a PodResizePending condition, pod-level ones."""
+        def reported(c: Obj) -> Obj:
+            s: Obj = {"name": c["name"]}
+            spec_requests = c.get("resources", {}).get("requests", {})
+            if self.chance(0.6):
+                s["allocatedResources"] = spec_requests if self.chance(0.5) else self.requests()
+            if self.chance(0.6):
+                s["resources"] = {"requests": spec_requests if self.chance(0.5) else self.requests()} if self.chance(0.8) else {}
+            return s
+
+        status: Obj = {}
+        for key, containers in (("containerStatuses", spec["containers"]), ("initContainerStatuses", spec.get("initContainers", []))):
+            reports = [reported(c) for c in containers if self.chance(0.7)]
+            if reports:
+                status[key] = reports
+        if self.chance(0.3):
+            status["conditions"] = [{"type": "Ready", "status": "True"}] if self.chance(0.3) else []
+            status["conditions"].append({"type": "PodResizePending", "status": "True", "reason": self.pick(["Infeasible", "Deferred"])})
+        if "resources" in spec:
+            if self.chance(0.5):
+                status["resources"] = {"requests": self.requests()} if self.chance(0.8) else {}
+            if self.chance(0.5):
+                status["allocatedResources"] = self.requests()
+        return status
 
     def toleration(self) -> Obj:
         op = self.pick(["Equal", "Exists", ""])

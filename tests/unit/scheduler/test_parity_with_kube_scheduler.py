@@ -207,6 +207,16 @@ def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_schedule
     the same."""
     generator = RandomClusters(20)
     cases = [generator.case(nodes=1300) for _ in range(4)]
+    # Half the pods fit almost anywhere, so that many nodes are scored too.
+    tolerant = {
+        "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
+        "tolerations": [{"operator": "Exists"}],
+        "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 10, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}},
+        ]}},
+    }
+    for case in cases[:2]:
+        case["pod"] = {"metadata": {"name": "tolerant", "namespace": "default", "uid": "tolerant"}, "spec": tolerant}
     compared, mismatches = compare(cases)
     assert compared == len(cases)
     assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
@@ -223,7 +233,7 @@ def test_the_random_cases_reach_every_plugin_outcome() -> None:
     PreFilter, which narrows the nodes to the named one), nodes fit and are scored against each
     other often, and every score plugin runs."""
     generator = RandomClusters(0)
-    cases = [generator.case() for _ in range(300)]
+    cases = [generator.case() for _ in range(600)]
     plugins_rejecting = set()
     reasons = set()
     plugins_scoring = set()

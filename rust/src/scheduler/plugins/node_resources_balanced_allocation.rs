@@ -7,6 +7,7 @@ use crate::informer::view::View;
 use crate::scheduler::node::Node;
 use crate::scheduler::node_info::NodeInfo;
 use crate::scheduler::pod::Pod;
+use crate::scheduler::resources::Options;
 use crate::scheduler::snapshot::State;
 
 pub(crate) const NAME: &str = "NodeResourcesBalancedAllocation";
@@ -75,7 +76,7 @@ impl ScorePlugin for BalancedAllocation {
     }
 
     fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State) -> Result<PreScore<'p>, String> {
-        let pod_requests = pod_request_list(pod, &self.resources, false, true);
+        let pod_requests = pod_request_list(pod, &self.resources, false, Options { pod_level: true, status: true });
         if pod_requests.iter().all(|r| *r == 0) {
             return Ok(PreScore::Skip);
         }

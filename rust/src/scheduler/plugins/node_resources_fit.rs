@@ -8,7 +8,9 @@ use crate::scheduler::node::Node;
 use crate::scheduler::node_info::NodeInfo;
 use crate::scheduler::pod::Pod;
 use crate::scheduler::quantity::{milli_value, value};
-use crate::scheduler::resources::{is_extended, is_scalar, pod_requests, scoring_defaults, Resource, ResourceList, CPU, EPHEMERAL_STORAGE, MEMORY};
+use crate::scheduler::resources::{
+    is_extended, is_scalar, pod_requests, scoring_defaults, Options, Resource, ResourceList, CPU, EPHEMERAL_STORAGE, MEMORY,
+};
 use crate::scheduler::snapshot::State;
 use std::collections::HashSet;
 
@@ -168,7 +170,9 @@ impl FilterPlugin for Fit {
     }
 
     fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
-        let mut request = Resource::from_list(&pod_requests(pod, &ResourceList::new(), true));
+        // computePodResourceRequest: the spec only, with pod-level requests.
+        let options = Options { pod_level: true, status: false };
+        let mut request = Resource::from_list(&pod_requests(pod, &ResourceList::new(), options));
         // SetMaxResource on an empty Resource: pods are not counted, and nothing is below zero.
         request.allowed_pods = 0;
         request.milli_cpu = request.milli_cpu.max(0);
@@ -180,12 +184,12 @@ impl FilterPlugin for Fit {
 }
 
 /// The pod's request of each scored resource (resourceAllocationScorer.calculatePodResourceRequest).
-/// `pod_level`: whether pod-level requests count; upstream's NodeResourcesFit scorer leaves its
-/// PodLevelResources flag unset (only the plugin's own copy is set), so they count for
-/// BalancedAllocation and not for NodeResourcesFit's score.
-pub(crate) fn pod_request_list(pod: &Pod, resources: &[ResourceSpec], with_defaults: bool, pod_level: bool) -> Vec<i64> {
+/// Upstream's NodeResourcesFit scorer leaves its PodLevelResources and InPlacePodVerticalScaling
+/// flags unset (only the plugin's own copies are set), so pod-level and status requests count
+/// for BalancedAllocation and not for NodeResourcesFit's score: `options` says which.
+pub(crate) fn pod_request_list(pod: &Pod, resources: &[ResourceSpec], with_defaults: bool, options: Options) -> Vec<i64> {
     let defaults = if with_defaults { scoring_defaults() } else { ResourceList::new() };
-    let requests = pod_requests(pod, &defaults, pod_level);
+    let requests = pod_requests(pod, &defaults, options);
     resources
         .iter()
         .map(|r| match requests.get(&r.name) {
@@ -295,6 +299,6 @@ impl ScorePlugin for Fit {
     }
 
     fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State) -> Result<PreScore<'p>, String> {
-        Ok(PreScore::Run(Box::new(Scorer { fit: self, pod_requests: pod_request_list(pod, &self.resources, true, false) })))
+        Ok(PreScore::Run(Box::new(Scorer { fit: self, pod_requests: pod_request_list(pod, &self.resources, true, Options { pod_level: false, status: false }) })))
     }
 }
