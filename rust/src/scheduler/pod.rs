@@ -129,7 +129,6 @@ fn container_status(v: View<'_>, path: &str) -> Read<ContainerStatus> {
 
 impl Pod {
     pub(crate) fn read(obj: View<'_>) -> Read<Pod> {
-        let empty = |key: &str| format!("pod: {key} must be an object");
         let meta = field(obj, "metadata");
         let (namespace, name, uid) = match meta {
             Some(m) => (string(m, "namespace", "metadata")?, string(m, "name", "metadata")?, string(m, "uid", "metadata")?),
@@ -139,7 +138,7 @@ impl Pod {
             return Err("pod: spec is missing".to_owned());
         };
         if spec.entries().is_none() {
-            return Err(empty("spec"));
+            return Err("pod: spec must be an object".to_owned());
         }
         let mut containers = Vec::new();
         for (i, c) in list(spec, "containers", "spec")?.into_iter().flatten().enumerate() {
