@@ -4,6 +4,7 @@ kube-scheduler itself is test_parity_with_kube_scheduler.py.)"""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Any, Dict, List, Optional
 
@@ -197,3 +198,33 @@ def test_results_list_every_node_once() -> None:
     nodes: List[str] = sorted(result.feasible + list(result.filtered.failures))
     assert nodes == ["a", "b", "c"]
     assert set(result.total) == {"a"} and all(set(s) == {"a"} for s in result.scores.values())
+
+
+def test_threads_filter_and_score_while_the_snapshot_changes() -> None:
+    """The node loops run without the GIL under the snapshot's read lock; changes wait for them
+    and they see each change whole."""
+    snapshot = Snapshot([node(f"n{i}", cpu="2") for i in range(300)])
+    framework = Framework()
+    errors: List[BaseException] = []
+    seen: List[int] = []
+
+    def schedule() -> None:
+        try:
+            for _ in range(20):
+                seen.append(len(framework.score(pod("q", cpu="1500m"), snapshot).feasible))
+        except BaseException as e:  # asserted below, in the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=schedule) for _ in range(4)]
+    for t in threads:
+        t.start()
+    fillers = [pod(f"f{i}", cpu="1") for i in range(100)]
+    for i, f in enumerate(fillers):
+        snapshot.assume_pod(f, f"n{i}")
+    for f in fillers:
+        snapshot.forget_pod(f)
+    for t in threads:
+        t.join()
+    assert not errors
+    # Each run saw some whole state: between 200 (all fillers placed) and 300 nodes fit.
+    assert len(seen) == 80 and all(200 <= n <= 300 for n in seen)
