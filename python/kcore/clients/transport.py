@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import weakref
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping, Optional, Sequence, Union
 
 from kcore import _core
 from kcore.clients import metrics
@@ -400,8 +400,8 @@ class AsyncStream(ResponseHead):
             self.close()
             raise TransportError(f"no data on the stream for {timeout} s") from None
 
-    async def chunks(self) -> Any:
-        while (chunk := await self.read()) is not None:
+    async def chunks(self, timeout: Optional[float] = None) -> AsyncIterator[bytes]:
+        while (chunk := await self.read(timeout)) is not None:
             yield chunk
 
     async def read_all(self) -> bytes:
