@@ -1,5 +1,8 @@
 """Every error kcore raises on purpose derives from KcoreError.
 
+KcoreError is made by the Rust core (so that its codec errors can derive from it and from
+ValueError at once) and re-exported here; these derive from it too:
+
 - ConfigError: a kubeconfig, in-cluster environment or Config that cannot work; the message names
   the file, context and field at fault.
 - CredentialError: credentials could not be obtained at request time (an exec plugin failed).
@@ -12,9 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-
-class KcoreError(Exception):
-    """Base class of kcore's own errors."""
+from kcore._core import KcoreError
 
 
 class ConfigError(KcoreError):

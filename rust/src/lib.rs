@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod codec;
+mod errors;
 mod informer;
 mod scheduler;
 #[cfg(fuzzing)]
@@ -20,6 +21,7 @@ fn core_version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    errors::register(m)?;
     codec::register(m)?;
     #[cfg(feature = "transport")]
     transport::register(m)?;

@@ -122,3 +122,40 @@ def test_a_status_decoded_compact_becomes_its_error_class_as_a_plain_one_does() 
     assert isinstance(error, Gone)
     assert error.code == 410 and error.status["message"] == "too old resource version: 1 (50)"
     assert isinstance(error.status, dict)  # a private copy: the caller may keep or change it
+
+
+def public_exception_classes() -> dict[str, type]:
+    """Every exception class a public kcore module exports."""
+    import importlib
+    import pkgutil
+
+    import kcore
+
+    found: dict[str, type] = {}
+    for module_info in pkgutil.walk_packages(kcore.__path__, "kcore."):
+        if any(part.startswith("_") for part in module_info.name.split(".")):
+            continue
+        module = importlib.import_module(module_info.name)
+        names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+        for name in names:
+            value = getattr(module, name)
+            # kcore's own (kcore.workqueue re-exports the standard library's queue.Empty, say)
+            if isinstance(value, type) and issubclass(value, BaseException) and value.__module__.startswith("kcore"):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return found
+
+
+def test_every_error_kcore_exports_derives_from_kcore_error() -> None:
+    from kcore.errors import KcoreError
+
+    classes = public_exception_classes()
+    assert {"kcore.codec.DecodeError", "kcore.testenv.errors.ControlPlaneError", "kcore.errors.NotFound"} <= set(classes)
+    assert [name for name, cls in sorted(classes.items()) if not issubclass(cls, KcoreError)] == []
+
+
+def test_the_codecs_errors_are_value_errors_too() -> None:
+    from kcore import codec
+
+    assert issubclass(codec.DecodeError, ValueError) and issubclass(codec.EncodeError, ValueError)
+    with pytest.raises(ValueError, match="expected a string key"):
+        codec.decode(b"{", codec.JSON)

@@ -23,6 +23,7 @@ from kcore.controller.metrics import ControllerMetrics
 from kcore.controller.predicates import Predicate
 from kcore.controller.result import Result, TerminalError
 from kcore.controller.sources import EventHandler, MapFunc, Source, controller_owner_keys, mapped_keys, own_key
+from kcore.errors import KcoreError
 from kcore.informer.shared_informer import AsyncSharedIndexInformer, SharedIndexInformer
 from kcore.workqueue import RateLimiter, RateLimitingQueue, default_controller_rate_limiter
 
@@ -39,7 +40,7 @@ I = TypeVar("I", SharedIndexInformer, AsyncSharedIndexInformer)
 C = TypeVar("C", bound="ControllerCore[Any]")
 
 
-class CacheSyncTimeout(TimeoutError):
+class CacheSyncTimeout(KcoreError, TimeoutError):
     """The informers had not synced when the controller's cache sync timeout expired."""
 
 

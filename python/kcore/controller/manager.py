@@ -50,6 +50,7 @@ from kcore.controller import leader_election
 from kcore.controller.controller import AsyncController, Controller
 from kcore.controller.health import Check, ProbeServer
 from kcore.controller.leader_election import AsyncLeaderElector, LeaderElector
+from kcore.errors import KcoreError
 from kcore.informer.factory import AsyncSharedInformerFactory, SharedInformerFactory
 
 log = logging.getLogger("kcore.controller.manager")
@@ -89,12 +90,12 @@ class LeaderElectionOptions:
                                  retry_period=self.retry_period)
 
 
-class LeaderElectionLost(RuntimeError):
+class LeaderElectionLost(KcoreError, RuntimeError):
     """This replica stopped leading without being asked to: it must exit (controller-runtime's
     "leader election lost")."""
 
 
-class GracefulShutdownTimeout(TimeoutError):
+class GracefulShutdownTimeout(KcoreError, TimeoutError):
     """Reconciles were still running when graceful_shutdown_timeout expired."""
 
 

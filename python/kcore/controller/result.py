@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kcore.errors import KcoreError
+
 
 @dataclass(frozen=True)
 class Result:
@@ -28,7 +30,7 @@ class Result:
             raise ValueError(f"requeue_after must not be negative, not {self.requeue_after}")
 
 
-class TerminalError(Exception):
+class TerminalError(KcoreError):
     """Raise it from a reconcile that failed in a way retrying cannot fix (an invalid spec): it
     is logged and counted as an error, and the key is not requeued (an event still brings it
     back). ``raise TerminalError("why") from cause`` keeps the cause in the log."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from kcore import _core
+from kcore.errors import KcoreError
 from kcore.scheduler.profile import DEFAULT, Profile
 from kcore.scheduler.snapshot import Object, Snapshot
 
@@ -56,7 +57,7 @@ class ScoreResult:
         return self.filtered.feasible
 
 
-class FitError(Exception):
+class FitError(KcoreError):
     """No node fits the pod; ``result`` says why for each node."""
 
     def __init__(self, result: FilterResult) -> None:

@@ -6,15 +6,12 @@ use super::protobuf::MAGIC;
 use super::schema::{schema, Ty};
 use super::tape::put_varint;
 use super::Format;
-use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use crate::errors::encode_error;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-create_exception!(kcore.codec, EncodeError, PyValueError, "An object that cannot be written in the requested format; the message says which field.");
-
 fn fail<T>(path: &str, what: impl std::fmt::Display) -> PyResult<T> {
-    Err(EncodeError::new_err(format!("{}: {what}", if path.is_empty() { "." } else { path })))
+    Err(encode_error(format!("{}: {what}", if path.is_empty() { "." } else { path })))
 }
 
 /// A CompactObject/CompactList as plain objects; anything else as is.

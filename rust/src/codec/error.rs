@@ -1,15 +1,7 @@
 //! The codec's one error type. Bad input becomes `kcore.codec.DecodeError` naming what was wrong
 //! and where; a Python failure inside a sink (out of memory, a failing `__eq__`) passes through.
-use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use crate::errors::decode_error;
 use pyo3::PyErr;
-
-create_exception!(
-    kcore.codec,
-    DecodeError,
-    PyValueError,
-    "A body or stream that is not valid JSON / Kubernetes protobuf; the message says what and where."
-);
 
 pub enum Error {
     Decode(String),
@@ -32,7 +24,7 @@ impl From<PyErr> for Error {
 impl From<Error> for PyErr {
     fn from(e: Error) -> Self {
         match e {
-            Error::Decode(msg) => DecodeError::new_err(msg),
+            Error::Decode(msg) => decode_error(msg),
             Error::Python(e) => e,
         }
     }

@@ -17,7 +17,8 @@ pub(crate) mod sink;
 pub(crate) mod tape;
 mod watch;
 
-use error::{bad, DecodeError, Result};
+use crate::errors::decode_error;
+use error::{bad, Result};
 use pyo3::prelude::*;
 use pyobjects::{with_gc_paused, PyBuilder, StrCache};
 use sink::Sink;
@@ -35,7 +36,7 @@ pub fn format_of(content_type: &str) -> PyResult<Format> {
     match media.as_str() {
         "application/json" => Ok(Format::Json),
         "application/vnd.kubernetes.protobuf" => Ok(Format::Protobuf),
-        _ => Err(DecodeError::new_err(format!(
+        _ => Err(decode_error(format!(
             "unsupported content type {content_type:?}: expected application/json or application/vnd.kubernetes.protobuf"
         ))),
     }
@@ -90,15 +91,13 @@ fn compact_of(py: Python<'_>, body: &[u8], format: Format, strip_managed_fields:
     });
     match t {
         Ok(t) => compact::root_view(py, t),
-        Err(m) => Err(DecodeError::new_err(m)),
+        Err(m) => Err(decode_error(m)),
     }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("DecodeError", m.py().get_type::<DecodeError>())?;
     m.add_function(wrap_pyfunction!(decode, m)?)?;
     m.add_function(wrap_pyfunction!(decode_compact, m)?)?;
-    m.add("EncodeError", m.py().get_type::<encode::EncodeError>())?;
     m.add_function(wrap_pyfunction!(encode::encode, m)?)?;
     m.add_class::<compact::CompactObject>()?;
     m.add_class::<compact::CompactList>()?;
