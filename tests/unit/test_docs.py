@@ -1,0 +1,64 @@
+"""The docs site (mkdocs.yml, docs/) builds with --strict: a broken link, a page missing from
+the nav, a snippet that is not there or an API reference entry that does not resolve fails CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # Material's banner about its successor
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if build.returncode != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{build.stdout}{build.stderr}", pytrace=False)
+    return out
+
+
+def page(site: Path, name: str) -> str:
+    return (site / name / "index.html").read_text()
+
+
+def test_the_site_builds_with_strict_checks(site: Path) -> None:
+    assert (site / "index.html").exists()
+
+
+def test_every_public_module_has_a_reference_page_generated_from_its_docstrings(site: Path) -> None:
+    modules = ["kcore", "kcore.config", "kcore.errors", "kcore.codec", "kcore.clients", "kcore.informer",
+               "kcore.workqueue", "kcore.controller", "kcore.aio", "kcore.testenv"]
+    for module in modules:
+        assert f'id="{module}.' in page(site, f"reference/{module}"), module
+
+
+def test_the_reference_shows_the_rust_built_api_with_its_rust_docstrings(site: Path) -> None:
+    import kcore.codec
+
+    codec = page(site, "reference/kcore.codec")
+    assert 'id="kcore.codec.decode"' in codec
+    assert kcore.codec.decode.__doc__.split("\n")[0] in codec
+
+
+def test_the_reference_never_names_the_private_extension_as_api(site: Path) -> None:
+    for reference in (site / "reference").glob("*/index.html"):
+        html = reference.read_text()
+        assert 'id="kcore._core' not in html and "kcore._core." not in html, reference
+
+
+def test_the_benchmarks_page_is_bench_readme_with_its_plot(site: Path) -> None:
+    import html
+
+    benchmarks = page(site, "benchmarks")
+    for line in (ROOT / "bench" / "README.md").read_text().splitlines():
+        if line.startswith("## "):  # every benchmark's section, as the benches last wrote it
+            assert html.escape(line[3:].replace("`", ""), quote=False) in benchmarks.replace("<code>", "").replace("</code>", ""), line
+    assert 'src="../informer.png"' in benchmarks
+    assert (site / "informer.png").read_bytes() == (ROOT / "bench" / "informer.png").read_bytes()
