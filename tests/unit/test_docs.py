@@ -34,7 +34,7 @@ def test_the_site_builds_with_strict_checks(site: Path) -> None:
 
 def test_every_public_module_has_a_reference_page_generated_from_its_docstrings(site: Path) -> None:
     modules = ["kcore", "kcore.config", "kcore.errors", "kcore.codec", "kcore.clients", "kcore.informer",
-               "kcore.workqueue", "kcore.controller", "kcore.aio", "kcore.testenv"]
+               "kcore.workqueue", "kcore.controller", "kcore.scheduler", "kcore.aio", "kcore.testenv"]
     for module in modules:
         assert f'id="{module}.' in page(site, f"reference/{module}"), module
 
