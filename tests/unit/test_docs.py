@@ -66,3 +66,12 @@ def test_the_benchmarks_page_is_bench_readme_with_its_plots(site: Path) -> None:
     for plot in plots:
         assert f'src="../{plot}"' in benchmarks, plot
         assert (site / plot).read_bytes() == (ROOT / "bench" / plot).read_bytes(), plot
+
+
+def test_every_relative_link_in_the_readme_reaches_a_file() -> None:
+    # The site's own links are checked by --strict; the README's point into docs/ from outside it.
+    readme = (ROOT / "README.md").read_text()
+    links = [link for link in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in link]
+    assert links
+    for link in links:
+        assert (ROOT / link.split("#")[0]).is_file(), link
