@@ -20,6 +20,10 @@ docstrings: those are written in Rust and live only in the compiled module. Afte
 - a class constructed by ``__new__`` (every pyo3 class, and kcore's subclasses of them) shows
   that signature as its constructor's, as a class with ``__init__`` does.
 
+A package that imports a function from its submodule of the same name
+(``kcore.config.load_config``) exports the function, as it does at run time, not the submodule
+griffe would otherwise put in its place.
+
 And for every docstring: a list written right under its paragraph, as kcore's docstrings do
 (``Guarantees:`` then ``- ...`` lines), gets the blank line Markdown needs to see a list; a
 Sphinx role (``:meth:`get```) becomes the code span it means; an instance attribute is shown
@@ -32,7 +36,7 @@ import importlib
 import inspect
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import griffe
 
@@ -47,7 +51,9 @@ class ApiReference(griffe.Extension):
                             lines_collection=loader.lines_collection, modules_collection=loader.modules_collection)
         pkg.del_member("_core")  # set_member alone would merge the stub into the inspected module again
         pkg.set_member("_core", core)
-        _retarget(pkg, core)
+        _retarget(pkg, lambda path: core[path[len("kcore._core."):]] if path.startswith("kcore._core.") else None)
+        unshadowed = _unshadow(pkg)
+        _retarget(pkg, unshadowed.get)
         _fill_docstrings(core, importlib.import_module("kcore._core"))
         for name, module in pkg.modules.items():
             if name != "_core":
@@ -59,14 +65,36 @@ class ApiReference(griffe.Extension):
         _tidy(pkg)
 
 
-def _retarget(obj: griffe.Object, core: griffe.Module) -> None:
-    # Aliases resolved while griffe expanded __all__ still point into the module just replaced.
+def _retarget(obj: griffe.Object, new_target: Callable[[str], Optional[griffe.Object]]) -> None:
+    # Aliases resolved while griffe expanded __all__ still point to what was just replaced.
     for member in obj.members.values():
         if member.is_alias:
-            if member.target_path.startswith("kcore._core."):
-                member.target = core[member.target_path.removeprefix("kcore._core.")]
+            target = new_target(member.target_path)
+            if target is not None:
+                member.target = target
         elif member.is_module or member.is_class:
-            _retarget(member, core)
+            _retarget(member, new_target)
+
+
+def _unshadow(pkg: griffe.Module) -> dict[str, griffe.Object]:
+    replaced = {}
+    for module in [pkg, *_modules(pkg)]:
+        for name, member in list(module.members.items()):
+            if not member.is_alias and member.is_module and module.imports.get(name) == f"{member.path}.{name}":
+                target = member[name]
+                module.del_member(name)
+                module.set_member(name, griffe.Alias(name, target, parent=module))
+                replaced[member.path] = target
+    return replaced
+
+
+def _modules(obj: griffe.Module) -> list[griffe.Module]:
+    found = []
+    for member in obj.members.values():
+        if not member.is_alias and member.is_module:
+            found.append(member)
+            found.extend(_modules(member))
+    return found
 
 
 def _fill_docstrings(obj: griffe.Object, runtime: Any) -> None:
