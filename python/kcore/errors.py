@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from kcore._core import KcoreError
+from kcore import _core
+
+KcoreError = _core.KcoreError
+"""Base class of kcore's own errors."""
 
 
 class ConfigError(KcoreError):
