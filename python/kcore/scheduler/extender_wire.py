@@ -58,9 +58,9 @@ def _string(value: Any, what: str) -> str:
 def _int(value: Any, what: str) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, int):  # Go refuses 5.0 for an int64 too
         raise WireError(f"{what}: expected an integer, got {value!r}")
-    return int(value)
+    return value
 
 
 def _list(value: Any, what: str, item: Callable[[Any, str], T]) -> Optional[List[T]]:
@@ -120,8 +120,8 @@ class ExtenderArgs:
         return {"Pod": self.pod, "Nodes": _node_list_wire(self.nodes), "NodeNames": self.node_names}
 
 
-def _failed_nodes(value: Any, what: str) -> Dict[str, str]:
-    return _map(value, what, _string) or {}
+def _failed_nodes(value: Any, what: str) -> Optional[Dict[str, str]]:
+    return _map(value, what, _string)
 
 
 @dataclass
@@ -131,8 +131,8 @@ class ExtenderFilterResult:
 
     nodes: Optional[List[Dict[str, Any]]] = None
     node_names: Optional[List[str]] = None
-    failed_nodes: Dict[str, str] = field(default_factory=dict)
-    failed_and_unresolvable_nodes: Dict[str, str] = field(default_factory=dict)
+    failed_nodes: Optional[Dict[str, str]] = field(default_factory=dict)
+    failed_and_unresolvable_nodes: Optional[Dict[str, str]] = field(default_factory=dict)
     error: str = ""
 
     @classmethod
