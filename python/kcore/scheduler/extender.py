@@ -15,13 +15,17 @@ import logging
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple, Union
 
 from kcore.errors import NotFound
 from kcore.scheduler.extender_wire import (
     MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY, ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult,
     ExtenderFilterResult, ExtenderPreemptionArgs, ExtenderPreemptionResult, HostPriority, Victims,
 )
+
+if TYPE_CHECKING:
+    from kcore.scheduler.profile import Profile
+    from kcore.scheduler.snapshot import Snapshot
 
 log = logging.getLogger("kcore.scheduler.extender")
 
@@ -80,6 +84,13 @@ class Extender:
         self._prioritize: Optional[PrioritizeBatchFn] = None
         self._bind: Optional[BindFn] = None
         self._preempt: Optional[PreemptFn] = None
+
+    @classmethod
+    def from_profile(cls, profile: "Profile", snapshot: "Snapshot", node_lister: Optional[NodeLister] = None) -> "Extender":
+        """A profile's filters and scores (0..10) as an extender over ``snapshot``
+        (kcore.scheduler.profile_extender)."""
+        from kcore.scheduler.profile_extender import profile_extender  # it builds on this module
+        return profile_extender(profile, snapshot, node_lister)
 
     # --- registration ------------------------------------------------------------------
 
