@@ -18,7 +18,9 @@ import pytest
 
 import kcore
 from kcore.informer import SharedInformerFactory
+from kcore.scheduler import Snapshot
 from kcore.scheduler.extender import Extender
+from kcore.scheduler.profile_extender import bin_packing_prioritizer
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
 from tests.waiting import wait_for
@@ -27,6 +29,7 @@ NODES = [f"ext-node-{i:02}" for i in range(12)]  # a dozen kwok nodes suffice to
 ALLOWED = set(NODES[:6])  # labelled kcore.test/allowed=true; the full-node extender passes only these
 PREFERRED = "ext-node-04"  # the full-node extender scores it 10, every other node 0
 CACHED_ALLOWED = {"ext-node-08", "ext-node-09", "ext-node-10"}  # what the nodeCacheCapable one passes
+CAPACITY = {"cpu": "4", "memory": "8Gi", "pods": "110"}
 SLOW = 3.0  # seconds the slow extender takes; kube-scheduler's httpTimeout for it is 500ms
 
 
@@ -39,7 +42,7 @@ class Extenders:
         self.bound: Dict[str, str] = {}  # pod name -> node, bound by the extender's bind verb
         self.cached_filtered: Dict[str, Set[str]] = {}
         self.clientset: Any = None
-        self.servers: List[Any] = []
+        self.snapshot = Snapshot()
 
     def full_node(self) -> Extender:
         ext = Extender()
@@ -121,6 +124,8 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
         def get(self, name: str) -> Any:
             return lister_box["lister"].get(name)
 
+    snapshot = ext.snapshot  # the bin-packing extender's view, kept current by informers below
+    packer = bin_packing_prioritizer(snapshot).serve()
     full = ext.full_node().serve()
     cached = ext.node_cache(LateLister()).serve()
     slow = Extenders.slow().serve()
@@ -134,6 +139,8 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
         extender_config(garbage_url, "kcore.test/garbage-required", False),
         extender_config(slow.url, "kcore.test/slow-ignorable", True),
         extender_config(slow.url, "kcore.test/slow-required", False),
+        {**extender_config(packer.url, "kcore.test/packed", False, prioritizeVerb="prioritize", weight=50),
+         "filterVerb": ""},
     ]
     try:
         with ControlPlane(with_scheduler=True, with_kwok=True, scheduler_config={"extenders": extenders}) as cp:
@@ -143,11 +150,23 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
                 labels = {"kcore.test/allowed": "true"} if name in ALLOWED else {}
                 cs.core_v1.nodes().create({"metadata": {"name": name, "labels": labels,
                                                         "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
-            # No node controller runs to lift the not-ready taint admission puts on a new node.
+            # No node controller runs to lift the not-ready taint admission puts on a new node;
+            # kwok keeps the allocatable it finds (4 CPUs, so that bin packing shows).
             for name in NODES:
                 cs.core_v1.nodes().patch(name, {"spec": {"taints": None}})
+                cs.core_v1.nodes().patch(name, {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}},
+                                         subresource="status")
             factory = SharedInformerFactory(cs)
             nodes = factory.core_v1.nodes()
+            nodes.add_event_handler(on_add=lambda node, *_: snapshot.add_node(node), on_update=lambda old, new: snapshot.update_node(new),
+                                    on_delete=lambda node: None)
+
+            def pod_changed(old: Any, new: Any) -> None:
+                if new["spec"].get("nodeName") and not (old and old["spec"].get("nodeName")):
+                    snapshot.add_pod(new)  # bound: it counts on its node from now on
+
+            factory.core_v1.pods().add_event_handler(
+                on_add=lambda new, *_: pod_changed(None, new), on_update=pod_changed, on_delete=lambda old: None)
             factory.start()
             assert all(factory.wait_for_cache_sync(timeout=30).values())
             lister_box["lister"] = nodes.lister()
@@ -163,14 +182,14 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
             finally:
                 factory.shutdown()
     finally:
-        for server in (full, cached, slow):
+        for server in (full, cached, slow, packer):
             server.close()
         garbage.shutdown()
         garbage.server_close()
 
 
-def pod(name: str, resource: str) -> Dict[str, Any]:
-    limits = {resource: "1"}
+def pod(name: str, resource: str, cpu: str = "") -> Dict[str, Any]:
+    limits = {resource: "1", **({"cpu": cpu} if cpu else {})}
     return {"metadata": {"name": name}, "spec": {"containers": [{
         "name": "app", "image": "nginx", "resources": {"requests": limits, "limits": limits}}]}}
 
@@ -240,3 +259,17 @@ def test_a_required_extender_that_fails_leaves_the_pod_pending_with_its_error(cl
     assert not current["spec"].get("nodeName")
     condition = next(c for c in current["status"]["conditions"] if c["type"] == "PodScheduled")
     assert condition["status"] == "False" and error in condition["message"]
+
+
+def test_the_bin_packing_prioritizer_fills_one_node_before_the_next(cluster: Any) -> None:
+    _, ext, cs = cluster
+    placed: List[str] = []
+    for i in range(4):  # 4 x 1 CPU: exactly one node's worth
+        name = f"packed-{i}"
+        cs.core_v1.pods("default").create(pod(name, "kcore.test/packed", cpu="1"))
+        assert wait_for(lambda: node_of(cs, name) != "", timeout=30), scheduling_events(cs, [name])
+        placed.append(node_of(cs, name))
+        # The extender scores from its informer-fed snapshot: let it see this pod before the next.
+        uid = cs.core_v1.pods("default").get(name)["metadata"]["uid"]
+        assert wait_for(lambda: uid in ext.snapshot.pod_keys(placed[-1]), timeout=10)
+    assert len(set(placed)) == 1, placed
