@@ -13,9 +13,10 @@ NodeResourcesFit; scores NodeResourcesFit (LeastAllocated, MostAllocated,
 RequestedToCapacityRatio), NodeResourcesBalancedAllocation, ImageLocality, NodeAffinity,
 TaintToleration. Guarantee: for these, feasibility, reasons and normalized scores equal those of
 kube-scheduler's own framework (k8s.io/kubernetes v1.37.2) on the same input; tests/unit/scheduler
-checks it against the Go code on thousands of random clusters. Not yet here: InterPodAffinity,
-PodTopologySpread, VolumeRestrictions, percentageOfNodesToScore sampling, the extender server
-and the scheduler loop.
+checks it against the Go code on thousands of random clusters. ``kcore.scheduler.extender.Extender``
+serves Python functions (or a profile, ``Extender.from_profile``) to kube-scheduler as an HTTP
+extender. Not yet here: InterPodAffinity, PodTopologySpread, VolumeRestrictions,
+percentageOfNodesToScore sampling and the scheduler loop.
 """
 
 from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult
