@@ -62,6 +62,12 @@ def _node_name(node: Object) -> str:
     return str(node.get("metadata", {}).get("name", ""))
 
 
+def _only_asked(answers: Mapping[str, Any], nodes: List[Object], verb: str) -> None:
+    strangers = sorted(set(answers) - {_node_name(node) for node in nodes})
+    if strangers:
+        raise _HandlerError(f"{verb} answered for nodes it was not asked about: {strangers}")
+
+
 class Extender:
     """Register at most one function per verb, then ``serve()``:
 
@@ -151,7 +157,9 @@ class Extender:
         try:
             nodes, failed = self._nodes(args)
             unresolvable: Dict[str, str] = {}
-            for name, reason in self._filter(args.pod or {}, nodes).items():
+            reasons = self._filter(args.pod or {}, nodes)
+            _only_asked(reasons, nodes, "filter")
+            for name, reason in reasons.items():
                 if isinstance(reason, Unresolvable):
                     unresolvable[name] = reason.reason
                 else:
@@ -169,15 +177,12 @@ class Extender:
         assert self._prioritize is not None
         nodes, _ = self._nodes(args)
         scores = self._prioritize(args.pod or {}, nodes)
-        names = [_node_name(node) for node in nodes]
-        strangers = sorted(set(scores) - set(names))
-        if strangers:
-            raise _HandlerError(f"prioritize scored nodes it was not asked about: {strangers}")
+        _only_asked(scores, nodes, "prioritize")
         for name, score in scores.items():
             if isinstance(score, bool) or not isinstance(score, int) or not MIN_EXTENDER_PRIORITY <= score <= MAX_EXTENDER_PRIORITY:
                 raise _HandlerError(f"prioritize gave node {name!r} the score {score!r}, not an integer in "
                                     f"{MIN_EXTENDER_PRIORITY}..{MAX_EXTENDER_PRIORITY}")
-        return [HostPriority(name, scores[name]) for name in names if name in scores]
+        return [HostPriority(name, scores[name]) for name in map(_node_name, nodes) if name in scores]
 
     def _run_bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
         assert self._bind is not None

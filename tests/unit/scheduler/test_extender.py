@@ -88,6 +88,13 @@ def test_a_filter_that_raises_answers_with_the_error_in_the_result_and_logs_it(c
     assert "extender filter failed" in caplog.text and "database down" in caplog.text
 
 
+def test_a_filter_answering_for_nodes_it_was_not_asked_about_is_an_error() -> None:
+    ext = Extender()
+    ext.filter_batch(lambda pod, nodes: {"n9": "no"})
+    status, result = call(ext, "filter", {"Pod": POD, "Nodes": {"items": NODES}})
+    assert status == 200 and "not asked about: ['n9']" in result["Error"]
+
+
 def test_prioritize_scores_every_node_it_is_asked_about_in_request_order() -> None:
     ext = Extender()
     ext.prioritize(lambda pod, n: 10 if n["metadata"]["labels"].get("disk") == "ssd" else 1)
