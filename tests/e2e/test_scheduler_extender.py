@@ -20,6 +20,7 @@ import kcore
 from kcore.informer import SharedInformerFactory
 from kcore.scheduler import Snapshot
 from kcore.scheduler.extender import Extender
+from kcore.scheduler.extender_wire import Victims
 from kcore.scheduler.profile_extender import bin_packing_prioritizer
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
@@ -43,6 +44,8 @@ class Extenders:
         self.cached_filtered: Dict[str, Set[str]] = {}
         self.clientset: Any = None
         self.snapshot = Snapshot()
+        self.preempt_offers: Dict[str, List[str]] = {}  # node -> the victims kube-scheduler offered there
+        self.preempt_keep = ""  # the one candidate node the preempting extender keeps
 
     def full_node(self) -> Extender:
         ext = Extender()
@@ -79,6 +82,17 @@ class Extenders:
                 self.cached_filtered[pod["metadata"]["name"]] = {n["metadata"]["name"] for n in nodes}
             return {n["metadata"]["name"]: "not one of the cached extender's nodes"
                     for n in nodes if n["metadata"]["name"] not in CACHED_ALLOWED}
+
+        return ext
+
+    def preemption(self) -> Extender:
+        ext = Extender()
+
+        @ext.preempt
+        def keep_one(pod: dict, candidates: Dict[str, Victims]) -> Dict[str, Victims]:
+            with self.lock:
+                self.preempt_offers = {n: [p["metadata"]["name"] for p in v.pods] for n, v in candidates.items()}
+            return {n: v for n, v in candidates.items() if n == self.preempt_keep}
 
         return ext
 
@@ -125,7 +139,8 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
             return lister_box["lister"].get(name)
 
     snapshot = ext.snapshot  # the bin-packing extender's view, kept current by informers below
-    packer = bin_packing_prioritizer(snapshot).serve()
+    packer = bin_packing_prioritizer(snapshot, ignored_resources=["kcore.test/packed"]).serve()
+    preempter = ext.preemption().serve()
     full = ext.full_node().serve()
     cached = ext.node_cache(LateLister()).serve()
     slow = Extenders.slow().serve()
@@ -141,6 +156,7 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
         extender_config(slow.url, "kcore.test/slow-required", False),
         {**extender_config(packer.url, "kcore.test/packed", False, prioritizeVerb="prioritize", weight=50),
          "filterVerb": ""},
+        {**extender_config(preempter.url, "kcore.test/preempt", False, preemptVerb="preempt"), "filterVerb": ""},
     ]
     try:
         with ControlPlane(with_scheduler=True, with_kwok=True, scheduler_config={"extenders": extenders}) as cp:
@@ -150,16 +166,10 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
                 labels = {"kcore.test/allowed": "true"} if name in ALLOWED else {}
                 cs.core_v1.nodes().create({"metadata": {"name": name, "labels": labels,
                                                         "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
-            # No node controller runs to lift the not-ready taint admission puts on a new node;
-            # kwok keeps the allocatable it finds (4 CPUs, so that bin packing shows).
-            for name in NODES:
-                cs.core_v1.nodes().patch(name, {"spec": {"taints": None}})
-                cs.core_v1.nodes().patch(name, {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}},
-                                         subresource="status")
             factory = SharedInformerFactory(cs)
             nodes = factory.core_v1.nodes()
-            nodes.add_event_handler(on_add=lambda node, *_: snapshot.add_node(node), on_update=lambda old, new: snapshot.update_node(new),
-                                    on_delete=lambda node: None)
+            nodes.add_event_handler(on_add=lambda node, *_: snapshot.add_node(node),
+                                    on_update=lambda old, new: snapshot.update_node(new), on_delete=lambda node: None)
 
             def pod_changed(old: Any, new: Any) -> None:
                 if new["spec"].get("nodeName") and not (old and old["spec"].get("nodeName")):
@@ -171,18 +181,25 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
             assert all(factory.wait_for_cache_sync(timeout=30).values())
             lister_box["lister"] = nodes.lister()
 
-            def all_ready() -> bool:
-                return all(any(c["type"] == "Ready" and c["status"] == "True"
-                               for c in node.get("status", {}).get("conditions", []))
-                           and not node["spec"].get("taints") for node in nodes.lister().list())
+            def ready(node: Any) -> bool:
+                return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
 
-            assert wait_for(all_ready, timeout=30), "the kwok nodes did not all become Ready and untainted"
+            assert wait_for(lambda: len(nodes.lister().list()) == len(NODES) and all(map(ready, nodes.lister().list())),
+                            timeout=30), "kwok did not make every node Ready"
+            # kwok has initialized the nodes: now set what it keeps. No node controller runs to lift
+            # the not-ready taint admission put on; 4 CPUs each, so that bin packing shows.
+            for name in NODES:
+                cs.core_v1.nodes().patch(name, {"spec": {"taints": None}})
+                cs.core_v1.nodes().patch(name, {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}},
+                                         subresource="status")
+            assert wait_for(lambda: all(not n["spec"].get("taints") and n["status"]["allocatable"] == CAPACITY
+                                        for n in nodes.lister().list()), timeout=30), "the nodes were not set up"
             try:
                 yield cp, ext, cs
             finally:
                 factory.shutdown()
     finally:
-        for server in (full, cached, slow, packer):
+        for server in (full, cached, slow, packer, preempter):
             server.close()
         garbage.shutdown()
         garbage.server_close()
@@ -273,3 +290,25 @@ def test_the_bin_packing_prioritizer_fills_one_node_before_the_next(cluster: Any
         uid = cs.core_v1.pods("default").get(name)["metadata"]["uid"]
         assert wait_for(lambda: uid in ext.snapshot.pod_keys(placed[-1]), timeout=10)
     assert len(set(placed)) == 1, placed
+
+
+def test_preemption_asks_the_extender_and_evicts_only_on_the_candidate_it_keeps(cluster: Any) -> None:
+    _, ext, cs = cluster
+    # Two nodes no other test put CPU requests on, each nearly full with a low-priority pod.
+    cpu_used = {p["spec"].get("nodeName") for p in cs.core_v1.pods("default").list()["items"]
+                if any("cpu" in c["resources"].get("requests", {}) for c in p["spec"]["containers"])}
+    kept, spared = [n for n in NODES if n not in cpu_used][-2:]
+    ext.preempt_keep = kept
+    for node in (kept, spared):
+        cs.core_v1.nodes().patch(node, {"metadata": {"labels": {"kcore.test/pool": "preempt"}}})
+        victim = pod(f"victim-{node}", "kcore.test/none", cpu="3")
+        victim["spec"].update(nodeName=node, terminationGracePeriodSeconds=0)
+        cs.core_v1.pods("default").create(victim)
+    cs.scheduling_v1.priority_classes().create({"metadata": {"name": "kcore-extender-high"}, "value": 1000})
+    preemptor = pod("preemptor", "kcore.test/preempt", cpu="2")
+    preemptor["spec"].update(priorityClassName="kcore-extender-high", nodeSelector={"kcore.test/pool": "preempt"})
+    cs.core_v1.pods("default").create(preemptor)
+    assert wait_for(lambda: node_of(cs, "preemptor") == kept, timeout=60), scheduling_events(cs, ["preemptor"])
+    assert ext.preempt_offers == {kept: [f"victim-{kept}"], spared: [f"victim-{spared}"]}
+    remaining = {p["metadata"]["name"] for p in cs.core_v1.pods("default").list()["items"]}
+    assert f"victim-{spared}" in remaining and f"victim-{kept}" not in remaining

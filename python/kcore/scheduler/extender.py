@@ -239,11 +239,14 @@ class ExtenderServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 status, body = extender.handle(self.path.strip("/"), self.rfile.read(length))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # kube-scheduler's httpTimeout ran out
+                    log.warning("extender %s: the scheduler hung up before the answer", self.path)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug(format, *args)

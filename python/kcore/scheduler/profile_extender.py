@@ -11,7 +11,7 @@ MaxExtenderPriority = 10, so the total is brought back to 0..10 by the inverse o
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from kcore.scheduler.extender import Extender, NodeLister, Reason, Unresolvable
 from kcore.scheduler.extender_wire import MAX_EXTENDER_PRIORITY
@@ -62,9 +62,15 @@ def profile_extender(profile: Profile, snapshot: Snapshot, node_lister: Optional
     return ext
 
 
-def bin_packing_prioritizer(snapshot: Snapshot, node_lister: Optional[NodeLister] = None) -> Extender:
+def bin_packing_prioritizer(snapshot: Snapshot, node_lister: Optional[NodeLister] = None,
+                            ignored_resources: Sequence[str] = ()) -> Extender:
     """A prioritize-only extender that prefers the fullest nodes: NodeResourcesFit's
-    MostAllocated score (cpu and memory, weight 1 each), 0..10."""
-    most_allocated = Profile("bin-packing", FILTERS, {"NodeResourcesFit": 1},
-                             {"NodeResourcesFit": {"scoringStrategy": {"type": "MostAllocated"}}})
+    MostAllocated score (cpu and memory, weight 1 each), 0..10, over the nodes the pod fits.
+    ``ignored_resources``: the managedResources marked ignoredByScheduler in the scheduler's
+    configuration (kube-scheduler adds them to NodeResourcesFit's ignoredResources; so must we,
+    or no node has them and the pod fits nowhere)."""
+    fit_args: Dict[str, Any] = {"scoringStrategy": {"type": "MostAllocated"}}
+    if ignored_resources:
+        fit_args["ignoredResources"] = list(ignored_resources)
+    most_allocated = Profile("bin-packing", FILTERS, {"NodeResourcesFit": 1}, {"NodeResourcesFit": fit_args})
     return profile_extender(most_allocated, snapshot, node_lister, filter=False)

@@ -57,3 +57,14 @@ def test_a_whole_profile_scores_its_weighted_total_scaled_to_0_to_10() -> None:
     assert status == 200
     assert {h["Host"]: h["Score"] for h in scores} == {n: t * 10 // (100 * weights) for n, t in totals.items()}
     assert all(0 <= h["Score"] <= 10 for h in scores)
+
+
+def test_bin_packing_ignores_the_extended_resources_kube_scheduler_is_told_to_ignore() -> None:
+    incoming = pod("incoming", cpu="500m")
+    incoming["spec"]["containers"][0]["resources"]["requests"]["example.com/gpu"] = "1"
+    args = {"Pod": incoming, "Nodes": {"items": [node("busy"), node("idle")]}}
+    # No node has example.com/gpu: the pod fits nowhere, so nothing is scored...
+    assert call(bin_packing_prioritizer(cluster()), "prioritize", args) == (200, [])
+    # ...unless it is one of the managedResources marked ignoredByScheduler.
+    ignoring = bin_packing_prioritizer(cluster(), ignored_resources=["example.com/gpu"])
+    assert call(ignoring, "prioritize", args) == (200, [{"Host": "busy", "Score": 4}, {"Host": "idle", "Score": 0}])
