@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, TypeVar
 
+from kcore.errors import KcoreError
+
 #: kube-scheduler's bounds for an extender's score (MinExtenderPriority, MaxExtenderPriority).
 MIN_EXTENDER_PRIORITY = 0
 MAX_EXTENDER_PRIORITY = 10
@@ -19,7 +21,7 @@ MAX_EXTENDER_PRIORITY = 10
 T = TypeVar("T")
 
 
-class WireError(ValueError):
+class WireError(KcoreError, ValueError):
     """A request body that is not the wire type it should be; the message names the field."""
 
 
