@@ -28,6 +28,7 @@ namespaced, and cleans up.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -207,6 +208,8 @@ class ServiceLookup:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="concurrent reconciles (default 2)")
+    parser.add_argument("--qps", type=float, default=None,
+                        help="client-side requests per second (default client-go's 5, burst 10; negative: no limit)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s: %(message)s")
 
@@ -214,6 +217,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     config = kcore.load_config()
+    if args.qps is not None:
+        config = dataclasses.replace(config, qps=args.qps)
     log.info("servicelookup against %s", config.server)
     with ServiceLookup(config, workers=args.workers):
         log.info("servicelookup: caches synced, workers running; SIGINT or SIGTERM stops it")

@@ -166,7 +166,7 @@ def test_the_example_as_a_process_follows_its_kubeconfig_converges_and_exits_cle
     ns = namespace(cs, "process")
     service(cs, ns, "web", {"app": "web"})
     pod(cs, ns, "web-1", {"app": "web"})
-    with example_process("servicelookup.py", plane) as stop:
+    with example_process("servicelookup.py", plane, "--qps", "50") as stop:
         assert_converges(cs, podtoservices)
         assert podtoservices.namespace(ns).get("web-1")["spec"]["services"] == ["web"]
         cs.core_v1.services(ns).patch("web", {"spec": {"selector": {"app": "other"}}})
