@@ -27,6 +27,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
@@ -238,8 +240,12 @@ func run(c *schedulingCase) (*outcome, error) {
 		return nil, err
 	}
 	snapshot := cache.NewSnapshot(c.Pods, c.Nodes)
+	// An informer factory of an empty cluster: PodTopologySpread's default constraints take their
+	// selector from services and controllers, and there are none (as in kcore's Snapshot).
+	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
 	f, err := frameworkruntime.NewFramework(ctx, plugins.NewInTreeRegistry(), prof,
-		frameworkruntime.WithSnapshotSharedLister(snapshot), frameworkruntime.WithSharedDRAManager(noDeviceClasses{}))
+		frameworkruntime.WithSnapshotSharedLister(snapshot), frameworkruntime.WithSharedDRAManager(noDeviceClasses{}),
+		frameworkruntime.WithInformerFactory(factory))
 	if err != nil {
 		return nil, fmt.Errorf("building the framework: %w", err)
 	}

@@ -10,12 +10,14 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 #: The filter plugins kcore has, in kube-scheduler v1.37.2's default order.
 FILTERS: Tuple[str, ...] = (
     "NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
+    "PodTopologySpread",
 )
 #: The score plugins kcore has, with kube-scheduler v1.37.2's default weights.
 DEFAULT_WEIGHTS: Dict[str, int] = {
     "TaintToleration": 3,
     "NodeAffinity": 2,
     "NodeResourcesFit": 1,
+    "PodTopologySpread": 2,
     "NodeResourcesBalancedAllocation": 1,
     "ImageLocality": 1,
 }

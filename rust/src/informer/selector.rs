@@ -78,6 +78,12 @@ impl Selector {
         self.requirements.is_empty()
     }
 
+    /// This selector and `more` requirements.
+    pub(crate) fn and(mut self, more: impl Iterator<Item = Requirement>) -> Selector {
+        self.requirements.extend(more);
+        self
+    }
+
     pub(crate) fn matches(&self, labels: &impl Labels) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }

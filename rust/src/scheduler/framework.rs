@@ -79,7 +79,7 @@ impl Profile {
         let mut narrowing: Vec<&'static str> = Vec::new();
         let mut rejected: Option<Failure> = None;
         for plugin in &self.filters {
-            match plugin.pre_filter(pod) {
+            match plugin.pre_filter(pod, state) {
                 PreFilter::Skip => {}
                 PreFilter::Run(f) => filters.push((plugin.name(), f)),
                 PreFilter::Only(names, f) => {
@@ -100,6 +100,7 @@ impl Profile {
                         break;
                     }
                 }
+                PreFilter::Error(e) => return Err(format!("running PreFilter plugin {:?}: {e}", plugin.name())),
                 PreFilter::Reject(r) => {
                     let unresolvable = r.code == Code::UnschedulableAndUnresolvable;
                     rejected = Some(Failure { plugin: plugin.name().to_owned(), rejection: r });
@@ -132,7 +133,7 @@ impl Profile {
         let mut totals = vec![0i64; fitting.len()];
         if score && !fitting.is_empty() {
             for (plugin, weight) in &self.scores {
-                let PreScore::Run(scorer) = plugin.pre_score(pod, state)? else { continue };
+                let PreScore::Run(scorer) = plugin.pre_score(pod, state, &fitting)? else { continue };
                 let mut s = parallel_map(&fitting, |(info, node)| scorer.score(info, node));
                 scorer.normalize(&mut s);
                 for (t, v) in totals.iter_mut().zip(&s) {

@@ -10,6 +10,7 @@
 //! - Pods and nodes may be compact objects or plain mappings; a malformed field is a ValueError
 //!   naming it.
 mod framework;
+mod label_selector;
 mod node;
 mod node_info;
 mod plugins;

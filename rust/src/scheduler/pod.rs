@@ -2,7 +2,7 @@
 use super::read::{field, int, list, resource_list, string, string_map, strings, Read};
 use super::resources::ResourceList;
 use crate::informer::view::View;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A container port with a host port (others do not take a port on the node).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,6 +45,26 @@ pub(crate) struct SelectorTerm {
     pub(crate) match_fields: Vec<SelectorRequirement>,
 }
 
+/// A metav1.LabelSelector as written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LabelSelectorSpec {
+    pub(crate) match_labels: BTreeMap<String, String>,
+    pub(crate) match_expressions: Vec<SelectorRequirement>,
+}
+
+/// A v1.TopologySpreadConstraint as written (absent pointers as None).
+#[derive(Clone, Debug)]
+pub(crate) struct SpreadConstraint {
+    pub(crate) max_skew: i64,
+    pub(crate) topology_key: String,
+    pub(crate) when_unsatisfiable: String,
+    pub(crate) label_selector: Option<LabelSelectorSpec>,
+    pub(crate) min_domains: Option<i64>,
+    pub(crate) node_affinity_policy: Option<String>,
+    pub(crate) node_taints_policy: Option<String>,
+    pub(crate) match_label_keys: Vec<String>,
+}
+
 /// What the kubelet reports for a container (status.containerStatuses / initContainerStatuses):
 /// the requests it allocated, and those in effect (resources.requests).
 #[derive(Clone, Debug, Default)]
@@ -59,6 +79,9 @@ pub(crate) struct Pod {
     pub(crate) namespace: String,
     pub(crate) name: String,
     pub(crate) uid: String,
+    pub(crate) labels: HashMap<String, String>,
+    /// metadata.deletionTimestamp is set: the pod is going and no longer counts for spreading.
+    pub(crate) deleting: bool,
     pub(crate) node_name: String,
     pub(crate) containers: Vec<Container>,
     pub(crate) init_containers: Vec<Container>,
@@ -71,6 +94,7 @@ pub(crate) struct Pod {
     pub(crate) required_node_affinity: Option<Vec<SelectorTerm>>,
     /// nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution: (weight, term); None when not set.
     pub(crate) preferred_node_affinity: Option<Vec<(i64, SelectorTerm)>>,
+    pub(crate) spread_constraints: Vec<SpreadConstraint>,
     /// The references of the pod's image volumes.
     pub(crate) image_volumes: Vec<String>,
     /// status.containerStatuses, then status.initContainerStatuses.
@@ -119,6 +143,30 @@ pub(crate) fn selector_term(v: View<'_>, path: &str) -> Read<SelectorTerm> {
     Ok(SelectorTerm { match_expressions: requirements(v, "matchExpressions", path)?, match_fields: requirements(v, "matchFields", path)? })
 }
 
+/// A metav1.LabelSelector: None when absent or null.
+pub(crate) fn label_selector(v: View<'_>, key: &str, path: &str) -> Read<Option<LabelSelectorSpec>> {
+    let Some(s) = field(v, key) else { return Ok(None) };
+    let at = format!("{path}.{key}");
+    Ok(Some(LabelSelectorSpec {
+        match_labels: string_map(s, "matchLabels", &at)?.unwrap_or_default(),
+        match_expressions: requirements(s, "matchExpressions", &at)?,
+    }))
+}
+
+fn spread_constraint(v: View<'_>, path: &str) -> Read<SpreadConstraint> {
+    let optional = |key: &str| field(v, key).map(|_| string(v, key, path)).transpose();
+    Ok(SpreadConstraint {
+        max_skew: int(v, "maxSkew", path)?,
+        topology_key: string(v, "topologyKey", path)?,
+        when_unsatisfiable: string(v, "whenUnsatisfiable", path)?,
+        label_selector: label_selector(v, "labelSelector", path)?,
+        min_domains: field(v, "minDomains").map(|_| int(v, "minDomains", path)).transpose()?,
+        node_affinity_policy: optional("nodeAffinityPolicy")?,
+        node_taints_policy: optional("nodeTaintsPolicy")?,
+        match_label_keys: strings(v, "matchLabelKeys", path)?,
+    })
+}
+
 fn container_status(v: View<'_>, path: &str) -> Read<ContainerStatus> {
     let actual = match field(v, "resources") {
         Some(r) => resource_list(r, "requests", &format!("{path}.resources"))?,
@@ -134,6 +182,11 @@ impl Pod {
             Some(m) => (string(m, "namespace", "metadata")?, string(m, "name", "metadata")?, string(m, "uid", "metadata")?),
             None => Default::default(),
         };
+        let labels = match meta {
+            Some(m) => string_map(m, "labels", "metadata")?.unwrap_or_default().into_iter().collect(),
+            None => HashMap::new(),
+        };
+        let deleting = meta.is_some_and(|m| field(m, "deletionTimestamp").is_some());
         let Some(spec) = field(obj, "spec") else {
             return Err("pod: spec is missing".to_owned());
         };
@@ -184,6 +237,10 @@ impl Pod {
                 preferred_node_affinity = Some(terms);
             }
         }
+        let mut spread_constraints = Vec::new();
+        for (i, c) in list(spec, "topologySpreadConstraints", "spec")?.into_iter().flatten().enumerate() {
+            spread_constraints.push(spread_constraint(c, &format!("spec.topologySpreadConstraints[{i}]"))?);
+        }
         let mut image_volumes = Vec::new();
         for (i, v) in list(spec, "volumes", "spec")?.into_iter().flatten().enumerate() {
             if let Some(image) = field(v, "image") {
@@ -219,6 +276,8 @@ impl Pod {
             namespace,
             name,
             uid,
+            labels,
+            deleting,
             node_name: string(spec, "nodeName", "spec")?,
             containers,
             init_containers,
@@ -231,6 +290,7 @@ impl Pod {
             tolerations,
             required_node_affinity,
             preferred_node_affinity,
+            spread_constraints,
             image_volumes,
             container_statuses,
             resize_infeasible,

@@ -23,6 +23,8 @@ TAINT_VALUES = ["", "a", "b"]
 EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
 IMAGES = ["nginx:1.25", "redis", "busybox:latest", "registry.io/app:v1", "localhost:5000/tool", "docker.io/library/nginx:1.25"]
 MB = 1024 * 1024
+POD_LABELS = {"app": ["web", "db"], "tier": ["front", "back"], "version": ["1", "2"]}
+TOPOLOGY_KEYS = ["zone", "kubernetes.io/hostname", "disk"]
 
 
 class RandomClusters:
@@ -167,10 +169,54 @@ class RandomClusters:
             spec["affinity"] = {"nodeAffinity": affinity}
         if self.chance(0.05):
             spec["volumes"] = [{"name": "v", "image": {"reference": self.pick(IMAGES)}}]
-        pod: Obj = {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{self.uid}"}, "spec": spec}
+        if self.chance(0.4):
+            spec["topologySpreadConstraints"] = [self.spread_constraint() for _ in range(self.rng.choice([1, 1, 2, 3]))]
+        metadata: Obj = {"name": name, "namespace": "default" if self.chance(0.85) else "other", "uid": f"uid-{self.uid}"}
+        labels = {k: self.pick(v) for k, v in POD_LABELS.items() if self.chance(0.6)}
+        if labels or self.chance(0.2):
+            metadata["labels"] = labels
+        if node_name is not None and self.chance(0.05):
+            metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        pod: Obj = {"metadata": metadata, "spec": spec}
         if self.chance(0.3 if node_name is not None else 0.05):
             pod["status"] = self.status(spec)
         return pod
+
+    def pod_selector(self) -> Optional[Obj]:
+        """A label selector that selects some of the pods: absent, empty, by labels, by
+        expressions (rarely with an operator the API does not have)."""
+        if self.chance(0.1):
+            return None
+        selector: Obj = {}
+        if self.chance(0.6):
+            selector["matchLabels"] = {k: self.pick(POD_LABELS[k]) for k in self.rng.sample(list(POD_LABELS), self.rng.choice([1, 1, 2]))}
+        if self.chance(0.4):
+            expressions = []
+            for _ in range(self.rng.choice([1, 2])):
+                key = self.pick(list(POD_LABELS))
+                op = self.pick(["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if self.chance(0.02) else []))
+                values = self.rng.sample(POD_LABELS[key], self.rng.choice([1, 2])) if op in ("In", "NotIn") else []
+                expressions.append({"key": key, "operator": op, "values": values})
+            selector["matchExpressions"] = expressions
+        return selector
+
+    def spread_constraint(self) -> Obj:
+        c: Obj = {
+            "maxSkew": self.pick([1, 1, 1, 2, 3]),
+            "topologyKey": self.pick(TOPOLOGY_KEYS),
+            "whenUnsatisfiable": self.pick(["DoNotSchedule", "ScheduleAnyway"]),
+        }
+        selector = self.pod_selector()
+        if selector is not None:
+            c["labelSelector"] = selector
+        if self.chance(0.2):
+            c["minDomains"] = self.pick([1, 2, 3, 5])
+        for policy in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
+            if self.chance(0.25):
+                c[policy] = self.pick(["Honor", "Ignore"])
+        if self.chance(0.2):
+            c["matchLabelKeys"] = self.rng.sample(list(POD_LABELS) + ["pod-template-hash"], self.rng.choice([1, 2]))
+        return c
 
     def status(self, spec: Obj) -> Obj:
         """What a kubelet reports, mid-resize or after one: each container's allocated and actual
@@ -215,8 +261,11 @@ class RandomClusters:
 
     def profile(self) -> Obj:
         """{"filters": [...], "scores": [{"name", "weight"}], "pluginConfig": [{"name", "args"}]}."""
-        filters = ["NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]
-        weights = {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1}
+        filters = ["NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread"]
+        weights = {
+            "TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2,
+            "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1,
+        }
         if self.chance(0.5):
             filters = [f for f in filters if self.chance(0.8)]
             self.rng.shuffle(filters)

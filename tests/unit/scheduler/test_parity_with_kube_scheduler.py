@@ -246,10 +246,14 @@ def test_the_random_cases_reach_every_plugin_outcome() -> None:
         reasons.update(r for f in answer["filter"].values() if f for r in f["reasons"])
         plugins_scoring.update(answer["scores"])
         with_feasible += len(answer["total"]) >= 2
-    assert plugins_rejecting >= {"NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", ""}
+    assert plugins_rejecting >= {"NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", ""}
     assert reasons >= {
         "node(s) didn't satisfy plugin(s) [NodeName]", "pod affinity terms conflict", "Too many pods",
         "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage", "Insufficient example.com/gpu",
+        "node(s) didn't match pod topology spread constraints",
+        "node(s) didn't match pod topology spread constraints (missing required label)",
     }
-    assert plugins_scoring == {"NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "NodeAffinity", "TaintToleration"}
+    assert plugins_scoring == {
+        "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "NodeAffinity", "TaintToleration", "PodTopologySpread",
+    }
     assert with_feasible > len(cases) // 4

@@ -51,7 +51,7 @@ impl ScorePlugin for ImageLocality {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, state: &'p State) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(&'p self, pod: &'p Pod, state: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
         let containers = pod.init_containers.iter().chain(pod.containers.iter());
         let mut images: Vec<String> = containers.map(|c| normalized(&c.image)).collect();
         images.extend(pod.image_volumes.iter().map(|r| normalized(r)));

@@ -8,6 +8,7 @@ pub(crate) mod node_ports;
 pub(crate) mod node_resources_balanced_allocation;
 pub(crate) mod node_resources_fit;
 pub(crate) mod node_unschedulable;
+pub(crate) mod pod_topology_spread;
 pub(crate) mod taint_toleration;
 
 use super::node::Node;
@@ -74,11 +75,13 @@ pub(crate) enum PreFilter<'p> {
     Only(HashSet<String>, Box<dyn NodeFilter + 'p>),
     /// No node can fit.
     Reject(Rejection),
+    /// The pod cannot be scheduled by this profile at all (kube-scheduler's Error status).
+    Error(String),
 }
 
 pub(crate) trait FilterPlugin: Send + Sync {
     fn name(&self) -> &'static str;
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p>;
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, snapshot: &'p State) -> PreFilter<'p>;
 }
 
 /// Score for one pod, over any node, and the normalization of all the nodes' scores.
@@ -95,7 +98,8 @@ pub(crate) enum PreScore<'p> {
 
 pub(crate) trait ScorePlugin: Send + Sync {
     fn name(&self) -> &'static str;
-    fn pre_score<'p>(&'p self, pod: &'p Pod, snapshot: &'p State) -> Result<PreScore<'p>, String>;
+    /// `feasible`: the nodes that passed filtering, in the order Score is run and normalized.
+    fn pre_score<'p>(&'p self, pod: &'p Pod, snapshot: &'p State, feasible: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String>;
 }
 
 /// helper.DefaultNormalizeScore: scaled so that the highest is MAX_NODE_SCORE (reversed: the
@@ -126,6 +130,7 @@ impl Registry {
             node_affinity::NAME => Arc::new(node_affinity::NodeAffinity::new(args)?),
             node_ports::NAME => Arc::new(node_ports::NodePorts),
             node_resources_fit::NAME => Arc::new(node_resources_fit::Fit::new(args)?),
+            pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
             _ => return Err(format!("no filter plugin named {name:?} (kcore has {})", FILTERS.join(", "))),
         })
     }
@@ -137,12 +142,26 @@ impl Registry {
             node_resources_fit::NAME => Arc::new(node_resources_fit::Fit::new(args)?),
             node_resources_balanced_allocation::NAME => Arc::new(node_resources_balanced_allocation::BalancedAllocation::new(args)?),
             image_locality::NAME => Arc::new(image_locality::ImageLocality),
+            pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
             _ => return Err(format!("no score plugin named {name:?} (kcore has {})", SCORES.join(", "))),
         })
     }
 }
 
-pub(crate) const FILTERS: &[&str] =
-    &[node_unschedulable::NAME, node_name::NAME, taint_toleration::NAME, node_affinity::NAME, node_ports::NAME, node_resources_fit::NAME];
-pub(crate) const SCORES: &[&str] =
-    &[taint_toleration::NAME, node_affinity::NAME, node_resources_fit::NAME, node_resources_balanced_allocation::NAME, image_locality::NAME];
+pub(crate) const FILTERS: &[&str] = &[
+    node_unschedulable::NAME,
+    node_name::NAME,
+    taint_toleration::NAME,
+    node_affinity::NAME,
+    node_ports::NAME,
+    node_resources_fit::NAME,
+    pod_topology_spread::NAME,
+];
+pub(crate) const SCORES: &[&str] = &[
+    taint_toleration::NAME,
+    node_affinity::NAME,
+    node_resources_fit::NAME,
+    node_resources_balanced_allocation::NAME,
+    image_locality::NAME,
+    pod_topology_spread::NAME,
+];

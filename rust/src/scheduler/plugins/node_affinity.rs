@@ -76,13 +76,13 @@ fn is_empty(term: &SelectorTerm) -> bool {
 
 /// RequiredNodeAffinity: the nodeSelector, and the required terms (a term that does not parse
 /// matches nothing).
-struct Required {
+pub(crate) struct Required {
     node_selector: Option<Selector>,
     terms: Option<Vec<Result<Term, String>>>,
 }
 
 impl Required {
-    fn of(pod: &Pod) -> Required {
+    pub(crate) fn of(pod: &Pod) -> Required {
         let node_selector = pod
             .node_selector
             .as_ref()
@@ -92,7 +92,7 @@ impl Required {
         Required { node_selector, terms }
     }
 
-    fn matches(&self, node: &Node) -> bool {
+    pub(crate) fn matches(&self, node: &Node) -> bool {
         if self.node_selector.as_ref().is_some_and(|s| !s.matches(&node.labels)) {
             return false;
         }
@@ -139,7 +139,7 @@ impl FilterPlugin for NodeAffinity {
         NAME
     }
 
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         if pod.required_node_affinity.is_none() && pod.node_selector.is_none() {
             return PreFilter::Skip;
         }
@@ -172,7 +172,7 @@ impl ScorePlugin for NodeAffinity {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
         let Some(preferred) = &pod.preferred_node_affinity else {
             return Ok(PreScore::Skip);
         };

@@ -2,6 +2,7 @@
 //! nodes to that one.
 use super::{FilterPlugin, PreFilter, Rejection};
 use crate::scheduler::node::Node;
+use crate::scheduler::snapshot::State;
 use crate::scheduler::pod::Pod;
 use std::collections::HashSet;
 
@@ -15,7 +16,7 @@ impl FilterPlugin for NodeName {
         NAME
     }
 
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         let wanted = pod.node_name.as_str();
         let filter = Box::new(move |_: &_, node: &Node| (!wanted.is_empty() && wanted != node.name).then(|| Rejection::unresolvable(REASON)));
         if wanted.is_empty() {

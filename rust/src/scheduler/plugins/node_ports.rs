@@ -2,6 +2,7 @@
 use super::{FilterPlugin, PreFilter, Rejection};
 use crate::scheduler::node::Node;
 use crate::scheduler::node_info::NodeInfo;
+use crate::scheduler::snapshot::State;
 use crate::scheduler::pod::{HostPort, Pod};
 
 pub(crate) const NAME: &str = "NodePorts";
@@ -14,7 +15,7 @@ impl FilterPlugin for NodePorts {
         NAME
     }
 
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         let wanted: Vec<&HostPort> = pod.host_ports().collect();
         if wanted.is_empty() {
             return PreFilter::Skip;

@@ -75,7 +75,7 @@ impl ScorePlugin for BalancedAllocation {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
         let pod_requests = pod_request_list(pod, &self.resources, false, Options { pod_level: true, status: true });
         if pod_requests.iter().all(|r| *r == 0) {
             return Ok(PreScore::Skip);

@@ -169,7 +169,7 @@ impl FilterPlugin for Fit {
         NAME
     }
 
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         // computePodResourceRequest: the spec only, with pod-level requests.
         let options = Options { pod_level: true, status: false };
         let mut request = Resource::from_list(&pod_requests(pod, &ResourceList::new(), options));
@@ -298,7 +298,7 @@ impl ScorePlugin for Fit {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
         Ok(PreScore::Run(Box::new(Scorer { fit: self, pod_requests: pod_request_list(pod, &self.resources, true, Options { pod_level: false, status: false }) })))
     }
 }

@@ -3,6 +3,7 @@
 use super::taint_toleration::tolerated;
 use super::{FilterPlugin, PreFilter, Rejection};
 use crate::scheduler::node::Taint;
+use crate::scheduler::snapshot::State;
 use crate::scheduler::pod::Pod;
 
 pub(crate) const NAME: &str = "NodeUnschedulable";
@@ -15,7 +16,7 @@ impl FilterPlugin for NodeUnschedulable {
         NAME
     }
 
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         let taint = Taint { key: "node.kubernetes.io/unschedulable".to_owned(), value: String::new(), effect: "NoSchedule".to_owned() };
         let tolerates = tolerated(&pod.tolerations, &taint);
         PreFilter::Run(Box::new(move |_: &_, node: &crate::scheduler::node::Node| {

@@ -29,6 +29,11 @@ pub(crate) fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| tolerates(t, taint))
 }
 
+/// A NoSchedule or NoExecute taint on `node` that `tolerations` do not tolerate.
+pub(crate) fn untolerated_do_not_schedule(node: &Node, tolerations: &[Toleration]) -> bool {
+    node.taints.iter().any(|taint| (taint.effect == "NoSchedule" || taint.effect == "NoExecute") && !tolerated(tolerations, taint))
+}
+
 pub(crate) struct TaintToleration;
 
 impl FilterPlugin for TaintToleration {
@@ -36,14 +41,8 @@ impl FilterPlugin for TaintToleration {
         NAME
     }
 
-    fn pre_filter<'p>(&'p self, pod: &'p Pod) -> PreFilter<'p> {
-        PreFilter::Run(Box::new(move |_: &NodeInfo, node: &Node| {
-            let untolerated = node
-                .taints
-                .iter()
-                .any(|taint| (taint.effect == "NoSchedule" || taint.effect == "NoExecute") && !tolerated(&pod.tolerations, taint));
-            untolerated.then(|| Rejection::unresolvable(REASON))
-        }))
+    fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
+        PreFilter::Run(Box::new(move |_: &NodeInfo, node: &Node| untolerated_do_not_schedule(node, &pod.tolerations).then(|| Rejection::unresolvable(REASON))))
     }
 }
 
@@ -67,7 +66,7 @@ impl ScorePlugin for TaintToleration {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
         let tolerations = pod.tolerations.iter().filter(|t| t.effect.is_empty() || t.effect == "PreferNoSchedule").collect();
         Ok(PreScore::Run(Box::new(PreferNoSchedule { tolerations })))
     }
