@@ -194,7 +194,7 @@ class RandomClusters:
             expressions = []
             for _ in range(self.rng.choice([1, 2])):
                 key = self.pick(list(POD_LABELS))
-                op = self.pick(["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if self.chance(0.02) else []))
+                op = self.pick(["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if self.chance(0.05) else []))
                 values = self.rng.sample(POD_LABELS[key], self.rng.choice([1, 2])) if op in ("In", "NotIn") else []
                 expressions.append({"key": key, "operator": op, "values": values})
             selector["matchExpressions"] = expressions

@@ -130,6 +130,13 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
         ({"spec": {"tolerations": {"key": "x"}}}, r"spec\.tolerations must be a list"),
         ({"spec": {"nodeSelector": {"zone": 1}}}, r"spec\.nodeSelector\.zone must be a string"),
         ({"spec": {"overhead": {"cpu": ["1"]}}}, r"spec\.overhead\.cpu must be a quantity"),
+        ({"metadata": {"labels": {"app": 1}}, "spec": {}}, r"metadata\.labels\.app must be a string"),
+        ({"spec": {"topologySpreadConstraints": [{"maxSkew": "1"}]}}, r"spec\.topologySpreadConstraints\[0\]\.maxSkew must be an integer"),
+        ({"spec": {"topologySpreadConstraints": [{"labelSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": "x"}]}}]}},
+         r"spec\.topologySpreadConstraints\[0\]\.labelSelector\.matchExpressions\[0\]\.values must be a list"),
+        ({"spec": {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+                                                  "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}}]}},
+         r"PodTopologySpread.*\"Gt\" is not a valid label selector operator"),
     ],
 )
 def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
@@ -185,6 +192,9 @@ def test_snapshot_changes_that_do_not_apply_say_why() -> None:
          "requestedToCapacityRatio: must be specified"),
         (Profile("p", (), {"NodeResourcesBalancedAllocation": 1}, {"NodeResourcesBalancedAllocation": {"resources": [{"name": "cpu", "weight": 2}]}}),
          r"resources\[0\]\.weight: must be 1"),
+        (Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "Always"}}), "defaultingType must be"),
+        (Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "List", "defaultConstraints": [
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}}), "defaultConstraints are not supported"),
     ],
 )
 def test_a_profile_kcore_cannot_run_is_refused_when_built(profile: Profile, message: str) -> None:

@@ -223,6 +223,28 @@ def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_schedule
     assert any(len(kcore_answer(c)["total"]) > 600 for c in cases)  # many nodes were scored, not just filtered
 
 
+def test_pods_with_spread_constraints_are_filtered_and_scored_exactly_as_kube_scheduler() -> None:
+    """Every pod to place carries topology spread constraints (hard and soft, on zone, hostname
+    and disk, some nodes without the key): the same skew decisions and spread scores, and the
+    cases do reach both rejections and scores that differ between nodes."""
+    generator = RandomClusters(30)
+    cases = []
+    for _ in range(400):
+        case = generator.case()
+        case["pod"]["spec"]["topologySpreadConstraints"] = [generator.spread_constraint() for _ in range(generator.rng.choice([1, 2]))]
+        cases.append(case)
+    compared, mismatches = compare(cases)
+    assert compared == len(cases)
+    assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    answers = [kcore_answer(c) for c in cases]
+    reasons = [f["reasons"][0] for a in answers if "error" not in a for f in a["filter"].values() if f and f["plugin"] == "PodTopologySpread"]
+    assert {"node(s) didn't match pod topology spread constraints",
+            "node(s) didn't match pod topology spread constraints (missing required label)"} <= set(reasons)
+    spread_scores = [a["scores"].get("PodTopologySpread", {}) for a in answers if "error" not in a]
+    assert sum(len(set(s.values())) > 1 for s in spread_scores) > 40
+    assert any("error" in a for a in answers)  # a selector with an operator the API does not have
+
+
 @pytest.mark.parametrize("seed", range(2, 4))
 def test_a_snapshot_kept_up_to_date_through_churn_answers_as_kube_scheduler_on_the_final_cluster(seed: int) -> None:
     assert_same_answers(seed, churned_snapshot(seed))
