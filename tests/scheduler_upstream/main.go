@@ -56,10 +56,12 @@ type profileCase struct {
 }
 
 type schedulingCase struct {
-	Nodes   []*v1.Node  `json:"nodes"`
-	Pods    []*v1.Pod   `json:"pods"`
-	Pod     *v1.Pod     `json:"pod"`
-	Profile profileCase `json:"profile"`
+	// Namespaces: what InterPodAffinity's namespace lister sees.
+	Namespaces []*v1.Namespace `json:"namespaces"`
+	Nodes      []*v1.Node      `json:"nodes"`
+	Pods       []*v1.Pod       `json:"pods"`
+	Pod        *v1.Pod         `json:"pod"`
+	Profile    profileCase     `json:"profile"`
 }
 
 type failure struct {
@@ -241,8 +243,14 @@ func run(c *schedulingCase) (*outcome, error) {
 	}
 	snapshot := cache.NewSnapshot(c.Pods, c.Nodes)
 	// An informer factory of an empty cluster: PodTopologySpread's default constraints take their
-	// selector from services and controllers, and there are none (as in kcore's Snapshot).
+	// selector from services and controllers, and there are none (as in kcore's Snapshot); its
+	// namespaces are the case's.
 	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+	for _, ns := range c.Namespaces {
+		if err := factory.Core().V1().Namespaces().Informer().GetIndexer().Add(ns); err != nil {
+			return nil, err
+		}
+	}
 	f, err := frameworkruntime.NewFramework(ctx, plugins.NewInTreeRegistry(), prof,
 		frameworkruntime.WithSnapshotSharedLister(snapshot), frameworkruntime.WithSharedDRAManager(noDeviceClasses{}),
 		frameworkruntime.WithInformerFactory(factory))
@@ -301,6 +309,10 @@ func run(c *schedulingCase) (*outcome, error) {
 		return out, nil
 	}
 	if !f.HasScorePlugins() {
+		// prioritizeNodes gives every feasible node a total of 1 when nothing scores.
+		for _, n := range feasible {
+			out.Total[n.Node().Name] = 1
+		}
 		return out, nil
 	}
 	if s := f.RunPreScorePlugins(ctx, state, c.Pod, feasible); !s.IsSuccess() {

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 #: The filter plugins kcore has, in kube-scheduler v1.37.2's default order.
 FILTERS: Tuple[str, ...] = (
     "NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
-    "PodTopologySpread",
+    "PodTopologySpread", "InterPodAffinity",
 )
 #: The score plugins kcore has, with kube-scheduler v1.37.2's default weights.
 DEFAULT_WEIGHTS: Dict[str, int] = {
@@ -18,6 +18,7 @@ DEFAULT_WEIGHTS: Dict[str, int] = {
     "NodeAffinity": 2,
     "NodeResourcesFit": 1,
     "PodTopologySpread": 2,
+    "InterPodAffinity": 2,
     "NodeResourcesBalancedAllocation": 1,
     "ImageLocality": 1,
 }

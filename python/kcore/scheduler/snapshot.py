@@ -21,8 +21,13 @@ class Snapshot:
 
     __slots__ = ("_core",)
 
-    def __init__(self, nodes: Optional[List[Object]] = None, pods: Optional[List[Object]] = None) -> None:
+    def __init__(
+        self, nodes: Optional[List[Object]] = None, pods: Optional[List[Object]] = None,
+        namespaces: Optional[List[Object]] = None,
+    ) -> None:
         self._core = _core.Snapshot()
+        for namespace in namespaces or ():
+            self.set_namespace(namespace)
         for node in nodes or ():
             self.add_node(node)
         for pod in pods or ():
@@ -55,6 +60,15 @@ class Snapshot:
     def forget_pod(self, pod: Object) -> None:
         """Undoes ``assume_pod`` (the binding failed)."""
         self._core.remove_pod(pod)
+
+    def set_namespace(self, namespace: Object) -> None:
+        """Adds or replaces a namespace: its labels are what pod affinity's namespaceSelector
+        selects on."""
+        self._core.set_namespace(namespace)
+
+    def remove_namespace(self, name: str) -> None:
+        """Removes a namespace; KeyError if there is none."""
+        self._core.remove_namespace(name)
 
     def node_names(self) -> List[str]:
         """The nodes, sorted by name."""

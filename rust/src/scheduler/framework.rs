@@ -130,7 +130,8 @@ impl Profile {
         let fitting: Vec<(&NodeInfo, &Node)> = nodes.iter().zip(&statuses).filter(|(_, (_, f))| f.is_none()).map(|(n, _)| *n).collect();
         let feasible: Vec<String> = fitting.iter().map(|(_, n)| n.name.clone()).collect();
         let mut scores = Vec::new();
-        let mut totals = vec![0i64; fitting.len()];
+        // With no score plugin every feasible node totals 1, as prioritizeNodes has it.
+        let mut totals = vec![i64::from(self.scores.is_empty()); fitting.len()];
         if score && !fitting.is_empty() {
             for (plugin, weight) in &self.scores {
                 let PreScore::Run(scorer) = plugin.pre_score(pod, state, &fitting)? else { continue };

@@ -65,6 +65,22 @@ pub(crate) struct SpreadConstraint {
     pub(crate) match_label_keys: Vec<String>,
 }
 
+/// A v1.PodAffinityTerm as written.
+#[derive(Clone, Debug)]
+pub(crate) struct AffinityTermSpec {
+    pub(crate) label_selector: Option<LabelSelectorSpec>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) namespace_selector: Option<LabelSelectorSpec>,
+    pub(crate) topology_key: String,
+}
+
+/// podAffinity or podAntiAffinity: the required terms and the (weight, term) preferred ones.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PodAffinitySpec {
+    pub(crate) required: Vec<AffinityTermSpec>,
+    pub(crate) preferred: Vec<(i64, AffinityTermSpec)>,
+}
+
 /// What the kubelet reports for a container (status.containerStatuses / initContainerStatuses):
 /// the requests it allocated, and those in effect (resources.requests).
 #[derive(Clone, Debug, Default)]
@@ -95,6 +111,9 @@ pub(crate) struct Pod {
     /// nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution: (weight, term); None when not set.
     pub(crate) preferred_node_affinity: Option<Vec<(i64, SelectorTerm)>>,
     pub(crate) spread_constraints: Vec<SpreadConstraint>,
+    /// spec.affinity.podAffinity and podAntiAffinity: None when not set.
+    pub(crate) pod_affinity: Option<PodAffinitySpec>,
+    pub(crate) pod_anti_affinity: Option<PodAffinitySpec>,
     /// The references of the pod's image volumes.
     pub(crate) image_volumes: Vec<String>,
     /// status.containerStatuses, then status.initContainerStatuses.
@@ -151,6 +170,33 @@ pub(crate) fn label_selector(v: View<'_>, key: &str, path: &str) -> Read<Option<
         match_labels: string_map(s, "matchLabels", &at)?.unwrap_or_default(),
         match_expressions: requirements(s, "matchExpressions", &at)?,
     }))
+}
+
+fn affinity_term(v: View<'_>, path: &str) -> Read<AffinityTermSpec> {
+    Ok(AffinityTermSpec {
+        label_selector: label_selector(v, "labelSelector", path)?,
+        namespaces: strings(v, "namespaces", path)?,
+        namespace_selector: label_selector(v, "namespaceSelector", path)?,
+        topology_key: string(v, "topologyKey", path)?,
+    })
+}
+
+fn pod_affinity(affinity: Option<View<'_>>, key: &str) -> Read<Option<PodAffinitySpec>> {
+    let Some(a) = affinity.and_then(|a| field(a, key)) else { return Ok(None) };
+    let path = format!("spec.affinity.{key}");
+    let mut spec = PodAffinitySpec::default();
+    for (i, t) in list(a, "requiredDuringSchedulingIgnoredDuringExecution", &path)?.into_iter().flatten().enumerate() {
+        spec.required.push(affinity_term(t, &format!("{path}.requiredDuringSchedulingIgnoredDuringExecution[{i}]"))?);
+    }
+    for (i, t) in list(a, "preferredDuringSchedulingIgnoredDuringExecution", &path)?.into_iter().flatten().enumerate() {
+        let at = format!("{path}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
+        let term = match field(t, "podAffinityTerm") {
+            Some(term) => affinity_term(term, &format!("{at}.podAffinityTerm"))?,
+            None => AffinityTermSpec { label_selector: None, namespaces: Vec::new(), namespace_selector: None, topology_key: String::new() },
+        };
+        spec.preferred.push((int(t, "weight", &at)?, term));
+    }
+    Ok(Some(spec))
 }
 
 fn spread_constraint(v: View<'_>, path: &str) -> Read<SpreadConstraint> {
@@ -241,6 +287,8 @@ impl Pod {
         for (i, c) in list(spec, "topologySpreadConstraints", "spec")?.into_iter().flatten().enumerate() {
             spread_constraints.push(spread_constraint(c, &format!("spec.topologySpreadConstraints[{i}]"))?);
         }
+        let affinity = field(spec, "affinity");
+        let (pod_affinity, pod_anti_affinity) = (pod_affinity(affinity, "podAffinity")?, pod_affinity(affinity, "podAntiAffinity")?);
         let mut image_volumes = Vec::new();
         for (i, v) in list(spec, "volumes", "spec")?.into_iter().flatten().enumerate() {
             if let Some(image) = field(v, "image") {
@@ -291,6 +339,8 @@ impl Pod {
             required_node_affinity,
             preferred_node_affinity,
             spread_constraints,
+            pod_affinity,
+            pod_anti_affinity,
             image_volumes,
             container_statuses,
             resize_infeasible,

@@ -23,6 +23,8 @@ pub(crate) struct State {
     pub(crate) image_nodes: HashMap<String, usize>,
     /// How many entries of `nodes` have a node.
     pub(crate) node_count: usize,
+    /// Each namespace's labels, by name (namespaceSelector in pod affinity terms).
+    pub(crate) namespaces: HashMap<String, HashMap<String, String>>,
 }
 
 impl State {
@@ -158,6 +160,24 @@ impl Snapshot {
     fn remove_pod(&self, py: Python<'_>, pod: &Bound<'_, PyAny>) -> PyResult<()> {
         let key = read_object(py, pod, |v| Pod::read(v).map(|p| p.key()))?;
         self.write(py).remove_pod(&key).map_err(key_error)
+    }
+
+    /// Adds or replaces a namespace (its name and labels).
+    fn set_namespace(&self, py: Python<'_>, namespace: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (name, labels) = read_object(py, namespace, |v| {
+            let meta = super::read::field(v, "metadata").ok_or("namespace: metadata is missing")?;
+            let name = super::read::string(meta, "name", "metadata")?;
+            if name.is_empty() {
+                return Err("namespace: metadata.name is missing".to_owned());
+            }
+            Ok((name, super::read::string_map(meta, "labels", "metadata")?.unwrap_or_default()))
+        })?;
+        self.write(py).namespaces.insert(name, labels.into_iter().collect());
+        Ok(())
+    }
+
+    fn remove_namespace(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        self.write(py).namespaces.remove(name).map(|_| ()).ok_or_else(|| key_error(format!("namespace {name:?} is not in the snapshot")))
     }
 
     /// The names of the nodes, sorted.

@@ -25,6 +25,7 @@ IMAGES = ["nginx:1.25", "redis", "busybox:latest", "registry.io/app:v1", "localh
 MB = 1024 * 1024
 POD_LABELS = {"app": ["web", "db"], "tier": ["front", "back"], "version": ["1", "2"]}
 TOPOLOGY_KEYS = ["zone", "kubernetes.io/hostname", "disk"]
+NAMESPACES = ["default", "other"]
 
 
 class RandomClusters:
@@ -135,7 +136,7 @@ class RandomClusters:
             names = node_names + ["elsewhere"]
             term["matchFields"] = [
                 {"key": "metadata.name", "operator": self.pick(["In", "In", "NotIn"]), "values": [self.pick(names)]}
-                for _ in range(self.rng.choice([1, 1, 2]))
+                for _ in range(self.rng.choice([1, 2]))
             ]
         return term
 
@@ -165,13 +166,17 @@ class RandomClusters:
                 {"weight": self.pick([0, 1, 5, 50, 100]), "preference": self.term(node_names, allow_invalid=False)}
                 for _ in range(self.rng.choice([0, 1, 2, 3]))
             ]
-        if affinity:
-            spec["affinity"] = {"nodeAffinity": affinity}
+        spec_affinity: Obj = {"nodeAffinity": affinity} if affinity else {}
+        for kind in ("podAffinity", "podAntiAffinity"):
+            if self.chance(0.2):
+                spec_affinity[kind] = self.pod_affinity()
+        if spec_affinity:
+            spec["affinity"] = spec_affinity
         if self.chance(0.05):
             spec["volumes"] = [{"name": "v", "image": {"reference": self.pick(IMAGES)}}]
         if self.chance(0.4):
             spec["topologySpreadConstraints"] = [self.spread_constraint() for _ in range(self.rng.choice([1, 1, 2, 3]))]
-        metadata: Obj = {"name": name, "namespace": "default" if self.chance(0.85) else "other", "uid": f"uid-{self.uid}"}
+        metadata: Obj = {"name": name, "namespace": "default" if self.chance(0.85) else NAMESPACES[1], "uid": f"uid-{self.uid}"}
         labels = {k: self.pick(v) for k, v in POD_LABELS.items() if self.chance(0.6)}
         if labels or self.chance(0.2):
             metadata["labels"] = labels
@@ -182,7 +187,37 @@ class RandomClusters:
             pod["status"] = self.status(spec)
         return pod
 
-    def pod_selector(self) -> Optional[Obj]:
+    def affinity_term(self) -> Obj:
+        """A pod affinity term: a selector, a topology key, maybe namespaces or a namespaceSelector."""
+        term: Obj = {"topologyKey": self.pick(TOPOLOGY_KEYS)}
+        selector = self.pod_selector(allow_invalid=False)
+        if selector is not None:
+            term["labelSelector"] = selector
+        if self.chance(0.2):
+            term["namespaces"] = self.rng.sample(NAMESPACES + ["elsewhere"], self.rng.choice([1, 2]))
+        if self.chance(0.25):
+            term["namespaceSelector"] = {} if self.chance(0.3) else {"matchLabels": {"team": self.pick(["a", "b"])}}
+        return term
+
+    def pod_affinity(self) -> Obj:
+        """podAffinity or podAntiAffinity: required and preferred terms."""
+        out: Obj = {}
+        if self.chance(0.5):
+            out["requiredDuringSchedulingIgnoredDuringExecution"] = [self.affinity_term() for _ in range(self.rng.choice([1, 1, 2]))]
+        if self.chance(0.6):
+            out["preferredDuringSchedulingIgnoredDuringExecution"] = [
+                {"weight": self.pick([1, 5, 50, 100]), "podAffinityTerm": self.affinity_term()} for _ in range(self.rng.choice([1, 2]))
+            ]
+        return out
+
+    def namespaces(self) -> List[Obj]:
+        """The cluster's namespaces, labelled for namespaceSelector; sometimes one is unknown."""
+        return [
+            {"metadata": {"name": n, "labels": {"team": self.pick(["a", "b"])} if self.chance(0.8) else {}}}
+            for n in NAMESPACES if self.chance(0.9)
+        ]
+
+    def pod_selector(self, allow_invalid: bool = True) -> Optional[Obj]:
         """A label selector that selects some of the pods: absent, empty, by labels, by
         expressions (rarely with an operator the API does not have)."""
         if self.chance(0.1):
@@ -194,7 +229,7 @@ class RandomClusters:
             expressions = []
             for _ in range(self.rng.choice([1, 2])):
                 key = self.pick(list(POD_LABELS))
-                op = self.pick(["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if self.chance(0.05) else []))
+                op = self.pick(["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if allow_invalid and self.chance(0.05) else []))
                 values = self.rng.sample(POD_LABELS[key], self.rng.choice([1, 2])) if op in ("In", "NotIn") else []
                 expressions.append({"key": key, "operator": op, "values": values})
             selector["matchExpressions"] = expressions
@@ -261,9 +296,9 @@ class RandomClusters:
 
     def profile(self) -> Obj:
         """{"filters": [...], "scores": [{"name", "weight"}], "pluginConfig": [{"name", "args"}]}."""
-        filters = ["NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread"]
+        filters = ["NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
         weights = {
-            "TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2,
+            "TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2, "InterPodAffinity": 2,
             "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1,
         }
         if self.chance(0.5):
@@ -295,4 +330,4 @@ class RandomClusters:
         names = [f"node-{i}" for i in range(nodes or self.rng.randint(1, 12))]
         nodes = [self.node(n) for n in names]
         pods = [self.pod(f"p{self.uid}-{j}", names, node_name=n) for n in names for j in range(self.rng.choice([0, 0, 1, 1, 2, 4]))]
-        return {"nodes": nodes, "pods": pods, "pod": self.pod("incoming", names), "profile": self.profile()}
+        return {"namespaces": self.namespaces(), "nodes": nodes, "pods": pods, "pod": self.pod("incoming", names), "profile": self.profile()}

@@ -137,6 +137,8 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
         ({"spec": {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
                                                   "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}}]}},
          r"PodTopologySpread.*\"Gt\" is not a valid label selector operator"),
+        ({"spec": {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"namespaces": "default"}]}}}},
+         r"spec\.affinity\.podAntiAffinity\.requiredDuringSchedulingIgnoredDuringExecution\[0\]\.namespaces must be a list"),
     ],
 )
 def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
@@ -179,13 +181,17 @@ def test_snapshot_changes_that_do_not_apply_say_why() -> None:
         snapshot.remove_pod(pod("q"))
     with pytest.raises(ValueError, match="has no spec.nodeName and no node was given"):
         snapshot.add_pod(pod("q"))
+    with pytest.raises(KeyError, match="namespace \"ns\" is not in the snapshot"):
+        snapshot.remove_namespace("ns")
+    with pytest.raises(ValueError, match="namespace: metadata.name is missing"):
+        snapshot.set_namespace({"metadata": {"labels": {"team": "a"}}})
 
 
 @pytest.mark.parametrize(
     ("profile", "message"),
     [
         (Profile("p", ("PodFitsResources",), {}), "no filter plugin named \"PodFitsResources\""),
-        (Profile("p", (), {"InterPodAffinity": 1}), "no score plugin named \"InterPodAffinity\""),
+        (Profile("p", (), {"VolumeBinding": 1}), "no score plugin named \"VolumeBinding\""),
         (Profile("p", (), {"NodeResourcesFit": -1}), "weight -1 is negative"),
         (Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "Fullest"}}}), "\"Fullest\" is not supported"),
         (Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "RequestedToCapacityRatio"}}}),
@@ -195,6 +201,7 @@ def test_snapshot_changes_that_do_not_apply_say_why() -> None:
         (Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "Always"}}), "defaultingType must be"),
         (Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "List", "defaultConstraints": [
             {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}}), "defaultConstraints are not supported"),
+        (Profile("p", ("InterPodAffinity",), {}, {"InterPodAffinity": {"hardPodAffinityWeight": 101}}), "hardPodAffinityWeight must be an integer from 0 to 100"),
     ],
 )
 def test_a_profile_kcore_cannot_run_is_refused_when_built(profile: Profile, message: str) -> None:

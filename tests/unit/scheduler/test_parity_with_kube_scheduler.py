@@ -51,7 +51,7 @@ def profile_of(case: Dict[str, Any]) -> Profile:
 
 
 def fresh_snapshot(case: Dict[str, Any]) -> Snapshot:
-    return Snapshot(case["nodes"], case["pods"])
+    return Snapshot(case["nodes"], case["pods"], case["namespaces"])
 
 
 def has_host_ports(pod: Dict[str, Any]) -> bool:
@@ -75,6 +75,12 @@ def churned_snapshot(seed: int) -> Callable[[Dict[str, Any]], Snapshot]:
 
     def build(case: Dict[str, Any]) -> Snapshot:
         snapshot = Snapshot()
+        for namespace in case["namespaces"]:
+            if rng.random() < 0.3:  # first with other labels, then replaced
+                snapshot.set_namespace({"metadata": {"name": namespace["metadata"]["name"], "labels": {"team": "z"}}})
+            snapshot.set_namespace(maybe_compact(namespace))
+        snapshot.set_namespace({"metadata": {"name": "gone", "labels": {"team": "a"}}})
+        snapshot.remove_namespace("gone")
         names = [n["metadata"]["name"] for n in case["nodes"]]
         early = [p for p in case["pods"] if rng.random() < 0.3]
         for pod in early:  # counted once their node arrives
@@ -217,6 +223,8 @@ def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_schedule
     }
     for case in cases[:2]:
         case["pod"] = {"metadata": {"name": "tolerant", "namespace": "default", "uid": "tolerant"}, "spec": tolerant}
+        for pod in case["pods"]:  # nor does an existing pod's required anti-affinity shut it out of whole zones
+            pod["spec"].get("affinity", {}).pop("podAntiAffinity", None)
     compared, mismatches = compare(cases)
     assert compared == len(cases)
     assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
@@ -241,7 +249,7 @@ def test_pods_with_spread_constraints_are_filtered_and_scored_exactly_as_kube_sc
     assert {"node(s) didn't match pod topology spread constraints",
             "node(s) didn't match pod topology spread constraints (missing required label)"} <= set(reasons)
     spread_scores = [a["scores"].get("PodTopologySpread", {}) for a in answers if "error" not in a]
-    assert sum(len(set(s.values())) > 1 for s in spread_scores) > 40
+    assert sum(len(set(s.values())) > 1 for s in spread_scores) > 20
     assert any("error" in a for a in answers)  # a selector with an operator the API does not have
 
 
@@ -268,14 +276,45 @@ def test_the_random_cases_reach_every_plugin_outcome() -> None:
         reasons.update(r for f in answer["filter"].values() if f for r in f["reasons"])
         plugins_scoring.update(answer["scores"])
         with_feasible += len(answer["total"]) >= 2
-    assert plugins_rejecting >= {"NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", ""}
+    assert plugins_rejecting >= {
+        "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "",
+    }
     assert reasons >= {
         "node(s) didn't satisfy plugin(s) [NodeName]", "pod affinity terms conflict", "Too many pods",
         "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage", "Insufficient example.com/gpu",
         "node(s) didn't match pod topology spread constraints",
         "node(s) didn't match pod topology spread constraints (missing required label)",
+        "node(s) didn't match pod affinity rules", "node(s) didn't match pod anti-affinity rules",
+        "node(s) didn't satisfy existing pods anti-affinity rules",
     }
     assert plugins_scoring == {
-        "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "NodeAffinity", "TaintToleration", "PodTopologySpread",
+        "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "NodeAffinity", "TaintToleration", "PodTopologySpread", "InterPodAffinity",
     }
     assert with_feasible > len(cases) // 4
+
+
+def test_inter_pod_affinity_scales_scores_in_floating_point_as_kube_scheduler() -> None:
+    """Preferred terms of weight 29 and 100 put three nodes at 0, 29 and 100 before
+    normalization; kube-scheduler scales with float64 and truncates, 100 * (29 / 100) giving 28,
+    not the 29 of integer arithmetic."""
+    def node(name: str) -> Dict[str, Any]:
+        return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}, "status": {"allocatable": {"pods": "10"}}}
+
+    def pod(name: str, app: str, node_name: str) -> Dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "default", "uid": name, "labels": {"app": app}},
+                "spec": {"nodeName": node_name, "containers": [{"name": "c"}]}}
+
+    def preferred(weight: int, app: str) -> Dict[str, Any]:
+        return {"weight": weight, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": app}}}}
+
+    incoming = {"metadata": {"name": "incoming", "namespace": "default", "uid": "incoming"}, "spec": {
+        "containers": [{"name": "c"}],
+        "affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [preferred(29, "x"), preferred(100, "y")]}},
+    }}
+    case = {
+        "namespaces": [], "nodes": [node("a"), node("b"), node("c")], "pods": [pod("px", "x", "a"), pod("py", "y", "b")],
+        "pod": incoming, "profile": {"filters": ["InterPodAffinity"], "scores": [{"name": "InterPodAffinity", "weight": 1}], "pluginConfig": []},
+    }
+    compared, mismatches = compare([case])
+    assert compared == 1 and not mismatches, first_difference(*mismatches[0][1:])
+    assert kcore_answer(case)["scores"]["InterPodAffinity"] == {"a": 28, "b": 100, "c": 0}

@@ -2,6 +2,7 @@
 //! a filter plugin's PreFilter looks at the pod once and gives what Filter runs per node; a score
 //! plugin's PreScore does the same for Score, and its normalization runs over all scored nodes.
 pub(crate) mod image_locality;
+pub(crate) mod inter_pod_affinity;
 pub(crate) mod node_affinity;
 pub(crate) mod node_name;
 pub(crate) mod node_ports;
@@ -131,6 +132,7 @@ impl Registry {
             node_ports::NAME => Arc::new(node_ports::NodePorts),
             node_resources_fit::NAME => Arc::new(node_resources_fit::Fit::new(args)?),
             pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
+            inter_pod_affinity::NAME => Arc::new(inter_pod_affinity::InterPodAffinity::new(args)?),
             _ => return Err(format!("no filter plugin named {name:?} (kcore has {})", FILTERS.join(", "))),
         })
     }
@@ -143,6 +145,7 @@ impl Registry {
             node_resources_balanced_allocation::NAME => Arc::new(node_resources_balanced_allocation::BalancedAllocation::new(args)?),
             image_locality::NAME => Arc::new(image_locality::ImageLocality),
             pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
+            inter_pod_affinity::NAME => Arc::new(inter_pod_affinity::InterPodAffinity::new(args)?),
             _ => return Err(format!("no score plugin named {name:?} (kcore has {})", SCORES.join(", "))),
         })
     }
@@ -156,6 +159,7 @@ pub(crate) const FILTERS: &[&str] = &[
     node_ports::NAME,
     node_resources_fit::NAME,
     pod_topology_spread::NAME,
+    inter_pod_affinity::NAME,
 ];
 pub(crate) const SCORES: &[&str] = &[
     taint_toleration::NAME,
@@ -164,4 +168,5 @@ pub(crate) const SCORES: &[&str] = &[
     node_resources_balanced_allocation::NAME,
     image_locality::NAME,
     pod_topology_spread::NAME,
+    inter_pod_affinity::NAME,
 ];
