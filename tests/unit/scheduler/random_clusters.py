@@ -169,7 +169,7 @@ class RandomClusters:
         spec_affinity: Obj = {"nodeAffinity": affinity} if affinity else {}
         for kind in ("podAffinity", "podAntiAffinity"):
             if self.chance(0.2):
-                spec_affinity[kind] = self.pod_affinity()
+                spec_affinity[kind] = self.pod_affinity(allow_invalid=node_name is not None)
         if spec_affinity:
             spec["affinity"] = spec_affinity
         if self.chance(0.05):
@@ -187,10 +187,10 @@ class RandomClusters:
             pod["status"] = self.status(spec)
         return pod
 
-    def affinity_term(self) -> Obj:
+    def affinity_term(self, allow_invalid: bool) -> Obj:
         """A pod affinity term: a selector, a topology key, maybe namespaces or a namespaceSelector."""
         term: Obj = {"topologyKey": self.pick(TOPOLOGY_KEYS)}
-        selector = self.pod_selector(allow_invalid=False)
+        selector = self.pod_selector(allow_invalid)
         if selector is not None:
             term["labelSelector"] = selector
         if self.chance(0.2):
@@ -199,14 +199,16 @@ class RandomClusters:
             term["namespaceSelector"] = {} if self.chance(0.3) else {"matchLabels": {"team": self.pick(["a", "b"])}}
         return term
 
-    def pod_affinity(self) -> Obj:
-        """podAffinity or podAntiAffinity: required and preferred terms."""
+    def pod_affinity(self, allow_invalid: bool) -> Obj:
+        """podAffinity or podAntiAffinity: required and preferred terms (``allow_invalid``: an
+        existing pod's selector may have an operator the API does not have, which the
+        scheduler's cache tolerates)."""
         out: Obj = {}
         if self.chance(0.5):
-            out["requiredDuringSchedulingIgnoredDuringExecution"] = [self.affinity_term() for _ in range(self.rng.choice([1, 1, 2]))]
+            out["requiredDuringSchedulingIgnoredDuringExecution"] = [self.affinity_term(allow_invalid) for _ in range(self.rng.choice([1, 1, 2]))]
         if self.chance(0.6):
             out["preferredDuringSchedulingIgnoredDuringExecution"] = [
-                {"weight": self.pick([1, 5, 50, 100]), "podAffinityTerm": self.affinity_term()} for _ in range(self.rng.choice([1, 2]))
+                {"weight": self.pick([1, 5, 50, 100]), "podAffinityTerm": self.affinity_term(allow_invalid)} for _ in range(self.rng.choice([1, 2]))
             ]
         return out
 

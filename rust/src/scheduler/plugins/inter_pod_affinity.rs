@@ -67,8 +67,15 @@ impl Term {
     }
 }
 
-fn terms(owner: &Pod, specs: &[AffinityTermSpec]) -> Result<Vec<Term>, String> {
-    specs.iter().map(|s| Term::of(owner, s)).collect()
+/// An existing pod's terms of one kind: none when one of them does not parse (the cache keeps
+/// such a pod and drops that kind of terms, as the API server does not validate them all).
+fn existing_terms(owner: &Pod, specs: &[AffinityTermSpec]) -> Vec<Term> {
+    specs.iter().map(|s| Term::of(owner, s)).collect::<Result<_, _>>().unwrap_or_default()
+}
+
+fn existing_weighted_terms(owner: &Pod, anti: bool) -> Vec<(i64, Term)> {
+    let parsed = preferred_terms(owner, anti).iter().map(|(w, s)| Term::of(owner, s).map(|t| (*w, t)));
+    parsed.collect::<Result<_, _>>().unwrap_or_default()
 }
 
 fn no_labels() -> &'static Labels {
@@ -173,7 +180,7 @@ impl InterPodAffinity {
         for (info, node) in snapshot.node_infos() {
             for assigned in info.pods.values() {
                 let existing = &assigned.pod;
-                for t in terms(existing, required_terms(existing, true))? {
+                for t in existing_terms(existing, required_terms(existing, true)) {
                     if t.matches(pod, ns_labels) {
                         record(&mut existing_anti, node, &t.topology_key);
                     }
@@ -267,18 +274,15 @@ impl ScorePlugin for InterPodAffinity {
                     }
                 }
                 if self.hard_pod_affinity_weight > 0 {
-                    for t in terms(existing, required_terms(existing, false)).map_err(error)? {
+                    for t in existing_terms(existing, required_terms(existing, false)) {
                         if t.matches(pod, ns_labels) {
                             preferred.add(node, &t.topology_key, self.hard_pod_affinity_weight);
                         }
                     }
                 }
                 for (sign, anti) in [(1, false), (-1, true)] {
-                    for (w, spec) in preferred_terms(existing, anti) {
-                        let t = Term::of(existing, spec).map_err(error)?;
-                        if t.matches(pod, ns_labels) {
-                            preferred.add(node, &t.topology_key, sign * w);
-                        }
+                    for (w, t) in existing_weighted_terms(existing, anti).iter().filter(|(_, t)| t.matches(pod, ns_labels)) {
+                        preferred.add(node, &t.topology_key, sign * w);
                     }
                 }
             }
