@@ -1,7 +1,7 @@
 """kcore.scheduler: kube-scheduler's filter and score plugins, exact, as a library.
 
 - ``Snapshot``: nodes and the pods assigned to them, updated one change at a time (add, update
-  or remove a node; add, assume, remove or forget a pod).
+  or remove a node; add, assume, remove or forget a pod), and the namespaces' labels.
 - ``Profile``: named filters (in order) and weighted scores with plugin arguments; ``DEFAULT``
   is kube-scheduler v1.37.2's default profile for the plugins kcore has, ``MOST_ALLOCATED`` the
   bin-packing one; ``Profile.from_legacy`` takes the seed's predicate and priority names.
@@ -9,13 +9,14 @@
   reasons, the per-plugin and total scores, the chosen node.
 
 Plugins: filters NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
-NodeResourcesFit; scores NodeResourcesFit (LeastAllocated, MostAllocated,
-RequestedToCapacityRatio), NodeResourcesBalancedAllocation, ImageLocality, NodeAffinity,
-TaintToleration. Guarantee: for these, feasibility, reasons and normalized scores equal those of
+NodeResourcesFit, PodTopologySpread, InterPodAffinity; scores NodeResourcesFit (LeastAllocated,
+MostAllocated, RequestedToCapacityRatio), NodeResourcesBalancedAllocation, ImageLocality,
+NodeAffinity, TaintToleration, PodTopologySpread, InterPodAffinity. Guarantee: for these, feasibility, reasons and normalized scores equal those of
 kube-scheduler's own framework (k8s.io/kubernetes v1.37.2) on the same input; tests/unit/scheduler
 checks it against the Go code on thousands of random clusters. ``kcore.scheduler.extender.Extender``
 serves Python functions (or a profile, ``Extender.from_profile``) to kube-scheduler as an HTTP
-extender. Not yet here: InterPodAffinity, PodTopologySpread, VolumeRestrictions,
+extender. Not yet here: PodTopologySpread's default constraints (they need services and
+controllers), VolumeRestrictions,
 percentageOfNodesToScore sampling and the scheduler loop.
 """
 
