@@ -699,7 +699,7 @@ class EndpointSliceController:
             .for_(self.services)
             .watches(self.pods, self.services_selecting, predicates=[Funcs(update=pod_endpoints_changed)])
             .watches(self.slices, service_key_of_slice, predicates=[slice_events])
-            .watches(self.nodes, lambda node: None)  # read for zones; the workers wait for its sync
+            .reads(self.nodes)  # for zones: the workers wait for its sync
         )
 
     # -- which events matter, and which services they concern ------------------------------------

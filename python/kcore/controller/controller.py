@@ -96,6 +96,11 @@ class ControllerCore(Generic[I]):
         handler = map_fn if isinstance(map_fn, EventHandler) else mapped_keys(map_fn)
         return self._add(Source(informer, handler, predicates))
 
+    def reads(self: C, informer: I) -> C:
+        """The reconcile reads ``informer``'s cache (a lister) but its events reconcile nothing:
+        the workers wait for it to sync too, and it starts with the controller."""
+        return self._add(Source(informer, EventHandler(), ()))
+
     def _add(self: C, source: Source) -> C:
         with self._lock:
             self._check_not_started("adding a source")

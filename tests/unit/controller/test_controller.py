@@ -499,6 +499,31 @@ def test_workers_start_only_after_every_source_has_synced(registry: CollectorReg
         controller.stop()
 
 
+def test_an_informer_the_controller_only_reads_delays_the_workers_until_it_synced_and_enqueues_nothing(
+    registry: CollectorRegistry,
+) -> None:
+    reconciled, read = FakeInformer(), FakeInformer(kind="Node", resource="nodes", namespaced=False, synced=False)
+    reconcile = Recorder()
+    controller = Controller("reader", reconcile, registry=registry).for_(reconciled).reads(read)
+    assert controller.informers() == [reconciled, read]
+    starting = threading.Thread(target=controller.start)
+    starting.start()
+    try:
+        assert wait_for(lambda: read.started and read.registrations, timeout=5)
+        reconciled.add(obj("a"))
+        time.sleep(0.3)
+        assert reconcile.keys() == [] and starting.is_alive()
+        read.synced = True
+        starting.join(timeout=5)
+        read.add(obj("node-1", namespace=None))
+        read.update(obj("node-1", namespace=None), obj("node-1", namespace=None, labels={"a": "b"}))
+        assert wait_for(lambda: reconcile.keys() == ["ns/a"], timeout=5)
+        time.sleep(0.2)
+        assert reconcile.keys() == ["ns/a"]
+    finally:
+        controller.stop()
+
+
 def test_start_raises_cache_sync_timeout_naming_the_informers_that_did_not_sync(registry: CollectorRegistry) -> None:
     never = FakeInformer(resource="widgets.example.com", synced=False)
     controller = Controller("stuck", Recorder(), cache_sync_timeout=0.3, registry=registry).for_(never)
