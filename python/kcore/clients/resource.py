@@ -8,8 +8,13 @@ The typed Clientset and the DynamicClient both hand these out, so each verb is w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Generic, Iterator, Mapping, Optional, TypeVar, Union
+from typing import Any, AsyncIterator, Callable, Generic, Iterable, Iterator, Mapping, Optional, Sequence, TypeVar, Union
 
+from kcore.clients.portforward import PROTOCOL as PORT_FORWARD_PROTOCOL
+from kcore.clients.portforward import AsyncPortForward, Port, PortForward
+from kcore.clients.remotecommand import (
+    PROTOCOLS, AsyncExecSession, ExecResult, ExecSession, exec_params, run_to_end, run_to_end_async,
+)
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient, RESTClientBase, patch_content_type
 from kcore.codec import JSON, PROTOBUF
 from kcore.clients.watch import AsyncWatch, AsyncWatchDriver, ListPage, Watch, WatchDriver, WatchState
@@ -180,6 +185,21 @@ class ResourceRequests(Generic[Req]):
                 .param("previous", previous or None).param("sinceSeconds", since_seconds)
                 .param("tailLines", tail_lines).param("timestamps", timestamps or None).param("limitBytes", limit_bytes))
 
+    def exec(self, name: str, command: Sequence[str], container: Optional[str], stdin: bool, tty: bool) -> Req:
+        request = self._one("GET", name, "exec")
+        for key, value in exec_params(command, container, stdin, tty):
+            request.param(key, value)
+        return request
+
+    def attach(self, name: str, container: Optional[str], stdin: bool, tty: bool) -> Req:
+        request = self._one("GET", name, "attach")
+        for key, value in exec_params((), container, stdin, tty):
+            request.param(key, value)
+        return request
+
+    def port_forward(self, name: str, port: int) -> Req:
+        return self._one("GET", name, "portforward").param("ports", port)
+
     def proxy(self, method: str, name: str, path: str, port: Optional[Union[int, str]], scheme: Optional[str]) -> Req:
         target = name if port is None else f"{name}:{port}"
         if scheme:
@@ -338,6 +358,34 @@ class ResourceClient(Generic[T]):
             request.body(body, "application/octet-stream")
         return request.do_raw()
 
+    def exec(self, name: str, command: Sequence[str], *, container: Optional[str] = None,
+             stdin: Optional[bytes] = None, tty: bool = False) -> ExecResult:
+        """Run ``command`` in a pod's container to its end: its exit code, stdout and stderr
+        (with ``tty`` one stream, in stdout). ``stdin`` bytes are fed to it, then EOF."""
+        return run_to_end(self.stream_exec(name, command, container=container, stdin=stdin is not None, tty=tty), stdin)
+
+    def stream_exec(self, name: str, command: Sequence[str], *, container: Optional[str] = None, stdin: bool = False,
+                    tty: bool = False, terminal_size: Optional[tuple[int, int]] = None) -> ExecSession:
+        """Start ``command`` and return the session to drive it (write, close_stdin, resize,
+        iterate the output, then ``exit_code``); ``terminal_size=(width, height)`` with ``tty``."""
+        session = ExecSession(self._requests.exec(name, command, container, stdin, tty).websocket(PROTOCOLS))
+        if terminal_size:
+            session.resize(*terminal_size)
+        return session
+
+    def attach(self, name: str, *, container: Optional[str] = None, stdin: bool = False, tty: bool = False,
+               terminal_size: Optional[tuple[int, int]] = None) -> ExecSession:
+        """Attach to the running process of a pod's container (its output from now on)."""
+        session = ExecSession(self._requests.attach(name, container, stdin, tty).websocket(PROTOCOLS))
+        if terminal_size:
+            session.resize(*terminal_size)
+        return session
+
+    def port_forward(self, name: str, ports: Iterable[Port], *, address: str = "127.0.0.1") -> PortForward:
+        """Listen on local ports that reach the pod's: ``8080``, ``"9000:8080"`` or ``":8080"``
+        (any free local port; see ``local_ports``). Each connection is its own WebSocket."""
+        return PortForward(lambda port: self._requests.port_forward(name, port).websocket([PORT_FORWARD_PROTOCOL]), ports, address)
+
 
 class AsyncResourceClient(Generic[T]):
     """The asyncio twin of ResourceClient: the same verbs, awaited."""
@@ -453,3 +501,27 @@ class AsyncResourceClient(Generic[T]):
             request.body(body, "application/octet-stream")
         raw: bytes = await request.do_raw()
         return raw
+
+    async def exec(self, name: str, command: Sequence[str], *, container: Optional[str] = None,
+                   stdin: Optional[bytes] = None, tty: bool = False) -> ExecResult:
+        return await run_to_end_async(
+            await self.stream_exec(name, command, container=container, stdin=stdin is not None, tty=tty), stdin)
+
+    async def stream_exec(self, name: str, command: Sequence[str], *, container: Optional[str] = None,
+                          stdin: bool = False, tty: bool = False,
+                          terminal_size: Optional[tuple[int, int]] = None) -> AsyncExecSession:
+        session = AsyncExecSession(await self._requests.exec(name, command, container, stdin, tty).websocket(PROTOCOLS))
+        if terminal_size:
+            await session.resize(*terminal_size)
+        return session
+
+    async def attach(self, name: str, *, container: Optional[str] = None, stdin: bool = False, tty: bool = False,
+                     terminal_size: Optional[tuple[int, int]] = None) -> AsyncExecSession:
+        session = AsyncExecSession(await self._requests.attach(name, container, stdin, tty).websocket(PROTOCOLS))
+        if terminal_size:
+            await session.resize(*terminal_size)
+        return session
+
+    async def port_forward(self, name: str, ports: Iterable[Port], *, address: str = "127.0.0.1") -> AsyncPortForward:
+        return await AsyncPortForward.start(
+            lambda port: self._requests.port_forward(name, port).websocket([PORT_FORWARD_PROTOCOL]), ports, address)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from typing import Any, Generic, Mapping, Optional, TypeVar, Union
+from typing import Any, Generic, Mapping, Optional, Sequence, TypeVar, Union
 from urllib.parse import quote, urlencode
 
-from kcore import codec
+from kcore import _core, codec
 from kcore.clients.transport import AsyncStream, AsyncTransport, Decoded, Response, Stream, Transport, WarningHandler
 from kcore.config import Config
 from kcore.errors import ApiError, api_error_from_status
@@ -214,6 +214,12 @@ def _raw(response: Response) -> bytes:
     return response.body
 
 
+def _opened(answer: "Union[_core.WebSocket, Response]") -> "_core.WebSocket":
+    if isinstance(answer, Response):
+        raise api_error(answer.status, answer.body, answer.content_type)
+    return answer
+
+
 def _watch_events(decoder: "codec.WatchDecoder", chunk: bytes) -> list[tuple[str, Any]]:
     events: list[tuple[str, Any]] = decoder.feed(chunk)
     for event_type, obj in events:
@@ -253,6 +259,10 @@ class Request(RequestBuilder):
             body = stream.read_all()
             raise api_error(stream.status, body, stream.content_type)
         return stream
+
+    def websocket(self, protocols: Sequence[str]) -> "_core.WebSocket":
+        """Open it as a WebSocket offering ``protocols``; a refusal raises its ApiError."""
+        return _opened(self._client.transport.websocket(self.path(), protocols, headers=self._request_headers()))
 
     def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
@@ -367,6 +377,9 @@ class AsyncRequest(RequestBuilder):
         if stream.status >= 300:
             raise api_error(stream.status, await stream.read_all(), stream.content_type)
         return stream
+
+    async def websocket(self, protocols: Sequence[str]) -> "_core.WebSocket":
+        return _opened(await self._client.transport.websocket(self.path(), protocols, headers=self._request_headers()))
 
     async def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,

@@ -233,6 +233,14 @@ class Transport:
         """Send and return once the headers are in; read the body with ``Stream.chunks()``."""
         return Stream(self._send(headers, lambda rust, sent: rust.stream(method, path, sent, body, rate_limited=rate_limited)))
 
+    def websocket(
+        self, path: str, protocols: Sequence[str], *, headers: Optional[Mapping[str, str]] = None,
+    ) -> "Union[_core.WebSocket, Response]":
+        """Open a WebSocket (GET ``path`` upgraded, HTTP/1.1), offering ``protocols`` in order;
+        the server's ``Response`` instead when it refuses the upgrade."""
+        raw = self._send(headers, lambda rust, sent: rust.websocket(path, sent, list(protocols)))
+        return raw if isinstance(raw, _core.WebSocket) else Response(raw.status, raw.headers, raw.body, raw.http_version)
+
     def _send(self, headers: Optional[Mapping[str, str]], send: Callable[[_core.Transport, list[tuple[str, str]]], Any]) -> Any:
         """``send`` with the Config's credentials; after a 401, once more if they refresh."""
         credentials = self.config.credentials()
@@ -256,7 +264,7 @@ class Transport:
 
 def _discard(raw: Any) -> None:
     """Let go of an answer that will not be returned (a stream holds its connection)."""
-    if isinstance(raw, _core.ResponseStream):
+    if isinstance(raw, (_core.ResponseStream, _core.WebSocket)):
         raw.close()
 
 
@@ -358,6 +366,12 @@ class AsyncTransport:
     ) -> "AsyncStream":
         return AsyncStream(await self._send(headers, lambda rust, sent, done: rust.stream_async(
             done, method, path, sent, body, rate_limited=rate_limited)))
+
+    async def websocket(
+        self, path: str, protocols: Sequence[str], *, headers: Optional[Mapping[str, str]] = None,
+    ) -> "Union[_core.WebSocket, Response]":
+        raw = await self._send(headers, lambda rust, sent, done: rust.websocket_async(done, path, sent, list(protocols)))
+        return raw if isinstance(raw, _core.WebSocket) else Response(raw.status, raw.headers, raw.body, raw.http_version)
 
     async def _send(self, headers: Optional[Mapping[str, str]],
                     send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None]) -> Any:

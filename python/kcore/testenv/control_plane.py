@@ -90,7 +90,10 @@ class ControlPlane:
 
     ``with_scheduler`` adds kube-scheduler; ``controllers=["replicaset", ...]`` adds
     kube-controller-manager running only those controllers (its ``--controllers`` names);
-    ``with_kwok`` adds kwok, the kubelet of every fake node.
+    ``with_kwok`` adds kwok, the kubelet of every fake node: exec in any of its pods' containers
+    runs the command on this machine, attach follows ``container_log``, and
+    ``kwok_port_forwards={pod_port: local_port}`` makes a port-forward to ``pod_port`` of any
+    pod reach ``127.0.0.1:local_port``.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class ControlPlane:
         *,
         with_scheduler: bool = False,
         with_kwok: bool = False,
+        kwok_port_forwards: Optional[Mapping[int, int]] = None,
         root_dir: Optional[Path] = None,
         apiserver_args: Optional[Mapping[str, str]] = None,
         scheduler_config: Optional[Mapping[str, Any]] = None,
@@ -107,6 +111,9 @@ class ControlPlane:
     ) -> None:
         self.with_scheduler = with_scheduler
         self.with_kwok = with_kwok
+        self.kwok_port_forwards = dict(kwok_port_forwards or {})
+        if self.kwok_port_forwards and not with_kwok:
+            raise ValueError("kwok_port_forwards needs with_kwok=True")
         self._root_dir = root_dir
         self._apiserver_args = dict(apiserver_args or {})
         self._scheduler_config = dict(scheduler_config or {})
@@ -405,11 +412,21 @@ class ControlPlane:
         # kube-apiserver does not check without --kubelet-certificate-authority).
         (port,) = _free_ports(1)
         self.container_log.touch()
-        logs = self.dir / "kwok-logs.yaml"
-        logs.write_text(json.dumps({
-            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs", "metadata": {"name": "every-container"},
-            "spec": {"logs": [{"logsFile": str(self.container_log), "follow": True}]},
-        }))
+        # The streaming subresources, for every container of every pod: exec runs the command
+        # here, attach follows the log file, and port-forwards go to the ports the caller chose.
+        configs = {
+            "ClusterLogs": {"logs": [{"logsFile": str(self.container_log), "follow": True}]},
+            "ClusterAttach": {"attaches": [{"logsFile": str(self.container_log)}]},
+            "ClusterExec": {"execs": [{"local": {}}]},
+            "ClusterPortForward": {"forwards": [
+                {"ports": [pod_port], "target": {"address": "127.0.0.1", "port": local_port}}
+                for pod_port, local_port in sorted(self.kwok_port_forwards.items())
+            ]},
+        }
+        logs = self.dir / "kwok-streaming.yaml"
+        logs.write_text("---\n".join(json.dumps({
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind, "metadata": {"name": "every-container"}, "spec": spec,
+        }) + "\n" for kind, spec in configs.items()))
         self._spawn("kwok", [
             str(kwok.binary),
             *[f"--config={stage}" for stage in kwok.stages],

@@ -5,6 +5,7 @@ use super::retry::{retry_after, retry_transport_error};
 use super::runtime::runtime;
 use super::stream::ResponseStream;
 use super::tls::{client_config, TlsOptions};
+use super::websocket::{handshake_key, WebSocket};
 use super::TransportFailure;
 use crate::codec::list::Decoding;
 use pyo3::prelude::*;
@@ -62,10 +63,15 @@ pub struct Call {
     body: Option<bytes::Bytes>,
     timeout: Option<Duration>,
     rate_limited: bool,
+    /// Sent on the HTTP/1.1-only pool, for a WebSocket upgrade.
+    upgrade: bool,
 }
 
 pub(super) struct Shared {
     client: reqwest::Client,
+    /// HTTP/1.1 only, for WebSocket upgrades (kube-apiserver takes none over HTTP/2); the same
+    /// client as `client` when HTTP/2 is off.
+    upgrade_client: reqwest::Client,
     limiter: Option<TokenBucket>,
     max_retries: u32,
     /// The server's host[:port], as written: the metrics' `host` label (Go's url.Host).
@@ -112,7 +118,8 @@ impl Shared {
         }
         let mut attempt = 0;
         loop {
-            let mut request = self.client.request(call.method.clone(), &call.url).headers(call.headers.clone());
+            let client = if call.upgrade { &self.upgrade_client } else { &self.client };
+            let mut request = client.request(call.method.clone(), &call.url).headers(call.headers.clone());
             if let Some(body) = &call.body {
                 request = request.body(body.clone());
             }
@@ -255,6 +262,7 @@ impl Transport {
             body: body.map(bytes::Bytes::from),
             timeout: seconds(timeout, "timeout")?,
             rate_limited,
+            upgrade: false,
         })
     }
 }
@@ -315,39 +323,52 @@ impl Transport {
         if url.scheme() != "https" && url.scheme() != "http" {
             return Err(invalid(format!("server {server:?}: the scheme must be https or http")));
         }
-        let tls = client_config(&TlsOptions { ca_pem, client_cert_pem, client_key_pem, insecure, server_name: tls_server_name, http2 })
+        let connect_timeout = seconds(Some(connect_timeout), "connect_timeout")?.unwrap_or(Duration::from_secs(30));
+        let build = |http2: bool| -> PyResult<reqwest::Client> {
+            let tls = client_config(&TlsOptions {
+                ca_pem: ca_pem.clone(),
+                client_cert_pem: client_cert_pem.clone(),
+                client_key_pem: client_key_pem.clone(),
+                insecure,
+                server_name: tls_server_name.clone(),
+                http2,
+            })
             .map_err(invalid)?;
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(seconds(Some(connect_timeout), "connect_timeout")?.unwrap_or(Duration::from_secs(30)))
-            .tcp_keepalive(Duration::from_secs(30))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .gzip(true);
-        builder = match proxy_url {
-            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy-url {proxy:?}: {e}")))?),
-            None => builder.no_proxy(),
+            let mut builder = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                .connect_timeout(connect_timeout)
+                .tcp_keepalive(Duration::from_secs(30))
+                .pool_idle_timeout(Duration::from_secs(90))
+                .gzip(true);
+            builder = match proxy_url {
+                Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy-url {proxy:?}: {e}")))?),
+                None => builder.no_proxy(),
+            };
+            if let Some(agent) = user_agent {
+                builder = builder.user_agent(agent);
+            }
+            if !http2 {
+                builder = builder.http1_only();
+            }
+            if let Some(idle) = http2_read_idle_timeout() {
+                // client-go's HTTP/2 health check: a ping once nothing has been read for `idle`, and
+                // the connection dropped if the answer takes longer than the ping timeout, so a
+                // silently dead connection (no FIN, no RST) fails its watches instead of hanging them.
+                builder = builder
+                    .http2_keep_alive_interval(idle)
+                    .http2_keep_alive_timeout(env_seconds("HTTP2_PING_TIMEOUT_SECONDS", 15))
+                    .http2_keep_alive_while_idle(true);
+            }
+            // Building the client starts nothing; it must run inside the runtime for hyper's timers.
+            let _guard = runtime().enter();
+            builder.build().map_err(|e| invalid(describe(&e)))
         };
-        if let Some(agent) = user_agent {
-            builder = builder.user_agent(agent);
-        }
-        if !http2 {
-            builder = builder.http1_only();
-        }
-        if let Some(idle) = http2_read_idle_timeout() {
-            // client-go's HTTP/2 health check: a ping once nothing has been read for `idle`, and
-            // the connection dropped if the answer takes longer than the ping timeout, so a
-            // silently dead connection (no FIN, no RST) fails its watches instead of hanging them.
-            builder = builder
-                .http2_keep_alive_interval(idle)
-                .http2_keep_alive_timeout(env_seconds("HTTP2_PING_TIMEOUT_SECONDS", 15))
-                .http2_keep_alive_while_idle(true);
-        }
-        // Building the client starts nothing; it must run inside the runtime for hyper's timers.
-        let _guard = runtime().enter();
-        let client = builder.build().map_err(|e| invalid(describe(&e)))?;
+        let client = build(http2)?;
+        let upgrade_client = if http2 { build(false)? } else { client.clone() };
         Ok(Transport {
             shared: Arc::new(Shared {
                 client,
+                upgrade_client,
                 limiter: TokenBucket::new(qps, burst),
                 max_retries,
                 host: host_of(server).into(),
@@ -482,6 +503,77 @@ impl Transport {
         let closed = self.shared.closed.subscribe();
         spawn_with_callback(done, async move { shared.send(&call).await.map(|r| ResponseStream::new(r, closed)) });
         Ok(())
+    }
+
+    /// Open a WebSocket (GET `path`, offering `protocols` in order of preference), with the
+    /// GIL released: a `WebSocket`, or the `Response` of a server that refused the upgrade.
+    #[pyo3(signature = (path, headers, protocols, *, rate_limited=true))]
+    fn websocket(&self, py: Python<'_>, path: &str, headers: Vec<(String, String)>, protocols: Vec<String>, rate_limited: bool) -> PyResult<Py<PyAny>> {
+        let call = self.call("GET", path, headers, None, None, rate_limited)?;
+        let shared = self.shared.clone();
+        let outcome = py.detach(move || runtime().block_on(async move { shared.upgrade(call, protocols).await }));
+        outcome.map_err(failure)?.convert(py)
+    }
+
+    /// The asyncio twin of `websocket`: `done(True, WebSocket | Response)` or `done(False, exc)`.
+    #[pyo3(signature = (done, path, headers, protocols, *, rate_limited=true))]
+    fn websocket_async(&self, done: Py<PyAny>, path: &str, headers: Vec<(String, String)>, protocols: Vec<String>, rate_limited: bool) -> PyResult<()> {
+        let call = self.call("GET", path, headers, None, None, rate_limited)?;
+        let shared = self.shared.clone();
+        spawn_with_callback(done, async move { shared.upgrade(call, protocols).await });
+        Ok(())
+    }
+}
+
+/// The answer to a WebSocket upgrade: the open socket, or the server's refusal as a whole
+/// `Response` (a Status to raise, e.g. the pod or container not found).
+enum Upgrade {
+    Open(WebSocket),
+    Refused(Head, bytes::Bytes),
+}
+
+impl<'py> IntoPyObjectConverter<'py> for Upgrade {
+    fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
+        match self {
+            Upgrade::Open(socket) => Ok(Py::new(py, socket)?.into_any()),
+            Upgrade::Refused(head, body) => (head, body).convert(py),
+        }
+    }
+}
+
+impl Shared {
+    /// Ask for a WebSocket with one of `protocols`; a 101 must carry the accept value for our
+    /// key and a protocol we offered (or none, which leaves the choice to the caller).
+    async fn upgrade(&self, mut call: Call, protocols: Vec<String>) -> Result<Upgrade, String> {
+        let (key, accept) = handshake_key();
+        let pairs = [
+            ("connection", "Upgrade".to_owned()),
+            ("upgrade", "websocket".to_owned()),
+            ("sec-websocket-version", "13".to_owned()),
+            ("sec-websocket-key", key),
+            ("sec-websocket-protocol", protocols.join(", ")),
+        ];
+        for (name, value) in pairs {
+            let value = HeaderValue::from_str(&value).map_err(|_| format!("header {name}: value is not valid"))?;
+            call.headers.insert(name, value);
+        }
+        call.upgrade = true;
+        let response = self.send(&call).await?;
+        let head = Head::of(&response);
+        if head.status != 101 {
+            let body = response.bytes().await.map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
+            return Ok(Upgrade::Refused(head, body));
+        }
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        if header("sec-websocket-accept") != accept {
+            return Err(format!("{} {}: the server's Sec-WebSocket-Accept does not match the key sent", call.method, call.url));
+        }
+        let protocol = header("sec-websocket-protocol");
+        if !protocol.is_empty() && !protocols.contains(&protocol) {
+            return Err(format!("{} {}: the server chose subprotocol {protocol:?}, which was not offered", call.method, call.url));
+        }
+        let upgraded = response.upgrade().await.map_err(|e| format!("{} {}: upgrading: {}", call.method, call.url, describe(&e)))?;
+        Ok(Upgrade::Open(WebSocket::start(upgraded, protocol, head.headers, self.closed.subscribe())))
     }
 }
 

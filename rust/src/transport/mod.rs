@@ -11,6 +11,7 @@ mod retry;
 mod runtime;
 mod stream;
 mod tls;
+mod websocket;
 
 pyo3::create_exception!(
     _core,
@@ -24,6 +25,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Response>()?;
     m.add_class::<list::DecodedResponse>()?;
     m.add_class::<stream::ResponseStream>()?;
+    m.add_class::<websocket::WebSocket>()?;
     m.add("TransportFailure", m.py().get_type::<TransportFailure>())?;
     m.add_function(wrap_pyfunction!(metrics::rest_client_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::rest_client_latency_buckets, m)?)?;
