@@ -4,7 +4,9 @@ Each accepted local connection opens its own WebSocket to ``pods/{name}/portforw
 under ``v4.channel.k8s.io`` (the kubelet's WebSocket port-forward protocol, which the API
 server passes through): channel 0 carries the data both ways, channel 1 the errors, and the
 first message the server sends on each is the port, two bytes little-endian. The protocol has
-no half-close, so a local EOF ends the forwarded connection.
+no half-close, so a local EOF ends the forwarded connection; and the server keeps the socket
+open after an error, so a message on the error channel ends it too (the kubelet sends one only
+once forwarding has failed).
 
 ``PortForwardStream`` is the sans-IO core of one connection; ``PortForward`` (threads) and
 ``AsyncPortForward`` (asyncio) listen and pump.
@@ -13,6 +15,7 @@ no half-close, so a local EOF ends the forwarded connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 import threading
@@ -85,6 +88,15 @@ class PortForwardStream:
         return self._error.decode("utf-8", "replace") if self._error else None
 
 
+def _hang_up(connection: socket.socket) -> None:
+    """Close the local side now: shutdown first, which also wakes the thread blocked reading it."""
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already gone
+    connection.close()
+
+
 def _listen(address: str, port: int) -> socket.socket:
     listener = socket.create_server((address, port))
     listener.setblocking(True)
@@ -132,7 +144,7 @@ class PortForward(_Forwarding):
             ws = self._open(remote)
         except KcoreError as exc:
             self._failed(f"port {remote}: {exc}")
-            connection.close()
+            _hang_up(connection)
             return
 
         def upstream() -> None:
@@ -145,7 +157,7 @@ class PortForward(_Forwarding):
 
         threading.Thread(target=upstream, daemon=True).start()
         try:
-            while (message := ws.receive()) is not None:
+            while not stream.error and (message := ws.receive()) is not None:
                 data = stream.received(message)
                 if data:
                     connection.sendall(data)
@@ -155,7 +167,7 @@ class PortForward(_Forwarding):
             if stream.error:
                 self._failed(f"port {remote}: {stream.error}")
             ws.close()
-            connection.close()
+            _hang_up(connection)
 
     def close(self) -> None:
         self._closed.set()
@@ -183,7 +195,7 @@ class AsyncPortForward(_Forwarding):
                     address: str = "127.0.0.1") -> "AsyncPortForward":
         forward = cls(open_socket, address)
         for local, remote in parse_ports(ports):
-            server = await asyncio.start_server(lambda r, w, p=remote: forward._forward(r, w, p), address, local)
+            server = await asyncio.start_server(functools.partial(forward._forward, remote=remote), address, local)
             forward._servers.append(server)
             forward.local_ports[remote] = server.sockets[0].getsockname()[1]
         return forward
@@ -207,7 +219,7 @@ class AsyncPortForward(_Forwarding):
 
         sending = asyncio.ensure_future(upstream())
         try:
-            while (message := await _awaitable(ws.receive_async)) is not None:
+            while not stream.error and (message := await _awaitable(ws.receive_async)) is not None:
                 data = stream.received(message)
                 if data:
                     writer.write(data)

@@ -72,8 +72,10 @@ def exit_code_of(status: Any) -> int:
                 except ValueError:
                     break
         raise TransportError(f"a NonZeroExitCode Status without a valid ExitCode cause: {status!r:.300}")
-    return_code = status.get("code") if isinstance(status.get("code"), int) and status.get("code") else 500
-    raise api_error_from_status(return_code, {"kind": "Status", **status}, json.dumps(status).encode())
+    code = status.get("code")
+    # The kubelet's Status carries no kind; a failure without a code is the server's (500).
+    raise api_error_from_status(code if isinstance(code, int) and code else 500, {"kind": "Status", **status},
+                                json.dumps(status).encode())
 
 
 class RemoteCommand:

@@ -185,6 +185,11 @@ class RequestBuilder:
         headers.update(self._headers)
         return headers
 
+    def _websocket_headers(self) -> dict[str, str]:
+        # The API server passes a port-forward upgrade to the kubelet as it came, and the
+        # kubelet's router refuses (406) an Accept it does not produce, such as protobuf.
+        return {**self._request_headers(), "accept": "*/*"}
+
     def _watch_path(self, resource_version: Optional[str], timeout_seconds: Optional[int], bookmarks: bool) -> str:
         self.param("watch", True)
         self.param("resourceVersion", resource_version)
@@ -262,7 +267,7 @@ class Request(RequestBuilder):
 
     def websocket(self, protocols: Sequence[str]) -> "_core.WebSocket":
         """Open it as a WebSocket offering ``protocols``; a refusal raises its ApiError."""
-        return _opened(self._client.transport.websocket(self.path(), protocols, headers=self._request_headers()))
+        return _opened(self._client.transport.websocket(self.path(), protocols, headers=self._websocket_headers()))
 
     def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
@@ -379,7 +384,7 @@ class AsyncRequest(RequestBuilder):
         return stream
 
     async def websocket(self, protocols: Sequence[str]) -> "_core.WebSocket":
-        return _opened(await self._client.transport.websocket(self.path(), protocols, headers=self._request_headers()))
+        return _opened(await self._client.transport.websocket(self.path(), protocols, headers=self._websocket_headers()))
 
     async def watch(
         self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
