@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 
-from kcore.clients.remotecommand import STDOUT, V5
+from kcore.clients.remotecommand import STDERR, STDOUT, V4, V5, ExecSession
 from kcore.clients.resource import AsyncResourceClient, ResourceClient
 from kcore.clients.rest import AsyncRESTClient, RESTClient
 from kcore.errors import ApiError, InternalError, NotFound, TransportError
@@ -48,6 +48,18 @@ def test_the_server_speaks_v5_with_the_close_signal(pods: ResourceClient[dict]) 
         assert session.protocol == V5
         assert list(session) == []
         assert session.exit_code == 0
+
+
+def test_under_v4_a_server_without_v5_gives_the_same_output_and_status(pods: ResourceClient[dict]) -> None:
+    # What stream_exec does against an older server, which picks v4 from the offered list:
+    # offered alone here, the real server answers in v4 (no translation, passed to kwok).
+    socket = pods._requests.exec("shell", ["sh", "-c", "echo out; echo err >&2"], None, False, False).websocket([V4])
+    with ExecSession(socket) as session:
+        assert session.protocol == V4
+        assert sorted(session) == [(STDOUT, b"out\n"), (STDERR, b"err\n")]
+        assert session.exit_code == 0
+        with pytest.raises(TransportError, match="no close signal"):
+            session.close_stdin()
 
 
 def test_a_failing_command_raises_the_status_kwok_sends(pods: ResourceClient[dict]) -> None:
