@@ -162,6 +162,10 @@ def test_the_asyncio_twins_exec_attach_and_raise_alike(kwok_plane: ControlPlane,
             await session.write(b"\n")
             output = b"".join([data async for _, data in session])
             assert b"26 91" in output and session.exit_code == 0
+        async with await apods.stream_exec("shell", ["sh", "-c", "sleep 1; echo late"]) as slow:
+            with pytest.raises(TransportError, match="no message"):
+                await slow.read(timeout=0.1)
+            assert await slow.read(timeout=20) == (STDOUT, b"late\n")  # not lost to the read that timed out
         with pytest.raises(InternalError, match="exit status 4"):
             await apods.exec("shell", ["sh", "-c", "exit 4"])
         with pytest.raises(NotFound):

@@ -7,7 +7,9 @@ limiting, retries); ``ResourceClient`` / ``AsyncResourceClient``: every verb on 
 (``ServerAPIs`` of ``APIGroup`` and ``APIResource``), cached in memory and on disk;
 ``RESTMapper``: kinds, resources and short names; ``DynamicClient`` / ``AsyncDynamicClient``:
 any resource, custom ones included, as plain dicts; ``Clientset`` / ``AsyncClientset``: every
-built-in resource, typed (TypedDicts in ``kcore.clients.types``).
+built-in resource, typed (TypedDicts in ``kcore.clients.types``). ``ResourceClient.exec`` gives
+an ``ExecResult``; ``stream_exec`` / ``attach`` an ``ExecSession`` (``AsyncExecSession``);
+``port_forward`` a ``PortForward`` (``AsyncPortForward``).
 """
 
 from kcore.clients.clientset import AsyncClientset, Clientset
@@ -16,6 +18,8 @@ from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource,
 from kcore.clients.dynamic import (
     AsyncDynamicClient, AsyncDynamicResourceClient, DynamicClient, DynamicResource, DynamicResourceClient,
 )
+from kcore.clients.portforward import AsyncPortForward, PortForward
+from kcore.clients.remotecommand import AsyncExecSession, ExecResult, ExecSession
 from kcore.clients.resource import AsyncResourceClient, ResourceClient, ResourceInfo
 from kcore.clients.watch import AsyncWatch, Watch
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient
@@ -30,6 +34,8 @@ __all__ = [
     "AsyncDiscovery",
     "AsyncDynamicClient",
     "AsyncDynamicResourceClient",
+    "AsyncExecSession",
+    "AsyncPortForward",
     "AsyncRESTClient",
     "AsyncRequest",
     "AsyncResourceClient",
@@ -41,6 +47,9 @@ __all__ = [
     "DynamicClient",
     "DynamicResource",
     "DynamicResourceClient",
+    "ExecResult",
+    "ExecSession",
+    "PortForward",
     "RESTClient",
     "RESTMapper",
     "Request",

@@ -170,6 +170,7 @@ class PortForward(_Forwarding):
             _hang_up(connection)
 
     def close(self) -> None:
+        """Stop listening; connections already forwarded run to their end."""
         self._closed.set()
         for listener, _ in self._listeners:
             listener.close()

@@ -210,6 +210,11 @@ class ExecSession(_Session):
 class AsyncExecSession(_Session):
     """The asyncio twin of ExecSession."""
 
+    def __init__(self, socket: _core.WebSocket) -> None:
+        super().__init__(socket)
+        # A receive outlives a read that timed out, so that the message it brings is not lost.
+        self._receiving: Optional[asyncio.Future[Optional[bytes]]] = None
+
     async def _send(self, message: bytes) -> None:
         await _awaitable(lambda done: self._socket.send_async(done, message))
 
@@ -225,10 +230,13 @@ class AsyncExecSession(_Session):
 
     async def read(self, timeout: Optional[float] = None) -> Optional[tuple[int, bytes]]:
         while not self.core.ended:
+            if self._receiving is None:
+                self._receiving = _awaitable(self._socket.receive_async)
             try:
-                message = await asyncio.wait_for(_awaitable(self._socket.receive_async), timeout)
+                message = await asyncio.wait_for(asyncio.shield(self._receiving), timeout)
             except asyncio.TimeoutError:
                 raise TransportError(f"no message on the WebSocket for {timeout} s") from None
+            self._receiving = None
             output = self.core.received(message)
             if output is not None:
                 return output

@@ -228,6 +228,14 @@ impl WebSocket {
     }
 }
 
+/// A socket dropped unclosed still says goodbye: otherwise its connection lives on until the
+/// server hangs up.
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        let _ = self.outgoing.send(Outgoing::Close);
+    }
+}
+
 async fn written(ack: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Result<(), String> {
     ack.await.unwrap_or_else(|_| Err("the WebSocket is closed".to_owned()))
 }
