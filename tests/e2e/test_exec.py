@@ -86,8 +86,10 @@ def test_megabytes_of_output_arrive_in_order(pods: ResourceClient[dict]) -> None
 
 
 def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
-    with pods.stream_exec("shell", ["sh", "-c", "stty size; read line; stty size"], stdin=True, tty=True,
+    # Each size is asked for after a line of stdin, sent after the resize it should see.
+    with pods.stream_exec("shell", ["sh", "-c", "read a; stty size; read b; stty size"], stdin=True, tty=True,
                           terminal_size=(100, 30)) as session:
+        session.write(b"first\n")
         output = b""
         while b"30 100" not in output:
             chunk = session.read(timeout=20)
