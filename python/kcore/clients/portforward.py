@@ -104,9 +104,11 @@ def _listen(address: str, port: int) -> socket.socket:
 
 
 class _Forwarding:
-    """What both twins report: ``local_ports[remote]`` and the ``errors`` of failed connections."""
+    """What both twins report: ``local_ports[remote]`` (once started) and the ``errors`` of
+    failed connections."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, ports: Iterable[Port], address: str) -> None:
+        self.ports = parse_ports(ports)
         self.address = address
         self.errors: list[str] = []
         self.local_ports: dict[int, int] = {}
@@ -122,13 +124,18 @@ class PortForward(_Forwarding):
     the server said about connections that failed."""
 
     def __init__(self, open_socket: Callable[[int], _core.WebSocket], ports: Iterable[Port], address: str = "127.0.0.1") -> None:
-        super().__init__(address)
+        super().__init__(ports, address)
         self._open = open_socket
         self._closed = threading.Event()
-        self._listeners = [(_listen(address, local), remote) for local, remote in parse_ports(ports)]
+        self._listeners: list[tuple[socket.socket, int]] = []
+
+    def start(self) -> "PortForward":
+        """Listen on every port, each with a thread accepting connections."""
+        self._listeners = [(_listen(self.address, local), remote) for local, remote in self.ports]
         self.local_ports = {remote: listener.getsockname()[1] for listener, remote in self._listeners}
         for listener, remote in self._listeners:
             threading.Thread(target=self._accept, args=(listener, remote), name=f"kcore-port-forward-{remote}", daemon=True).start()
+        return self
 
     def _accept(self, listener: socket.socket, remote: int) -> None:
         while not self._closed.is_set():
@@ -183,23 +190,21 @@ class PortForward(_Forwarding):
 
 
 class AsyncPortForward(_Forwarding):
-    """The asyncio twin of PortForward: ``await AsyncPortForward.start(...)``, then the same
-    ``local_ports``, ``errors`` and ``close()``."""
+    """The asyncio twin of PortForward."""
 
-    def __init__(self, open_socket: Callable[[int], Awaitable[_core.WebSocket]], address: str) -> None:
-        super().__init__(address)
+    def __init__(self, open_socket: Callable[[int], Awaitable[_core.WebSocket]], ports: Iterable[Port],
+                 address: str = "127.0.0.1") -> None:
+        super().__init__(ports, address)
         self._open = open_socket
         self._servers: list[asyncio.AbstractServer] = []
 
-    @classmethod
-    async def start(cls, open_socket: Callable[[int], Awaitable[_core.WebSocket]], ports: Iterable[Port],
-                    address: str = "127.0.0.1") -> "AsyncPortForward":
-        forward = cls(open_socket, address)
-        for local, remote in parse_ports(ports):
-            server = await asyncio.start_server(functools.partial(forward._forward, remote=remote), address, local)
-            forward._servers.append(server)
-            forward.local_ports[remote] = server.sockets[0].getsockname()[1]
-        return forward
+    async def start(self) -> "AsyncPortForward":
+        """Listen on every port, on the running event loop."""
+        for local, remote in self.ports:
+            server = await asyncio.start_server(functools.partial(self._forward, remote=remote), self.address, local)
+            self._servers.append(server)
+            self.local_ports[remote] = server.sockets[0].getsockname()[1]
+        return self
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: int) -> None:
         stream = PortForwardStream(remote)

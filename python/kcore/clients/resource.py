@@ -384,7 +384,8 @@ class ResourceClient(Generic[T]):
     def port_forward(self, name: str, ports: Iterable[Port], *, address: str = "127.0.0.1") -> PortForward:
         """Listen on local ports that reach the pod's: ``8080``, ``"9000:8080"`` or ``":8080"``
         (any free local port; see ``local_ports``). Each connection is its own WebSocket."""
-        return PortForward(lambda port: self._requests.port_forward(name, port).websocket([PORT_FORWARD_PROTOCOL]), ports, address)
+        opener = self._requests.port_forward
+        return PortForward(lambda port: opener(name, port).websocket([PORT_FORWARD_PROTOCOL]), ports, address).start()
 
 
 class AsyncResourceClient(Generic[T]):
@@ -523,5 +524,5 @@ class AsyncResourceClient(Generic[T]):
         return session
 
     async def port_forward(self, name: str, ports: Iterable[Port], *, address: str = "127.0.0.1") -> AsyncPortForward:
-        return await AsyncPortForward.start(
-            lambda port: self._requests.port_forward(name, port).websocket([PORT_FORWARD_PROTOCOL]), ports, address)
+        opener = self._requests.port_forward
+        return await AsyncPortForward(lambda port: opener(name, port).websocket([PORT_FORWARD_PROTOCOL]), ports, address).start()
