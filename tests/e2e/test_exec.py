@@ -107,6 +107,17 @@ def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
         assert session.exit_code == 0
 
 
+def test_closing_the_transports_streams_ends_an_open_exec_too(kwok_plane: ControlPlane, pods: ResourceClient[dict]) -> None:
+    # As a rotated client certificate does (the Transport closes every stream of the old one).
+    core = RESTClient(admin_config(kwok_plane))
+    own: ResourceClient[dict] = ResourceClient(core, PODS, "default")
+    with own.stream_exec("shell", ["sleep", "60"]) as session:
+        core.transport._core._rust.close_streams()  # type: ignore[union-attr]
+        assert session.read(timeout=20) is None
+        with pytest.raises(TransportError, match="without the command's Status"):
+            session.exit_code
+
+
 def test_exec_in_a_missing_pod_raises_not_found(pods: ResourceClient[dict]) -> None:
     with pytest.raises(NotFound) as missing:
         pods.exec("no-such-pod", ["true"])
