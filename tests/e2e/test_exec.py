@@ -86,8 +86,10 @@ def test_megabytes_of_output_arrive_in_order(pods: ResourceClient[dict]) -> None
 
 
 def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
-    # Each size is asked for after a line of stdin, sent after the resize it should see.
-    with pods.stream_exec("shell", ["sh", "-c", "read a; stty size; read b; stty size"], stdin=True, tty=True,
+    # Each size is asked for after a line of stdin, sent after the resize it should see; the
+    # last read keeps the process up until its output is in (kwok may drop a pty's last output
+    # when the process exits).
+    with pods.stream_exec("shell", ["sh", "-c", "read a; stty size; read b; stty size; read c"], stdin=True, tty=True,
                           terminal_size=(100, 30)) as session:
         session.write(b"first\n")
         output = b""
@@ -102,6 +104,7 @@ def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
             chunk = session.read(timeout=20)
             assert chunk is not None, output
             output += chunk[1]
+        session.write(b"done\n")
         for _ in session:  # to the end, where the Status is
             pass
         assert session.exit_code == 0
@@ -169,12 +172,19 @@ def test_the_asyncio_twins_exec_attach_and_raise_alike(kwok_plane: ControlPlane,
         assert echoed.stdout == data
         big = await apods.exec("shell", ["sh", "-c", "seq 1 200000"])
         assert big.stdout == "".join(f"{i}\n" for i in range(1, 200001)).encode()
-        async with await apods.stream_exec("shell", ["sh", "-c", "read l; stty size"], stdin=True, tty=True,
+        async with await apods.stream_exec("shell", ["sh", "-c", "read l; stty size; read m"], stdin=True, tty=True,
                                            terminal_size=(90, 25)) as session:
             await session.resize(91, 26)
             await session.write(b"\n")
-            output = b"".join([data async for _, data in session])
-            assert b"26 91" in output and session.exit_code == 0
+            output = b""
+            while b"26 91" not in output:
+                chunk = await session.read(timeout=20)
+                assert chunk is not None, output
+                output += chunk[1]
+            await session.write(b"\n")
+            async for _ in session:  # to the end, where the Status is
+                pass
+            assert session.exit_code == 0
         async with await apods.stream_exec("shell", ["sh", "-c", "sleep 1; echo late"]) as slow:
             with pytest.raises(TransportError, match="no message"):
                 await slow.read(timeout=0.1)
