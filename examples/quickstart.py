@@ -77,9 +77,9 @@ def step(what: str, action: Callable[[], Any], podtoservices: Any, expected: Map
     action()
     wait(lambda: mapping(podtoservices) == expected, "the PodToServices to converge",
          lambda: f"they say {mapping(podtoservices)}, not {expected}")
-    print("converged: pod -> services")
-    for pod, services in sorted(mapping(podtoservices).items()):
-        print(f"  {NAMESPACE}/{pod:<8} {', '.join(services) or '-'}")
+    rows = [f"  {NAMESPACE}/{pod:<8} {', '.join(services) or '-'}" for pod, services in sorted(mapping(podtoservices).items())]
+    # One write: the controller logs from its own threads, and a line of its must not split the table.
+    print("\n".join(["converged: pod -> services", *rows]), flush=True)
 
 
 def mapping(podtoservices: Any) -> Mapping:

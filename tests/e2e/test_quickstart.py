@@ -12,11 +12,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def converged_mappings(output: str) -> list[dict[str, str]]:
-    """Each mapping the quickstart printed after a step: pod -> its services, as printed."""
+    """Each mapping the quickstart printed after a step: pod -> its services, as printed (the
+    table's rows, up to the next blank line; the controller's own log lines may come between)."""
     mappings = []
     for block in output.split("converged: pod -> services\n")[1:]:
-        rows = itertools.takewhile(lambda line: line.startswith("  shop/"), block.splitlines())
-        mappings.append(dict(row.split(None, 1) for row in rows))
+        lines = itertools.takewhile(lambda line: line.strip(), block.splitlines())
+        mappings.append(dict(line.split(None, 1) for line in lines if line.startswith("  shop/")))
     return mappings
 
 
