@@ -30,7 +30,6 @@ import gc
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from bench import go_build
 from bench.codec import rss
 from bench.readme import write_section
 
@@ -242,11 +242,7 @@ def run_controller_runtime(kubeconfig: str, objects: int, workers: int) -> dict[
 
 def go_binary() -> Path:
     """bench/controller_go (its own module, GOWORK=off), built into ~/.cache/kcore."""
-    go = shutil.which("go")
-    assert go, "the controller-runtime runner needs the Go toolchain on PATH"
-    GO_BIN.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([go, "build", "-o", str(GO_BIN), "."], cwd=GO_DIR, env={**os.environ, "GOWORK": "off"}, check=True)
-    return GO_BIN
+    return go_build.build(GO_DIR, GO_BIN, "the controller-runtime runner")
 
 
 def worker(name: str, kubeconfig: str, objects: int, workers: int) -> dict[str, Any]:

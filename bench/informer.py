@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
+from bench import go_build
 from bench.codec import pod, pod_status, rss
 from bench.readme import write_section
 
@@ -407,11 +408,7 @@ def replay_kcore(list_file: str, watch_file: str, keep: bool, runs: int) -> dict
 @functools.lru_cache(maxsize=None)
 def go_binary() -> Path:
     """bench/informer_go (its own module, GOWORK=off), built into ~/.cache/kcore (once a process)."""
-    go = shutil.which("go")
-    assert go, "the client-go replay needs the Go toolchain on PATH"
-    GO_BIN.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([go, "build", "-o", str(GO_BIN), "."], cwd=GO_DIR, env={**os.environ, "GOWORK": "off"}, check=True)
-    return GO_BIN
+    return go_build.build(GO_DIR, GO_BIN, "the client-go replay")
 
 
 def replay_client_go(list_file: str, watch_file: str, keep: bool, runs: int) -> dict[str, Any]:

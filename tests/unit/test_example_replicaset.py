@@ -8,9 +8,7 @@ kube-controller-manager's own in tests/e2e/test_replicaset.py."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ from examples.replicaset import (
     EXPECTATIONS_TIMEOUT, Expectations, RankedPod, deletes_first, deletion_cost, pod_from_template,
     slow_start_batch,
 )
+from tests.go_driver_build import build_go_driver
 
 
 @pytest.fixture
@@ -138,7 +137,6 @@ def test_creation_times_of_the_same_order_of_magnitude_tie_and_go_by_uid() -> No
 # --- which pod goes first, against kube-controller-manager's own ranking ---
 
 GO_MODULE = Path(__file__).parent / "replicaset_ranking_upstream"
-BINARY = Path.home() / ".cache" / "kcore" / "replicaset_ranking_upstream"
 NOW = datetime(2026, 6, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
 AGES = [None, 0, 1, 2, 3, 10, 11, 60, 61, 3600, 3601, 7200, 86400, -5]
 """Seconds before NOW (None: no time): equal times, the same log2 rank, different ranks, the future."""
@@ -146,12 +144,7 @@ AGES = [None, 0, 1, 2, 3, 10, 11, 60, 61, 3600, 3601, 7200, 86400, -5]
 
 @pytest.fixture(scope="module")
 def upstream_ranking() -> Path:
-    go = shutil.which("go")
-    assert go, "the ranking parity test needs the Go toolchain (it builds k8s.io/kubernetes/pkg/controller)"
-    BINARY.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([go, "build", "-o", str(BINARY), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"},
-                   check=True, timeout=900)
-    return BINARY
+    return build_go_driver(GO_MODULE, "the ranking parity test (it builds k8s.io/kubernetes/pkg/controller)")
 
 
 def timestamp(age: Optional[int]) -> Optional[str]:
