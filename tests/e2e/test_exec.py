@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
+import time
 import uuid
 from typing import Iterator
 
@@ -85,25 +87,38 @@ def test_megabytes_of_output_arrive_in_order(pods: ResourceClient[dict]) -> None
     assert result.stdout == "".join(f"{i}\n" for i in range(1, 400001)).encode()  # 2.6 MB
 
 
+# Prints the terminal's size for each line of stdin, until the line "done".
+RESIZE_SCRIPT = 'while read line && [ "$line" != done ]; do stty size; done'
+
+
+def terminal_sizes(output: bytes) -> list[bytes]:
+    """The ``rows cols`` lines ``stty size`` printed so far (whole lines only)."""
+    return re.findall(rb"^(\d+ \d+)\r\n", output, re.M)
+
+
+def ask_size_until(session: ExecSession, size: bytes, output: bytes) -> bytes:
+    """Ask the shell for the terminal's size until it is ``size``: the resize channel and stdin
+    reach the process by different goroutines (kwok's, as the kubelet's), so a resize sent
+    before a line may be applied after the line was read."""
+    for _ in range(100):
+        asked = len(terminal_sizes(output))
+        session.write(b"size?\n")
+        while len(terminal_sizes(output)) == asked:
+            chunk = session.read(timeout=20)
+            assert chunk is not None, output
+            assert chunk[0] == STDOUT, chunk  # a terminal has one stream
+            output += chunk[1]
+        if terminal_sizes(output)[-1] == size:
+            return output
+        time.sleep(0.05)
+    raise AssertionError(f"the terminal never became {size!r}: {output!r}")
+
+
 def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
-    # Each size is asked for after a line of stdin, sent after the resize it should see; the
-    # last read keeps the process up until its output is in (kwok may drop a pty's last output
-    # when the process exits).
-    with pods.stream_exec("shell", ["sh", "-c", "read a; stty size; read b; stty size; read c"], stdin=True, tty=True,
-                          terminal_size=(100, 30)) as session:
-        session.write(b"first\n")
-        output = b""
-        while b"30 100" not in output:
-            chunk = session.read(timeout=20)
-            assert chunk is not None, output
-            assert chunk[0] == STDOUT  # a terminal has one stream
-            output += chunk[1]
+    with pods.stream_exec("shell", ["sh", "-c", RESIZE_SCRIPT], stdin=True, tty=True, terminal_size=(100, 30)) as session:
+        output = ask_size_until(session, b"30 100", b"")
         session.resize(132, 43)
-        session.write(b"go\n")
-        while b"43 132" not in output:
-            chunk = session.read(timeout=20)
-            assert chunk is not None, output
-            output += chunk[1]
+        ask_size_until(session, b"43 132", output)
         session.write(b"done\n")
         for _ in session:  # to the end, where the Status is
             pass
@@ -172,16 +187,22 @@ def test_the_asyncio_twins_exec_attach_and_raise_alike(kwok_plane: ControlPlane,
         assert echoed.stdout == data
         big = await apods.exec("shell", ["sh", "-c", "seq 1 200000"])
         assert big.stdout == "".join(f"{i}\n" for i in range(1, 200001)).encode()
-        async with await apods.stream_exec("shell", ["sh", "-c", "read l; stty size; read m"], stdin=True, tty=True,
+        async with await apods.stream_exec("shell", ["sh", "-c", RESIZE_SCRIPT], stdin=True, tty=True,
                                            terminal_size=(90, 25)) as session:
             await session.resize(91, 26)
-            await session.write(b"\n")
             output = b""
-            while b"26 91" not in output:
-                chunk = await session.read(timeout=20)
-                assert chunk is not None, output
-                output += chunk[1]
-            await session.write(b"\n")
+            for _ in range(100):  # as ask_size_until does
+                asked = len(terminal_sizes(output))
+                await session.write(b"size?\n")
+                while len(terminal_sizes(output)) == asked:
+                    chunk = await session.read(timeout=20)
+                    assert chunk is not None, output
+                    output += chunk[1]
+                if terminal_sizes(output)[-1] == b"26 91":
+                    break
+                await asyncio.sleep(0.05)
+            assert terminal_sizes(output)[-1] == b"26 91", output
+            await session.write(b"done\n")
             async for _ in session:  # to the end, where the Status is
                 pass
             assert session.exit_code == 0
