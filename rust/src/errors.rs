@@ -15,7 +15,9 @@ fn class(py: Python<'_>, module: &str, name: &str, doc: &str, bases: &[Bound<'_,
     let made = (|| {
         namespace.set_item("__module__", module)?;
         namespace.set_item("__doc__", doc)?;
-        let made = py.get_type::<PyType>().call1((name, PyTuple::new(py, bases)?, namespace))?;
+        let made = py
+            .get_type::<PyType>()
+            .call1((name, PyTuple::new(py, bases)?, namespace))?;
         Ok::<_, PyErr>(made.cast_into::<PyType>()?.unbind())
     })();
     made.expect("an exception class with builtin bases can always be made")
@@ -25,12 +27,23 @@ pub fn kcore_error(py: Python<'_>) -> &Bound<'_, PyType> {
     KCORE_ERROR
         .get_or_init(py, || {
             let base = py.get_type::<pyo3::exceptions::PyException>();
-            class(py, "kcore.errors", "KcoreError", "Base class of kcore's own errors.", &[base])
+            class(
+                py,
+                "kcore.errors",
+                "KcoreError",
+                "Base class of kcore's own errors.",
+                &[base],
+            )
         })
         .bind(py)
 }
 
-fn value_error_class<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, doc: &str) -> &'py Bound<'py, PyType> {
+fn value_error_class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    doc: &str,
+) -> &'py Bound<'py, PyType> {
     cell.get_or_init(py, || {
         let bases = [kcore_error(py).clone(), py.get_type::<pyo3::exceptions::PyValueError>()];
         class(py, "kcore.codec", name, doc, &bases)
@@ -48,7 +61,12 @@ pub fn decode_error_class(py: Python<'_>) -> &Bound<'_, PyType> {
 }
 
 pub fn encode_error_class(py: Python<'_>) -> &Bound<'_, PyType> {
-    value_error_class(py, &ENCODE_ERROR, "EncodeError", "An object that cannot be written in the requested format; the message says which field.")
+    value_error_class(
+        py,
+        &ENCODE_ERROR,
+        "EncodeError",
+        "An object that cannot be written in the requested format; the message says which field.",
+    )
 }
 
 /// `kcore.codec.DecodeError(message)`.

@@ -82,7 +82,9 @@ pub fn root_view(py: Python<'_>, t: Arc<Tape>) -> PyResult<Py<PyAny>> {
 }
 
 fn read_only(what: &str) -> PyErr {
-    PyTypeError::new_err(format!("{what} is read-only; .to_dict() / .to_list() gives a mutable copy"))
+    PyTypeError::new_err(format!(
+        "{what} is read-only; .to_dict() / .to_list() gives a mutable copy"
+    ))
 }
 
 static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -151,7 +153,10 @@ impl CompactObject {
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
-        key.cast::<PyString>().ok().and_then(|k| self.find(&k.to_cow().ok()?)).is_some()
+        key.cast::<PyString>()
+            .ok()
+            .and_then(|k| self.find(&k.to_cow().ok()?))
+            .is_some()
     }
 
     fn __len__(&self) -> usize {
@@ -164,15 +169,24 @@ impl CompactObject {
     }
 
     fn keys(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        Ok(KEYS_VIEW.import(slf.py(), "collections.abc", "KeysView")?.call1((slf,))?.unbind())
+        Ok(KEYS_VIEW
+            .import(slf.py(), "collections.abc", "KeysView")?
+            .call1((slf,))?
+            .unbind())
     }
 
     fn values(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        Ok(VALUES_VIEW.import(slf.py(), "collections.abc", "ValuesView")?.call1((slf,))?.unbind())
+        Ok(VALUES_VIEW
+            .import(slf.py(), "collections.abc", "ValuesView")?
+            .call1((slf,))?
+            .unbind())
     }
 
     fn items(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        Ok(ITEMS_VIEW.import(slf.py(), "collections.abc", "ItemsView")?.call1((slf,))?.unbind())
+        Ok(ITEMS_VIEW
+            .import(slf.py(), "collections.abc", "ItemsView")?
+            .call1((slf,))?
+            .unbind())
     }
 
     /// A plain, mutable deep copy (dicts and lists).
@@ -185,7 +199,10 @@ impl CompactObject {
             Ok(o) => o.get().to_dict(py)?.into_bound(py),
             Err(_) => other.clone(),
         };
-        self.to_dict(py)?.bind(py).eq(other).map(|b| b.into_pyobject(py).unwrap().to_owned().into_any().unbind())
+        self.to_dict(py)?
+            .bind(py)
+            .eq(other)
+            .map(|b| b.into_pyobject(py).unwrap().to_owned().into_any().unbind())
     }
 
     fn __hash__(&self) -> PyResult<isize> {
@@ -248,7 +265,10 @@ impl CompactList {
     }
 
     fn views(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
-        self.positions().into_iter().map(|p| view_at(py, &self.tape, p)).collect()
+        self.positions()
+            .into_iter()
+            .map(|p| view_at(py, &self.tape, p))
+            .collect()
     }
 }
 
@@ -305,7 +325,10 @@ impl CompactList {
             Ok(o) => o.get().to_list(py)?.into_bound(py),
             Err(_) => other.clone(),
         };
-        self.to_list(py)?.bind(py).eq(other).map(|b| b.into_pyobject(py).unwrap().to_owned().into_any().unbind())
+        self.to_list(py)?
+            .bind(py)
+            .eq(other)
+            .map(|b| b.into_pyobject(py).unwrap().to_owned().into_any().unbind())
     }
 
     fn __hash__(&self) -> PyResult<isize> {

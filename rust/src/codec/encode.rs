@@ -11,7 +11,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 fn fail<T>(path: &str, what: impl std::fmt::Display) -> PyResult<T> {
-    Err(encode_error(format!("{}: {what}", if path.is_empty() { "." } else { path })))
+    Err(encode_error(format!(
+        "{}: {what}",
+        if path.is_empty() { "." } else { path }
+    )))
 }
 
 /// A CompactObject/CompactList as plain objects; anything else as is.
@@ -71,7 +74,9 @@ pub fn json(out: &mut Vec<u8>, v: &Bound<'_, PyAny>, path: &str) -> PyResult<()>
     } else if let Ok(d) = v.cast::<PyDict>() {
         out.push(b'{');
         for (i, (k, val)) in d.iter().enumerate() {
-            let Ok(k) = k.cast::<PyString>() else { return fail(path, format!("key {k} is not a string")) };
+            let Ok(k) = k.cast::<PyString>() else {
+                return fail(path, format!("key {k} is not a string"));
+            };
             if i > 0 {
                 out.push(b',');
             }
@@ -113,7 +118,14 @@ fn parse_time(s: &str) -> Option<(i64, i64)> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     let mut i = 19;
     let mut nanos = 0i64;
     if b[i] == b'.' {
@@ -132,7 +144,11 @@ fn parse_time(s: &str) -> Option<(i64, i64)> {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
             let o = num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60;
-            if *sign == b'+' { o } else { -o }
+            if *sign == b'+' {
+                o
+            } else {
+                -o
+            }
         }
         _ => return None,
     };
@@ -156,11 +172,25 @@ fn parse_duration(s: &str) -> Option<i64> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).filter(|&n| n > 0)?;
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .filter(|&n| n > 0)?;
         let value: f64 = rest[..n].parse().ok()?;
         rest = &rest[n..];
-        let units = [("ns", 1.0), ("us", 1e3), ("µs", 1e3), ("μs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)];
-        let (unit, scale) = units.iter().filter(|(u, _)| rest.starts_with(u)).max_by_key(|(u, _)| u.len())?;
+        let units = [
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("µs", 1e3),
+            ("μs", 1e3),
+            ("ms", 1e6),
+            ("s", 1e9),
+            ("m", 60e9),
+            ("h", 3600e9),
+        ];
+        let (unit, scale) = units
+            .iter()
+            .filter(|(u, _)| rest.starts_with(u))
+            .max_by_key(|(u, _)| u.len())?;
         rest = &rest[unit.len()..];
         total += value * scale;
     }
@@ -202,14 +232,24 @@ impl Writer {
     fn object(&self, msg: u32, v: &Bound<'_, PyAny>, path: &str) -> PyResult<Vec<u8>> {
         let v = plain(v)?;
         let Ok(d) = v.cast::<PyDict>() else {
-            return fail(path, format!("expected an object for {}, got {}", self.s.messages[msg as usize].name, v.get_type().name()?));
+            return fail(
+                path,
+                format!(
+                    "expected an object for {}, got {}",
+                    self.s.messages[msg as usize].name,
+                    v.get_type().name()?
+                ),
+            );
         };
         let mut used = Vec::new();
         let out = self.message(msg, d, path, &mut used)?;
         for k in d.keys() {
             let k: String = k.extract()?;
             if !used.contains(&k) {
-                return fail(path, format!("{} has no field {k:?}", self.s.messages[msg as usize].name));
+                return fail(
+                    path,
+                    format!("{} has no field {k:?}", self.s.messages[msg as usize].name),
+                );
             }
         }
         Ok(out)
@@ -219,7 +259,9 @@ impl Writer {
         if v.is_instance_of::<PyBool>() || !v.is_instance_of::<PyInt>() {
             return fail(path, format!("expected an integer, got {}", v.get_type().name()?));
         }
-        v.extract::<i64>().or_else(|_| v.extract::<u64>().map(|u| u as i64)).or_else(|_| fail(path, "integer out of range"))
+        v.extract::<i64>()
+            .or_else(|_| v.extract::<u64>().map(|u| u as i64))
+            .or_else(|_| fail(path, "integer out of range"))
     }
 
     fn string(v: &Bound<'_, PyAny>, path: &str) -> PyResult<String> {
@@ -245,7 +287,11 @@ impl Writer {
                 put_varint(out, i as u64);
             }
             Ty::Float64 => {
-                let x: f64 = if v.is_instance_of::<PyBool>() { return fail(path, "expected a number, got bool") } else { v.extract().or_else(|_| fail(path, "expected a number"))? };
+                let x: f64 = if v.is_instance_of::<PyBool>() {
+                    return fail(path, "expected a number, got bool");
+                } else {
+                    v.extract().or_else(|_| fail(path, "expected a number"))?
+                };
                 key(out, n, 1);
                 out.extend_from_slice(&x.to_le_bytes());
             }
@@ -268,7 +314,9 @@ impl Writer {
             }
             Ty::Time | Ty::MicroTime => {
                 let s = Self::string(v, path)?;
-                let Some((secs, nanos)) = parse_time(&s) else { return fail(path, format!("{s:?} is not an RFC 3339 time")) };
+                let Some((secs, nanos)) = parse_time(&s) else {
+                    return fail(path, format!("{s:?} is not an RFC 3339 time"));
+                };
                 let mut ts = Vec::new();
                 key(&mut ts, 1, 0);
                 put_varint(&mut ts, secs as u64);
@@ -280,14 +328,20 @@ impl Writer {
             }
             Ty::Duration => {
                 let s = Self::string(v, path)?;
-                let Some(d) = parse_duration(&s) else { return fail(path, format!("{s:?} is not a Go duration")) };
+                let Some(d) = parse_duration(&s) else {
+                    return fail(path, format!("{s:?} is not a Go duration"));
+                };
                 let mut inner = Vec::new();
                 key(&mut inner, 1, 0);
                 put_varint(&mut inner, d as u64);
                 len_field(out, n, &inner);
             }
             Ty::Quantity => {
-                let s = if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() { v.str()?.to_cow()?.into_owned() } else { Self::string(v, path)? };
+                let s = if v.is_instance_of::<PyInt>() && !v.is_instance_of::<PyBool>() {
+                    v.str()?.to_cow()?.into_owned()
+                } else {
+                    Self::string(v, path)?
+                };
                 let mut inner = Vec::new();
                 len_field(&mut inner, 1, s.as_bytes());
                 len_field(out, n, &inner);
@@ -355,7 +409,9 @@ impl Writer {
                 }
             }
             Ty::Map(vty) => {
-                let Ok(d) = v.cast::<PyDict>() else { return fail(path, format!("expected an object, got {}", v.get_type().name()?)) };
+                let Ok(d) = v.cast::<PyDict>() else {
+                    return fail(path, format!("expected an object, got {}", v.get_type().name()?));
+                };
                 for (k, val) in d.iter() {
                     let k = Self::string(&k, path)?;
                     let p = format!("{path}.{k}");
@@ -421,7 +477,9 @@ pub fn encode<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, content_type: &str)
         Format::Json => json(&mut out, obj, "")?,
         Format::Protobuf => {
             let obj = plain(obj)?;
-            let Ok(d) = obj.cast::<PyDict>() else { return fail("", "protobuf needs an object with apiVersion and kind") };
+            let Ok(d) = obj.cast::<PyDict>() else {
+                return fail("", "protobuf needs an object with apiVersion and kind");
+            };
             let get = |k: &str| -> PyResult<String> {
                 match d.get_item(k)? {
                     Some(v) => Writer::string(&v, &format!(".{k}")),
@@ -431,7 +489,10 @@ pub fn encode<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>, content_type: &str)
             let (api_version, kind) = (get("apiVersion")?, get("kind")?);
             let s = schema();
             let Some(msg) = s.kind(&api_version, &kind) else {
-                return fail("", format!("no built-in kind {kind:?} in apiVersion {api_version:?} (custom resources are JSON only)"));
+                return fail(
+                    "",
+                    format!("no built-in kind {kind:?} in apiVersion {api_version:?} (custom resources are JSON only)"),
+                );
             };
             let raw = Writer { s }.object(msg, &obj, "")?;
             let mut type_meta = Vec::new();
@@ -453,8 +514,14 @@ mod tests {
     fn times_parse_back_to_what_gotime_formats() {
         assert_eq!(parse_time("2026-05-01T12:00:00Z"), Some((1_777_636_800, 0)));
         assert_eq!(parse_time("2026-05-01T14:00:00+02:00"), Some((1_777_636_800, 0)));
-        assert_eq!(parse_time("2026-05-01T12:00:00.123456Z"), Some((1_777_636_800, 123_456_000)));
-        assert_eq!(parse_time("0001-01-01T00:00:00Z"), Some((super::super::gotime::ZERO_TIME_UNIX, 0)));
+        assert_eq!(
+            parse_time("2026-05-01T12:00:00.123456Z"),
+            Some((1_777_636_800, 123_456_000))
+        );
+        assert_eq!(
+            parse_time("0001-01-01T00:00:00Z"),
+            Some((super::super::gotime::ZERO_TIME_UNIX, 0))
+        );
         assert_eq!(parse_time("yesterday"), None);
     }
 

@@ -3,18 +3,28 @@
 //! the decoder (and the chunk size for watch streams; fuzz/seeds.py writes the same format), the
 //! rest is the body. Bad input must end in DecodeError; anything else panics, which libFuzzer
 //! reports as a finding.
-use crate::errors::decode_error_class;
 use super::watch::WatchDecoder;
 use super::{decode, decode_compact};
+use crate::errors::decode_error_class;
 use pyo3::prelude::*;
 
 const JSON: &str = "application/json";
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 /// fuzz/seeds.py's MODES, in the same order.
-const MODES: [&str; 7] = ["decode protobuf", "decode json", "compact protobuf", "compact json", "watch protobuf", "watch json", "compact watch protobuf"];
+const MODES: [&str; 7] = [
+    "decode protobuf",
+    "decode json",
+    "compact protobuf",
+    "compact json",
+    "watch protobuf",
+    "watch json",
+    "compact watch protobuf",
+];
 
 pub fn run_one(data: &[u8]) {
-    let Some((&first, body)) = data.split_first() else { return };
+    let Some((&first, body)) = data.split_first() else {
+        return;
+    };
     let mode = MODES[first as usize % MODES.len()];
     let ctype = if mode.contains("protobuf") { PROTOBUF } else { JSON };
     // Compact objects are written with managedFields left out on every other input.
@@ -39,7 +49,10 @@ pub fn run_one(data: &[u8]) {
             Ok(())
         })();
         if let Err(e) = out {
-            assert!(e.matches(py, decode_error_class(py)).unwrap_or(false), "{mode}: not a DecodeError: {e}");
+            assert!(
+                e.matches(py, decode_error_class(py)).unwrap_or(false),
+                "{mode}: not a DecodeError: {e}"
+            );
         }
     });
 }

@@ -18,7 +18,7 @@ pub const ZERO_TIME_UNIX: i64 = -62_135_596_800;
 
 /// `t.UTC().Format(layout)` for RFC3339 ("…05Z") and, with `micros`, RFC3339Micro ("…05.000000Z"),
 /// into `out` (a stack buffer: every object has timestamps, so this is hot).
-pub fn format<'b>(secs: i64, nanos: i64, micros: bool, out: &'b mut [u8; 40]) -> &'b str {
+pub fn format(secs: i64, nanos: i64, micros: bool, out: &mut [u8; 40]) -> &str {
     let (y, mo, d) = civil(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     let mut n = 0;
@@ -26,8 +26,14 @@ pub fn format<'b>(secs: i64, nanos: i64, micros: bool, out: &'b mut [u8; 40]) ->
         out[0] = b'-';
         n = 1;
     }
-    let fields: [(u64, usize, u8); 6] =
-        [(y.unsigned_abs(), 4, b'-'), (mo as u64, 2, b'-'), (d as u64, 2, b'T'), ((s / 3600) as u64, 2, b':'), ((s / 60 % 60) as u64, 2, b':'), ((s % 60) as u64, 2, b'.')];
+    let fields: [(u64, usize, u8); 6] = [
+        (y.unsigned_abs(), 4, b'-'),
+        (mo as u64, 2, b'-'),
+        (d as u64, 2, b'T'),
+        ((s / 3600) as u64, 2, b':'),
+        ((s / 60 % 60) as u64, 2, b':'),
+        ((s % 60) as u64, 2, b'.'),
+    ];
     for (k, (v, width, after)) in fields.into_iter().enumerate() {
         n = digits(out, n, v, width);
         if k < 5 || micros {
@@ -120,7 +126,10 @@ mod tests {
         assert_eq!(format(0, 0, false, b), "1970-01-01T00:00:00Z");
         assert_eq!(format(1_777_636_800, 0, false, b), "2026-05-01T12:00:00Z");
         assert_eq!(format(ZERO_TIME_UNIX, 0, false, b), "0001-01-01T00:00:00Z");
-        assert_eq!(format(1_777_636_800, 123_456_789, true, b), "2026-05-01T12:00:00.123456Z");
+        assert_eq!(
+            format(1_777_636_800, 123_456_789, true, b),
+            "2026-05-01T12:00:00.123456Z"
+        );
         assert_eq!(format(-62_198_755_200, 0, false, b), "-0001-01-01T00:00:00Z");
         assert_eq!(format(253_402_300_800, 0, false, b), "10000-01-01T00:00:00Z");
     }

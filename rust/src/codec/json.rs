@@ -10,7 +10,12 @@ pub fn parse<S: Sink>(body: &[u8], sink: &mut S) -> Result<()> {
     if let Err(e) = std::str::from_utf8(body) {
         return Err(bad(format!("JSON: invalid UTF-8 at byte {}", e.valid_up_to())));
     }
-    let mut p = Parser { s: body, pos: 0, depth: 0, scratch: Vec::new() };
+    let mut p = Parser {
+        s: body,
+        pos: 0,
+        depth: 0,
+        scratch: Vec::new(),
+    };
     p.ws();
     p.value(sink)?;
     p.ws();
@@ -126,7 +131,12 @@ impl<'a> Parser<'a> {
     }
 
     /// The comma-separated members of an object or array, up to and including `close`.
-    fn members<S: Sink>(&mut self, sink: &mut S, close: u8, mut member: impl FnMut(&mut Self, &mut S) -> Result<()>) -> Result<()> {
+    fn members<S: Sink>(
+        &mut self,
+        sink: &mut S,
+        close: u8,
+        mut member: impl FnMut(&mut Self, &mut S) -> Result<()>,
+    ) -> Result<()> {
         self.enter()?;
         if self.peek() == Some(close) {
             self.pos += 1;
@@ -229,7 +239,10 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&mut self) -> Result<u32> {
-        let digits = self.s.get(self.pos..self.pos + 4).ok_or_else(|| self.err("truncated \\u escape"))?;
+        let digits = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.err("truncated \\u escape"))?;
         let text = std::str::from_utf8(digits).map_err(|_| self.err("invalid \\u escape"))?;
         let v = u32::from_str_radix(text, 16).map_err(|_| self.err("invalid \\u escape"))?;
         self.pos += 4;
@@ -345,7 +358,10 @@ impl Splitter {
                 b'{' | b'[' => {
                     self.depth += 1;
                     if self.depth > MAX_DEPTH {
-                        return Err(bad(format!("JSON watch stream: nesting deeper than {MAX_DEPTH} at stream byte {}", base + self.pos - 1)));
+                        return Err(bad(format!(
+                            "JSON watch stream: nesting deeper than {MAX_DEPTH} at stream byte {}",
+                            base + self.pos - 1
+                        )));
                     }
                 }
                 b'}' | b']' => {

@@ -19,11 +19,11 @@ use super::repeats::Repeats;
 use super::schema::schema;
 use super::sink::{Sink, MAX_DEPTH};
 use super::tape::{with_items, Item, Tape, TapeWriter};
-use std::sync::Arc;
 use super::{compact_of, decode_into, decode_plain, format_of, Format};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use std::sync::Arc;
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 /// Longest top-level JSON key looked for across chunks.
@@ -44,15 +44,23 @@ enum State {
     /// Before the top-level '{' (a byte order mark, white space).
     JsStart,
     /// At a key of the top-level object (`first`: or at its '}').
-    JsKey { first: bool },
-    JsColon { items: bool },
-    JsValue { items: bool },
+    JsKey {
+        first: bool,
+    },
+    JsColon {
+        items: bool,
+    },
+    JsValue {
+        items: bool,
+    },
     /// Inside a top-level value other than the items.
     JsSkip(Scan),
     /// After a top-level value: ',' or '}'.
     JsAfter,
     /// At an element of "items" (`first`: or at its ']').
-    JsElem { first: bool },
+    JsElem {
+        first: bool,
+    },
     JsInElem(Scan),
     /// After an element: ',' or ']'.
     JsAfterElem,
@@ -148,7 +156,9 @@ fn varint_at(b: &[u8], pos: usize, limit: usize) -> std::result::Result<Option<(
 /// payload, end). None until its bytes are all in; Err where the whole decoder would fail or
 /// the field would run past `limit`.
 fn field_at(b: &[u8], at: usize, limit: usize) -> std::result::Result<Option<(u64, u8, usize, usize)>, ()> {
-    let Some((key, p)) = varint_at(b, at, limit)? else { return Ok(None) };
+    let Some((key, p)) = varint_at(b, at, limit)? else {
+        return Ok(None);
+    };
     let (num, wire) = (key >> 3, (key & 7) as u8);
     if num == 0 {
         return Err(());
@@ -189,8 +199,17 @@ struct PbList {
 
 /// What the items become.
 enum Out {
-    Tapes { writer: TapeWriter, items: Vec<Item>, strip_managed_fields: bool },
-    Objects { list: Option<Py<PyList>>, strings: StrCache, kept: Kept, repeats: Repeats },
+    Tapes {
+        writer: TapeWriter,
+        items: Vec<Item>,
+        strip_managed_fields: bool,
+    },
+    Objects {
+        list: Option<Py<PyList>>,
+        strings: StrCache,
+        kept: Kept,
+        repeats: Repeats,
+    },
 }
 
 /// What a list's items are decoded into: Python objects, or compact ones (`compact`), then
@@ -220,19 +239,50 @@ pub struct StreamingList {
 }
 
 impl StreamingList {
-    pub fn new(format: Format, Decoding { compact, strip_managed_fields }: Decoding) -> Self {
+    pub fn new(
+        format: Format,
+        Decoding {
+            compact,
+            strip_managed_fields,
+        }: Decoding,
+    ) -> Self {
         let out = if compact {
             let writer = TapeWriter::for_items();
-            let writer = if strip_managed_fields { writer.leave_out_managed_fields(false) } else { writer };
-            Out::Tapes { writer, items: Vec::new(), strip_managed_fields }
+            let writer = if strip_managed_fields {
+                writer.leave_out_managed_fields(false)
+            } else {
+                writer
+            };
+            Out::Tapes {
+                writer,
+                items: Vec::new(),
+                strip_managed_fields,
+            }
         } else {
-            Out::Objects { list: None, strings: StrCache::default(), kept: Kept::default(), repeats: Repeats::default() }
+            Out::Objects {
+                list: None,
+                strings: StrCache::default(),
+                kept: Kept::default(),
+                repeats: Repeats::default(),
+            }
         };
         let state = match format {
             Format::Json => State::JsStart,
             Format::Protobuf => State::PbMagic,
         };
-        StreamingList { format, body: Vec::new(), pos: 0, state, pb: None, js_items: None, js_items_start: 0, seen_items: false, spans: Vec::new(), decoded: 0, out }
+        StreamingList {
+            format,
+            body: Vec::new(),
+            pos: 0,
+            state,
+            pb: None,
+            js_items: None,
+            js_items_start: 0,
+            seen_items: false,
+            spans: Vec::new(),
+            decoded: 0,
+            out,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -275,7 +325,9 @@ impl StreamingList {
         self.decoded = 0;
         match &mut self.out {
             Out::Tapes { items, .. } => *items = Vec::new(),
-            Out::Objects { list, kept, repeats, .. } => {
+            Out::Objects {
+                list, kept, repeats, ..
+            } => {
                 *list = None;
                 *kept = Kept::default();
                 *repeats = Repeats::default();
@@ -307,7 +359,9 @@ impl StreamingList {
                 let (key, p) = need!(varint_at(b, at, usize::MAX));
                 if key == u64::from(RAW_TAG) {
                     let (n, start) = need!(varint_at(b, p, usize::MAX));
-                    let Some(end) = usize::try_from(n).ok().and_then(|n| start.checked_add(n)) else { return Step::Bad };
+                    let Some(end) = usize::try_from(n).ok().and_then(|n| start.checked_add(n)) else {
+                        return Step::Bad;
+                    };
                     return self.enter_list(at, start, end);
                 }
                 let (_, _, _, end) = need!(field_at(b, at, usize::MAX));
@@ -356,7 +410,11 @@ impl StreamingList {
                         let from = self.pos + 1;
                         let Some(len) = b[from..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20) else {
                             // Looked for again from its start with each chunk: a long one is left to the whole decoder.
-                            return if b.len() - from > MAX_KEY { Step::Bad } else { Step::Wait };
+                            return if b.len() - from > MAX_KEY {
+                                Step::Bad
+                            } else {
+                                Step::Wait
+                            };
                         };
                         if b[from + len] != b'"' {
                             return Step::Bad; // an escape or a control character: rare, left to the whole decoder
@@ -412,7 +470,11 @@ impl StreamingList {
             }
             State::JsDone => {
                 self.ws();
-                return if self.pos < self.body.len() { Step::Bad } else { Step::Wait };
+                return if self.pos < self.body.len() {
+                    Step::Bad
+                } else {
+                    Step::Wait
+                };
             }
         }
         Step::More
@@ -421,7 +483,9 @@ impl StreamingList {
     /// After white space, one of the `expected` bytes, which moves the framer to its state.
     fn expect(&mut self, expected: &[(u8, State)]) -> Step {
         self.ws();
-        let Some(&c) = self.body.get(self.pos) else { return Step::Wait };
+        let Some(&c) = self.body.get(self.pos) else {
+            return Step::Wait;
+        };
         match expected.iter().find(|(b, _)| *b == c) {
             Some(&(_, next)) => {
                 self.pos += 1;
@@ -436,8 +500,12 @@ impl StreamingList {
     /// the state `scanning` makes.
     fn begin_scan(&mut self, outer: usize, scanning: fn(Scan) -> State) -> Step {
         self.ws();
-        let Some(&c) = self.body.get(self.pos) else { return Step::Wait };
-        let Some(scan) = Scan::at(self.pos, c, outer) else { return Step::Bad };
+        let Some(&c) = self.body.get(self.pos) else {
+            return Step::Wait;
+        };
+        let Some(scan) = Scan::at(self.pos, c, outer) else {
+            return Step::Bad;
+        };
         self.pos += 1;
         self.state = scanning(scan);
         Step::More
@@ -446,12 +514,18 @@ impl StreamingList {
     /// At `raw` (its tag at `field`, its payload `start..end`): the list message, if the
     /// envelope so far names a built-in list kind in protobuf.
     fn enter_list(&mut self, field: usize, start: usize, end: usize) -> Step {
-        let Ok(env) = protobuf::envelope(&self.body, 0, field) else { return Step::Bad };
+        let Ok(env) = protobuf::envelope(&self.body, 0, field) else {
+            return Step::Bad;
+        };
         if !env.content_type.is_empty() && !env.content_type.starts_with("application/vnd.kubernetes.protobuf") {
             return Step::Bad;
         }
-        let Some(msg) = schema().kind(env.api_version, env.kind) else { return Step::Bad };
-        let Some(items) = protobuf::items_field(msg) else { return Step::Bad };
+        let Some(msg) = schema().kind(env.api_version, env.kind) else {
+            return Step::Bad;
+        };
+        let Some(items) = protobuf::items_field(msg) else {
+            return Step::Bad;
+        };
         let items_num = u64::from(schema().messages[msg as usize].fields[items].num);
         self.pb = Some(PbList {
             raw_field: field,
@@ -510,7 +584,11 @@ impl StreamingList {
                     continue;
                 }
                 // '[' and '{', ']' and '}' differ only in bit 5.
-                p = skip_words(b, p, |w| has_byte(w, b'"') | has_byte(w | 0x2020_2020_2020_2020, b'{') | has_byte(w | 0x2020_2020_2020_2020, b'}'));
+                p = skip_words(b, p, |w| {
+                    has_byte(w, b'"')
+                        | has_byte(w | 0x2020_2020_2020_2020, b'{')
+                        | has_byte(w | 0x2020_2020_2020_2020, b'}')
+                });
                 while p < n && !STRUCTURE[b[p] as usize] {
                     p += 1;
                 }
@@ -546,7 +624,9 @@ impl StreamingList {
 
     /// Decodes the framed items into tapes (no GIL).
     fn decode_tapes(&mut self) {
-        let Out::Tapes { writer, items, .. } = &mut self.out else { return };
+        let Out::Tapes { writer, items, .. } = &mut self.out else {
+            return;
+        };
         let mut failed = false;
         while self.decoded < self.spans.len() {
             let (s, e) = self.spans[self.decoded];
@@ -561,7 +641,11 @@ impl StreamingList {
                 break;
             }
             let object = t.bytes.first() == Some(&super::tape::OBJECT);
-            items.push(if object { Item::Child(t) } else { Item::Inline(t.bytes.clone()) });
+            items.push(if object {
+                Item::Child(t)
+            } else {
+                Item::Inline(t.bytes.clone())
+            });
             self.decoded += 1;
         }
         if failed {
@@ -571,7 +655,15 @@ impl StreamingList {
 
     /// Decodes framed items into Python objects, about `max_bytes` of them (at least one).
     pub fn decode_batch(&mut self, py: Python<'_>, max_bytes: usize) -> PyResult<()> {
-        let Out::Objects { list, strings, kept, repeats } = &mut self.out else { return Ok(()) };
+        let Out::Objects {
+            list,
+            strings,
+            kept,
+            repeats,
+        } = &mut self.out
+        else {
+            return Ok(());
+        };
         if self.state == State::Whole || self.decoded == self.spans.len() {
             return Ok(());
         }
@@ -601,7 +693,9 @@ impl StreamingList {
             Ok(batch) => {
                 match list {
                     Some(list) => {
-                        list.bind(py).as_any().call_method1(pyo3::intern!(py, "extend"), (batch,))?;
+                        list.bind(py)
+                            .as_any()
+                            .call_method1(pyo3::intern!(py, "extend"), (batch,))?;
                     }
                     None => *list = Some(batch.into_bound(py).cast_into::<PyList>()?.unbind()),
                 }
@@ -627,7 +721,9 @@ impl StreamingList {
         }
         let body = std::mem::take(&mut self.body);
         match self.out {
-            Out::Tapes { strip_managed_fields, .. } => compact_of(py, &body, self.format, strip_managed_fields),
+            Out::Tapes {
+                strip_managed_fields, ..
+            } => compact_of(py, &body, self.format, strip_managed_fields),
             Out::Objects { .. } => decode_plain(py, &body, self.format),
         }
     }
@@ -666,7 +762,9 @@ impl StreamingList {
     fn assemble(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let Some(shell) = self.shell() else { return Ok(None) };
         match &mut self.out {
-            Out::Tapes { items, .. } => Self::tape(&shell, self.format, std::mem::take(items)).map(|t| root_view(py, t)).transpose(),
+            Out::Tapes { items, .. } => Self::tape(&shell, self.format, std::mem::take(items))
+                .map(|t| root_view(py, t))
+                .transpose(),
             Out::Objects { list, .. } => {
                 let mut strings = StrCache::for_body(shell.len());
                 let mut b = PyBuilder::new(py, &mut strings);
@@ -676,7 +774,9 @@ impl StreamingList {
                     Err(Error::Python(e)) => return Err(e),
                 };
                 if let Some(items) = list.take() {
-                    let Ok(dict) = root.bind(py).cast::<PyDict>() else { return Ok(None) };
+                    let Ok(dict) = root.bind(py).cast::<PyDict>() else {
+                        return Ok(None);
+                    };
                     if !dict.contains(pyo3::intern!(py, "items"))? {
                         return Ok(None);
                     }
@@ -705,7 +805,13 @@ impl Scan {
     /// A scan of the value starting with byte `c` at `at`, inside `outer` containers; None if
     /// no JSON value starts so.
     fn at(at: usize, c: u8, outer: usize) -> Option<Scan> {
-        let scan = Scan { start: at, depth: 0, string: false, escape: false, scalar: false };
+        let scan = Scan {
+            start: at,
+            depth: 0,
+            string: false,
+            escape: false,
+            scalar: false,
+        };
         match c {
             b'{' | b'[' if outer < MAX_DEPTH => Some(Scan { depth: 1, ..scan }),
             b'"' => Some(Scan { string: true, ..scan }),
@@ -743,7 +849,14 @@ mod tests {
             raw.extend(field(2, item));
         }
         let type_meta = [field(1, b"v1"), field(2, b"ConfigMapList")].concat();
-        [&MAGIC[..], &field(1, &type_meta), &field(2, &raw), &field(3, b""), &field(4, b"")].concat()
+        [
+            &MAGIC[..],
+            &field(1, &type_meta),
+            &field(2, &raw),
+            &field(3, b""),
+            &field(4, b""),
+        ]
+        .concat()
     }
 
     fn pb_body() -> Vec<u8> {
@@ -772,7 +885,13 @@ mod tests {
     /// The streaming decode of `body` fed in `chunks`: the list's tape if it was decoded while
     /// it arrived (None: the whole body would be decoded at the end), and how many items were.
     fn streamed(body: &[u8], format: Format, cuts: &[usize]) -> (Option<Arc<Tape>>, usize) {
-        let mut list = StreamingList::new(format, Decoding { compact: true, strip_managed_fields: false });
+        let mut list = StreamingList::new(
+            format,
+            Decoding {
+                compact: true,
+                strip_managed_fields: false,
+            },
+        );
         let mut from = 0;
         for &cut in cuts.iter().chain([body.len()].iter()) {
             list.feed(&body[from..cut]);
@@ -783,11 +902,17 @@ mod tests {
             Out::Tapes { items, .. } => std::mem::take(items),
             Out::Objects { .. } => unreachable!(),
         };
-        (list.shell().and_then(|shell| StreamingList::tape(&shell, format, items)), decoded)
+        (
+            list.shell()
+                .and_then(|shell| StreamingList::tape(&shell, format, items)),
+            decoded,
+        )
     }
 
     fn same(a: &Tape, b: &Tape) -> bool {
-        a.bytes == b.bytes && a.children.len() == b.children.len() && a.children.iter().zip(b.children.iter()).all(|(x, y)| same(x, y))
+        a.bytes == b.bytes
+            && a.children.len() == b.children.len()
+            && a.children.iter().zip(b.children.iter()).all(|(x, y)| same(x, y))
     }
 
     fn assert_streams_in_every_chunking(body: &[u8], format: Format, items: usize) {
@@ -795,13 +920,22 @@ mod tests {
         let (one, n) = streamed(body, format, &[]);
         let one = one.expect("streamed");
         if !same(&one, &want) {
-            eprintln!("got  {:?} {:?}\nwant {:?} {:?}", one.bytes, one.children.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>(), want.bytes, want.children.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>());
+            eprintln!(
+                "got  {:?} {:?}\nwant {:?} {:?}",
+                one.bytes,
+                one.children.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>(),
+                want.bytes,
+                want.children.iter().map(|c| c.bytes.clone()).collect::<Vec<_>>()
+            );
         }
         assert!(same(&one, &want));
         assert_eq!(n, items);
         for cut in 0..=body.len() {
             let (got, n) = streamed(body, format, &[cut]);
-            assert!(same(&got.unwrap_or_else(|| panic!("cut at {cut}")), &want), "cut at {cut}");
+            assert!(
+                same(&got.unwrap_or_else(|| panic!("cut at {cut}")), &want),
+                "cut at {cut}"
+            );
             assert_eq!(n, items);
         }
         let every: Vec<usize> = (1..body.len()).collect();
@@ -839,7 +973,10 @@ mod tests {
 
     #[test]
     fn a_body_cut_short_is_never_a_short_list() {
-        for (body, format) in [(pb_body(), Format::Protobuf), (JSON_BODY.as_bytes().to_vec(), Format::Json)] {
+        for (body, format) in [
+            (pb_body(), Format::Protobuf),
+            (JSON_BODY.as_bytes().to_vec(), Format::Json),
+        ] {
             for end in 0..body.len() {
                 let (got, _) = streamed(&body[..end], format, &[end / 2]);
                 // JSON's trailing white space may go; the list must still be whole then.
@@ -852,9 +989,24 @@ mod tests {
 
     #[test]
     fn bad_bytes_anywhere_are_left_to_the_whole_decoder() {
-        for (body, format) in [(pb_body(), Format::Protobuf), (JSON_BODY.as_bytes().to_vec(), Format::Json)] {
+        for (body, format) in [
+            (pb_body(), Format::Protobuf),
+            (JSON_BODY.as_bytes().to_vec(), Format::Json),
+        ] {
             for at in 0..body.len() {
-                for byte in [0x00, 0x07, 0x22, 0x5b, 0x5d, 0x7b, 0x7d, 0x80, 0xff, body[at] ^ 0x01, body[at].wrapping_add(1)] {
+                for byte in [
+                    0x00,
+                    0x07,
+                    0x22,
+                    0x5b,
+                    0x5d,
+                    0x7b,
+                    0x7d,
+                    0x80,
+                    0xff,
+                    body[at] ^ 0x01,
+                    body[at].wrapping_add(1),
+                ] {
                     let mut bad = body.clone();
                     bad[at] = byte;
                     assert_never_differs(&bad, format);
@@ -886,12 +1038,23 @@ mod tests {
 
     #[test]
     fn other_bodies_are_decoded_whole() {
-        for body in [&br#"{"kind":"Status","code":410}"#[..], b"[1,2]", b"\"items\"", br#"{"items":{"a":[]}}"#, br#"{"items":[1],"items":[2]}"#] {
+        for body in [
+            &br#"{"kind":"Status","code":410}"#[..],
+            b"[1,2]",
+            b"\"items\"",
+            br#"{"items":{"a":[]}}"#,
+            br#"{"items":[1],"items":[2]}"#,
+        ] {
             let (got, _) = streamed(body, Format::Json, &[]);
             assert!(got.is_none() || same(&got.unwrap(), &whole(body, Format::Json).unwrap()));
         }
         // A protobuf object that is not a list: no items to stream.
-        let pod = [&MAGIC[..], &field(1, &[field(1, b"v1"), field(2, b"ConfigMap")].concat()), &field(2, &config_map("a", &[]))].concat();
+        let pod = [
+            &MAGIC[..],
+            &field(1, &[field(1, b"v1"), field(2, b"ConfigMap")].concat()),
+            &field(2, &config_map("a", &[])),
+        ]
+        .concat();
         assert!(streamed(&pod, Format::Protobuf, &[]).0.is_none());
     }
 }
@@ -908,7 +1071,9 @@ pub struct ListDecoder {
 
 impl ListDecoder {
     fn list(&mut self) -> PyResult<&mut StreamingList> {
-        self.list.as_mut().ok_or_else(|| PyValueError::new_err("the ListDecoder has finished"))
+        self.list
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("the ListDecoder has finished"))
     }
 }
 
@@ -917,7 +1082,16 @@ impl ListDecoder {
     #[new]
     #[pyo3(signature = (content_type, compact=false, strip_managed_fields=false))]
     fn new(content_type: &str, compact: bool, strip_managed_fields: bool) -> PyResult<Self> {
-        Ok(ListDecoder { list: Some(StreamingList::new(format_of(content_type)?, Decoding { compact, strip_managed_fields })), streamed: 0 })
+        Ok(ListDecoder {
+            list: Some(StreamingList::new(
+                format_of(content_type)?,
+                Decoding {
+                    compact,
+                    strip_managed_fields,
+                },
+            )),
+            streamed: 0,
+        })
     }
 
     /// Adds a chunk of the body: the items it completes are decoded now.
@@ -931,7 +1105,10 @@ impl ListDecoder {
 
     /// The decoded body, once all of it has been fed; a body cut short raises DecodeError.
     fn finish(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let mut list = self.list.take().ok_or_else(|| PyValueError::new_err("the ListDecoder has finished"))?;
+        let mut list = self
+            .list
+            .take()
+            .ok_or_else(|| PyValueError::new_err("the ListDecoder has finished"))?;
         list.finish(py)
     }
 }

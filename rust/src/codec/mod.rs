@@ -47,7 +47,10 @@ fn decode_into<S: Sink>(body: &[u8], format: Format, sink: &mut S) -> Result<()>
         Format::Json => json::parse(body, sink),
         Format::Protobuf => {
             if body.len() < 4 {
-                return Err(bad(format!("protobuf: a body of {} bytes is too short for the \"k8s\\0\" magic", body.len())));
+                return Err(bad(format!(
+                    "protobuf: a body of {} bytes is too short for the \"k8s\\0\" magic",
+                    body.len()
+                )));
             }
             protobuf::decode_enveloped(body, 0, body.len(), sink)
         }

@@ -50,7 +50,9 @@ fn long_varint(b: &[u8], pos: &mut usize, end: usize, what: &str) -> Result<u64>
             return Ok(v);
         }
     }
-    Err(bad(format!("protobuf: varint longer than 10 bytes in {what} at byte {pos}")))
+    Err(bad(format!(
+        "protobuf: varint longer than 10 bytes in {what} at byte {pos}"
+    )))
 }
 
 /// The fields of the message in `b[start..end]`, in wire order: (number, wire type, value, end).
@@ -63,7 +65,12 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(b: &'a [u8], start: usize, end: usize, what: &'a str) -> Self {
-        Fields { b, pos: start, end, what }
+        Fields {
+            b,
+            pos: start,
+            end,
+            what,
+        }
     }
 
     #[inline]
@@ -84,14 +91,23 @@ impl<'a> Fields<'a> {
                 self.pos += n as usize;
                 Ok(Some((num, wire, start as u64, self.pos)))
             }
-            VARINT if num != 0 => Ok(Some((num, wire, varint(self.b, &mut self.pos, self.end, self.what)?, self.pos))),
+            VARINT if num != 0 => Ok(Some((
+                num,
+                wire,
+                varint(self.b, &mut self.pos, self.end, self.what)?,
+                self.pos,
+            ))),
             _ => self.rare(num, wire, at),
         }
     }
 
     #[cold]
     fn overrun(&self, num: u64, at: usize, n: u64) -> super::error::Error {
-        bad(format!("protobuf: field {num} of {} at byte {at} claims {n} bytes, {} remain", self.what, self.end - self.pos))
+        bad(format!(
+            "protobuf: field {num} of {} at byte {at} claims {n} bytes, {} remain",
+            self.what,
+            self.end - self.pos
+        ))
     }
 
     /// Fixed-width fields, and the errors.
@@ -103,10 +119,18 @@ impl<'a> Fields<'a> {
         let n = match wire {
             FIXED64 => 8,
             FIXED32 => 4,
-            _ => return Err(bad(format!("protobuf: unsupported wire type {wire} for field {num} of {} at byte {at}", self.what))),
+            _ => {
+                return Err(bad(format!(
+                    "protobuf: unsupported wire type {wire} for field {num} of {} at byte {at}",
+                    self.what
+                )))
+            }
         };
         if self.pos + n > self.end {
-            return Err(bad(format!("protobuf: truncated field {num} of {} at byte {at}", self.what)));
+            return Err(bad(format!(
+                "protobuf: truncated field {num} of {} at byte {at}",
+                self.what
+            )));
         }
         let mut buf = [0u8; 8];
         buf[..n].copy_from_slice(&self.b[self.pos..self.pos + n]);
@@ -124,16 +148,28 @@ pub struct Envelope<'a> {
 }
 
 fn utf8<'a>(b: &'a [u8], start: usize, end: usize, what: &str) -> Result<&'a str> {
-    std::str::from_utf8(&b[start..end]).map_err(|e| bad(format!("protobuf: invalid UTF-8 in {what} at byte {}", start + e.valid_up_to())))
+    std::str::from_utf8(&b[start..end]).map_err(|e| {
+        bad(format!(
+            "protobuf: invalid UTF-8 in {what} at byte {}",
+            start + e.valid_up_to()
+        ))
+    })
 }
 
 /// Parses `b[start..end]` as "k8s\0" + runtime.Unknown.
 pub fn envelope(b: &[u8], start: usize, end: usize) -> Result<Envelope<'_>> {
     let head = &b[start..end.min(start + 4)];
     if head != MAGIC {
-        return Err(bad(format!("protobuf: expected the Kubernetes magic \"k8s\\0\" at byte {start}, found {head:?}")));
+        return Err(bad(format!(
+            "protobuf: expected the Kubernetes magic \"k8s\\0\" at byte {start}, found {head:?}"
+        )));
     }
-    let mut env = Envelope { api_version: "", kind: "", raw: (start + 4, start + 4), content_type: "" };
+    let mut env = Envelope {
+        api_version: "",
+        kind: "",
+        raw: (start + 4, start + 4),
+        content_type: "",
+    };
     let mut f = Fields::new(b, start + 4, end, "runtime.Unknown");
     while let Some((num, wire, val, fend)) = f.next_field()? {
         if wire != LEN {
@@ -172,11 +208,23 @@ pub fn decode_enveloped<S: Sink>(b: &[u8], start: usize, end: usize, sink: &mut 
     }
     let s = schema();
     let msg = s.kind(env.api_version, env.kind).ok_or_else(|| {
-        bad(format!("protobuf: no built-in kind {:?} in apiVersion {:?} (custom resources are JSON only)", env.kind, env.api_version))
+        bad(format!(
+            "protobuf: no built-in kind {:?} in apiVersion {:?} (custom resources are JSON only)",
+            env.kind, env.api_version
+        ))
     })?;
     // The server's lists never have nil items, except the metadata-only ones it builds by appending.
     let list = env.kind.ends_with("List") && env.kind != "PartialObjectMetadataList";
-    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 0, type_meta: Some((env.api_version, env.kind)), list, repeats: Repeats::default() };
+    let mut r = Renderer {
+        b,
+        s,
+        sink,
+        entries: Vec::new(),
+        depth: 0,
+        type_meta: Some((env.api_version, env.kind)),
+        list,
+        repeats: Repeats::default(),
+    };
     r.message(msg, rs, re)
 }
 
@@ -196,12 +244,41 @@ pub fn items_field(msg: u32) -> Option<usize> {
 /// `b[start..end]` exactly as `decode_enveloped` renders it inside the whole list: the same
 /// depth, the same apiVersion/kind written into it, and the messages repeated across items
 /// (`repeats` lives as long as the list; offsets count from the start of `b`).
-pub fn render_item<S: Sink>(b: &[u8], msg: u32, items: usize, start: usize, end: usize, sink: &mut S, repeats: &mut Repeats) -> Result<()> {
+pub fn render_item<S: Sink>(
+    b: &[u8],
+    msg: u32,
+    items: usize,
+    start: usize,
+    end: usize,
+    sink: &mut S,
+    repeats: &mut Repeats,
+) -> Result<()> {
     let s = schema();
     let f = &s.messages[msg as usize].fields[items];
-    let Ty::List(elem) = &f.ty else { unreachable!("items_field chose a list") };
-    let mut r = Renderer { b, s, sink, entries: Vec::new(), depth: 1, type_meta: None, list: true, repeats: std::mem::take(repeats) };
-    let out = r.value(msg, f, elem, Some(Entry { field: items as u16, wire: LEN, val: start as u64, end }));
+    let Ty::List(elem) = &f.ty else {
+        unreachable!("items_field chose a list")
+    };
+    let mut r = Renderer {
+        b,
+        s,
+        sink,
+        entries: Vec::new(),
+        depth: 1,
+        type_meta: None,
+        list: true,
+        repeats: std::mem::take(repeats),
+    };
+    let out = r.value(
+        msg,
+        f,
+        elem,
+        Some(Entry {
+            field: items as u16,
+            wire: LEN,
+            val: start as u64,
+            end,
+        }),
+    );
     *repeats = r.repeats;
     out
 }
@@ -225,7 +302,10 @@ const REPEAT_MIN_BYTES: usize = 64;
 
 /// Numbers and booleans: the element types protobuf may pack into one length-delimited field.
 fn is_scalar(ty: &Ty) -> bool {
-    matches!(ty, Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64)
+    matches!(
+        ty,
+        Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64
+    )
 }
 
 fn float_out<S: Sink>(sink: &mut S, f: f64) -> Result<()> {
@@ -252,7 +332,9 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
     fn message(&mut self, msg: u32, start: usize, end: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(bad(format!("protobuf: messages nested deeper than {MAX_DEPTH} at byte {start}")));
+            return Err(bad(format!(
+                "protobuf: messages nested deeper than {MAX_DEPTH} at byte {start}"
+            )));
         }
         self.sink.begin_object()?;
         self.fields(msg, start, end)?;
@@ -268,7 +350,12 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
         let mut f = Fields::new(self.b, start, end, &m.name);
         while let Some((num, wire, val, fend)) = f.next_field()? {
             if let Some(i) = m.field_index(num) {
-                self.entries.push(Entry { field: i as u16, wire, val, end: fend });
+                self.entries.push(Entry {
+                    field: i as u16,
+                    wire,
+                    val,
+                    end: fend,
+                });
             }
         }
         let top = self.entries.len();
@@ -438,7 +525,11 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             while pos < end {
                 let (wire, val) = if *elem == Ty::Float64 {
                     if pos + 8 > end {
-                        return Err(bad(format!("protobuf: truncated packed doubles in {} of {} at byte {pos}", f.json, self.name(msg))));
+                        return Err(bad(format!(
+                            "protobuf: truncated packed doubles in {} of {} at byte {pos}",
+                            f.json,
+                            self.name(msg)
+                        )));
                     }
                     let v = u64::from_le_bytes(self.b[pos..pos + 8].try_into().unwrap());
                     pos += 8;
@@ -446,7 +537,12 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                 } else {
                     (VARINT, varint(self.b, &mut pos, end, self.name(msg))?)
                 };
-                items.push(Entry { field: e.field, wire, val, end: pos });
+                items.push(Entry {
+                    field: e.field,
+                    wire,
+                    val,
+                    end: pos,
+                });
             }
         } else {
             items.push(e);
@@ -465,7 +561,14 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             while let Some((num, wire, val, end)) = fs.next_field()? {
                 match num {
                     1 if wire == LEN => key = self.str(val as usize, end)?,
-                    2 => value = Some(Entry { field: e.field, wire, val, end }),
+                    2 => {
+                        value = Some(Entry {
+                            field: e.field,
+                            wire,
+                            val,
+                            end,
+                        })
+                    }
                     _ => {}
                 }
             }
@@ -493,7 +596,17 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                         let mut items = Fields::new(self.b, e.val as usize, e.end, "map value");
                         while let Some((num, wire, val, end)) = items.next_field()? {
                             if num == 1 {
-                                self.value(msg, f, elem, Some(Entry { field: e.field, wire, val, end }))?;
+                                self.value(
+                                    msg,
+                                    f,
+                                    elem,
+                                    Some(Entry {
+                                        field: e.field,
+                                        wire,
+                                        val,
+                                        end,
+                                    }),
+                                )?;
                             }
                         }
                     }
@@ -585,10 +698,12 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                     self.sink.int(i as u32 as i32 as i64)
                 }
             }
-            Ty::RawExtension | Ty::FieldsV1 | Ty::Json => self.once(f, start, end, |r| match r.bytes_field(start, end, 1)? {
-                Some((s, e)) if s < e => r.embedded(s, e),
-                _ => r.sink.null(),
-            }),
+            Ty::RawExtension | Ty::FieldsV1 | Ty::Json => {
+                self.once(f, start, end, |r| match r.bytes_field(start, end, 1)? {
+                    Some((s, e)) if s < e => r.embedded(s, e),
+                    _ => r.sink.null(),
+                })
+            }
             Ty::PropsOrBool(props) => match self.bytes_field(start, end, 2)? {
                 Some((s, e)) => self.message(*props, s, e),
                 None => self.sink.bool(self.scalar_field(start, end, 1)?.unwrap_or(0) != 0),
@@ -622,15 +737,22 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
                     None => self.sink.null(),
                 }
             }
-            Ty::TypeMeta | Ty::List(_) | Ty::Map(_) | Ty::Wrapped(_) => {
-                Err(bad(format!("protobuf: schema type {ty:?} of {} cannot stand alone", f.json)))
-            }
+            Ty::TypeMeta | Ty::List(_) | Ty::Map(_) | Ty::Wrapped(_) => Err(bad(format!(
+                "protobuf: schema type {ty:?} of {} cannot stand alone",
+                f.json
+            ))),
         }
     }
 
     /// Renders the value of field `f` held in `b[start..end]`, or repeats the rendering of the
     /// same bytes for the same field seen earlier in this body (the same bytes render the same).
-    fn once(&mut self, f: &'static Field, start: usize, end: usize, render: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+    fn once(
+        &mut self,
+        f: &'static Field,
+        start: usize,
+        end: usize,
+        render: impl FnOnce(&mut Self) -> Result<()>,
+    ) -> Result<()> {
         if !S::REPEATS || end - start < REPEAT_MIN_BYTES {
             return render(self);
         }
@@ -657,7 +779,9 @@ impl<'a, S: Sink> Renderer<'a, '_, S> {
             return out;
         }
         json::parse(&self.b[start..end], self.sink).map_err(|e| match e {
-            super::error::Error::Decode(m) => bad(format!("{m} (in JSON embedded at byte {start} of the protobuf body)")),
+            super::error::Error::Decode(m) => {
+                bad(format!("{m} (in JSON embedded at byte {start} of the protobuf body)"))
+            }
             other => other,
         })
     }
@@ -740,7 +864,11 @@ pub fn base64(b: &[u8]) -> String {
         let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
         out.push(A[(n >> 18) as usize & 63] as char);
         out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            A[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
         out.push(if c.len() > 2 { A[n as usize & 63] as char } else { '=' });
     }
     out

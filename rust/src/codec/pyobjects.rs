@@ -34,8 +34,17 @@ impl StrCache {
     /// would otherwise pay for the largest table.
     pub fn for_body(size: usize) -> Self {
         let n = (size / 64).clamp(64, MAX_SLOTS).next_power_of_two();
-        let slots = (0..n).map(|_| Slot { words: [0; 3], len: 0, obj: None }).collect();
-        StrCache { slots, bits: n.trailing_zeros() }
+        let slots = (0..n)
+            .map(|_| Slot {
+                words: [0; 3],
+                len: 0,
+                obj: None,
+            })
+            .collect();
+        StrCache {
+            slots,
+            bits: n.trailing_zeros(),
+        }
     }
 }
 
@@ -76,7 +85,11 @@ impl StrCache {
         }
         let p = new_str(py, s)?;
         unsafe { ffi::Py_INCREF(p) };
-        *slot = Slot { words, len: b.len(), obj: Some(unsafe { Bound::from_owned_ptr(py, p) }.unbind()) };
+        *slot = Slot {
+            words,
+            len: b.len(),
+            obj: Some(unsafe { Bound::from_owned_ptr(py, p) }.unbind()),
+        };
         Ok(p)
     }
 }
@@ -84,10 +97,19 @@ impl StrCache {
 enum Frame {
     /// `key`: the key of the next value; owned unless it is a schema field's interned name,
     /// which lives as long as the process (saving two reference-count calls a member).
-    Dict { obj: *mut ffi::PyObject, key: *mut ffi::PyObject, key_owned: bool },
-    List { obj: *mut ffi::PyObject },
+    Dict {
+        obj: *mut ffi::PyObject,
+        key: *mut ffi::PyObject,
+        key_owned: bool,
+    },
+    List {
+        obj: *mut ffi::PyObject,
+    },
     /// A list made at its final length, filled in place (each item's reference handed over).
-    SizedList { obj: *mut ffi::PyObject, next: ffi::Py_ssize_t },
+    SizedList {
+        obj: *mut ffi::PyObject,
+        next: ffi::Py_ssize_t,
+    },
 }
 
 pub struct PyBuilder<'c, 'py> {
@@ -103,7 +125,14 @@ pub struct PyBuilder<'c, 'py> {
 
 impl<'c, 'py> PyBuilder<'c, 'py> {
     pub fn new(py: Python<'py>, strings: &'c mut StrCache) -> Self {
-        PyBuilder { py, stack: Vec::with_capacity(32), root: None, strings, last: std::ptr::null_mut(), kept: Vec::new() }
+        PyBuilder {
+            py,
+            stack: Vec::with_capacity(32),
+            root: None,
+            strings,
+            last: std::ptr::null_mut(),
+            kept: Vec::new(),
+        }
     }
 
     /// The finished value (None if nothing was emitted).
@@ -236,7 +265,11 @@ unsafe fn deep_copy(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
         while ffi::PyDict_Next(o, &mut pos, &mut k, &mut v) != 0 {
             if is_container(v) {
                 let inner = deep_copy(v);
-                let rc = if inner.is_null() { -1 } else { ffi::PyDict_SetItem(copy, k, inner) };
+                let rc = if inner.is_null() {
+                    -1
+                } else {
+                    ffi::PyDict_SetItem(copy, k, inner)
+                };
                 if !inner.is_null() {
                     ffi::Py_DECREF(inner);
                 }
@@ -292,7 +325,13 @@ impl Sink for PyBuilder<'_, '_> {
         self.put(p)
     }
     fn bool(&mut self, v: bool) -> Result<()> {
-        let p = unsafe { if v { ffi::Py_True() } else { ffi::Py_False() } };
+        let p = unsafe {
+            if v {
+                ffi::Py_True()
+            } else {
+                ffi::Py_False()
+            }
+        };
         unsafe { ffi::Py_INCREF(p) };
         self.put(p)
     }
@@ -315,7 +354,11 @@ impl Sink for PyBuilder<'_, '_> {
         if obj.is_null() {
             return Err(PyErr::fetch(self.py).into());
         }
-        self.stack.push(Frame::Dict { obj, key: std::ptr::null_mut(), key_owned: false });
+        self.stack.push(Frame::Dict {
+            obj,
+            key: std::ptr::null_mut(),
+            key_owned: false,
+        });
         Ok(())
     }
     fn key(&mut self, k: &str) -> Result<()> {
@@ -325,7 +368,10 @@ impl Sink for PyBuilder<'_, '_> {
     }
     fn field_key(&mut self, f: &'static Field) -> Result<()> {
         // Interned: one object per name across all kinds, as JSON decoding shares one per name too.
-        let p = f.py_key.get_or_init(self.py, || PyString::intern(self.py, &f.json).unbind()).as_ptr();
+        let p = f
+            .py_key
+            .get_or_init(self.py, || PyString::intern(self.py, &f.json).unbind())
+            .as_ptr();
         self.set_key(p, false);
         Ok(())
     }

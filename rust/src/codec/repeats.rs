@@ -54,7 +54,8 @@ impl Repeats {
         if b.len() <= 2 * HASHED_END {
             return self.hasher.hash_one((field, b));
         }
-        self.hasher.hash_one((field, b.len(), &b[..HASHED_END], &b[b.len() - HASHED_END..]))
+        self.hasher
+            .hash_one((field, b.len(), &b[..HASHED_END], &b[b.len() - HASHED_END..]))
     }
 
     pub fn lookup(&mut self, body: &[u8], field: usize, start: usize, end: usize) -> Lookup {
@@ -84,6 +85,16 @@ impl Repeats {
     }
 
     pub fn keep(&mut self, hash: u64, field: usize, start: usize, end: usize, token: u32) {
-        self.table.insert_unique(hash, Seen { hash, field, start, end, token }, |s| s.hash);
+        self.table.insert_unique(
+            hash,
+            Seen {
+                hash,
+                field,
+                start,
+                end,
+                token,
+            },
+            |s| s.hash,
+        );
     }
 }

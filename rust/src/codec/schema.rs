@@ -130,7 +130,12 @@ fn parse(text: &str) -> Schema {
         let parts: Vec<&str> = line.split(' ').collect();
         match parts[0] {
             "m" => {
-                messages.push(Message { name: parts[2].into(), fields: Vec::new(), by_num: Vec::new(), always: Vec::new() });
+                messages.push(Message {
+                    name: parts[2].into(),
+                    fields: Vec::new(),
+                    by_num: Vec::new(),
+                    always: Vec::new(),
+                });
             }
             "f" => {
                 let m = messages.last_mut().expect("schema.txt: field before message");
@@ -143,9 +148,27 @@ fn parse(text: &str) -> Schema {
                     m.by_num[num as usize] = m.fields.len() as u16 + 1;
                 }
                 let ty = parse_ty(parts[4]);
-                let (pointer, omitempty, omitzero, inline) = (flags.contains('p'), flags.contains('e'), flags.contains('z'), flags.contains('i'));
+                let (pointer, omitempty, omitzero, inline) = (
+                    flags.contains('p'),
+                    flags.contains('e'),
+                    flags.contains('z'),
+                    flags.contains('i'),
+                );
                 // encoding/json's omitempty drops a zero scalar, nil pointer, empty list or map, never a struct.
-                let emptiable = pointer || matches!(ty, Ty::List(_) | Ty::Map(_) | Ty::Bytes | Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64 | Ty::Float64 | Ty::String);
+                let emptiable = pointer
+                    || matches!(
+                        ty,
+                        Ty::List(_)
+                            | Ty::Map(_)
+                            | Ty::Bytes
+                            | Ty::Bool
+                            | Ty::Int32
+                            | Ty::Int64
+                            | Ty::Uint32
+                            | Ty::Uint64
+                            | Ty::Float64
+                            | Ty::String
+                    );
                 // Absent from the wire means absent from the JSON: nothing to render.
                 if !(!inline && (omitzero || (omitempty && emptiable))) {
                     m.always.push(m.fields.len() as u16);
@@ -164,7 +187,10 @@ fn parse(text: &str) -> Schema {
                 });
             }
             "k" => {
-                kinds.insert((parts[1].into(), parts[2].into()), parts[3].parse().expect("schema.txt: kind id"));
+                kinds.insert(
+                    (parts[1].into(), parts[2].into()),
+                    parts[3].parse().expect("schema.txt: kind id"),
+                );
             }
             _ => {}
         }

@@ -11,9 +11,9 @@
 //!   OBJECT u32-len u32-count (key value)*   key: varint id<<1, or varint len<<1|1 then utf8
 //!   EMPTY_ARRAY | EMPTY_OBJECT              (one byte: most field-set leaves are `{}`)
 use super::error::Result;
+use super::hash::FastMap;
 use super::schema::Field;
 use super::sink::Sink;
-use super::hash::FastMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 pub const NULL: u8 = 0;
@@ -40,7 +40,11 @@ impl Tape {
     pub fn size(&self) -> usize {
         std::mem::size_of::<Tape>()
             + self.bytes.len()
-            + self.children.iter().map(|c| std::mem::size_of::<Arc<Tape>>() + c.size()).sum::<usize>()
+            + self
+                .children
+                .iter()
+                .map(|c| std::mem::size_of::<Arc<Tape>>() + c.size())
+                .sum::<usize>()
     }
 }
 
@@ -54,7 +58,12 @@ const MAX_KEY_LEN: usize = 64;
 
 fn keys() -> &'static RwLock<Keys> {
     static K: OnceLock<RwLock<Keys>> = OnceLock::new();
-    K.get_or_init(|| RwLock::new(Keys { ids: FastMap::default(), names: Vec::new() }))
+    K.get_or_init(|| {
+        RwLock::new(Keys {
+            ids: FastMap::default(),
+            names: Vec::new(),
+        })
+    })
 }
 
 /// The id of a key already in the table (for lookups: never adds).
@@ -249,7 +258,10 @@ pub fn with_items(shell: &Tape, items: Vec<Item>) -> Option<Arc<Tape>> {
     }
     let len = (out.len() - HEADER) as u32;
     out[1..5].copy_from_slice(&len.to_le_bytes());
-    Some(Arc::new(Tape { bytes: out.into_boxed_slice(), children: children.into_boxed_slice() }))
+    Some(Arc::new(Tape {
+        bytes: out.into_boxed_slice(),
+        children: children.into_boxed_slice(),
+    }))
 }
 
 struct Open {
@@ -307,14 +319,21 @@ impl TapeWriter {
     /// writer of the whole list writes it there: an object as its child tape, anything else
     /// as its bytes in the list's array (see `with_items`).
     pub fn for_items() -> Self {
-        TapeWriter { item: true, ..TapeWriter::default() }
+        TapeWriter {
+            item: true,
+            ..TapeWriter::default()
+        }
     }
 
     /// This writer leaves out the metadata.managedFields of the Kubernetes objects it writes
     /// (a root object, a top-level list's items; with `event`, the "object" of a watch event),
     /// writing exactly the tape that `strip_managed_fields` would make of them.
     pub fn leave_out_managed_fields(mut self, event: bool) -> Self {
-        self.managed_fields = if event { ManagedFields::LeaveInEvent } else { ManagedFields::Leave };
+        self.managed_fields = if event {
+            ManagedFields::LeaveInEvent
+        } else {
+            ManagedFields::Leave
+        };
         self
     }
 
@@ -324,13 +343,21 @@ impl TapeWriter {
     fn left_out(&mut self, depth: i32) -> bool {
         let Some(open) = self.leaving else { return false };
         let open = open as i32 + depth;
-        self.leaving = if open == 0 && depth <= 0 { None } else { Some(open as u32) };
+        self.leaving = if open == 0 && depth <= 0 {
+            None
+        } else {
+            Some(open as u32)
+        };
         true
     }
 
     /// A fresh writer of the same kind, for a new value after one that failed mid-way.
     pub fn reset(&mut self) {
-        *self = TapeWriter { item: self.item, managed_fields: self.managed_fields, ..TapeWriter::default() };
+        *self = TapeWriter {
+            item: self.item,
+            managed_fields: self.managed_fields,
+            ..TapeWriter::default()
+        };
     }
 
     pub fn finish(&mut self) -> Arc<Tape> {
@@ -363,7 +390,13 @@ impl TapeWriter {
         let header = self.out.len();
         self.out.push(tag);
         self.out.extend_from_slice(&[0; 8]);
-        self.open.push(Open { header, count: 0, detach_items, detached, role });
+        self.open.push(Open {
+            header,
+            count: 0,
+            detach_items,
+            detached,
+            role,
+        });
     }
 
     fn end(&mut self) {
@@ -373,7 +406,11 @@ impl TapeWriter {
         if o.count == 0 && !o.detached && !item_tape {
             // Nothing follows the header: keep one byte of it.
             self.out.truncate(o.header + 1);
-            self.out[o.header] = if self.out[o.header] == OBJECT { EMPTY_OBJECT } else { EMPTY_ARRAY };
+            self.out[o.header] = if self.out[o.header] == OBJECT {
+                EMPTY_OBJECT
+            } else {
+                EMPTY_ARRAY
+            };
             return;
         }
         let len = (self.out.len() - o.header - HEADER) as u32;
@@ -381,7 +418,10 @@ impl TapeWriter {
         self.out[o.header + 5..o.header + 9].copy_from_slice(&o.count.to_le_bytes());
         if o.detached {
             let bytes = std::mem::replace(&mut self.out, self.outer.pop().expect("outer tape"));
-            self.children.push(Arc::new(Tape { bytes: bytes.into_boxed_slice(), children: Box::new([]) }));
+            self.children.push(Arc::new(Tape {
+                bytes: bytes.into_boxed_slice(),
+                children: Box::new([]),
+            }));
             self.value();
             self.out.push(CHILD);
             put_varint(&mut self.out, (self.children.len() - 1) as u64);
@@ -541,16 +581,28 @@ mod tests {
 
     /// A pod with metadata.managedFields, and keys of that name elsewhere that are not its.
     fn pod(managed_fields: bool) -> String {
-        let mf = if managed_fields { r#""managedFields":[{"manager":"m","fieldsV1":{"f:spec":{"f:x":{}}}}],"# } else { "" };
-        format!(r#"{{"kind":"Pod","metadata":{{"name":"a",{mf}"labels":{{"x":"y"}}}},"spec":{{"template":{{"metadata":{{"managedFields":[1]}}}},"managedFields":2}}}}"#)
+        let mf = if managed_fields {
+            r#""managedFields":[{"manager":"m","fieldsV1":{"f:spec":{"f:x":{}}}}],"#
+        } else {
+            ""
+        };
+        format!(
+            r#"{{"kind":"Pod","metadata":{{"name":"a",{mf}"labels":{{"x":"y"}}}},"spec":{{"template":{{"metadata":{{"managedFields":[1]}}}},"managedFields":2}}}}"#
+        )
     }
 
     #[test]
     fn a_writer_leaving_out_managed_fields_writes_the_object_without_them() {
         let cases = [
             (pod(true), pod(false)),
-            (r#"{"metadata":{"managedFields":[{"a":[{"b":null}]}]},"x":[true]}"#.into(), r#"{"metadata":{},"x":[true]}"#.into()),
-            (r#"{"metadata":{"name":"a"},"managedFields":[]}"#.into(), r#"{"metadata":{"name":"a"},"managedFields":[]}"#.into()),
+            (
+                r#"{"metadata":{"managedFields":[{"a":[{"b":null}]}]},"x":[true]}"#.into(),
+                r#"{"metadata":{},"x":[true]}"#.into(),
+            ),
+            (
+                r#"{"metadata":{"name":"a"},"managedFields":[]}"#.into(),
+                r#"{"metadata":{"name":"a"},"managedFields":[]}"#.into(),
+            ),
         ];
         for (body, without) in cases {
             let left_out = written(&body, TapeWriter::default().leave_out_managed_fields(false));
@@ -561,7 +613,11 @@ mod tests {
     #[test]
     fn the_items_of_a_list_and_the_object_of_a_watch_event_are_written_without_managed_fields() {
         let stripped = written(&pod(false), TapeWriter::default());
-        let list = format!(r#"{{"kind":"PodList","metadata":{{"resourceVersion":"1"}},"items":[{},{}]}}"#, pod(true), pod(true));
+        let list = format!(
+            r#"{{"kind":"PodList","metadata":{{"resourceVersion":"1"}},"items":[{},{}]}}"#,
+            pod(true),
+            pod(true)
+        );
         let t = written(&list, TapeWriter::default().leave_out_managed_fields(false));
         assert_eq!(t.children.len(), 2);
         assert!(t.children.iter().all(|c| c.bytes == stripped.bytes));

@@ -35,7 +35,11 @@ type Event = (Py<PyString>, Py<PyAny>);
 impl WatchDecoder {
     fn tape_writer(&self, event: bool) -> TapeWriter {
         let w = TapeWriter::default();
-        if self.strip_managed_fields { w.leave_out_managed_fields(event) } else { w }
+        if self.strip_managed_fields {
+            w.leave_out_managed_fields(event)
+        } else {
+            w
+        }
     }
 
     fn event_type<'a>(&self, t: &'a str, at: usize) -> Result<&'a str> {
@@ -55,7 +59,11 @@ impl WatchDecoder {
             let mut w = self.tape_writer(true);
             json::parse(body, &mut w).map_err(here)?;
             let t = w.finish();
-            let (ty, obj) = tape::event_parts(&t).ok_or_else(|| bad(format!("watch event at stream byte {at}: not {{\"type\": …, \"object\": …}}")))?;
+            let (ty, obj) = tape::event_parts(&t).ok_or_else(|| {
+                bad(format!(
+                    "watch event at stream byte {at}: not {{\"type\": …, \"object\": …}}"
+                ))
+            })?;
             let ty = self.event_type(ty, at)?;
             let obj = view_at(py, &t, obj)?;
             return Ok((PyString::new(py, ty).unbind(), obj));
@@ -64,12 +72,18 @@ impl WatchDecoder {
         json::parse(body, &mut b).map_err(here)?;
         let ev = b.finish();
         let ev = ev.bind(py);
-        let dict = ev.cast::<PyDict>().map_err(|_| bad(format!("watch event at stream byte {at}: not a JSON object")))?;
+        let dict = ev
+            .cast::<PyDict>()
+            .map_err(|_| bad(format!("watch event at stream byte {at}: not a JSON object")))?;
         let ty: String = match dict.get_item("type")? {
-            Some(t) => t.extract().map_err(|_| bad(format!("watch event at stream byte {at}: \"type\" is not a string")))?,
+            Some(t) => t
+                .extract()
+                .map_err(|_| bad(format!("watch event at stream byte {at}: \"type\" is not a string")))?,
             None => return Err(bad(format!("watch event at stream byte {at}: no \"type\""))),
         };
-        let obj = dict.get_item("object")?.ok_or_else(|| bad(format!("watch event at stream byte {at}: no \"object\"")))?;
+        let obj = dict
+            .get_item("object")?
+            .ok_or_else(|| bad(format!("watch event at stream byte {at}: no \"object\"")))?;
         self.event_type(&ty, at)?;
         Ok((PyString::new(py, &ty).unbind(), obj.unbind()))
     }
@@ -83,7 +97,12 @@ impl WatchDecoder {
         let mut f = Fields::new(b, start, end, "WatchEvent");
         while let Some((num, wire, val, fend)) = f.next_field().map_err(here)? {
             match (num, wire) {
-                (1, 2) => ty = Some(std::str::from_utf8(&b[val as usize..fend]).map_err(|_| bad(format!("watch frame at stream byte {at}: type is not UTF-8")))?),
+                (1, 2) => {
+                    ty = Some(
+                        std::str::from_utf8(&b[val as usize..fend])
+                            .map_err(|_| bad(format!("watch frame at stream byte {at}: type is not UTF-8")))?,
+                    )
+                }
                 (2, 2) => {
                     let mut o = Fields::new(b, val as usize, fend, "WatchEvent.object");
                     while let Some((n, w, v, e)) = o.next_field().map_err(here)? {
@@ -95,7 +114,10 @@ impl WatchDecoder {
                 _ => {}
             }
         }
-        let ty = self.event_type(ty.ok_or_else(|| bad(format!("watch frame at stream byte {at}: no type")))?, at)?;
+        let ty = self.event_type(
+            ty.ok_or_else(|| bad(format!("watch frame at stream byte {at}: no type")))?,
+            at,
+        )?;
         let (rs, re) = raw.ok_or_else(|| bad(format!("watch frame at stream byte {at}: no object")))?;
         let obj = if self.compact {
             let mut w = self.tape_writer(false);
@@ -122,7 +144,9 @@ impl WatchDecoder {
                             Some(end) => end,
                             None => {
                                 if buf.len() - start > MAX_EVENT {
-                                    return Err(bad(format!("watch event at stream byte {at} is over the {MAX_EVENT}-byte limit")));
+                                    return Err(bad(format!(
+                                        "watch event at stream byte {at} is over the {MAX_EVENT}-byte limit"
+                                    )));
                                 }
                                 return Ok(());
                             }
@@ -138,7 +162,9 @@ impl WatchDecoder {
                         }
                         let n = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
                         if n > MAX_EVENT {
-                            return Err(bad(format!("watch frame at stream byte {at} declares {n} bytes, over the {MAX_EVENT}-byte limit")));
+                            return Err(bad(format!(
+                                "watch frame at stream byte {at} declares {n} bytes, over the {MAX_EVENT}-byte limit"
+                            )));
                         }
                         if rest.len() < 4 + n {
                             return Ok(());

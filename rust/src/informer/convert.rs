@@ -7,12 +7,20 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 
-fn write_entries<'py>(w: &mut TapeWriter, entries: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>, path: &str, depth: usize) -> PyResult<()> {
+fn write_entries<'py>(
+    w: &mut TapeWriter,
+    entries: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+    path: &str,
+    depth: usize,
+) -> PyResult<()> {
     w.begin_object()?;
     for entry in entries {
         let (k, v) = entry?;
         let Ok(k) = k.cast::<PyString>() else {
-            return Err(PyTypeError::new_err(format!("to_compact: {path}: key {} is not a string", k.repr()?)));
+            return Err(PyTypeError::new_err(format!(
+                "to_compact: {path}: key {} is not a string",
+                k.repr()?
+            )));
         };
         let k = k.to_cow()?;
         w.key(&k)?;
@@ -25,7 +33,9 @@ fn write_entries<'py>(w: &mut TapeWriter, entries: impl Iterator<Item = PyResult
 /// tuples, compact views) as one value of the tape.
 fn write(w: &mut TapeWriter, v: &Bound<'_, PyAny>, path: &str, depth: usize) -> PyResult<()> {
     if depth > MAX_DEPTH {
-        return Err(PyValueError::new_err(format!("to_compact: {path}: nested deeper than {MAX_DEPTH} levels")));
+        return Err(PyValueError::new_err(format!(
+            "to_compact: {path}: nested deeper than {MAX_DEPTH} levels"
+        )));
     }
     if v.is_none() {
         w.null()?;
@@ -55,7 +65,10 @@ fn write(w: &mut TapeWriter, v: &Bound<'_, PyAny>, path: &str, depth: usize) -> 
     } else if let Ok(m) = v.cast::<PyMapping>() {
         write_entries(w, m.items()?.iter().map(|kv| kv.extract()), path, depth)?;
     } else {
-        return Err(PyTypeError::new_err(format!("to_compact: {path}: {} is not JSON-like", v.get_type().name()?)));
+        return Err(PyTypeError::new_err(format!(
+            "to_compact: {path}: {} is not JSON-like",
+            v.get_type().name()?
+        )));
     }
     Ok(())
 }
@@ -67,9 +80,18 @@ pub fn to_compact(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<Compact
         return Ok(c.clone().unbind());
     }
     if !obj.is_instance_of::<PyDict>() && obj.cast::<PyMapping>().is_err() {
-        return Err(PyTypeError::new_err(format!("to_compact: expected a Mapping, got {}", obj.get_type().name()?)));
+        return Err(PyTypeError::new_err(format!(
+            "to_compact: expected a Mapping, got {}",
+            obj.get_type().name()?
+        )));
     }
     let mut w = TapeWriter::default();
     write(&mut w, obj, "", 0)?;
-    Py::new(py, CompactObject { tape: w.finish(), pos: 0 })
+    Py::new(
+        py,
+        CompactObject {
+            tape: w.finish(),
+            pos: 0,
+        },
+    )
 }

@@ -92,7 +92,11 @@ pub(crate) fn parse(s: &str) -> Result<Selector, String> {
     for term in split_terms(s).into_iter().filter(|t| !t.is_empty()) {
         let (field, equal, raw) = split_term(term).ok_or_else(|| fail(format!("can't understand {term:?}")))?;
         let value = unescape(raw).map_err(fail)?;
-        terms.push(Term { path: field.split('.').map(str::to_owned).collect(), value, equal });
+        terms.push(Term {
+            path: field.split('.').map(str::to_owned).collect(),
+            value,
+            equal,
+        });
     }
     Ok(Selector { terms })
 }
@@ -121,7 +125,10 @@ impl FieldSelector {
 #[pyfunction]
 pub fn parse_field_selector(selector: &str) -> PyResult<FieldSelector> {
     let parsed = parse(selector).map_err(PyValueError::new_err)?;
-    Ok(FieldSelector { selector: parsed, text: selector.to_owned() })
+    Ok(FieldSelector {
+        selector: parsed,
+        text: selector.to_owned(),
+    })
 }
 
 #[cfg(test)]

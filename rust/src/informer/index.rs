@@ -24,17 +24,32 @@ pub(crate) struct Indexer {
 pub(crate) type Values = Vec<(usize, String)>;
 
 /// The values `obj` has in `indexers`, numbered from `first`.
-pub(crate) fn values_of(py: Python<'_>, indexers: &[Indexer], first: usize, obj: &Bound<'_, CompactObject>) -> PyResult<Values> {
+pub(crate) fn values_of(
+    py: Python<'_>,
+    indexers: &[Indexer],
+    first: usize,
+    obj: &Bound<'_, CompactObject>,
+) -> PyResult<Values> {
     let mut out = Values::new();
     for (i, ix) in indexers.iter().enumerate() {
         let returned = ix.func.bind(py).call1((obj,))?;
-        let wrong = |what: String| PyTypeError::new_err(format!("index function {:?} returned {what}, not a list of str", ix.name));
+        let wrong = |what: String| {
+            PyTypeError::new_err(format!(
+                "index function {:?} returned {what}, not a list of str",
+                ix.name
+            ))
+        };
         if !returned.is_instance_of::<PyList>() && !returned.is_instance_of::<PyTuple>() {
             return Err(wrong(format!("a {}", returned.get_type().name()?)));
         }
         for v in returned.try_iter()? {
             let v = v?;
-            let s = v.cast::<PyString>().map_err(|_| wrong(format!("a list holding a {}", v.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+            let s = v.cast::<PyString>().map_err(|_| {
+                wrong(format!(
+                    "a list holding a {}",
+                    v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))
+            })?;
             out.push((first + i, s.to_cow()?.into_owned()));
         }
     }

@@ -7,7 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
 fn join(namespace: Option<&str>, name: Option<&str>) -> PyResult<String> {
-    let name = name.ok_or_else(|| PyValueError::new_err("object_key: the object has no metadata.name (a non-empty string)"))?;
+    let name =
+        name.ok_or_else(|| PyValueError::new_err("object_key: the object has no metadata.name (a non-empty string)"))?;
     Ok(match namespace {
         Some(ns) => format!("{ns}/{name}"),
         None => name.to_owned(),
@@ -30,8 +31,12 @@ fn item<'py>(m: &Bound<'py, PyAny>, key: &str) -> PyResult<Option<Bound<'py, PyA
 
 /// A non-empty string at metadata.`field` of a plain Mapping.
 fn meta_field(meta: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Option<String>> {
-    let Some(v) = meta.map(|m| item(m, field)).transpose()?.flatten() else { return Ok(None) };
-    let s = v.cast::<PyString>().map_err(|_| PyValueError::new_err(format!("object_key: metadata.{field} is not a string")))?;
+    let Some(v) = meta.map(|m| item(m, field)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let s = v
+        .cast::<PyString>()
+        .map_err(|_| PyValueError::new_err(format!("object_key: metadata.{field} is not a string")))?;
     Ok(Some(s.to_cow()?.into_owned()).filter(|s| !s.is_empty()))
 }
 
@@ -42,5 +47,8 @@ pub fn object_key(obj: &Bound<'_, PyAny>) -> PyResult<String> {
         return key_of(c.get());
     }
     let meta = item(obj, "metadata")?;
-    join(meta_field(meta.as_ref(), "namespace")?.as_deref(), meta_field(meta.as_ref(), "name")?.as_deref())
+    join(
+        meta_field(meta.as_ref(), "namespace")?.as_deref(),
+        meta_field(meta.as_ref(), "name")?.as_deref(),
+    )
 }

@@ -72,7 +72,9 @@ impl LabelIndex {
     /// that says a label must be there (`k=v`, `k in (…)`, `k`); None when it has none such.
     pub(crate) fn candidates(&self, selector: &Selector) -> Option<Vec<&Arc<str>>> {
         let sets = |key: &str, values: Option<&[String]>| -> Vec<&hashbrown::HashSet<Arc<str>>> {
-            let Some(by_value) = self.by_key.get(key) else { return Vec::new() };
+            let Some(by_value) = self.by_key.get(key) else {
+                return Vec::new();
+            };
             match values {
                 Some(values) => values.iter().filter_map(|v| by_value.get(v.as_str())).collect(),
                 None => by_value.values().collect(),

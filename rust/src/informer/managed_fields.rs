@@ -34,8 +34,15 @@ fn without_managed_fields(t: &Tape, pos: usize) -> Option<Arc<Tape>> {
     out.extend_from_slice(&b[meta_end..end]);
     set_header(&mut out, 0, tape::count(b, pos));
     // Only a root (a list) holds CHILD references; a nested object's bytes never do.
-    let children = if pos == 0 { t.children.clone() } else { Box::new([]) as Box<[_]> };
-    Some(Arc::new(Tape { bytes: out.into_boxed_slice(), children }))
+    let children = if pos == 0 {
+        t.children.clone()
+    } else {
+        Box::new([]) as Box<[_]>
+    };
+    Some(Arc::new(Tape {
+        bytes: out.into_boxed_slice(),
+        children,
+    }))
 }
 
 /// `obj` without metadata.managedFields: the same object when it has none.

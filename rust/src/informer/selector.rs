@@ -398,12 +398,19 @@ impl<'a> Parser<'a> {
 fn new_requirement(key: &str, op: Op, values: Vec<String>) -> Parsed<Requirement> {
     validate_key(key)?;
     if matches!(op, Op::GreaterThan | Op::LessThan) && values[0].parse::<i64>().is_err() {
-        return Err(format!("for 'gt', 'lt' operators, the value must be an integer, not {:?}", values[0]));
+        return Err(format!(
+            "for 'gt', 'lt' operators, the value must be an integer, not {:?}",
+            values[0]
+        ));
     }
     for v in &values {
         validate_value(v)?;
     }
-    Ok(Requirement { key: key.to_owned(), op, values })
+    Ok(Requirement {
+        key: key.to_owned(),
+        op,
+        values,
+    })
 }
 
 /// labels.NewRequirement for a v1.NodeSelectorRequirement's operator (In, NotIn, Exists,
@@ -416,7 +423,11 @@ pub(crate) fn node_selector_requirement(key: &str, operator: &str, values: &[Str
         "DoesNotExist" => Op::DoesNotExist,
         "Gt" => Op::GreaterThan,
         "Lt" => Op::LessThan,
-        _ => return Err(format!("operator {operator:?} is not supported: In, NotIn, Exists, DoesNotExist, Gt or Lt")),
+        _ => {
+            return Err(format!(
+                "operator {operator:?} is not supported: In, NotIn, Exists, DoesNotExist, Gt or Lt"
+            ))
+        }
     };
     let count_ok = match op {
         Op::In | Op::NotIn => !values.is_empty(),
@@ -424,14 +435,21 @@ pub(crate) fn node_selector_requirement(key: &str, operator: &str, values: &[Str
         _ => values.len() == 1,
     };
     if !count_ok {
-        return Err(format!("requirement {key:?} {operator}: wrong number of values ({})", values.len()));
+        return Err(format!(
+            "requirement {key:?} {operator}: wrong number of values ({})",
+            values.len()
+        ));
     }
     new_requirement(key, op, values.to_vec())
 }
 
 /// The requirement `key = value` that labels.SelectorFromSet builds (unchecked, as there).
 pub(crate) fn equals_requirement(key: &str, value: &str) -> Requirement {
-    Requirement { key: key.to_owned(), op: Op::Equals, values: vec![value.to_owned()] }
+    Requirement {
+        key: key.to_owned(),
+        op: Op::Equals,
+        values: vec![value.to_owned()],
+    }
 }
 
 fn is_alnum(c: u8) -> bool {
@@ -441,7 +459,10 @@ fn is_alnum(c: u8) -> bool {
 /// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`: a label key's name part, or a non-empty value.
 fn is_label_name(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty() && is_alnum(b[0]) && is_alnum(b[b.len() - 1]) && b.iter().all(|&c| is_alnum(c) || matches!(c, b'-' | b'_' | b'.'))
+    !b.is_empty()
+        && is_alnum(b[0])
+        && is_alnum(b[b.len() - 1])
+        && b.iter().all(|&c| is_alnum(c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// A lowercase RFC 1123 subdomain: dot-separated labels of [a-z0-9-], alphanumeric at both ends.
@@ -462,7 +483,9 @@ fn validate_key(key: &str) -> Parsed<()> {
                 return Err(format!("invalid label key {key:?}: more than one '/'"));
             }
             if !is_dns_subdomain(prefix) {
-                return Err(format!("invalid label key {key:?}: the prefix must be a lowercase DNS subdomain (e.g. 'example.com')"));
+                return Err(format!(
+                    "invalid label key {key:?}: the prefix must be a lowercase DNS subdomain (e.g. 'example.com')"
+                ));
             }
             name
         }
@@ -487,7 +510,9 @@ fn validate_value(v: &str) -> Parsed<()> {
 
 /// labels.Parse: an error names the selector and what is wrong with it.
 pub(crate) fn parse(s: &str) -> Parsed<Selector> {
-    let mut requirements = Parser::new(s).parse().map_err(|e| format!("invalid label selector {s:?}: {e}"))?;
+    let mut requirements = Parser::new(s)
+        .parse()
+        .map_err(|e| format!("invalid label selector {s:?}: {e}"))?;
     requirements.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(Selector { requirements })
 }
@@ -513,7 +538,11 @@ impl LabelSelector {
                 let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = kv?.extract()?;
                 match (k.cast::<PyString>(), v.cast::<PyString>()) {
                     (Ok(k), Ok(v)) => map.insert(k.to_cow()?.into_owned(), v.to_cow()?.into_owned()),
-                    _ => return Err(PyTypeError::new_err("LabelSelector.matches: labels must map str to str")),
+                    _ => {
+                        return Err(PyTypeError::new_err(
+                            "LabelSelector.matches: labels must map str to str",
+                        ))
+                    }
                 };
             }
         }
@@ -529,7 +558,10 @@ impl LabelSelector {
 #[pyfunction]
 pub fn parse_label_selector(selector: &str) -> PyResult<LabelSelector> {
     let parsed = parse(selector).map_err(PyValueError::new_err)?;
-    Ok(LabelSelector { selector: parsed, text: selector.to_owned() })
+    Ok(LabelSelector {
+        selector: parsed,
+        text: selector.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -541,7 +573,9 @@ mod tests {
     }
 
     fn matches(selector: &str, pairs: &[(&str, &str)]) -> bool {
-        parse(selector).unwrap_or_else(|e| panic!("{e}")).matches(&labels(pairs))
+        parse(selector)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .matches(&labels(pairs))
     }
 
     #[test]
@@ -591,8 +625,28 @@ mod tests {
     #[test]
     fn malformed_selectors_are_refused() {
         for bad in [
-            "x=a=b", "x in a", "x in (a", "x in (a b)", ",", "a,", ",a", "x=(a)", "!x=a", "x>a", "x>-1",
-            "x<", "!", "x y", "-x", "x/y/z", "Example.com/x", "/x", "a/", "x=-a", "x in (a,(b))", "x notin",
+            "x=a=b",
+            "x in a",
+            "x in (a",
+            "x in (a b)",
+            ",",
+            "a,",
+            ",a",
+            "x=(a)",
+            "!x=a",
+            "x>a",
+            "x>-1",
+            "x<",
+            "!",
+            "x y",
+            "-x",
+            "x/y/z",
+            "Example.com/x",
+            "/x",
+            "a/",
+            "x=-a",
+            "x in (a,(b))",
+            "x notin",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -62,7 +62,13 @@ struct State {
 impl State {
     fn empty(indexers: Arc<Vec<Indexer>>) -> Self {
         let indices = indexers.iter().map(|_| Index::default()).collect();
-        State { items: HashMap::new(), namespaces: Index::default(), labels: LabelIndex::default(), indexers, indices }
+        State {
+            items: HashMap::new(),
+            namespaces: Index::default(),
+            labels: LabelIndex::default(),
+            indexers,
+            indices,
+        }
     }
 
     /// Inserts or replaces; returns the entry replaced.
@@ -78,7 +84,11 @@ impl State {
             index::add(&mut self.namespaces, ns, &key);
         }
         self.labels.add(labels_of(p.obj.get()), &key);
-        let values = p.values.into_iter().map(|(i, v)| (i, index::add(&mut self.indices[i], &v, &key))).collect();
+        let values = p
+            .values
+            .into_iter()
+            .map(|(i, v)| (i, index::add(&mut self.indices[i], &v, &key)))
+            .collect();
         self.items.insert(key, Entry { obj: p.obj, values });
         old
     }
@@ -121,7 +131,9 @@ fn label_selector(arg: Option<&Bound<'_, PyAny>>) -> PyResult<selector::Selector
     if let Ok(s) = arg.cast::<LabelSelector>() {
         return Ok(s.get().selector.clone());
     }
-    let text = arg.cast::<PyString>().map_err(|_| PyTypeError::new_err("label_selector must be a str or a LabelSelector"))?;
+    let text = arg
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err("label_selector must be a str or a LabelSelector"))?;
     selector::parse(&text.to_cow()?).map_err(PyValueError::new_err)
 }
 
@@ -130,7 +142,9 @@ fn field_selector(arg: Option<&Bound<'_, PyAny>>) -> PyResult<fields::Selector> 
     if let Ok(s) = arg.cast::<FieldSelector>() {
         return Ok(s.get().selector.clone());
     }
-    let text = arg.cast::<PyString>().map_err(|_| PyTypeError::new_err("field_selector must be a str or a FieldSelector"))?;
+    let text = arg
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err("field_selector must be a str or a FieldSelector"))?;
     fields::parse(&text.to_cow()?).map_err(PyValueError::new_err)
 }
 
@@ -146,7 +160,9 @@ impl Store {
     }
 
     fn write(&self, py: Python<'_>) -> RwLockWriteGuard<'_, State> {
-        self.state.try_write().unwrap_or_else(|| py.detach(|| self.state.write()))
+        self.state
+            .try_write()
+            .unwrap_or_else(|| py.detach(|| self.state.write()))
     }
 
     fn prepare(py: Python<'_>, obj: &Bound<'_, PyAny>, indexers: &[Indexer]) -> PyResult<Prepared> {
@@ -165,7 +181,9 @@ impl Store {
 impl Store {
     #[new]
     fn new() -> Self {
-        Store { state: RwLock::new(State::empty(Arc::new(Vec::new()))) }
+        Store {
+            state: RwLock::new(State::empty(Arc::new(Vec::new()))),
+        }
     }
 
     /// Adds index functions by name; the objects already stored are indexed by them at once.
@@ -173,7 +191,9 @@ impl Store {
         let mut added = Vec::new();
         for item in indexers.items()?.iter() {
             let (name, func): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
-            let name: String = name.extract().map_err(|_| PyTypeError::new_err("indexer names must be str"))?;
+            let name: String = name
+                .extract()
+                .map_err(|_| PyTypeError::new_err("indexer names must be str"))?;
             if !func.is_callable() {
                 return Err(PyTypeError::new_err(format!("indexer {name:?} is not callable")));
             }
@@ -185,16 +205,32 @@ impl Store {
         loop {
             let (current, missing) = {
                 let st = self.read(py);
-                let missing: Vec<Py<CompactObject>> =
-                    st.items.values().filter(|e| !computed.contains_key(&(e.obj.as_ptr() as usize))).map(|e| e.obj.clone_ref(py)).collect();
+                let missing: Vec<Py<CompactObject>> = st
+                    .items
+                    .values()
+                    .filter(|e| !computed.contains_key(&(e.obj.as_ptr() as usize)))
+                    .map(|e| e.obj.clone_ref(py))
+                    .collect();
                 (st.indexers.clone(), missing)
             };
-            let conflicts: Vec<&str> =
-                added.iter().map(|(n, _)| n.as_str()).filter(|n| *n == NAMESPACE || current.iter().any(|ix| ix.name == *n)).collect();
+            let conflicts: Vec<&str> = added
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .filter(|n| *n == NAMESPACE || current.iter().any(|ix| ix.name == *n))
+                .collect();
             if !conflicts.is_empty() {
-                return Err(PyValueError::new_err(format!("indexer conflict: {}", conflicts.join(", "))));
+                return Err(PyValueError::new_err(format!(
+                    "indexer conflict: {}",
+                    conflicts.join(", ")
+                )));
             }
-            let new: Vec<Indexer> = added.iter().map(|(name, func)| Indexer { name: name.clone(), func: func.clone_ref(py) }).collect();
+            let new: Vec<Indexer> = added
+                .iter()
+                .map(|(name, func)| Indexer {
+                    name: name.clone(),
+                    func: func.clone_ref(py),
+                })
+                .collect();
             for obj in missing {
                 let values = index::values_of(py, &new, current.len(), obj.bind(py))?;
                 computed.insert(obj.as_ptr() as usize, (obj, values));
@@ -204,17 +240,32 @@ impl Store {
                 computed.clear(); // other indexers came first: our numbering is off
                 continue;
             }
-            if st.items.values().any(|e| !computed.contains_key(&(e.obj.as_ptr() as usize))) {
+            if st
+                .items
+                .values()
+                .any(|e| !computed.contains_key(&(e.obj.as_ptr() as usize)))
+            {
                 continue; // objects written meanwhile: index them too
             }
-            let all: Vec<Indexer> = current.iter().map(|ix| Indexer { name: ix.name.clone(), func: ix.func.clone_ref(py) }).chain(new).collect();
+            let all: Vec<Indexer> = current
+                .iter()
+                .map(|ix| Indexer {
+                    name: ix.name.clone(),
+                    func: ix.func.clone_ref(py),
+                })
+                .chain(new)
+                .collect();
             st.indices.resize_with(all.len(), Index::default);
             let replaced = std::mem::replace(&mut st.indexers, Arc::new(all));
             let State { items, indices, .. } = &mut *st;
             for (key, entry) in items.iter_mut() {
                 let (_, values) = computed.remove(&(entry.obj.as_ptr() as usize)).expect("checked above");
                 let mut kept = std::mem::take(&mut entry.values).into_vec();
-                kept.extend(values.into_iter().map(|(i, v)| (i, index::add(&mut indices[i], &v, key))));
+                kept.extend(
+                    values
+                        .into_iter()
+                        .map(|(i, v)| (i, index::add(&mut indices[i], &v, key))),
+                );
                 entry.values = kept.into_boxed_slice();
             }
             drop(st);
@@ -309,19 +360,32 @@ impl Store {
                 && (fields.is_empty() || fields.matches(View::of(obj)))
         };
         // An object is in namespace ns exactly when its key is "ns/name": no need to read its tape.
-        let in_namespace = |key: &str| namespace.is_none_or(|ns| key.len() > ns.len() && key.starts_with(ns) && key.as_bytes()[ns.len()] == b'/');
+        let in_namespace = |key: &str| {
+            namespace.is_none_or(|ns| key.len() > ns.len() && key.starts_with(ns) && key.as_bytes()[ns.len()] == b'/')
+        };
         let objs = {
             let st = self.read(py);
             // Only the objects that can match: those of the namespace, or of the selector's
             // narrowest required label, whichever are fewer.
-            let in_index = namespace.map(|ns| st.namespaces.get(ns).map(|keys| keys.iter().collect::<Vec<_>>()).unwrap_or_default());
+            let in_index = namespace.map(|ns| {
+                st.namespaces
+                    .get(ns)
+                    .map(|keys| keys.iter().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            });
             let labelled = st.labels.candidates(&labels);
             let candidates = match (in_index, labelled) {
                 (Some(a), Some(b)) => Some(if a.len() <= b.len() { a } else { b }),
                 (a, b) => a.or(b),
             };
             match candidates {
-                Some(keys) => Self::objects(py, keys.into_iter().filter(|k| in_namespace(k)).filter_map(|k| st.items.get(&**k)).filter(selected)),
+                Some(keys) => Self::objects(
+                    py,
+                    keys.into_iter()
+                        .filter(|k| in_namespace(k))
+                        .filter_map(|k| st.items.get(&**k))
+                        .filter(selected),
+                ),
                 None => Self::objects(py, st.items.values().filter(selected)),
             }
         };
@@ -337,7 +401,11 @@ impl Store {
 
     /// The keys of the objects whose index function gave `value`.
     fn index_keys(&self, py: Python<'_>, index_name: &str, value: &str) -> PyResult<Vec<String>> {
-        Ok(self.read(py).indexed(index_name, value)?.map(|(k, _)| k.to_string()).collect())
+        Ok(self
+            .read(py)
+            .indexed(index_name, value)?
+            .map(|(k, _)| k.to_string())
+            .collect())
     }
 
     /// The values the index holds objects under.
@@ -349,7 +417,15 @@ impl Store {
     fn resource_versions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let versions: Vec<(Arc<str>, String)> = {
             let st = self.read(py);
-            st.items.iter().map(|(k, e)| (k.clone(), meta_str(e.obj.get(), "resourceVersion").unwrap_or("").to_owned())).collect()
+            st.items
+                .iter()
+                .map(|(k, e)| {
+                    (
+                        k.clone(),
+                        meta_str(e.obj.get(), "resourceVersion").unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
         };
         let out = PyDict::new(py);
         for (k, v) in versions {

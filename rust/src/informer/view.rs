@@ -41,7 +41,10 @@ impl<'a> View<'a> {
         // The items of a top-level list live in tapes of their own.
         if t.bytes[pos] == tape::CHILD {
             let mut p = pos + 1;
-            return View { tape: &t.children[tape::get_varint(&t.bytes, &mut p) as usize], pos: 0 };
+            return View {
+                tape: &t.children[tape::get_varint(&t.bytes, &mut p) as usize],
+                pos: 0,
+            };
         }
         View { tape: t, pos }
     }
@@ -142,5 +145,8 @@ impl<'a> View<'a> {
 
 /// metadata.`field` when it is a non-empty string.
 pub(crate) fn meta_str<'a>(obj: &'a CompactObject, field: &str) -> Option<&'a str> {
-    View::of(obj).path(["metadata", field])?.as_str().filter(|s| !s.is_empty())
+    View::of(obj)
+        .path(["metadata", field])?
+        .as_str()
+        .filter(|s| !s.is_empty())
 }

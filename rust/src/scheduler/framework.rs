@@ -45,20 +45,36 @@ const NODES_PER_THREAD: usize = 256;
 
 /// `f` over `items` in order, on up to all cores when there are enough items.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len() / NODES_PER_THREAD).max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len() / NODES_PER_THREAD)
+        .max(1);
     if threads == 1 {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a scheduler worker panicked")).collect()
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a scheduler worker panicked"))
+            .collect()
     })
 }
 
 impl Profile {
-    pub(crate) fn new(filters: &[String], scores: &[(String, i64)], args: &HashMap<String, View<'_>>) -> Result<Profile, String> {
-        let filters = filters.iter().map(|n| Registry::filter(n, args.get(n).copied())).collect::<Result<_, _>>()?;
+    pub(crate) fn new(
+        filters: &[String],
+        scores: &[(String, i64)],
+        args: &HashMap<String, View<'_>>,
+    ) -> Result<Profile, String> {
+        let filters = filters
+            .iter()
+            .map(|n| Registry::filter(n, args.get(n).copied()))
+            .collect::<Result<_, _>>()?;
         let scores = scores
             .iter()
             .map(|(n, w)| {
@@ -94,16 +110,25 @@ impl Profile {
                         let reason = if narrowing.len() == 1 {
                             format!("node(s) didn't satisfy plugin {}", narrowing[0])
                         } else {
-                            format!("node(s) didn't satisfy plugin(s) {} simultaneously", go_list(&narrowing))
+                            format!(
+                                "node(s) didn't satisfy plugin(s) {} simultaneously",
+                                go_list(&narrowing)
+                            )
                         };
-                        rejected = Some(Failure { plugin: String::new(), rejection: Rejection::unresolvable(&reason) });
+                        rejected = Some(Failure {
+                            plugin: String::new(),
+                            rejection: Rejection::unresolvable(&reason),
+                        });
                         break;
                     }
                 }
                 PreFilter::Error(e) => return Err(format!("running PreFilter plugin {:?}: {e}", plugin.name())),
                 PreFilter::Reject(r) => {
                     let unresolvable = r.code == Code::UnschedulableAndUnresolvable;
-                    rejected = Some(Failure { plugin: plugin.name().to_owned(), rejection: r });
+                    rejected = Some(Failure {
+                        plugin: plugin.name().to_owned(),
+                        rejection: r,
+                    });
                     if unresolvable {
                         break;
                     }
@@ -111,9 +136,18 @@ impl Profile {
             }
         }
         if let Some(failure) = rejected {
-            let statuses = nodes.iter().map(|(_, n)| (n.name.clone(), Some(failure.clone()))).collect();
+            let statuses = nodes
+                .iter()
+                .map(|(_, n)| (n.name.clone(), Some(failure.clone())))
+                .collect();
             let message = Some(failure.rejection.reasons.join(", "));
-            return Ok(Outcome { statuses, feasible: Vec::new(), scores: Vec::new(), totals: Vec::new(), pre_filter_message: message });
+            return Ok(Outcome {
+                statuses,
+                feasible: Vec::new(),
+                scores: Vec::new(),
+                totals: Vec::new(),
+                pre_filter_message: message,
+            });
         }
         narrowing.sort_unstable();
         let absent = Failure {
@@ -124,17 +158,29 @@ impl Profile {
             if only.as_ref().is_some_and(|names| !names.contains(&node.name)) {
                 return (node.name.clone(), Some(absent.clone()));
             }
-            let failure = filters.iter().find_map(|(name, f)| f.filter(info, node).map(|r| Failure { plugin: (*name).to_owned(), rejection: r }));
+            let failure = filters.iter().find_map(|(name, f)| {
+                f.filter(info, node).map(|r| Failure {
+                    plugin: (*name).to_owned(),
+                    rejection: r,
+                })
+            });
             (node.name.clone(), failure)
         });
-        let fitting: Vec<(&NodeInfo, &Node)> = nodes.iter().zip(&statuses).filter(|(_, (_, f))| f.is_none()).map(|(n, _)| *n).collect();
+        let fitting: Vec<(&NodeInfo, &Node)> = nodes
+            .iter()
+            .zip(&statuses)
+            .filter(|(_, (_, f))| f.is_none())
+            .map(|(n, _)| *n)
+            .collect();
         let feasible: Vec<String> = fitting.iter().map(|(_, n)| n.name.clone()).collect();
         let mut scores = Vec::new();
         // With no score plugin every feasible node totals 1, as prioritizeNodes has it.
         let mut totals = vec![i64::from(self.scores.is_empty()); fitting.len()];
         if score && !fitting.is_empty() {
             for (plugin, weight) in &self.scores {
-                let PreScore::Run(scorer) = plugin.pre_score(pod, state, &fitting)? else { continue };
+                let PreScore::Run(scorer) = plugin.pre_score(pod, state, &fitting)? else {
+                    continue;
+                };
                 let mut s = parallel_map(&fitting, |(info, node)| scorer.score(info, node));
                 scorer.normalize(&mut s);
                 for (t, v) in totals.iter_mut().zip(&s) {
@@ -143,7 +189,13 @@ impl Profile {
                 scores.push((plugin.name(), s));
             }
         }
-        Ok(Outcome { statuses, feasible, scores, totals, pre_filter_message: None })
+        Ok(Outcome {
+            statuses,
+            feasible,
+            scores,
+            totals,
+            pre_filter_message: None,
+        })
     }
 }
 
@@ -166,10 +218,17 @@ impl Framework {
     /// (a Mapping as in a KubeSchedulerConfiguration's pluginConfig).
     #[new]
     #[pyo3(signature = (filters, scores, plugin_args=None))]
-    fn new(py: Python<'_>, filters: Vec<String>, scores: Vec<(String, i64)>, plugin_args: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        filters: Vec<String>,
+        scores: Vec<(String, i64)>,
+        plugin_args: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let mut compact = Vec::new();
         if let Some(args) = plugin_args {
-            let mapping = args.cast::<PyMapping>().map_err(|_| PyTypeError::new_err("plugin_args must be a Mapping of plugin names to args"))?;
+            let mapping = args
+                .cast::<PyMapping>()
+                .map_err(|_| PyTypeError::new_err("plugin_args must be a Mapping of plugin names to args"))?;
             for item in mapping.items()?.iter() {
                 let (name, value): (String, Bound<'_, PyAny>) = item.extract()?;
                 compact.push((name, to_compact(py, &value)?));
@@ -191,7 +250,13 @@ impl Framework {
         pod: &Bound<'_, PyAny>,
         snapshot: &Snapshot,
         score: bool,
-    ) -> PyResult<(HashMap<String, NodeStatus>, Vec<String>, BTreeMap<&'static str, Vec<i64>>, Vec<i64>, Option<String>)> {
+    ) -> PyResult<(
+        HashMap<String, NodeStatus>,
+        Vec<String>,
+        BTreeMap<&'static str, Vec<i64>>,
+        Vec<i64>,
+        Option<String>,
+    )> {
         let pod = read_object(py, pod, Pod::read)?;
         let outcome = py.detach(|| {
             let state = snapshot.state().read();
@@ -201,8 +266,19 @@ impl Framework {
         let statuses = outcome
             .statuses
             .into_iter()
-            .map(|(node, f)| (node, f.map(|f| (f.plugin, f.rejection.code.as_str(), f.rejection.reasons))))
+            .map(|(node, f)| {
+                (
+                    node,
+                    f.map(|f| (f.plugin, f.rejection.code.as_str(), f.rejection.reasons)),
+                )
+            })
             .collect();
-        Ok((statuses, outcome.feasible, outcome.scores.into_iter().collect(), outcome.totals, outcome.pre_filter_message))
+        Ok((
+            statuses,
+            outcome.feasible,
+            outcome.scores.into_iter().collect(),
+            outcome.totals,
+            outcome.pre_filter_message,
+        ))
     }
 }

@@ -14,7 +14,9 @@ pub(crate) enum PodSelector {
 
 impl PodSelector {
     pub(crate) fn of(spec: Option<&LabelSelectorSpec>) -> Result<PodSelector, String> {
-        let Some(spec) = spec else { return Ok(PodSelector::Nothing) };
+        let Some(spec) = spec else {
+            return Ok(PodSelector::Nothing);
+        };
         let mut requirements = Vec::new();
         for (key, value) in &spec.match_labels {
             requirements.push(node_selector_requirement(key, "In", std::slice::from_ref(value))?);

@@ -25,7 +25,10 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) fn read(obj: View<'_>) -> Read<Node> {
         let (name, labels) = match field(obj, "metadata") {
-            Some(m) => (string(m, "name", "metadata")?, string_map(m, "labels", "metadata")?.unwrap_or_default()),
+            Some(m) => (
+                string(m, "name", "metadata")?,
+                string_map(m, "labels", "metadata")?.unwrap_or_default(),
+            ),
             None => Default::default(),
         };
         if name.is_empty() {
@@ -37,7 +40,11 @@ impl Node {
             unschedulable = boolean(spec, "unschedulable", "spec")?;
             for (i, t) in list(spec, "taints", "spec")?.into_iter().flatten().enumerate() {
                 let at = format!("spec.taints[{i}]");
-                taints.push(Taint { key: string(t, "key", &at)?, value: string(t, "value", &at)?, effect: string(t, "effect", &at)? });
+                taints.push(Taint {
+                    key: string(t, "key", &at)?,
+                    value: string(t, "value", &at)?,
+                    effect: string(t, "effect", &at)?,
+                });
             }
         }
         let mut allocatable = ResourceList::new();
@@ -52,6 +59,13 @@ impl Node {
                 }
             }
         }
-        Ok(Node { name, labels: labels.into_iter().collect(), unschedulable, taints, allocatable, images })
+        Ok(Node {
+            name,
+            labels: labels.into_iter().collect(),
+            unschedulable,
+            taints,
+            allocatable,
+            images,
+        })
     }
 }

@@ -137,7 +137,11 @@ fn container(v: View<'_>, path: &str) -> Read<Container> {
         let at = format!("{path}.ports[{i}]");
         let port = int(p, "hostPort", &at)?;
         if port > 0 {
-            host_ports.push(HostPort { ip: string(p, "hostIP", &at)?, protocol: string(p, "protocol", &at)?, port });
+            host_ports.push(HostPort {
+                ip: string(p, "hostIP", &at)?,
+                protocol: string(p, "protocol", &at)?,
+                port,
+            });
         }
     }
     Ok(Container {
@@ -153,13 +157,20 @@ fn requirements(v: View<'_>, key: &str, path: &str) -> Read<Vec<SelectorRequirem
     let mut out = Vec::new();
     for (i, r) in list(v, key, path)?.into_iter().flatten().enumerate() {
         let at = format!("{path}.{key}[{i}]");
-        out.push(SelectorRequirement { key: string(r, "key", &at)?, operator: string(r, "operator", &at)?, values: strings(r, "values", &at)? });
+        out.push(SelectorRequirement {
+            key: string(r, "key", &at)?,
+            operator: string(r, "operator", &at)?,
+            values: strings(r, "values", &at)?,
+        });
     }
     Ok(out)
 }
 
 pub(crate) fn selector_term(v: View<'_>, path: &str) -> Read<SelectorTerm> {
-    Ok(SelectorTerm { match_expressions: requirements(v, "matchExpressions", path)?, match_fields: requirements(v, "matchFields", path)? })
+    Ok(SelectorTerm {
+        match_expressions: requirements(v, "matchExpressions", path)?,
+        match_fields: requirements(v, "matchFields", path)?,
+    })
 }
 
 /// A metav1.LabelSelector: None when absent or null.
@@ -182,17 +193,35 @@ fn affinity_term(v: View<'_>, path: &str) -> Read<AffinityTermSpec> {
 }
 
 fn pod_affinity(affinity: Option<View<'_>>, key: &str) -> Read<Option<PodAffinitySpec>> {
-    let Some(a) = affinity.and_then(|a| field(a, key)) else { return Ok(None) };
+    let Some(a) = affinity.and_then(|a| field(a, key)) else {
+        return Ok(None);
+    };
     let path = format!("spec.affinity.{key}");
     let mut spec = PodAffinitySpec::default();
-    for (i, t) in list(a, "requiredDuringSchedulingIgnoredDuringExecution", &path)?.into_iter().flatten().enumerate() {
-        spec.required.push(affinity_term(t, &format!("{path}.requiredDuringSchedulingIgnoredDuringExecution[{i}]"))?);
+    for (i, t) in list(a, "requiredDuringSchedulingIgnoredDuringExecution", &path)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        spec.required.push(affinity_term(
+            t,
+            &format!("{path}.requiredDuringSchedulingIgnoredDuringExecution[{i}]"),
+        )?);
     }
-    for (i, t) in list(a, "preferredDuringSchedulingIgnoredDuringExecution", &path)?.into_iter().flatten().enumerate() {
+    for (i, t) in list(a, "preferredDuringSchedulingIgnoredDuringExecution", &path)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let at = format!("{path}.preferredDuringSchedulingIgnoredDuringExecution[{i}]");
         let term = match field(t, "podAffinityTerm") {
             Some(term) => affinity_term(term, &format!("{at}.podAffinityTerm"))?,
-            None => AffinityTermSpec { label_selector: None, namespaces: Vec::new(), namespace_selector: None, topology_key: String::new() },
+            None => AffinityTermSpec {
+                label_selector: None,
+                namespaces: Vec::new(),
+                namespace_selector: None,
+                topology_key: String::new(),
+            },
         };
         spec.preferred.push((int(t, "weight", &at)?, term));
     }
@@ -218,18 +247,29 @@ fn container_status(v: View<'_>, path: &str) -> Read<ContainerStatus> {
         Some(r) => resource_list(r, "requests", &format!("{path}.resources"))?,
         None => None,
     };
-    Ok(ContainerStatus { name: string(v, "name", path)?, allocated: resource_list(v, "allocatedResources", path)?, actual })
+    Ok(ContainerStatus {
+        name: string(v, "name", path)?,
+        allocated: resource_list(v, "allocatedResources", path)?,
+        actual,
+    })
 }
 
 impl Pod {
     pub(crate) fn read(obj: View<'_>) -> Read<Pod> {
         let meta = field(obj, "metadata");
         let (namespace, name, uid) = match meta {
-            Some(m) => (string(m, "namespace", "metadata")?, string(m, "name", "metadata")?, string(m, "uid", "metadata")?),
+            Some(m) => (
+                string(m, "namespace", "metadata")?,
+                string(m, "name", "metadata")?,
+                string(m, "uid", "metadata")?,
+            ),
             None => Default::default(),
         };
         let labels = match meta {
-            Some(m) => string_map(m, "labels", "metadata")?.unwrap_or_default().into_iter().collect(),
+            Some(m) => string_map(m, "labels", "metadata")?
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             None => HashMap::new(),
         };
         let deleting = meta.is_some_and(|m| field(m, "deletionTimestamp").is_some());
@@ -264,13 +304,21 @@ impl Pod {
             const REQUIRED: &str = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution";
             if let Some(req) = field(na, "requiredDuringSchedulingIgnoredDuringExecution") {
                 let mut terms = Vec::new();
-                for (i, t) in list(req, "nodeSelectorTerms", REQUIRED)?.into_iter().flatten().enumerate() {
+                for (i, t) in list(req, "nodeSelectorTerms", REQUIRED)?
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
                     terms.push(selector_term(t, &format!("{REQUIRED}.nodeSelectorTerms[{i}]"))?);
                 }
                 required_node_affinity = Some(terms);
             }
             const PREFERRED: &str = "spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution";
-            if let Some(prefs) = list(na, "preferredDuringSchedulingIgnoredDuringExecution", "spec.affinity.nodeAffinity")? {
+            if let Some(prefs) = list(
+                na,
+                "preferredDuringSchedulingIgnoredDuringExecution",
+                "spec.affinity.nodeAffinity",
+            )? {
                 let mut terms = Vec::new();
                 for (i, p) in prefs.into_iter().enumerate() {
                     let at = format!("{PREFERRED}[{i}]");
@@ -284,11 +332,18 @@ impl Pod {
             }
         }
         let mut spread_constraints = Vec::new();
-        for (i, c) in list(spec, "topologySpreadConstraints", "spec")?.into_iter().flatten().enumerate() {
+        for (i, c) in list(spec, "topologySpreadConstraints", "spec")?
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             spread_constraints.push(spread_constraint(c, &format!("spec.topologySpreadConstraints[{i}]"))?);
         }
         let affinity = field(spec, "affinity");
-        let (pod_affinity, pod_anti_affinity) = (pod_affinity(affinity, "podAffinity")?, pod_affinity(affinity, "podAntiAffinity")?);
+        let (pod_affinity, pod_anti_affinity) = (
+            pod_affinity(affinity, "podAffinity")?,
+            pod_affinity(affinity, "podAntiAffinity")?,
+        );
         let mut image_volumes = Vec::new();
         for (i, v) in list(spec, "volumes", "spec")?.into_iter().flatten().enumerate() {
             if let Some(image) = field(v, "image") {

@@ -86,10 +86,12 @@ pub(crate) fn parse(s: &str) -> Result<Nano, String> {
         "Ti" => (2, 40),
         "Pi" => (2, 50),
         "Ei" => (2, 60),
-        _ if suffix.len() > 1 && (suffix.starts_with('e') || suffix.starts_with('E')) => match suffix[1..].parse::<i64>() {
-            Ok(e) => (10, e),
-            Err(_) => return bad("unable to parse quantity's suffix"),
-        },
+        _ if suffix.len() > 1 && (suffix.starts_with('e') || suffix.starts_with('E')) => {
+            match suffix[1..].parse::<i64>() {
+                Ok(e) => (10, e),
+                Err(_) => return bad("unable to parse quantity's suffix"),
+            }
+        }
         _ => return bad("unable to parse quantity's suffix"),
     };
     let too_large = || format!("quantity {s:?} is too large for kcore's scheduler");
@@ -99,7 +101,11 @@ pub(crate) fn parse(s: &str) -> Result<Nano, String> {
     if all_digits.len() > 36 {
         return Err(too_large());
     }
-    let mantissa: i128 = if all_digits.is_empty() { 0 } else { all_digits.parse().map_err(|_| too_large())? };
+    let mantissa: i128 = if all_digits.is_empty() {
+        0
+    } else {
+        all_digits.parse().map_err(|_| too_large())?
+    };
     let mut exp10 = -(denom.len() as i64);
     let mut magnitude = mantissa;
     if base == 2 {

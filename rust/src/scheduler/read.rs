@@ -15,7 +15,10 @@ pub(crate) fn field<'a>(v: View<'a>, key: &str) -> Option<View<'a>> {
 pub(crate) fn string(v: View<'_>, key: &str, path: &str) -> Read<String> {
     match field(v, key) {
         None => Ok(String::new()),
-        Some(f) => f.as_str().map(str::to_owned).ok_or_else(|| format!("{path}.{key} must be a string")),
+        Some(f) => f
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{path}.{key} must be a string")),
     }
 }
 
@@ -37,7 +40,10 @@ pub(crate) fn boolean(v: View<'_>, key: &str, path: &str) -> Read<bool> {
 pub(crate) fn list<'a>(v: View<'a>, key: &str, path: &str) -> Read<Option<Vec<View<'a>>>> {
     match field(v, key) {
         None => Ok(None),
-        Some(f) => f.items().map(|i| Some(i.collect())).ok_or_else(|| format!("{path}.{key} must be a list")),
+        Some(f) => f
+            .items()
+            .map(|i| Some(i.collect()))
+            .ok_or_else(|| format!("{path}.{key} must be a list")),
     }
 }
 
@@ -47,7 +53,9 @@ pub(crate) fn string_map(v: View<'_>, key: &str, path: &str) -> Read<Option<BTre
     let entries = f.entries().ok_or_else(|| format!("{path}.{key} must be a mapping"))?;
     let mut out = BTreeMap::new();
     for (k, value) in entries {
-        let s = value.as_str().ok_or_else(|| format!("{path}.{key}.{k} must be a string"))?;
+        let s = value
+            .as_str()
+            .ok_or_else(|| format!("{path}.{key}.{k} must be a string"))?;
         out.insert(k.into_owned(), s.to_owned());
     }
     Ok(Some(out))
@@ -56,7 +64,11 @@ pub(crate) fn string_map(v: View<'_>, key: &str, path: &str) -> Read<Option<BTre
 pub(crate) fn strings(v: View<'_>, key: &str, path: &str) -> Read<Vec<String>> {
     let mut out = Vec::new();
     for (i, item) in list(v, key, path)?.into_iter().flatten().enumerate() {
-        out.push(item.as_str().map(str::to_owned).ok_or_else(|| format!("{path}.{key}[{i}] must be a string"))?);
+        out.push(
+            item.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{path}.{key}[{i}] must be a string"))?,
+        );
     }
     Ok(out)
 }
@@ -64,7 +76,9 @@ pub(crate) fn strings(v: View<'_>, key: &str, path: &str) -> Read<Vec<String>> {
 /// A v1.ResourceList: None when absent or null; each quantity a string (or a JSON number).
 pub(crate) fn resource_list(v: View<'_>, key: &str, path: &str) -> Read<Option<ResourceList>> {
     let Some(f) = field(v, key) else { return Ok(None) };
-    let entries = f.entries().ok_or_else(|| format!("{path}.{key} must be a mapping of resource names to quantities"))?;
+    let entries = f
+        .entries()
+        .ok_or_else(|| format!("{path}.{key} must be a mapping of resource names to quantities"))?;
     let mut out = ResourceList::new();
     for (name, q) in entries {
         // As Quantity.UnmarshalJSON: null is zero; a string (trimmed) or a JSON number is parsed.

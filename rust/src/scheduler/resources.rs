@@ -31,7 +31,8 @@ fn is_qualified_name(name: &str) -> bool {
             && b.len() <= 63
             && b[0].is_ascii_alphanumeric()
             && b[b.len() - 1].is_ascii_alphanumeric()
-            && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+            && b.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
     };
     match name.split_once('/') {
         None => part(name),
@@ -40,7 +41,10 @@ fn is_qualified_name(name: &str) -> bool {
                 let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
                 !l.is_empty() && edge(l[0]) && edge(l[l.len() - 1]) && l.iter().all(|&c| edge(c) || c == b'-')
             };
-            !prefix.is_empty() && prefix.len() <= 253 && prefix.as_bytes().split(|&c| c == b'.').all(label) && part(rest)
+            !prefix.is_empty()
+                && prefix.len() <= 253
+                && prefix.as_bytes().split(|&c| c == b'.').all(label)
+                && part(rest)
         }
     }
 }
@@ -56,7 +60,10 @@ pub(crate) fn is_extended(name: &str) -> bool {
 
 /// schedutil.IsScalarResourceName: extended, hugepages-*, *kubernetes.io/* or attachable-volumes-*.
 pub(crate) fn is_scalar(name: &str) -> bool {
-    is_extended(name) || name.starts_with("hugepages-") || name.contains("kubernetes.io/") || name.starts_with("attachable-volumes-")
+    is_extended(name)
+        || name.starts_with("hugepages-")
+        || name.contains("kubernetes.io/")
+        || name.starts_with("attachable-volumes-")
 }
 
 /// resourcehelper.IsSupportedPodLevelResource: cpu, memory and hugepages-*.
@@ -94,11 +101,19 @@ enum Source {
 /// A container's requests from `source`, with `non_missing` filled in for the names it lacks.
 fn container_requests(pod: &Pod, c: &Container, source: Source, non_missing: &ResourceList) -> ResourceList {
     let status = || pod.container_statuses.iter().find(|s| s.name == c.name);
-    let fallback = || if pod.resize_infeasible { ResourceList::new() } else { c.requests.clone() };
+    let fallback = || {
+        if pod.resize_infeasible {
+            ResourceList::new()
+        } else {
+            c.requests.clone()
+        }
+    };
     let mut r = match source {
         Source::Spec => c.requests.clone(),
         Source::Allocated => status().and_then(|s| s.allocated.clone()).unwrap_or_else(fallback),
-        Source::Actuated => status().and_then(|s| s.actual.clone().or_else(|| s.allocated.clone())).unwrap_or_else(fallback),
+        Source::Actuated => status()
+            .and_then(|s| s.actual.clone().or_else(|| s.allocated.clone()))
+            .unwrap_or_else(fallback),
     };
     for (name, q) in non_missing {
         r.entry(name.clone()).or_insert(*q);
@@ -143,7 +158,9 @@ fn max_of(lists: &[&ResourceList]) -> ResourceList {
 
 /// IsPodLevelRequestsSet: spec.resources.requests names cpu, memory or a hugepage size.
 pub(crate) fn pod_level_requests_set(pod: &Pod) -> bool {
-    pod.pod_level_requests.as_ref().is_some_and(|r| r.keys().any(|n| is_pod_level_resource(n)))
+    pod.pod_level_requests
+        .as_ref()
+        .is_some_and(|r| r.keys().any(|n| is_pod_level_resource(n)))
 }
 
 /// How resourcehelper.PodRequests is asked.
@@ -166,7 +183,10 @@ pub(crate) fn pod_requests(pod: &Pod, non_missing: &ResourceList, options: Optio
         let spec = aggregate(pod, Source::Spec, non_missing);
         let (allocated, actuated) = match (&pod.status_allocated, &pod.status_requests) {
             (Some(allocated), Some(actual)) => (allocated.clone(), actual.clone()),
-            _ => (aggregate(pod, Source::Allocated, non_missing), aggregate(pod, Source::Actuated, non_missing)),
+            _ => (
+                aggregate(pod, Source::Allocated, non_missing),
+                aggregate(pod, Source::Actuated, non_missing),
+            ),
         };
         if pod.resize_infeasible {
             max_of(&[&actuated, &allocated])
@@ -179,7 +199,11 @@ pub(crate) fn pod_requests(pod: &Pod, non_missing: &ResourceList, options: Optio
         let effective = if options.status && pod.status_resources {
             let empty = ResourceList::new();
             let spec = if pod.resize_infeasible { &empty } else { &spec };
-            max_of(&[spec, pod.status_requests.as_ref().unwrap_or(&empty), pod.status_allocated.as_ref().unwrap_or(&empty)])
+            max_of(&[
+                spec,
+                pod.status_requests.as_ref().unwrap_or(&empty),
+                pod.status_allocated.as_ref().unwrap_or(&empty),
+            ])
         } else {
             spec
         };
@@ -265,10 +289,17 @@ pub(crate) fn scoring_defaults() -> ResourceList {
 
 impl PodResource {
     pub(crate) fn of(pod: &Pod) -> PodResource {
-        const OPTIONS: Options = Options { pod_level: true, status: true };
+        const OPTIONS: Options = Options {
+            pod_level: true,
+            status: true,
+        };
         let requests = pod_requests(pod, &ResourceList::new(), OPTIONS);
         let defaults = non_missing_defaults(&requests, pod_level_requests_set(pod));
-        let non_zero = if defaults.is_empty() { requests.clone() } else { pod_requests(pod, &defaults, OPTIONS) };
+        let non_zero = if defaults.is_empty() {
+            requests.clone()
+        } else {
+            pod_requests(pod, &defaults, OPTIONS)
+        };
         PodResource {
             requested: Resource::from_list(&requests),
             non_zero_milli_cpu: non_zero.get(CPU).map_or(0, |q| milli_value(*q)),

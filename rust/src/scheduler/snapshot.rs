@@ -30,7 +30,9 @@ pub(crate) struct State {
 impl State {
     /// The nodes the scheduler considers: those the snapshot has a Node for.
     pub(crate) fn node_infos(&self) -> impl Iterator<Item = (&NodeInfo, &Node)> {
-        self.nodes.values().filter_map(|info| info.node.as_deref().map(|n| (info, n)))
+        self.nodes
+            .values()
+            .filter_map(|info| info.node.as_deref().map(|n| (info, n)))
     }
 
     fn count_images(&mut self, node: &Node, sign: isize) {
@@ -46,7 +48,11 @@ impl State {
     fn set_node(&mut self, node: Node, must_exist: bool) -> Result<(), String> {
         let exists = self.nodes.get(&node.name).is_some_and(|i| i.node.is_some());
         if exists != must_exist {
-            let what = if must_exist { "is not in the snapshot" } else { "is already in the snapshot" };
+            let what = if must_exist {
+                "is not in the snapshot"
+            } else {
+                "is already in the snapshot"
+            };
             return Err(format!("node {:?} {what}", node.name));
         }
         let node = Arc::new(node);
@@ -76,21 +82,32 @@ impl State {
     }
 
     fn add_pod(&mut self, pod: Pod, node_name: Option<String>) -> Result<(), String> {
-        let node_name = node_name.filter(|n| !n.is_empty()).unwrap_or_else(|| pod.node_name.clone());
+        let node_name = node_name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| pod.node_name.clone());
         if node_name.is_empty() {
-            return Err(format!("pod {}/{} has no spec.nodeName and no node was given", pod.namespace, pod.name));
+            return Err(format!(
+                "pod {}/{} has no spec.nodeName and no node was given",
+                pod.namespace, pod.name
+            ));
         }
         let key = pod.key();
         if self.pods.contains_key(&key) {
             return Err(format!("pod {key:?} is already in the snapshot"));
         }
-        self.nodes.entry(node_name.clone()).or_default().add_pod(key.clone(), Arc::new(pod));
+        self.nodes
+            .entry(node_name.clone())
+            .or_default()
+            .add_pod(key.clone(), Arc::new(pod));
         self.pods.insert(key, node_name);
         Ok(())
     }
 
     fn remove_pod(&mut self, key: &str) -> Result<(), String> {
-        let node_name = self.pods.remove(key).ok_or_else(|| format!("pod {key:?} is not in the snapshot"))?;
+        let node_name = self
+            .pods
+            .remove(key)
+            .ok_or_else(|| format!("pod {key:?} is not in the snapshot"))?;
         let info = self.nodes.get_mut(&node_name).expect("a pod's node entry outlives it");
         info.remove_pod(key);
         if info.node.is_none() && info.pods.is_empty() {
@@ -101,7 +118,11 @@ impl State {
 }
 
 /// Reads a pod or node given as a compact object or any Mapping.
-pub(crate) fn read_object<T>(py: Python<'_>, obj: &Bound<'_, PyAny>, read: impl Fn(View<'_>) -> Result<T, String>) -> PyResult<T> {
+pub(crate) fn read_object<T>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    read: impl Fn(View<'_>) -> Result<T, String>,
+) -> PyResult<T> {
     let compact: Py<CompactObject> = to_compact(py, obj)?;
     read(View::of(compact.get())).map_err(PyValueError::new_err)
 }
@@ -122,7 +143,9 @@ impl Snapshot {
     }
 
     fn write(&self, py: Python<'_>) -> RwLockWriteGuard<'_, State> {
-        self.state.try_write().unwrap_or_else(|| py.detach(|| self.state.write()))
+        self.state
+            .try_write()
+            .unwrap_or_else(|| py.detach(|| self.state.write()))
     }
 }
 
@@ -134,7 +157,9 @@ fn key_error(e: String) -> PyErr {
 impl Snapshot {
     #[new]
     fn new() -> Self {
-        Snapshot { state: RwLock::new(State::default()) }
+        Snapshot {
+            state: RwLock::new(State::default()),
+        }
     }
 
     fn add_node(&self, py: Python<'_>, node: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -170,14 +195,21 @@ impl Snapshot {
             if name.is_empty() {
                 return Err("namespace: metadata.name is missing".to_owned());
             }
-            Ok((name, super::read::string_map(meta, "labels", "metadata")?.unwrap_or_default()))
+            Ok((
+                name,
+                super::read::string_map(meta, "labels", "metadata")?.unwrap_or_default(),
+            ))
         })?;
         self.write(py).namespaces.insert(name, labels.into_iter().collect());
         Ok(())
     }
 
     fn remove_namespace(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        self.write(py).namespaces.remove(name).map(|_| ()).ok_or_else(|| key_error(format!("namespace {name:?} is not in the snapshot")))
+        self.write(py)
+            .namespaces
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| key_error(format!("namespace {name:?} is not in the snapshot")))
     }
 
     /// The names of the nodes, sorted.
@@ -188,7 +220,11 @@ impl Snapshot {
     /// The keys of the pods assigned to `node_name` (those assumed included), sorted.
     fn pod_keys(&self, py: Python<'_>, node_name: &str) -> Vec<String> {
         let st = self.read(py);
-        let mut keys: Vec<String> = st.nodes.get(node_name).map(|i| i.pods.keys().cloned().collect()).unwrap_or_default();
+        let mut keys: Vec<String> = st
+            .nodes
+            .get(node_name)
+            .map(|i| i.pods.keys().cloned().collect())
+            .unwrap_or_default();
         keys.sort();
         keys
     }
@@ -197,9 +233,17 @@ impl Snapshot {
     /// the rest in units), the non-zero requests scoring uses, the pod count.
     fn node_usage(&self, py: Python<'_>, node_name: &str) -> PyResult<HashMap<String, BTreeMap<String, i64>>> {
         let st = self.read(py);
-        let info = st.nodes.get(node_name).filter(|i| i.node.is_some()).ok_or_else(|| key_error(format!("node {node_name:?} is not in the snapshot")))?;
+        let info = st
+            .nodes
+            .get(node_name)
+            .filter(|i| i.node.is_some())
+            .ok_or_else(|| key_error(format!("node {node_name:?} is not in the snapshot")))?;
         let table = |r: &super::resources::Resource| {
-            let mut t = BTreeMap::from([("cpu".to_owned(), r.milli_cpu), ("memory".to_owned(), r.memory), ("ephemeral-storage".to_owned(), r.ephemeral_storage)]);
+            let mut t = BTreeMap::from([
+                ("cpu".to_owned(), r.milli_cpu),
+                ("memory".to_owned(), r.memory),
+                ("ephemeral-storage".to_owned(), r.ephemeral_storage),
+            ]);
             t.extend(r.scalar.iter().map(|(k, v)| (k.clone(), *v)));
             t
         };
@@ -207,8 +251,15 @@ impl Snapshot {
         allocatable.insert("pods".to_owned(), info.allocatable.allowed_pods);
         let mut requested = table(&info.requested);
         requested.insert("pods".to_owned(), info.pods.len() as i64);
-        let non_zero = BTreeMap::from([("cpu".to_owned(), info.non_zero_milli_cpu), ("memory".to_owned(), info.non_zero_memory)]);
-        Ok(HashMap::from([("allocatable".to_owned(), allocatable), ("requested".to_owned(), requested), ("non_zero_requested".to_owned(), non_zero)]))
+        let non_zero = BTreeMap::from([
+            ("cpu".to_owned(), info.non_zero_milli_cpu),
+            ("memory".to_owned(), info.non_zero_memory),
+        ]);
+        Ok(HashMap::from([
+            ("allocatable".to_owned(), allocatable),
+            ("requested".to_owned(), requested),
+            ("non_zero_requested".to_owned(), non_zero),
+        ]))
     }
 
     fn __len__(&self, py: Python<'_>) -> usize {

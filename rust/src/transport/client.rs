@@ -51,7 +51,12 @@ impl Head {
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 
@@ -106,7 +111,9 @@ fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
     match value {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(pyo3::exceptions::PyValueError::new_err(format!("{what} must be a positive number of seconds, got {s}"))),
+        Some(s) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "{what} must be a positive number of seconds, got {s}"
+        ))),
     }
 }
 
@@ -118,8 +125,14 @@ impl Shared {
         }
         let mut attempt = 0;
         loop {
-            let client = if call.upgrade { &self.upgrade_client } else { &self.client };
-            let mut request = client.request(call.method.clone(), &call.url).headers(call.headers.clone());
+            let client = if call.upgrade {
+                &self.upgrade_client
+            } else {
+                &self.client
+            };
+            let mut request = client
+                .request(call.method.clone(), &call.url)
+                .headers(call.headers.clone());
             if let Some(body) = &call.body {
                 request = request.body(body.clone());
             }
@@ -127,7 +140,12 @@ impl Shared {
                 request = request.timeout(timeout);
             }
             let sent = request.send().await;
-            metrics::attempt(sent.as_ref().ok().map(|r| r.status().as_u16()), &call.method, &self.host, attempt > 0);
+            metrics::attempt(
+                sent.as_ref().ok().map(|r| r.status().as_u16()),
+                &call.method,
+                &self.host,
+                attempt > 0,
+            );
             let wait = match sent {
                 Ok(response) => match retry_after(response.status(), response.headers()) {
                     Some(wait) if attempt < self.max_retries => wait,
@@ -210,10 +228,11 @@ where
     runtime().spawn(async move {
         let outcome = work.await.map_err(Into::into);
         Python::attach(|py| {
-            let delivered = match outcome.and_then(|value| value.convert(py).map_err(|e| Failed::Transport(e.to_string()))) {
-                Ok(value) => done.call1(py, (true, value)),
-                Err(failed) => done.call1(py, (false, PyErr::from(failed).into_value(py))),
-            };
+            let delivered =
+                match outcome.and_then(|value| value.convert(py).map_err(|e| Failed::Transport(e.to_string()))) {
+                    Ok(value) => done.call1(py, (true, value)),
+                    Err(failed) => done.call1(py, (false, PyErr::from(failed).into_value(py))),
+                };
             if let Err(error) = delivered {
                 // The event loop may be closed already; nobody is waiting for this answer.
                 error.write_unraisable(py, None);
@@ -229,9 +248,25 @@ pub trait IntoPyObjectConverter<'py> {
 
 impl<'py> IntoPyObjectConverter<'py> for (Head, bytes::Bytes) {
     fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
-        let (Head { status, headers, http_version }, body) = self;
+        let (
+            Head {
+                status,
+                headers,
+                http_version,
+            },
+            body,
+        ) = self;
         let body = PyBytes::new(py, &body).unbind();
-        Ok(Py::new(py, Response { status, headers, body, http_version })?.into_any())
+        Ok(Py::new(
+            py,
+            Response {
+                status,
+                headers,
+                body,
+                http_version,
+            },
+        )?
+        .into_any())
     }
 }
 
@@ -276,7 +311,10 @@ fn host_of(server: &str) -> &str {
 
 /// Seconds from the environment variable `name` (client-go reads the same ones), else `default`.
 fn env_seconds(name: &str, default: u64) -> Duration {
-    let seconds = std::env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(default);
+    let seconds = std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(default);
     Duration::from_secs(seconds)
 }
 
@@ -291,7 +329,8 @@ fn http2_read_idle_timeout() -> Option<Duration> {
 /// concatenated members.)
 fn uncompressed(mut call: Call) -> Call {
     if !call.headers.contains_key(ACCEPT_ENCODING) {
-        call.headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        call.headers
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     }
     call
 }
@@ -341,7 +380,9 @@ impl Transport {
                 .pool_idle_timeout(Duration::from_secs(90))
                 .gzip(true);
             builder = match proxy_url {
-                Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy-url {proxy:?}: {e}")))?),
+                Some(proxy) => {
+                    builder.proxy(reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy-url {proxy:?}: {e}")))?)
+                }
                 None => builder.no_proxy(),
             };
             if let Some(agent) = user_agent {
@@ -380,6 +421,7 @@ impl Transport {
 
     /// Send a request and read the whole answer, with the GIL released throughout.
     #[pyo3(signature = (method, path, headers, body=None, *, timeout=None, rate_limited=true))]
+    #[allow(clippy::too_many_arguments)] // the Python method's arguments, one each
     fn request(
         &self,
         py: Python<'_>,
@@ -436,8 +478,17 @@ impl Transport {
     ) -> PyResult<Py<PyAny>> {
         let call = self.call(method, path, headers, body, timeout, rate_limited)?;
         let shared = self.shared.clone();
-        let outcome = py.detach(move || super::list::fetch_decoded(&shared, call, Decoding { compact, strip_managed_fields }));
-        Ok(outcome?.convert(py)?)
+        let outcome = py.detach(move || {
+            super::list::fetch_decoded(
+                &shared,
+                call,
+                Decoding {
+                    compact,
+                    strip_managed_fields,
+                },
+            )
+        });
+        outcome?.convert(py)
     }
 
     /// The asyncio twin of `request_decoded`: later `done(True, DecodedResponse | Response)` or
@@ -458,7 +509,17 @@ impl Transport {
     ) -> PyResult<()> {
         let call = self.call(method, path, headers, body, timeout, rate_limited)?;
         let shared = self.shared.clone();
-        spawn_with_callback(done, async move { super::list::fetch_decoded_async(shared, call, Decoding { compact, strip_managed_fields }).await });
+        spawn_with_callback(done, async move {
+            super::list::fetch_decoded_async(
+                shared,
+                call,
+                Decoding {
+                    compact,
+                    strip_managed_fields,
+                },
+            )
+            .await
+        });
         Ok(())
     }
 
@@ -501,14 +562,23 @@ impl Transport {
         let call = uncompressed(self.call(method, path, headers, body, None, rate_limited)?);
         let shared = self.shared.clone();
         let closed = self.shared.closed.subscribe();
-        spawn_with_callback(done, async move { shared.send(&call).await.map(|r| ResponseStream::new(r, closed)) });
+        spawn_with_callback(done, async move {
+            shared.send(&call).await.map(|r| ResponseStream::new(r, closed))
+        });
         Ok(())
     }
 
     /// Open a WebSocket (GET `path`, offering `protocols` in order of preference), with the
     /// GIL released: a `WebSocket`, or the `Response` of a server that refused the upgrade.
     #[pyo3(signature = (path, headers, protocols, *, rate_limited=true))]
-    fn websocket(&self, py: Python<'_>, path: &str, headers: Vec<(String, String)>, protocols: Vec<String>, rate_limited: bool) -> PyResult<Py<PyAny>> {
+    fn websocket(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        headers: Vec<(String, String)>,
+        protocols: Vec<String>,
+        rate_limited: bool,
+    ) -> PyResult<Py<PyAny>> {
         let call = self.call("GET", path, headers, None, None, rate_limited)?;
         let shared = self.shared.clone();
         let outcome = py.detach(move || runtime().block_on(async move { shared.upgrade(call, protocols).await }));
@@ -517,7 +587,14 @@ impl Transport {
 
     /// The asyncio twin of `websocket`: `done(True, WebSocket | Response)` or `done(False, exc)`.
     #[pyo3(signature = (done, path, headers, protocols, *, rate_limited=true))]
-    fn websocket_async(&self, done: Py<PyAny>, path: &str, headers: Vec<(String, String)>, protocols: Vec<String>, rate_limited: bool) -> PyResult<()> {
+    fn websocket_async(
+        &self,
+        done: Py<PyAny>,
+        path: &str,
+        headers: Vec<(String, String)>,
+        protocols: Vec<String>,
+        rate_limited: bool,
+    ) -> PyResult<()> {
         let call = self.call("GET", path, headers, None, None, rate_limited)?;
         let shared = self.shared.clone();
         spawn_with_callback(done, async move { shared.upgrade(call, protocols).await });
@@ -561,19 +638,43 @@ impl Shared {
         let response = self.send(&call).await?;
         let head = Head::of(&response);
         if head.status != 101 {
-            let body = response.bytes().await.map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| format!("{} {}: reading the body: {}", call.method, call.url, describe(&e)))?;
             return Ok(Upgrade::Refused(head, body));
         }
-        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
         if header("sec-websocket-accept") != accept {
-            return Err(format!("{} {}: the server's Sec-WebSocket-Accept does not match the key sent", call.method, call.url));
+            return Err(format!(
+                "{} {}: the server's Sec-WebSocket-Accept does not match the key sent",
+                call.method, call.url
+            ));
         }
         let protocol = header("sec-websocket-protocol");
         if !protocol.is_empty() && !protocols.contains(&protocol) {
-            return Err(format!("{} {}: the server chose subprotocol {protocol:?}, which was not offered", call.method, call.url));
+            return Err(format!(
+                "{} {}: the server chose subprotocol {protocol:?}, which was not offered",
+                call.method, call.url
+            ));
         }
-        let upgraded = response.upgrade().await.map_err(|e| format!("{} {}: upgrading: {}", call.method, call.url, describe(&e)))?;
-        Ok(Upgrade::Open(WebSocket::start(upgraded, protocol, head.headers, self.closed.subscribe())))
+        let upgraded = response
+            .upgrade()
+            .await
+            .map_err(|e| format!("{} {}: upgrading: {}", call.method, call.url, describe(&e)))?;
+        Ok(Upgrade::Open(WebSocket::start(
+            upgraded,
+            protocol,
+            head.headers,
+            self.closed.subscribe(),
+        )))
     }
 }
 

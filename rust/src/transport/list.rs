@@ -41,9 +41,23 @@ impl<'py> IntoPyObjectConverter<'py> for Answer {
     fn convert(self, py: Python<'py>) -> PyResult<Py<PyAny>> {
         match self {
             Answer::Whole(head, body) => (head, body).convert(py),
-            Answer::Decoded(Head { status, headers, http_version }, value) => {
-                Ok(Py::new(py, DecodedResponse { status, headers, value, http_version })?.into_any())
-            }
+            Answer::Decoded(
+                Head {
+                    status,
+                    headers,
+                    http_version,
+                },
+                value,
+            ) => Ok(Py::new(
+                py,
+                DecodedResponse {
+                    status,
+                    headers,
+                    value,
+                    http_version,
+                },
+            )?
+            .into_any()),
         }
     }
 }
@@ -67,7 +81,10 @@ fn what(call: &Call) -> String {
 }
 
 async fn whole(response: reqwest::Response, what: &str) -> Result<bytes::Bytes, Failed> {
-    response.bytes().await.map_err(|e| Failed::Transport(format!("{what}: reading the body: {}", describe(&e))))
+    response
+        .bytes()
+        .await
+        .map_err(|e| Failed::Transport(format!("{what}: reading the body: {}", describe(&e))))
 }
 
 /// Sends `call` and decodes its answer as it arrives, on this thread (no GIL held, not inside
@@ -79,7 +96,10 @@ pub fn fetch_decoded(shared: &Shared, call: Call, decoding: Decoding) -> Result<
         let head = Head::of(&response);
         match decodable(&response) {
             None => Ok(Answer::Whole(head, runtime().block_on(whole(response, &what(&call)))?)),
-            Some(format) => Ok(Answer::Decoded(head, receive(response, &what(&call), format, decoding)?)),
+            Some(format) => Ok(Answer::Decoded(
+                head,
+                receive(response, &what(&call), format, decoding)?,
+            )),
         }
     })();
     shared.took(&call, start);
@@ -97,7 +117,9 @@ pub async fn fetch_decoded_async(shared: Arc<Shared>, call: Call, decoding: Deco
             None => Ok(Answer::Whole(head, whole(response, &what).await?)),
             Some(format) => {
                 let decoding = tokio::task::spawn_blocking(move || receive(response, &what, format, decoding));
-                let value = decoding.await.map_err(|e| Failed::Transport(format!("decoding the body: {e}")))??;
+                let value = decoding
+                    .await
+                    .map_err(|e| Failed::Transport(format!("decoding the body: {e}")))??;
                 Ok(Answer::Decoded(head, value))
             }
         }
@@ -172,7 +194,11 @@ fn receive(response: reqwest::Response, what: &str, format: Format, decoding: De
     let mut ended = false;
     while !ended || list.has_pending() {
         // Wait for the body only when nothing is left to decode; then take all that is in.
-        let first = (!ended && !list.has_pending()).then(|| pieces.recv().unwrap_or_else(|_| Piece::Broke("the reader stopped".into())));
+        let first = (!ended && !list.has_pending()).then(|| {
+            pieces
+                .recv()
+                .unwrap_or_else(|_| Piece::Broke("the reader stopped".into()))
+        });
         for piece in first.into_iter().chain(std::iter::from_fn(|| pieces.try_recv().ok())) {
             match piece {
                 Piece::Chunks(c) => {
@@ -195,7 +221,11 @@ fn receive(response: reqwest::Response, what: &str, format: Format, decoding: De
         }
     }
     Python::attach(|py| {
-        let value = if list.is_empty() { Ok(py.None()) } else { list.finish(py) };
+        let value = if list.is_empty() {
+            Ok(py.None())
+        } else {
+            list.finish(py)
+        };
         drop(gc);
         value
     })

@@ -30,7 +30,10 @@ struct Histogram {
 impl Histogram {
     fn observe(&mut self, took: Duration) {
         let value = took.as_secs_f64();
-        let bucket = LATENCY_BUCKETS.iter().position(|&b| value <= b).unwrap_or(LATENCY_BUCKETS.len());
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|&b| value <= b)
+            .unwrap_or(LATENCY_BUCKETS.len());
         self.counts[bucket] += 1;
         self.sum += value;
     }
@@ -61,11 +64,21 @@ pub fn attempt(code: Code, method: &Method, host: &Arc<str>, retry: bool) {
 }
 
 pub fn rate_limiter_waited(method: &Method, host: &Arc<str>, took: Duration) {
-    with_counts(|c| c.rate_limiter_duration.entry((method.clone(), host.clone())).or_default().observe(took));
+    with_counts(|c| {
+        c.rate_limiter_duration
+            .entry((method.clone(), host.clone()))
+            .or_default()
+            .observe(took)
+    });
 }
 
 pub fn request_took(method: &Method, host: &Arc<str>, took: Duration) {
-    with_counts(|c| c.request_duration.entry((method.clone(), host.clone())).or_default().observe(took));
+    with_counts(|c| {
+        c.request_duration
+            .entry((method.clone(), host.clone()))
+            .or_default()
+            .observe(took)
+    });
 }
 
 fn code_label(code: Code) -> String {
@@ -76,15 +89,19 @@ type CounterRows = Vec<(String, String, String, u64)>;
 type HistogramRows = Vec<(String, String, Vec<u64>, f64)>;
 
 fn counter_rows(counts: &HashMap<(Code, Method, Arc<str>), u64>) -> CounterRows {
-    let mut rows: CounterRows =
-        counts.iter().map(|((code, method, host), n)| (code_label(*code), method.to_string(), host.to_string(), *n)).collect();
+    let mut rows: CounterRows = counts
+        .iter()
+        .map(|((code, method, host), n)| (code_label(*code), method.to_string(), host.to_string(), *n))
+        .collect();
     rows.sort();
     rows
 }
 
 fn histogram_rows(histograms: &HashMap<(Method, Arc<str>), Histogram>) -> HistogramRows {
-    let mut rows: HistogramRows =
-        histograms.iter().map(|((method, host), h)| (method.to_string(), host.to_string(), h.counts.to_vec(), h.sum)).collect();
+    let mut rows: HistogramRows = histograms
+        .iter()
+        .map(|((method, host), h)| (method.to_string(), host.to_string(), h.counts.to_vec(), h.sum))
+        .collect();
     rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     rows
 }

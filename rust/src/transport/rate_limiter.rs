@@ -13,11 +13,15 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// `None` (no limit) when `qps` is not positive: client-go disables its limiter for negative QPS.
     pub fn new(qps: f64, burst: u32) -> Option<Self> {
-        if !(qps > 0.0) {
+        if qps.is_nan() || qps <= 0.0 {
             return None;
         }
         let burst = f64::from(burst.max(1));
-        Some(TokenBucket { qps, burst, state: Mutex::new((burst, Instant::now())) })
+        Some(TokenBucket {
+            qps,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+        })
     }
 
     /// Reserve one token and return how long to wait before using it.

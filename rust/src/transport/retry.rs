@@ -37,14 +37,23 @@ mod tests {
     #[test]
     fn throttled_and_server_errors_wait_the_integer_retry_after() {
         let headers = with_retry_after("3");
-        assert_eq!(retry_after(StatusCode::TOO_MANY_REQUESTS, &headers), Some(Duration::from_secs(3)));
-        assert_eq!(retry_after(StatusCode::SERVICE_UNAVAILABLE, &headers), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(StatusCode::TOO_MANY_REQUESTS, &headers),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            retry_after(StatusCode::SERVICE_UNAVAILABLE, &headers),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
     fn no_retry_without_an_integer_retry_after_or_for_client_errors() {
         assert_eq!(retry_after(StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new()), None);
-        assert_eq!(retry_after(StatusCode::SERVICE_UNAVAILABLE, &with_retry_after("soon")), None);
+        assert_eq!(
+            retry_after(StatusCode::SERVICE_UNAVAILABLE, &with_retry_after("soon")),
+            None
+        );
         assert_eq!(retry_after(StatusCode::CONFLICT, &with_retry_after("1")), None);
     }
 }

@@ -24,7 +24,11 @@ type Body = Arc<Mutex<Option<reqwest::Response>>>;
 
 impl ResponseStream {
     pub fn new(response: reqwest::Response, transport_closed: watch::Receiver<bool>) -> Self {
-        let Head { status, headers, http_version } = Head::of(&response);
+        let Head {
+            status,
+            headers,
+            http_version,
+        } = Head::of(&response);
         ResponseStream {
             status,
             headers,
@@ -40,7 +44,9 @@ impl ResponseStream {
 /// (a pending read ends too).
 async fn next_chunk(body: Body, (mut closed, mut transport_closed): Closers) -> Result<Option<bytes::Bytes>, String> {
     let mut guard = body.lock().await;
-    let Some(response) = guard.as_mut() else { return Ok(None) };
+    let Some(response) = guard.as_mut() else {
+        return Ok(None);
+    };
     let outcome = loop {
         let chunk = tokio::select! {
             chunk = response.chunk() => chunk.map_err(|e| format!("the stream broke: {e}")),
@@ -93,7 +99,9 @@ impl ResponseStream {
         let closed = self.closers();
         let outcome = py.detach(move || {
             runtime().block_on(async move {
-                let Some(seconds) = timeout else { return next_chunk(body, closed).await };
+                let Some(seconds) = timeout else {
+                    return next_chunk(body, closed).await;
+                };
                 let limit = std::time::Duration::from_secs_f64(seconds.max(0.0));
                 match tokio::time::timeout(limit, next_chunk(body.clone(), closed)).await {
                     Ok(result) => result,

@@ -61,7 +61,8 @@ impl ServerCertVerifier for FixedNameVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner.verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
     }
     fn verify_tls12_signature(
         &self,
@@ -143,7 +144,8 @@ pub fn client_config(options: &TlsOptions) -> Result<ClientConfig, String> {
         .with_custom_certificate_verifier(verifier);
     let mut config = match (&options.client_cert_pem, &options.client_key_pem) {
         (Some(cert), Some(key)) => {
-            let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("client key: not a PEM private key: {e}"))?;
+            let key =
+                PrivateKeyDer::from_pem_slice(key).map_err(|e| format!("client key: not a PEM private key: {e}"))?;
             builder
                 .with_client_auth_cert(certificates(cert, "client certificate")?, key)
                 .map_err(|e| format!("client certificate: {e}"))?
@@ -151,7 +153,10 @@ pub fn client_config(options: &TlsOptions) -> Result<ClientConfig, String> {
         (None, None) => builder.with_no_client_auth(),
         _ => return Err("a client certificate needs its key, and a key its certificate".into()),
     };
-    config.alpn_protocols =
-        if options.http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    config.alpn_protocols = if options.http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(config)
 }

@@ -32,14 +32,19 @@ const PONG: u8 = 0xA;
 /// A fresh Sec-WebSocket-Key (16 random bytes in base64) and the accept value it calls for.
 pub fn handshake_key() -> (String, String) {
     let mut nonce = [0u8; 16];
-    SystemRandom::new().fill(&mut nonce).expect("the system's random source failed");
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .expect("the system's random source failed");
     let key = base64::engine::general_purpose::STANDARD.encode(nonce);
     let accept = accept_for(&key);
     (key, accept)
 }
 
 fn accept_for(key: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, format!("{key}{ACCEPT_GUID}").as_bytes());
+    let digest = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        format!("{key}{ACCEPT_GUID}").as_bytes(),
+    );
     base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
 }
 
@@ -88,12 +93,18 @@ async fn read_message<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Read, Stri
         let length = match head[1] & 0x7F {
             126 => {
                 let mut n = [0u8; 2];
-                reader.read_exact(&mut n).await.map_err(|e| format!("the WebSocket broke: {e}"))?;
+                reader
+                    .read_exact(&mut n)
+                    .await
+                    .map_err(|e| format!("the WebSocket broke: {e}"))?;
                 u16::from_be_bytes(n) as u64
             }
             127 => {
                 let mut n = [0u8; 8];
-                reader.read_exact(&mut n).await.map_err(|e| format!("the WebSocket broke: {e}"))?;
+                reader
+                    .read_exact(&mut n)
+                    .await
+                    .map_err(|e| format!("the WebSocket broke: {e}"))?;
                 u64::from_be_bytes(n)
             }
             n => n as u64,
@@ -104,10 +115,16 @@ async fn read_message<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Read, Stri
         }
         let mut mask = [0u8; 4];
         if masked {
-            reader.read_exact(&mut mask).await.map_err(|e| format!("the WebSocket broke: {e}"))?;
+            reader
+                .read_exact(&mut mask)
+                .await
+                .map_err(|e| format!("the WebSocket broke: {e}"))?;
         }
         let mut payload = vec![0u8; length as usize];
-        reader.read_exact(&mut payload).await.map_err(|e| format!("the WebSocket broke: {e}"))?;
+        reader
+            .read_exact(&mut payload)
+            .await
+            .map_err(|e| format!("the WebSocket broke: {e}"))?;
         if masked {
             payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= mask[i % 4]);
         }
@@ -117,7 +134,11 @@ async fn read_message<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Read, Stri
             PONG => continue,
             TEXT | BINARY if message.is_none() => message = Some(payload),
             CONTINUATION if message.is_some() => message.as_mut().unwrap().extend_from_slice(&payload),
-            other => return Err(format!("the server sent an unexpected WebSocket frame (opcode {other:#x})")),
+            other => {
+                return Err(format!(
+                    "the server sent an unexpected WebSocket frame (opcode {other:#x})"
+                ))
+            }
         }
         if fin {
             return Ok(Read::Message(message.take().unwrap_or_default()));
@@ -139,6 +160,9 @@ enum Outgoing {
     Close,
 }
 
+/// The messages (or the error that ended the connection) the reader task has received.
+type Inbox = Arc<Mutex<mpsc::Receiver<Result<Vec<u8>, String>>>>;
+
 /// An open WebSocket: binary messages in and out, from any thread or event loop.
 #[pyclass(frozen, module = "kcore._core")]
 pub struct WebSocket {
@@ -148,7 +172,7 @@ pub struct WebSocket {
     /// The 101's headers, in order.
     #[pyo3(get)]
     headers: Vec<(String, String)>,
-    incoming: Arc<Mutex<mpsc::Receiver<Result<Vec<u8>, String>>>>,
+    incoming: Inbox,
     outgoing: mpsc::UnboundedSender<Outgoing>,
 }
 
@@ -216,7 +240,12 @@ impl WebSocket {
             }
             // Later sends find the channel closed and fail.
         });
-        WebSocket { protocol, headers, incoming: Arc::new(Mutex::new(incoming)), outgoing }
+        WebSocket {
+            protocol,
+            headers,
+            incoming: Arc::new(Mutex::new(incoming)),
+            outgoing,
+        }
     }
 
     fn enqueue(&self, data: Vec<u8>) -> Result<tokio::sync::oneshot::Receiver<Result<(), String>>, String> {
@@ -240,7 +269,7 @@ async fn written(ack: tokio::sync::oneshot::Receiver<Result<(), String>>) -> Res
     ack.await.unwrap_or_else(|_| Err("the WebSocket is closed".to_owned()))
 }
 
-async fn receive(incoming: Arc<Mutex<mpsc::Receiver<Result<Vec<u8>, String>>>>) -> Result<Option<Vec<u8>>, String> {
+async fn receive(incoming: Inbox) -> Result<Option<Vec<u8>>, String> {
     incoming.lock().await.recv().await.transpose()
 }
 
@@ -270,7 +299,8 @@ impl WebSocket {
     /// Send one binary message; returns once it is written (GIL released while waiting).
     fn send(&self, py: Python<'_>, data: Vec<u8>) -> PyResult<()> {
         let ack = self.enqueue(data).map_err(TransportFailure::new_err)?;
-        py.detach(move || runtime().block_on(written(ack))).map_err(TransportFailure::new_err)
+        py.detach(move || runtime().block_on(written(ack)))
+            .map_err(TransportFailure::new_err)
     }
 
     /// The asyncio twin of `send`: later `done(True, None)` or `done(False, exc)`.
@@ -288,9 +318,11 @@ impl WebSocket {
             runtime().block_on(async move {
                 match timeout {
                     None => receive(incoming).await,
-                    Some(seconds) => tokio::time::timeout(std::time::Duration::from_secs_f64(seconds.max(0.0)), receive(incoming))
-                        .await
-                        .unwrap_or_else(|_| Err(format!("no message on the WebSocket for {seconds} s"))),
+                    Some(seconds) => {
+                        tokio::time::timeout(std::time::Duration::from_secs_f64(seconds.max(0.0)), receive(incoming))
+                            .await
+                            .unwrap_or_else(|_| Err(format!("no message on the WebSocket for {seconds} s")))
+                    }
                 }
             })
         });

@@ -1,7 +1,7 @@
 //! client-go's rate limiters (util/workqueue/default_rate_limiters.go), evaluated in Rust, plus
 //! an adapter so a limiter written in Python works anywhere a built-in one does (MaxOf included).
 //! Delays are nanoseconds internally, float seconds at the boundary.
-use crate::workqueue::duration::{non_negative_nanos, nanos, seconds};
+use crate::workqueue::duration::{nanos, non_negative_nanos, seconds};
 use crate::workqueue::item::{self, Item};
 use crate::workqueue::lock::PyLock;
 use hashbrown::hash_table::Entry;
@@ -35,7 +35,13 @@ impl Failures {
                 e.get().1 - 1
             }
             Entry::Vacant(v) => {
-                v.insert((Item { hash, obj: obj.clone().unbind() }, 1));
+                v.insert((
+                    Item {
+                        hash,
+                        obj: obj.clone().unbind(),
+                    },
+                    1,
+                ));
                 0
             }
         })
@@ -78,7 +84,9 @@ impl Bucket {
         // The first call is measured from the zero time: the bucket starts full.
         let refill = match self.last {
             _ if self.qps <= 0.0 => 0.0,
-            Some(last) => seconds(now.saturating_duration_since(last).as_nanos().min(i64::MAX as u128) as i64) * self.qps,
+            Some(last) => {
+                seconds(now.saturating_duration_since(last).as_nanos().min(i64::MAX as u128) as i64) * self.qps
+            }
             None => f64::INFINITY,
         };
         let tokens = (self.tokens + refill).min(self.burst as f64) - 1.0;
@@ -88,7 +96,11 @@ impl Bucket {
             INF_DURATION
         } else {
             let d = (-tokens / self.qps) * 1e9;
-            if d > i64::MAX as f64 { INF_DURATION } else { d as i64 }
+            if d > i64::MAX as f64 {
+                INF_DURATION
+            } else {
+                d as i64
+            }
         };
         if self.burst < 1 {
             return INF_DURATION; // a reservation of one token can never succeed
@@ -101,11 +113,23 @@ impl Bucket {
 
 #[derive(Clone)]
 pub(crate) enum Limiter {
-    Exponential { base: i64, max: i64, failures: Arc<Failures> },
-    FastSlow { fast: i64, slow: i64, max_fast: u64, failures: Arc<Failures> },
+    Exponential {
+        base: i64,
+        max: i64,
+        failures: Arc<Failures>,
+    },
+    FastSlow {
+        fast: i64,
+        slow: i64,
+        max_fast: u64,
+        failures: Arc<Failures>,
+    },
     Bucket(Arc<Mutex<Bucket>>),
     MaxOf(Arc<[Limiter]>),
-    MaxWait { limiter: Arc<Limiter>, max: i64 },
+    MaxWait {
+        limiter: Arc<Limiter>,
+        max: i64,
+    },
     Python(Arc<Py<PyAny>>),
 }
 
@@ -133,10 +157,23 @@ impl Limiter {
             Limiter::Exponential { base, max, failures } => {
                 let exp = failures.bump(py, item)?;
                 let backoff = *base as f64 * 2f64.powf(exp as f64);
-                if backoff > i64::MAX as f64 { *max } else { (backoff as i64).min(*max) }
+                if backoff > i64::MAX as f64 {
+                    *max
+                } else {
+                    (backoff as i64).min(*max)
+                }
             }
-            Limiter::FastSlow { fast, slow, max_fast, failures } => {
-                if failures.bump(py, item)? + 1 <= *max_fast { *fast } else { *slow }
+            Limiter::FastSlow {
+                fast,
+                slow,
+                max_fast,
+                failures,
+            } => {
+                if failures.bump(py, item)? < *max_fast {
+                    *fast
+                } else {
+                    *slow
+                }
             }
             Limiter::Bucket(bucket) => bucket.lock().reserve(Instant::now()),
             Limiter::MaxOf(limiters) => {
@@ -150,7 +187,10 @@ impl Limiter {
             Limiter::Python(obj) => {
                 let delay = obj.bind(py).call_method1("when", (item,))?;
                 let secs: f64 = delay.extract().map_err(|_| {
-                    PyTypeError::new_err(format!("when() must return seconds as a number, got {}", delay.repr().map(|r| r.to_string()).unwrap_or_default()))
+                    PyTypeError::new_err(format!(
+                        "when() must return seconds as a number, got {}",
+                        delay.repr().map(|r| r.to_string()).unwrap_or_default()
+                    ))
                 })?;
                 nanos(secs, "the delay returned by when()")?
             }
@@ -179,23 +219,37 @@ impl Limiter {
                 Ok(most)
             }
             Limiter::MaxWait { limiter, .. } => limiter.num_requeues(py, item),
-            Limiter::Python(obj) => obj.bind(py).call_method1("num_requeues", (item,))?.extract().map_err(|_| {
-                PyTypeError::new_err("num_requeues() must return a non-negative int")
-            }),
+            Limiter::Python(obj) => obj
+                .bind(py)
+                .call_method1("num_requeues", (item,))?
+                .extract()
+                .map_err(|_| PyTypeError::new_err("num_requeues() must return a non-negative int")),
         }
     }
 
     fn exponential(base: i64, max: i64) -> Self {
-        Limiter::Exponential { base, max, failures: Arc::default() }
+        Limiter::Exponential {
+            base,
+            max,
+            failures: Arc::default(),
+        }
     }
 
     fn bucket(qps: f64, burst: u64) -> Self {
-        Limiter::Bucket(Arc::new(Mutex::new(Bucket { qps, burst, tokens: burst as f64, last: None })))
+        Limiter::Bucket(Arc::new(Mutex::new(Bucket {
+            qps,
+            burst,
+            tokens: burst as f64,
+            last: None,
+        })))
     }
 
     /// client-go's DefaultControllerRateLimiter: MaxOf(Exponential(5 ms, 1000 s), Bucket(10 qps, 100)).
     pub(crate) fn default_controller() -> Self {
-        Limiter::MaxOf(Arc::new([Limiter::exponential(5_000_000, 1_000_000_000_000), Limiter::bucket(10.0, 100)]))
+        Limiter::MaxOf(Arc::new([
+            Limiter::exponential(5_000_000, 1_000_000_000_000),
+            Limiter::bucket(10.0, 100),
+        ]))
     }
 }
 
@@ -267,7 +321,9 @@ impl BucketRateLimiter {
     #[new]
     fn new(qps: f64, burst: u64) -> PyResult<PyClassInitializer<Self>> {
         if qps.is_nan() || qps < 0.0 {
-            return Err(PyValueError::new_err(format!("qps must be a non-negative number (inf for no limit), got {qps}")));
+            return Err(PyValueError::new_err(format!(
+                "qps must be a non-negative number (inf for no limit), got {qps}"
+            )));
         }
         Ok(builtin(Limiter::bucket(qps, burst)).add_subclass(BucketRateLimiter))
     }
@@ -282,7 +338,10 @@ impl MaxOfRateLimiter {
     #[new]
     #[pyo3(signature = (*limiters))]
     fn new(limiters: Vec<Bound<'_, PyAny>>) -> PyResult<PyClassInitializer<Self>> {
-        let limiters = limiters.iter().map(Limiter::from_object).collect::<PyResult<Vec<_>>>()?;
+        let limiters = limiters
+            .iter()
+            .map(Limiter::from_object)
+            .collect::<PyResult<Vec<_>>>()?;
         Ok(builtin(Limiter::MaxOf(limiters.into())).add_subclass(MaxOfRateLimiter))
     }
 }
@@ -295,7 +354,10 @@ pub struct WithMaxWaitRateLimiter;
 impl WithMaxWaitRateLimiter {
     #[new]
     fn new(limiter: &Bound<'_, PyAny>, max: f64) -> PyResult<PyClassInitializer<Self>> {
-        let limiter = Limiter::MaxWait { limiter: Arc::new(Limiter::from_object(limiter)?), max: non_negative_nanos(max, "max")? };
+        let limiter = Limiter::MaxWait {
+            limiter: Arc::new(Limiter::from_object(limiter)?),
+            max: non_negative_nanos(max, "max")?,
+        };
         Ok(builtin(limiter).add_subclass(WithMaxWaitRateLimiter))
     }
 }
@@ -304,5 +366,8 @@ impl WithMaxWaitRateLimiter {
 /// (5 ms doubling to 1000 s) and an overall bucket of 10 qps with a burst of 100.
 #[pyfunction]
 pub fn default_controller_rate_limiter(py: Python<'_>) -> PyResult<Py<MaxOfRateLimiter>> {
-    Py::new(py, builtin(Limiter::default_controller()).add_subclass(MaxOfRateLimiter))
+    Py::new(
+        py,
+        builtin(Limiter::default_controller()).add_subclass(MaxOfRateLimiter),
+    )
 }

@@ -50,7 +50,9 @@ pub(crate) fn add_after(py: Python<'_>, shared: &Arc<Shared>, obj: &Bound<'_, Py
         std::thread::Builder::new()
             .name("kcore-workqueue-timer".into())
             .spawn(move || run_timer(&shared))
-            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the delaying queue's timer: {e}")))?;
+            .map_err(|e| {
+                pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the delaying queue's timer: {e}"))
+            })?;
     } else if earliest {
         shared.timer.notify_all();
     }

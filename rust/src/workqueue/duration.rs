@@ -6,7 +6,9 @@ use pyo3::prelude::*;
 /// Seconds to nanoseconds, saturating like a Duration; NaN is an error.
 pub(crate) fn nanos(seconds: f64, what: &str) -> PyResult<i64> {
     if seconds.is_nan() {
-        return Err(PyValueError::new_err(format!("{what} must be a number of seconds, not NaN")));
+        return Err(PyValueError::new_err(format!(
+            "{what} must be a number of seconds, not NaN"
+        )));
     }
     // `as` saturates at the i64 range, infinities included.
     Ok((seconds * 1e9).round() as i64)
@@ -21,7 +23,9 @@ pub(crate) fn seconds(nanos: i64) -> f64 {
 pub(crate) fn non_negative_nanos(seconds: f64, what: &str) -> PyResult<i64> {
     let n = nanos(seconds, what)?;
     if n < 0 {
-        return Err(PyValueError::new_err(format!("{what} must not be negative, got {seconds}")));
+        return Err(PyValueError::new_err(format!(
+            "{what} must not be negative, got {seconds}"
+        )));
     }
     Ok(n)
 }

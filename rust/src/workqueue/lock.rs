@@ -28,7 +28,10 @@ fn thread_id() -> u64 {
 
 impl<T> PyLock<T> {
     pub(crate) fn new(value: T) -> Self {
-        PyLock { mutex: Mutex::new(value), owner: AtomicU64::new(0) }
+        PyLock {
+            mutex: Mutex::new(value),
+            owner: AtomicU64::new(0),
+        }
     }
 
     /// Locks from a thread attached to the interpreter.
@@ -47,12 +50,18 @@ impl<T> PyLock<T> {
             None => py.detach(|| self.mutex.lock()),
         };
         self.owner.store(me, Relaxed);
-        Ok(Locked { guard, owner: &self.owner })
+        Ok(Locked {
+            guard,
+            owner: &self.owner,
+        })
     }
 
     /// Locks from a Rust thread that is not attached to the interpreter.
     pub(crate) fn lock_detached(&self) -> Locked<'_, T> {
-        Locked { guard: self.mutex.lock(), owner: &self.owner }
+        Locked {
+            guard: self.mutex.lock(),
+            owner: &self.owner,
+        }
     }
 }
 

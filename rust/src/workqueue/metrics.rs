@@ -43,18 +43,30 @@ struct Histogram {
 
 impl Histogram {
     fn new() -> Self {
-        Histogram { bounds: bucket_bounds(), counts: Default::default(), sum: AtomicU64::new(0f64.to_bits()) }
+        Histogram {
+            bounds: bucket_bounds(),
+            counts: Default::default(),
+            sum: AtomicU64::new(0f64.to_bits()),
+        }
     }
 
     fn observe(&self, nanos: u64) {
         let value = seconds(nanos as i64);
-        let bucket = self.bounds.iter().position(|&b| value <= b).unwrap_or(self.bounds.len());
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|&b| value <= b)
+            .unwrap_or(self.bounds.len());
         self.counts[bucket].bump();
-        self.sum.store((f64::from_bits(self.sum.load(Relaxed)) + value).to_bits(), Relaxed);
+        self.sum
+            .store((f64::from_bits(self.sum.load(Relaxed)) + value).to_bits(), Relaxed);
     }
 
     fn snapshot(&self) -> (Vec<u64>, f64) {
-        (self.counts.iter().map(Counter::read).collect(), f64::from_bits(self.sum.load(Relaxed)))
+        (
+            self.counts.iter().map(Counter::read).collect(),
+            f64::from_bits(self.sum.load(Relaxed)),
+        )
     }
 }
 

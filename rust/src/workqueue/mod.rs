@@ -21,6 +21,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<default_rate_limiters::BucketRateLimiter>()?;
     m.add_class::<default_rate_limiters::MaxOfRateLimiter>()?;
     m.add_class::<default_rate_limiters::WithMaxWaitRateLimiter>()?;
-    m.add_function(wrap_pyfunction!(default_rate_limiters::default_controller_rate_limiter, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        default_rate_limiters::default_controller_rate_limiter,
+        m
+    )?)?;
     Ok(())
 }

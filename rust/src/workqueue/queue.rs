@@ -94,27 +94,38 @@ impl State {
     /// Whether slot `id` is live and waits for exactly this timer entry: a superseded entry's
     /// slot may have been freed since, or handed to another item.
     pub(crate) fn waits_for(&self, id: u32, at: u64, seq: u64) -> bool {
-        self.slots[id as usize].as_ref().is_some_and(|slot| slot.ready_at == Some((at, seq)))
+        self.slots[id as usize]
+            .as_ref()
+            .is_some_and(|slot| slot.ready_at == Some((at, seq)))
     }
 
     /// The slot of `obj`, if the queue knows it.
     fn find(&mut self, py: Python<'_>, obj: &Bound<'_, PyAny>, hash: u64) -> PyResult<Option<u32>> {
         let slots = &self.slots;
-        Ok(match item::entry(py, &mut self.index, obj, hash, |&id| slots[id as usize].as_ref().expect("live slot").item.key())? {
-            Entry::Occupied(e) => Some(*e.get()),
-            Entry::Vacant(_) => None,
-        })
+        Ok(
+            match item::entry(py, &mut self.index, obj, hash, |&id| {
+                slots[id as usize].as_ref().expect("live slot").item.key()
+            })? {
+                Entry::Occupied(e) => Some(*e.get()),
+                Entry::Vacant(_) => None,
+            },
+        )
     }
 
     /// The slot of `obj`, made if the queue does not know it yet.
     pub(crate) fn find_or_make(&mut self, py: Python<'_>, obj: &Bound<'_, PyAny>, hash: u64) -> PyResult<u32> {
         let slots = &self.slots;
-        let vacant = match item::entry(py, &mut self.index, obj, hash, |&id| slots[id as usize].as_ref().expect("live slot").item.key())? {
+        let vacant = match item::entry(py, &mut self.index, obj, hash, |&id| {
+            slots[id as usize].as_ref().expect("live slot").item.key()
+        })? {
             Entry::Occupied(e) => return Ok(*e.get()),
             Entry::Vacant(v) => v,
         };
         let slot = Slot {
-            item: Item { hash, obj: obj.clone().unbind() },
+            item: Item {
+                hash,
+                obj: obj.clone().unbind(),
+            },
             dirty: false,
             processing: false,
             ready_at: None,
@@ -350,9 +361,14 @@ impl Queue {
             epoch: Instant::now(),
         });
         let metrics = match metrics {
-            Some((name, metrics)) => {
-                Some(Py::new(py, QueueMetrics { name, metrics, queue: Arc::downgrade(&shared) })?)
-            }
+            Some((name, metrics)) => Some(Py::new(
+                py,
+                QueueMetrics {
+                    name,
+                    metrics,
+                    queue: Arc::downgrade(&shared),
+                },
+            )?),
             None => None,
         };
         Ok(Queue { shared, metrics })
@@ -399,11 +415,19 @@ impl Queue {
         let deadline = match timeout {
             None => None,
             // A timeout too long to represent waits forever.
-            Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t).ok().and_then(|t| Instant::now().checked_add(t)),
+            Some(t) if t >= 0.0 => Duration::try_from_secs_f64(t)
+                .ok()
+                .and_then(|t| Instant::now().checked_add(t)),
             Some(_) => return Err(PyValueError::new_err("'timeout' must be a non-negative number")),
         };
-        let (mut st, ready) =
-            sh.wait_until(py, st, &sh.ready, deadline, |s| !s.fifo.is_empty() || s.shutting_down, true)?;
+        let (mut st, ready) = sh.wait_until(
+            py,
+            st,
+            &sh.ready,
+            deadline,
+            |s| !s.fifo.is_empty() || s.shutting_down,
+            true,
+        )?;
         if !ready {
             drop(st);
             let empty = EMPTY.import(py, "queue", "Empty")?;
@@ -411,7 +435,11 @@ impl Queue {
         }
         let got = st.try_get(py, || sh.now()).expect("an item or shutdown");
         // Pass the wake-up on: adds made while this thread was waking did not notify anyone.
-        let wake = if st.fifo.is_empty() { Wake::Nobody } else { st.signal(&sh.ready) };
+        let wake = if st.fifo.is_empty() {
+            Wake::Nobody
+        } else {
+            st.signal(&sh.ready)
+        };
         drop(st);
         wake.run(py);
         Ok(got)
@@ -423,7 +451,9 @@ impl Queue {
         let sh = &*self.shared;
         let hash = item::hash_of(item)?;
         let mut st = sh.state.lock(py)?;
-        let Some(id) = st.find(py, item, hash)? else { return Ok(()) };
+        let Some(id) = st.find(py, item, hash)? else {
+            return Ok(());
+        };
         if !st.slot(id).processing {
             return Ok(());
         }
@@ -462,7 +492,8 @@ impl Queue {
     fn shut_down_with_drain(&self, py: Python<'_>) -> PyResult<()> {
         let sh = &*self.shared;
         let st = self.begin_shutdown(py, true)?;
-        sh.wait_until(py, st, &sh.drained, None, |s| s.processing == 0 || !s.drain, false).map(drop)
+        sh.wait_until(py, st, &sh.drained, None, |s| s.processing == 0 || !s.drain, false)
+            .map(drop)
     }
 
     /// Whether shut_down or shut_down_with_drain was called.

@@ -14,7 +14,11 @@ impl RateLimitingQueue {
     /// `rate_limiter` None means a new default_controller_rate_limiter().
     #[new]
     #[pyo3(signature = (rate_limiter=None, name=None))]
-    fn new(py: Python<'_>, rate_limiter: Option<&Bound<'_, PyAny>>, name: Option<String>) -> PyResult<PyClassInitializer<Self>> {
+    fn new(
+        py: Python<'_>,
+        rate_limiter: Option<&Bound<'_, PyAny>>,
+        name: Option<String>,
+    ) -> PyResult<PyClassInitializer<Self>> {
         let limiter = match rate_limiter {
             Some(obj) => Limiter::from_object(obj)?,
             None => Limiter::default_controller(),
@@ -39,4 +43,3 @@ impl RateLimitingQueue {
         self.limiter.num_requeues(py, item)
     }
 }
-

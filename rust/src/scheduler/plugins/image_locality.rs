@@ -39,7 +39,11 @@ impl NodeScorer for Images<'_> {
             }
         }
         let max_threshold = MAX_CONTAINER_THRESHOLD * self.image_count;
-        let clamped = if sum < MIN_THRESHOLD { MIN_THRESHOLD } else { sum.min(max_threshold) };
+        let clamped = if sum < MIN_THRESHOLD {
+            MIN_THRESHOLD
+        } else {
+            sum.min(max_threshold)
+        };
         MAX_NODE_SCORE * (clamped - MIN_THRESHOLD) / (max_threshold - MIN_THRESHOLD)
     }
 }
@@ -51,11 +55,20 @@ impl ScorePlugin for ImageLocality {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, state: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(
+        &'p self,
+        pod: &'p Pod,
+        state: &'p State,
+        _: &[(&NodeInfo, &Node)],
+    ) -> Result<PreScore<'p>, String> {
         let containers = pod.init_containers.iter().chain(pod.containers.iter());
         let mut images: Vec<String> = containers.map(|c| normalized(&c.image)).collect();
         images.extend(pod.image_volumes.iter().map(|r| normalized(r)));
         let image_count = images.len() as i64;
-        Ok(PreScore::Run(Box::new(Images { images, image_count, state })))
+        Ok(PreScore::Run(Box::new(Images {
+            images,
+            image_count,
+            state,
+        })))
     }
 }

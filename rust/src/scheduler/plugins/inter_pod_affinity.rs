@@ -55,7 +55,10 @@ impl Term {
     fn resolved(owner: &Pod, spec: &AffinityTermSpec, snapshot: &State) -> Result<Term, String> {
         let mut term = Term::of(owner, spec)?;
         if !term.namespace_selector.is_empty() {
-            let selected = snapshot.namespaces.iter().filter(|(_, labels)| term.namespace_selector.matches(*labels));
+            let selected = snapshot
+                .namespaces
+                .iter()
+                .filter(|(_, labels)| term.namespace_selector.matches(*labels));
             term.namespaces.extend(selected.map(|(name, _)| name.clone()));
             term.namespace_selector = PodSelector::Nothing;
         }
@@ -63,18 +66,25 @@ impl Term {
     }
 
     fn matches(&self, pod: &Pod, namespace_labels: &Labels) -> bool {
-        (self.namespaces.contains(&pod.namespace) || self.namespace_selector.matches(namespace_labels)) && self.selector.matches(&pod.labels)
+        (self.namespaces.contains(&pod.namespace) || self.namespace_selector.matches(namespace_labels))
+            && self.selector.matches(&pod.labels)
     }
 }
 
 /// An existing pod's terms of one kind: none when one of them does not parse (the cache keeps
 /// such a pod and drops that kind of terms, as the API server does not validate them all).
 fn existing_terms(owner: &Pod, specs: &[AffinityTermSpec]) -> Vec<Term> {
-    specs.iter().map(|s| Term::of(owner, s)).collect::<Result<_, _>>().unwrap_or_default()
+    specs
+        .iter()
+        .map(|s| Term::of(owner, s))
+        .collect::<Result<_, _>>()
+        .unwrap_or_default()
 }
 
 fn existing_weighted_terms(owner: &Pod, anti: bool) -> Vec<(i64, Term)> {
-    let parsed = preferred_terms(owner, anti).iter().map(|(w, s)| Term::of(owner, s).map(|t| (*w, t)));
+    let parsed = preferred_terms(owner, anti)
+        .iter()
+        .map(|(w, s)| Term::of(owner, s).map(|t| (*w, t)));
     parsed.collect::<Result<_, _>>().unwrap_or_default()
 }
 
@@ -98,7 +108,9 @@ fn record(counts: &mut Counts, node: &Node, key: &str) {
 }
 
 fn count_of(counts: &Counts, node: &Node, key: &str) -> Option<i64> {
-    node.labels.get(key).map(|v| counts.get(&(key.to_owned(), v.clone())).copied().unwrap_or(0))
+    node.labels
+        .get(key)
+        .map(|v| counts.get(&(key.to_owned(), v.clone())).copied().unwrap_or(0))
 }
 
 struct Required<'p> {
@@ -122,14 +134,25 @@ impl Required<'_> {
                 }
             }
             // No pod anywhere matches: the first of a group may go where it matches itself.
-            if !pods_exist && !(self.affinity_counts.is_empty() && matches_all(&self.affinity, self.pod)) {
+            let first_of_group = self.affinity_counts.is_empty() && matches_all(&self.affinity, self.pod);
+            if !(pods_exist || first_of_group) {
                 return Some(Rejection::unresolvable(REASON_AFFINITY));
             }
         }
-        if !self.anti_counts.is_empty() && self.anti_affinity.iter().any(|t| count_of(&self.anti_counts, node, &t.topology_key).is_some_and(|n| n > 0)) {
+        if !self.anti_counts.is_empty()
+            && self
+                .anti_affinity
+                .iter()
+                .any(|t| count_of(&self.anti_counts, node, &t.topology_key).is_some_and(|n| n > 0))
+        {
             return Some(Rejection::unschedulable(REASON_ANTI));
         }
-        if !self.existing_anti.is_empty() && node.labels.iter().any(|(k, v)| self.existing_anti.get(&(k.clone(), v.clone())).is_some_and(|n| *n > 0)) {
+        if !self.existing_anti.is_empty()
+            && node
+                .labels
+                .iter()
+                .any(|(k, v)| self.existing_anti.get(&(k.clone(), v.clone())).is_some_and(|n| *n > 0))
+        {
             return Some(Rejection::unschedulable(REASON_EXISTING_ANTI));
         }
         None
@@ -146,23 +169,39 @@ impl InterPodAffinity {
         let get = |key: &str| args.and_then(|a| a.get(key)).filter(|v| !v.is_null());
         let hard_pod_affinity_weight = match get("hardPodAffinityWeight") {
             None => 1,
-            Some(v) => v.as_i64().filter(|w| (0..=100).contains(w)).ok_or("InterPodAffinity: hardPodAffinityWeight must be an integer from 0 to 100")?,
+            Some(v) => v
+                .as_i64()
+                .filter(|w| (0..=100).contains(w))
+                .ok_or("InterPodAffinity: hardPodAffinityWeight must be an integer from 0 to 100")?,
         };
         let ignore_preferred_terms_of_existing_pods = match get("ignorePreferredTermsOfExistingPods") {
             None => false,
-            Some(v) => v.as_bool().ok_or("InterPodAffinity: ignorePreferredTermsOfExistingPods must be a boolean")?,
+            Some(v) => v
+                .as_bool()
+                .ok_or("InterPodAffinity: ignorePreferredTermsOfExistingPods must be a boolean")?,
         };
-        Ok(InterPodAffinity { hard_pod_affinity_weight, ignore_preferred_terms_of_existing_pods })
+        Ok(InterPodAffinity {
+            hard_pod_affinity_weight,
+            ignore_preferred_terms_of_existing_pods,
+        })
     }
 }
 
 fn required_terms(pod: &Pod, anti: bool) -> &[AffinityTermSpec] {
-    let spec = if anti { &pod.pod_anti_affinity } else { &pod.pod_affinity };
+    let spec = if anti {
+        &pod.pod_anti_affinity
+    } else {
+        &pod.pod_affinity
+    };
     spec.as_ref().map_or(&[], |s| &s.required)
 }
 
 fn preferred_terms(pod: &Pod, anti: bool) -> &[(i64, AffinityTermSpec)] {
-    let spec = if anti { &pod.pod_anti_affinity } else { &pod.pod_affinity };
+    let spec = if anti {
+        &pod.pod_anti_affinity
+    } else {
+        &pod.pod_affinity
+    };
     spec.as_ref().map_or(&[], |s| &s.preferred)
 }
 
@@ -172,7 +211,12 @@ fn namespace_labels<'s>(snapshot: &'s State, pod: &Pod) -> &'s Labels {
 
 impl InterPodAffinity {
     fn pre_filter_state<'p>(&self, pod: &'p Pod, snapshot: &State) -> Result<Option<Required<'p>>, String> {
-        let resolve = |specs: &[AffinityTermSpec]| specs.iter().map(|s| Term::resolved(pod, s, snapshot)).collect::<Result<Vec<_>, _>>();
+        let resolve = |specs: &[AffinityTermSpec]| {
+            specs
+                .iter()
+                .map(|s| Term::resolved(pod, s, snapshot))
+                .collect::<Result<Vec<_>, _>>()
+        };
         let affinity = resolve(required_terms(pod, false))?;
         let anti_affinity = resolve(required_terms(pod, true))?;
         let ns_labels = namespace_labels(snapshot, pod);
@@ -186,7 +230,9 @@ impl InterPodAffinity {
                     }
                 }
                 if matches_all(&affinity, existing) {
-                    affinity.iter().for_each(|t| record(&mut affinity_counts, node, &t.topology_key));
+                    affinity
+                        .iter()
+                        .for_each(|t| record(&mut affinity_counts, node, &t.topology_key));
                 }
                 for t in anti_affinity.iter().filter(|t| t.matches(existing, no_labels())) {
                     record(&mut anti_counts, node, &t.topology_key);
@@ -196,7 +242,14 @@ impl InterPodAffinity {
         if existing_anti.is_empty() && affinity.is_empty() && anti_affinity.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Required { pod, affinity, anti_affinity, existing_anti, affinity_counts, anti_counts }))
+        Ok(Some(Required {
+            pod,
+            affinity,
+            anti_affinity,
+            existing_anti,
+            affinity_counts,
+            anti_counts,
+        }))
     }
 }
 
@@ -222,22 +275,37 @@ struct Preferred {
 impl Preferred {
     fn add(&mut self, node: &Node, key: &str, weight: i64) {
         if let Some(value) = node.labels.get(key) {
-            *self.scores.entry(key.to_owned()).or_default().entry(value.clone()).or_insert(0) += weight;
+            *self
+                .scores
+                .entry(key.to_owned())
+                .or_default()
+                .entry(value.clone())
+                .or_insert(0) += weight;
         }
     }
 }
 
 impl NodeScorer for Preferred {
     fn score(&self, _: &NodeInfo, node: &Node) -> i64 {
-        self.scores.iter().filter_map(|(key, values)| node.labels.get(key).map(|v| values.get(v).copied().unwrap_or(0))).sum()
+        self.scores
+            .iter()
+            .filter_map(|(key, values)| node.labels.get(key).map(|v| values.get(v).copied().unwrap_or(0)))
+            .sum()
     }
 
     fn normalize(&self, scores: &mut [i64]) {
-        let (min, max) = (scores.iter().copied().min().unwrap_or(0), scores.iter().copied().max().unwrap_or(0));
+        let (min, max) = (
+            scores.iter().copied().min().unwrap_or(0),
+            scores.iter().copied().max().unwrap_or(0),
+        );
         let diff = max - min;
         for s in scores.iter_mut() {
             // float64 as upstream: 100 * (29 / 100) truncates to 28.
-            *s = if diff > 0 { (MAX_NODE_SCORE as f64 * ((*s - min) as f64 / diff as f64)) as i64 } else { 0 };
+            *s = if diff > 0 {
+                (MAX_NODE_SCORE as f64 * ((*s - min) as f64 / diff as f64)) as i64
+            } else {
+                0
+            };
         }
     }
 }
@@ -247,14 +315,22 @@ impl ScorePlugin for InterPodAffinity {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, snapshot: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(
+        &'p self,
+        pod: &'p Pod,
+        snapshot: &'p State,
+        _: &[(&NodeInfo, &Node)],
+    ) -> Result<PreScore<'p>, String> {
         let has_constraints = !preferred_terms(pod, false).is_empty() || !preferred_terms(pod, true).is_empty();
         if self.ignore_preferred_terms_of_existing_pods && !has_constraints {
             return Ok(PreScore::Skip);
         }
         let error = |e: String| format!("running PreScore plugin {NAME:?}: {e}");
         let weighted = |anti: bool| -> Result<Vec<(i64, Term)>, String> {
-            preferred_terms(pod, anti).iter().map(|(w, s)| Ok((*w, Term::resolved(pod, s, snapshot)?))).collect()
+            preferred_terms(pod, anti)
+                .iter()
+                .map(|(w, s)| Ok((*w, Term::resolved(pod, s, snapshot)?)))
+                .collect()
         };
         let (affinity, anti_affinity) = (weighted(false).map_err(error)?, weighted(true).map_err(error)?);
         let ns_labels = namespace_labels(snapshot, pod);
@@ -281,7 +357,10 @@ impl ScorePlugin for InterPodAffinity {
                     }
                 }
                 for (sign, anti) in [(1, false), (-1, true)] {
-                    for (w, t) in existing_weighted_terms(existing, anti).iter().filter(|(_, t)| t.matches(pod, ns_labels)) {
+                    for (w, t) in existing_weighted_terms(existing, anti)
+                        .iter()
+                        .filter(|(_, t)| t.matches(pod, ns_labels))
+                    {
                         preferred.add(node, &t.topology_key, sign * w);
                     }
                 }

@@ -47,11 +47,17 @@ pub(crate) struct Rejection {
 
 impl Rejection {
     pub(crate) fn unresolvable(reason: &str) -> Rejection {
-        Rejection { code: Code::UnschedulableAndUnresolvable, reasons: vec![reason.to_owned()] }
+        Rejection {
+            code: Code::UnschedulableAndUnresolvable,
+            reasons: vec![reason.to_owned()],
+        }
     }
 
     pub(crate) fn unschedulable(reason: &str) -> Rejection {
-        Rejection { code: Code::Unschedulable, reasons: vec![reason.to_owned()] }
+        Rejection {
+            code: Code::Unschedulable,
+            reasons: vec![reason.to_owned()],
+        }
     }
 }
 
@@ -100,7 +106,12 @@ pub(crate) enum PreScore<'p> {
 pub(crate) trait ScorePlugin: Send + Sync {
     fn name(&self) -> &'static str;
     /// `feasible`: the nodes that passed filtering, in the order Score is run and normalized.
-    fn pre_score<'p>(&'p self, pod: &'p Pod, snapshot: &'p State, feasible: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String>;
+    fn pre_score<'p>(
+        &'p self,
+        pod: &'p Pod,
+        snapshot: &'p State,
+        feasible: &[(&NodeInfo, &Node)],
+    ) -> Result<PreScore<'p>, String>;
 }
 
 /// helper.DefaultNormalizeScore: scaled so that the highest is MAX_NODE_SCORE (reversed: the
@@ -133,7 +144,12 @@ impl Registry {
             node_resources_fit::NAME => Arc::new(node_resources_fit::Fit::new(args)?),
             pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
             inter_pod_affinity::NAME => Arc::new(inter_pod_affinity::InterPodAffinity::new(args)?),
-            _ => return Err(format!("no filter plugin named {name:?} (kcore has {})", FILTERS.join(", "))),
+            _ => {
+                return Err(format!(
+                    "no filter plugin named {name:?} (kcore has {})",
+                    FILTERS.join(", ")
+                ))
+            }
         })
     }
 
@@ -142,11 +158,18 @@ impl Registry {
             taint_toleration::NAME => Arc::new(taint_toleration::TaintToleration),
             node_affinity::NAME => Arc::new(node_affinity::NodeAffinity::new(args)?),
             node_resources_fit::NAME => Arc::new(node_resources_fit::Fit::new(args)?),
-            node_resources_balanced_allocation::NAME => Arc::new(node_resources_balanced_allocation::BalancedAllocation::new(args)?),
+            node_resources_balanced_allocation::NAME => {
+                Arc::new(node_resources_balanced_allocation::BalancedAllocation::new(args)?)
+            }
             image_locality::NAME => Arc::new(image_locality::ImageLocality),
             pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
             inter_pod_affinity::NAME => Arc::new(inter_pod_affinity::InterPodAffinity::new(args)?),
-            _ => return Err(format!("no score plugin named {name:?} (kcore has {})", SCORES.join(", "))),
+            _ => {
+                return Err(format!(
+                    "no score plugin named {name:?} (kcore has {})",
+                    SCORES.join(", ")
+                ))
+            }
         })
     }
 }

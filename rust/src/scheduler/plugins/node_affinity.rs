@@ -33,9 +33,15 @@ impl Term {
         let mut errors = Vec::new();
         let mut labels = None;
         if !term.match_expressions.is_empty() {
-            let parsed: Vec<_> = term.match_expressions.iter().map(|r| node_selector_requirement(&r.key, &r.operator, &r.values)).collect();
+            let parsed: Vec<_> = term
+                .match_expressions
+                .iter()
+                .map(|r| node_selector_requirement(&r.key, &r.operator, &r.values))
+                .collect();
             errors.extend(parsed.iter().filter_map(|r| r.as_ref().err().cloned()));
-            labels = Some(Selector::from_requirements(parsed.into_iter().filter_map(Result::ok).collect()));
+            labels = Some(Selector::from_requirements(
+                parsed.into_iter().filter_map(Result::ok).collect(),
+            ));
         }
         let mut fields = None;
         if !term.match_fields.is_empty() {
@@ -43,10 +49,19 @@ impl Term {
                 let equal = match r.operator.as_str() {
                     "In" => true,
                     "NotIn" => false,
-                    op => return Err(format!("field requirement {:?}: operator {op:?} is not supported: In or NotIn", r.key)),
+                    op => {
+                        return Err(format!(
+                            "field requirement {:?}: operator {op:?} is not supported: In or NotIn",
+                            r.key
+                        ))
+                    }
                 };
                 match r.values.as_slice() {
-                    [value] => Ok(FieldRequirement { key: r.key.clone(), value: value.clone(), equal }),
+                    [value] => Ok(FieldRequirement {
+                        key: r.key.clone(),
+                        value: value.clone(),
+                        equal,
+                    }),
                     _ => Err(format!("field requirement {:?}: values must have one element", r.key)),
                 }
             };
@@ -66,7 +81,10 @@ impl Term {
             return false;
         }
         let field_value = |key: &str| if key == "metadata.name" { node.name.as_str() } else { "" };
-        self.fields.iter().flatten().all(|f| (field_value(&f.key) == f.value) == f.equal)
+        self.fields
+            .iter()
+            .flatten()
+            .all(|f| (field_value(&f.key) == f.value) == f.equal)
     }
 }
 
@@ -88,7 +106,10 @@ impl Required {
             .as_ref()
             .filter(|s| !s.is_empty())
             .map(|s| Selector::from_requirements(s.iter().map(|(k, v)| equals_requirement(k, v)).collect()));
-        let terms = pod.required_node_affinity.as_ref().map(|ts| ts.iter().filter(|t| !is_empty(t)).map(Term::parse).collect());
+        let terms = pod
+            .required_node_affinity
+            .as_ref()
+            .map(|ts| ts.iter().filter(|t| !is_empty(t)).map(Term::parse).collect());
         Required { node_selector, terms }
     }
 
@@ -144,8 +165,15 @@ impl FilterPlugin for NodeAffinity {
             return PreFilter::Skip;
         }
         let required = Required::of(pod);
-        let filter = Box::new(move |_: &NodeInfo, node: &Node| (!required.matches(node)).then(|| Rejection::unresolvable(REASON)));
-        match pod.required_node_affinity.as_deref().filter(|t| !t.is_empty()).and_then(named_nodes) {
+        let filter = Box::new(move |_: &NodeInfo, node: &Node| {
+            (!required.matches(node)).then(|| Rejection::unresolvable(REASON))
+        });
+        match pod
+            .required_node_affinity
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .and_then(named_nodes)
+        {
             None => PreFilter::Run(filter),
             Some(names) if names.is_empty() => PreFilter::Reject(Rejection::unresolvable(REASON_CONFLICT)),
             Some(names) => PreFilter::Only(names, filter),
@@ -185,7 +213,10 @@ impl ScorePlugin for NodeAffinity {
             }
         }
         if !errors.is_empty() {
-            return Err(format!("running PreScore plugin \"NodeAffinity\": {}", errors.join("; ")));
+            return Err(format!(
+                "running PreScore plugin \"NodeAffinity\": {}",
+                errors.join("; ")
+            ));
         }
         Ok(PreScore::Run(Box::new(Preferred { terms })))
     }

@@ -2,8 +2,8 @@
 //! nodes to that one.
 use super::{FilterPlugin, PreFilter, Rejection};
 use crate::scheduler::node::Node;
-use crate::scheduler::snapshot::State;
 use crate::scheduler::pod::Pod;
+use crate::scheduler::snapshot::State;
 use std::collections::HashSet;
 
 pub(crate) const NAME: &str = "NodeName";
@@ -18,7 +18,9 @@ impl FilterPlugin for NodeName {
 
     fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         let wanted = pod.node_name.as_str();
-        let filter = Box::new(move |_: &_, node: &Node| (!wanted.is_empty() && wanted != node.name).then(|| Rejection::unresolvable(REASON)));
+        let filter = Box::new(move |_: &_, node: &Node| {
+            (!wanted.is_empty() && wanted != node.name).then(|| Rejection::unresolvable(REASON))
+        });
         if wanted.is_empty() {
             PreFilter::Run(filter)
         } else {

@@ -2,8 +2,8 @@
 use super::{FilterPlugin, PreFilter, Rejection};
 use crate::scheduler::node::Node;
 use crate::scheduler::node_info::NodeInfo;
-use crate::scheduler::snapshot::State;
 use crate::scheduler::pod::{HostPort, Pod};
+use crate::scheduler::snapshot::State;
 
 pub(crate) const NAME: &str = "NodePorts";
 const REASON: &str = "node(s) didn't have free ports for the requested pod ports";
@@ -21,7 +21,10 @@ impl FilterPlugin for NodePorts {
             return PreFilter::Skip;
         }
         PreFilter::Run(Box::new(move |info: &NodeInfo, _: &Node| {
-            wanted.iter().any(|p| info.used_ports.conflicts(p)).then(|| Rejection::unschedulable(REASON))
+            wanted
+                .iter()
+                .any(|p| info.used_ports.conflicts(p))
+                .then(|| Rejection::unschedulable(REASON))
         }))
     }
 }

@@ -76,10 +76,21 @@ impl ScorePlugin for BalancedAllocation {
     }
 
     fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
-        let pod_requests = pod_request_list(pod, &self.resources, false, Options { pod_level: true, status: true });
+        let pod_requests = pod_request_list(
+            pod,
+            &self.resources,
+            false,
+            Options {
+                pod_level: true,
+                status: true,
+            },
+        );
         if pod_requests.iter().all(|r| *r == 0) {
             return Ok(PreScore::Skip);
         }
-        Ok(PreScore::Run(Box::new(Scorer { resources: &self.resources, pod_requests })))
+        Ok(PreScore::Run(Box::new(Scorer {
+            resources: &self.resources,
+            pod_requests,
+        })))
     }
 }

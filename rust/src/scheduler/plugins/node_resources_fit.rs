@@ -9,7 +9,8 @@ use crate::scheduler::node_info::NodeInfo;
 use crate::scheduler::pod::Pod;
 use crate::scheduler::quantity::{milli_value, value};
 use crate::scheduler::resources::{
-    is_extended, is_scalar, pod_requests, scoring_defaults, Options, Resource, ResourceList, CPU, EPHEMERAL_STORAGE, MEMORY,
+    is_extended, is_scalar, pod_requests, scoring_defaults, Options, Resource, ResourceList, CPU, EPHEMERAL_STORAGE,
+    MEMORY,
 };
 use crate::scheduler::snapshot::State;
 use std::collections::HashSet;
@@ -48,9 +49,19 @@ fn int_field(v: View<'_>, key: &str, path: &str) -> Result<i64, String> {
 }
 
 fn strings_field(v: View<'_>, key: &str, path: &str) -> Result<Vec<String>, String> {
-    let Some(f) = v.get(key).filter(|f| !f.is_null()) else { return Ok(Vec::new()) };
-    let items = f.items().ok_or_else(|| format!("{path}.{key} must be a list of strings"))?;
-    items.map(|i| i.as_str().map(str::to_owned).ok_or_else(|| format!("{path}.{key} must be a list of strings"))).collect()
+    let Some(f) = v.get(key).filter(|f| !f.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let items = f
+        .items()
+        .ok_or_else(|| format!("{path}.{key} must be a list of strings"))?;
+    items
+        .map(|i| {
+            i.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{path}.{key} must be a list of strings"))
+        })
+        .collect()
 }
 
 /// The `resources` of NodeResourcesFit's scoringStrategy or of BalancedAllocation's args, with
@@ -61,13 +72,28 @@ pub(crate) fn resource_specs(v: Option<View<'_>>, path: &str) -> Result<Vec<Reso
         let items = list.items().ok_or_else(|| format!("{path}.resources must be a list"))?;
         for (i, item) in items.enumerate() {
             let at = format!("{path}.resources[{i}]");
-            let name = item.get("name").and_then(|n| n.as_str()).ok_or_else(|| format!("{at}.name must be a string"))?;
+            let name = item
+                .get("name")
+                .and_then(|n| n.as_str())
+                .ok_or_else(|| format!("{at}.name must be a string"))?;
             let weight = int_field(item, "weight", &at)?;
-            specs.push(ResourceSpec { name: name.to_owned(), weight: if weight == 0 { 1 } else { weight } });
+            specs.push(ResourceSpec {
+                name: name.to_owned(),
+                weight: if weight == 0 { 1 } else { weight },
+            });
         }
     }
     if specs.is_empty() {
-        specs = vec![ResourceSpec { name: CPU.to_owned(), weight: 1 }, ResourceSpec { name: MEMORY.to_owned(), weight: 1 }];
+        specs = vec![
+            ResourceSpec {
+                name: CPU.to_owned(),
+                weight: 1,
+            },
+            ResourceSpec {
+                name: MEMORY.to_owned(),
+                weight: 1,
+            },
+        ];
     }
     Ok(specs)
 }
@@ -76,10 +102,18 @@ impl Fit {
     /// NodeResourcesFitArgs (v1), defaulted and validated as kube-scheduler does.
     pub(crate) fn new(args: Option<View<'_>>) -> Result<Fit, String> {
         const PATH: &str = "NodeResourcesFitArgs";
-        let ignored_resources = args.map(|a| strings_field(a, "ignoredResources", PATH)).transpose()?.unwrap_or_default();
-        let ignored_groups = args.map(|a| strings_field(a, "ignoredResourceGroups", PATH)).transpose()?.unwrap_or_default();
+        let ignored_resources = args
+            .map(|a| strings_field(a, "ignoredResources", PATH))
+            .transpose()?
+            .unwrap_or_default();
+        let ignored_groups = args
+            .map(|a| strings_field(a, "ignoredResourceGroups", PATH))
+            .transpose()?
+            .unwrap_or_default();
         if let Some(g) = ignored_groups.iter().find(|g| g.contains('/')) {
-            return Err(format!("{PATH}.ignoredResourceGroups: {g:?}: resource group name can't contain '/'"));
+            return Err(format!(
+                "{PATH}.ignoredResourceGroups: {g:?}: resource group name can't contain '/'"
+            ));
         }
         let strategy_args = args.and_then(|a| a.get("scoringStrategy")).filter(|s| !s.is_null());
         let kind = match strategy_args {
@@ -94,9 +128,15 @@ impl Fit {
                 let shape_args = strategy_args.and_then(|s| s.get("requestedToCapacityRatio")).filter(|r| !r.is_null()).ok_or_else(|| {
                     format!("{strategy_path}.requestedToCapacityRatio: must be specified when type is RequestedToCapacityRatio")
                 })?;
-                let points = shape_args.get("shape").and_then(|s| s.items()).map(|i| i.collect::<Vec<_>>()).unwrap_or_default();
+                let points = shape_args
+                    .get("shape")
+                    .and_then(|s| s.items())
+                    .map(|i| i.collect::<Vec<_>>())
+                    .unwrap_or_default();
                 if points.is_empty() {
-                    return Err(format!("{strategy_path}.requestedToCapacityRatio.shape: at least one point must be specified"));
+                    return Err(format!(
+                        "{strategy_path}.requestedToCapacityRatio.shape: at least one point must be specified"
+                    ));
                 }
                 let mut shape = Vec::new();
                 for (i, p) in points.into_iter().enumerate() {
@@ -118,9 +158,17 @@ impl Fit {
         };
         let resources = resource_specs(strategy_args, &strategy_path)?;
         if let Some(r) = resources.iter().find(|r| r.weight <= 0 || r.weight > 100) {
-            return Err(format!("{strategy_path}.resources: resource weight of {} not in valid range (0, 100]", r.name));
+            return Err(format!(
+                "{strategy_path}.resources: resource weight of {} not in valid range (0, 100]",
+                r.name
+            ));
         }
-        Ok(Fit { ignored_resources: ignored_resources.into_iter().collect(), ignored_groups: ignored_groups.into_iter().collect(), strategy, resources })
+        Ok(Fit {
+            ignored_resources: ignored_resources.into_iter().collect(),
+            ignored_groups: ignored_groups.into_iter().collect(),
+            strategy,
+            resources,
+        })
     }
 }
 
@@ -133,7 +181,8 @@ fn fits(request: &Resource, info: &NodeInfo, fit: &Fit) -> Option<Rejection> {
     if info.pods.len() as i64 + 1 > info.allocatable.allowed_pods {
         reasons.push("Too many pods".to_owned());
     }
-    let empty = request.milli_cpu == 0 && request.memory == 0 && request.ephemeral_storage == 0 && request.scalar.is_empty();
+    let empty =
+        request.milli_cpu == 0 && request.memory == 0 && request.ephemeral_storage == 0 && request.scalar.is_empty();
     if !empty {
         let alloc = &info.allocatable;
         let used = &info.requested;
@@ -147,14 +196,21 @@ fn fits(request: &Resource, info: &NodeInfo, fit: &Fit) -> Option<Rejection> {
         };
         check(CPU, request.milli_cpu, alloc.milli_cpu, used.milli_cpu);
         check(MEMORY, request.memory, alloc.memory, used.memory);
-        check(EPHEMERAL_STORAGE, request.ephemeral_storage, alloc.ephemeral_storage, used.ephemeral_storage);
+        check(
+            EPHEMERAL_STORAGE,
+            request.ephemeral_storage,
+            alloc.ephemeral_storage,
+            used.ephemeral_storage,
+        );
         for (name, want) in &request.scalar {
             if *want == 0 {
                 continue;
             }
             if is_extended(name) {
                 let group = name.split('/').next().unwrap_or("");
-                if fit.ignored_resources.contains(name) || (!fit.ignored_groups.is_empty() && fit.ignored_groups.contains(group)) {
+                if fit.ignored_resources.contains(name)
+                    || (!fit.ignored_groups.is_empty() && fit.ignored_groups.contains(group))
+                {
                     continue;
                 }
             }
@@ -171,7 +227,10 @@ impl FilterPlugin for Fit {
 
     fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
         // computePodResourceRequest: the spec only, with pod-level requests.
-        let options = Options { pod_level: true, status: false };
+        let options = Options {
+            pod_level: true,
+            status: false,
+        };
         let mut request = Resource::from_list(&pod_requests(pod, &ResourceList::new(), options));
         // SetMaxResource on an empty Resource: pods are not counted, and nothing is below zero.
         request.allowed_pods = 0;
@@ -187,8 +246,17 @@ impl FilterPlugin for Fit {
 /// Upstream's NodeResourcesFit scorer leaves its PodLevelResources and InPlacePodVerticalScaling
 /// flags unset (only the plugin's own copies are set), so pod-level and status requests count
 /// for BalancedAllocation and not for NodeResourcesFit's score: `options` says which.
-pub(crate) fn pod_request_list(pod: &Pod, resources: &[ResourceSpec], with_defaults: bool, options: Options) -> Vec<i64> {
-    let defaults = if with_defaults { scoring_defaults() } else { ResourceList::new() };
+pub(crate) fn pod_request_list(
+    pod: &Pod,
+    resources: &[ResourceSpec],
+    with_defaults: bool,
+    options: Options,
+) -> Vec<i64> {
+    let defaults = if with_defaults {
+        scoring_defaults()
+    } else {
+        ResourceList::new()
+    };
     let requests = pod_requests(pod, &defaults, options);
     resources
         .iter()
@@ -202,7 +270,12 @@ pub(crate) fn pod_request_list(pod: &Pod, resources: &[ResourceSpec], with_defau
 
 /// calculateNodeAllocatableRequest: per scored resource, (requested with the pod, allocated,
 /// allocatable); a scalar resource the pod does not request, or one the node lacks, counts zero.
-pub(crate) fn node_usage(info: &NodeInfo, resources: &[ResourceSpec], pod_requests: &[i64], use_requested: bool) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+pub(crate) fn node_usage(
+    info: &NodeInfo,
+    resources: &[ResourceSpec],
+    pod_requests: &[i64],
+    use_requested: bool,
+) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
     let n = resources.len();
     let (mut requested, mut allocated, mut allocatable) = (vec![0; n], vec![0; n], vec![0; n]);
     for (i, r) in resources.iter().enumerate() {
@@ -210,8 +283,22 @@ pub(crate) fn node_usage(info: &NodeInfo, resources: &[ResourceSpec], pod_reques
             continue;
         }
         let (have, used) = match r.name.as_str() {
-            CPU => (info.allocatable.milli_cpu, if use_requested { info.requested.milli_cpu } else { info.non_zero_milli_cpu }),
-            MEMORY => (info.allocatable.memory, if use_requested { info.requested.memory } else { info.non_zero_memory }),
+            CPU => (
+                info.allocatable.milli_cpu,
+                if use_requested {
+                    info.requested.milli_cpu
+                } else {
+                    info.non_zero_milli_cpu
+                },
+            ),
+            MEMORY => (
+                info.allocatable.memory,
+                if use_requested {
+                    info.requested.memory
+                } else {
+                    info.non_zero_memory
+                },
+            ),
             EPHEMERAL_STORAGE => (info.allocatable.ephemeral_storage, info.requested.ephemeral_storage),
             name => match info.allocatable.scalar.get(name) {
                 Some(have) => (*have, info.requested.scalar(name)),
@@ -260,7 +347,11 @@ impl Strategy {
                 }
                 Strategy::MostAllocated => req.min(cap) * MAX_NODE_SCORE / cap,
                 Strategy::RequestedToCapacityRatio(shape) => {
-                    let s = if req > cap { broken_linear(shape, MAX_UTILIZATION) } else { broken_linear(shape, req * MAX_UTILIZATION / cap) };
+                    let s = if req > cap {
+                        broken_linear(shape, MAX_UTILIZATION)
+                    } else {
+                        broken_linear(shape, req * MAX_UTILIZATION / cap)
+                    };
                     // Resources that score 0 drop out of the mean.
                     if s <= 0 {
                         continue;
@@ -299,6 +390,17 @@ impl ScorePlugin for Fit {
     }
 
     fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
-        Ok(PreScore::Run(Box::new(Scorer { fit: self, pod_requests: pod_request_list(pod, &self.resources, true, Options { pod_level: false, status: false }) })))
+        Ok(PreScore::Run(Box::new(Scorer {
+            fit: self,
+            pod_requests: pod_request_list(
+                pod,
+                &self.resources,
+                true,
+                Options {
+                    pod_level: false,
+                    status: false,
+                },
+            ),
+        })))
     }
 }

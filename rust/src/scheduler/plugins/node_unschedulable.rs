@@ -3,8 +3,8 @@
 use super::taint_toleration::tolerated;
 use super::{FilterPlugin, PreFilter, Rejection};
 use crate::scheduler::node::Taint;
-use crate::scheduler::snapshot::State;
 use crate::scheduler::pod::Pod;
+use crate::scheduler::snapshot::State;
 
 pub(crate) const NAME: &str = "NodeUnschedulable";
 const REASON: &str = "node(s) were unschedulable";
@@ -17,7 +17,11 @@ impl FilterPlugin for NodeUnschedulable {
     }
 
     fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
-        let taint = Taint { key: "node.kubernetes.io/unschedulable".to_owned(), value: String::new(), effect: "NoSchedule".to_owned() };
+        let taint = Taint {
+            key: "node.kubernetes.io/unschedulable".to_owned(),
+            value: String::new(),
+            effect: "NoSchedule".to_owned(),
+        };
         let tolerates = tolerated(&pod.tolerations, &taint);
         PreFilter::Run(Box::new(move |_: &_, node: &crate::scheduler::node::Node| {
             (node.unschedulable && !tolerates).then(|| Rejection::unresolvable(REASON))

@@ -41,8 +41,11 @@ fn constraints(pod: &Pod, action: &str) -> Result<Vec<Constraint>, String> {
     let mut out = Vec::new();
     for c in pod.spread_constraints.iter().filter(|c| c.when_unsatisfiable == action) {
         let mut selector = PodSelector::of(c.label_selector.as_ref())?;
-        let own: Vec<(&str, &str)> =
-            c.match_label_keys.iter().filter_map(|k| pod.labels.get(k).map(|v| (k.as_str(), v.as_str()))).collect();
+        let own: Vec<(&str, &str)> = c
+            .match_label_keys
+            .iter()
+            .filter_map(|k| pod.labels.get(k).map(|v| (k.as_str(), v.as_str())))
+            .collect();
         if !own.is_empty() {
             selector = selector.with_labels(own.into_iter());
         }
@@ -66,7 +69,8 @@ fn has_all_keys(node: &Node, constraints: &[Constraint]) -> bool {
 impl Constraint {
     /// matchNodeInclusionPolicies: whether the node's pods count for this constraint.
     fn includes(&self, pod: &Pod, node: &Node, required: &Required) -> bool {
-        !(self.honor_node_affinity && !required.matches(node) || self.honor_node_taints && untolerated_do_not_schedule(node, &pod.tolerations))
+        !(self.honor_node_affinity && !required.matches(node)
+            || self.honor_node_taints && untolerated_do_not_schedule(node, &pod.tolerations))
     }
 
     /// countPodsMatchSelector: the node's pods in `namespace`, not being deleted, that match.
@@ -74,7 +78,8 @@ impl Constraint {
         if self.selector.is_empty() {
             return 0;
         }
-        let matching = |p: &&AssignedPod| !p.pod.deleting && p.pod.namespace == namespace && self.selector.matches(&p.pod.labels);
+        let matching =
+            |p: &&AssignedPod| !p.pod.deleting && p.pod.namespace == namespace && self.selector.matches(&p.pod.labels);
         info.pods.values().filter(matching).count() as i64
     }
 }
@@ -93,7 +98,11 @@ impl Spread<'_> {
                 return Some(Rejection::unresolvable(REASON_MISSING_LABEL));
             };
             // The critical path's count: i32::MAX with no domain, 0 below minDomains domains.
-            let min = if (domains.len() as i64) < c.min_domains { 0 } else { domains.values().copied().min().unwrap_or(i32::MAX as i64) };
+            let min = if (domains.len() as i64) < c.min_domains {
+                0
+            } else {
+                domains.values().copied().min().unwrap_or(i32::MAX as i64)
+            };
             let own = i64::from(c.selector.matches(&self.pod.labels));
             if domains.get(value).copied().unwrap_or(0) + own - min > c.max_skew {
                 return Some(Rejection::unschedulable(REASON));
@@ -110,14 +119,20 @@ pub(crate) struct PodTopologySpread {
 
 impl PodTopologySpread {
     pub(crate) fn new(args: Option<View<'_>>) -> Result<PodTopologySpread, String> {
-        let Some(args) = args else { return Ok(PodTopologySpread { system_defaulted: true }) };
+        let Some(args) = args else {
+            return Ok(PodTopologySpread { system_defaulted: true });
+        };
         let defaulting = args.get("defaultingType").filter(|v| !v.is_null());
         let system_defaulted = match defaulting.map(|v| v.as_str()) {
             None | Some(Some("System")) => true,
             Some(Some("List")) => false,
             _ => return Err("PodTopologySpread: defaultingType must be \"System\" or \"List\"".to_owned()),
         };
-        let defaults = args.get("defaultConstraints").filter(|v| !v.is_null()).and_then(|v| v.items()).map_or(0, |i| i.count());
+        let defaults = args
+            .get("defaultConstraints")
+            .filter(|v| !v.is_null())
+            .and_then(|v| v.items())
+            .map_or(0, |i| i.count());
         if defaults > 0 {
             return Err("PodTopologySpread: defaultConstraints are not supported by kcore yet (their selector needs the pod's services and controllers)".to_owned());
         }
@@ -145,7 +160,11 @@ impl FilterPlugin for PodTopologySpread {
                 }
             }
         }
-        let spread = Spread { pod, constraints, domains };
+        let spread = Spread {
+            pod,
+            constraints,
+            domains,
+        };
         PreFilter::Run(Box::new(move |_: &NodeInfo, node: &Node| spread.filter(node)))
     }
 }
@@ -180,15 +199,27 @@ impl NodeScorer for Skew<'_> {
         }
         let mut score = 0.0f64;
         for ((c, domains), weight) in self.constraints.iter().zip(&self.domains).zip(&self.weights) {
-            let Some(value) = node.labels.get(&c.topology_key) else { continue };
-            let count = if c.topology_key == HOSTNAME { c.count(info, &self.pod.namespace) } else { domains[value] };
+            let Some(value) = node.labels.get(&c.topology_key) else {
+                continue;
+            };
+            let count = if c.topology_key == HOSTNAME {
+                c.count(info, &self.pod.namespace)
+            } else {
+                domains[value]
+            };
             score += count as f64 * weight + (c.max_skew - 1) as f64;
         }
         score.round() as i64
     }
 
     fn normalize(&self, scores: &mut [i64]) {
-        let counted = || scores.iter().zip(&self.ignored).filter(|(_, ignored)| !**ignored).map(|(s, _)| *s);
+        let counted = || {
+            scores
+                .iter()
+                .zip(&self.ignored)
+                .filter(|(_, ignored)| !**ignored)
+                .map(|(s, _)| *s)
+        };
         let min = counted().min().unwrap_or(i64::MAX);
         let max = counted().fold(0, i64::max);
         for (s, ignored) in scores.iter_mut().zip(&self.ignored) {
@@ -208,19 +239,37 @@ impl ScorePlugin for PodTopologySpread {
         NAME
     }
 
-    fn pre_score<'p>(&'p self, pod: &'p Pod, snapshot: &'p State, feasible: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
+    fn pre_score<'p>(
+        &'p self,
+        pod: &'p Pod,
+        snapshot: &'p State,
+        feasible: &[(&NodeInfo, &Node)],
+    ) -> Result<PreScore<'p>, String> {
         let constraints = constraints(pod, "ScheduleAnyway").map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: obtaining pod's soft topology spread constraints: {e}"))?;
         if constraints.is_empty() || snapshot.node_count == 0 {
             return Ok(PreScore::Skip);
         }
         let require_all_keys = !pod.spread_constraints.is_empty() || !self.system_defaulted;
-        let mut skew = Skew { pod, constraints, require_all_keys, ignored: Vec::new(), domains: Vec::new(), weights: Vec::new() };
+        let mut skew = Skew {
+            pod,
+            constraints,
+            require_all_keys,
+            ignored: Vec::new(),
+            domains: Vec::new(),
+            weights: Vec::new(),
+        };
         skew.ignored = feasible.iter().map(|(_, n)| skew.left_out(n)).collect();
         let (constraints, ignored) = (&skew.constraints, &skew.ignored);
         let mut domains: Vec<HashMap<String, i64>> = constraints.iter().map(|_| HashMap::new()).collect();
         for ((_, node), _) in feasible.iter().zip(ignored).filter(|(_, ignored)| !**ignored) {
-            for (c, counts) in constraints.iter().zip(domains.iter_mut()).filter(|(c, _)| c.topology_key != HOSTNAME) {
-                counts.entry(node.labels.get(&c.topology_key).cloned().unwrap_or_default()).or_insert(0);
+            for (c, counts) in constraints
+                .iter()
+                .zip(domains.iter_mut())
+                .filter(|(c, _)| c.topology_key != HOSTNAME)
+            {
+                counts
+                    .entry(node.labels.get(&c.topology_key).cloned().unwrap_or_default())
+                    .or_insert(0);
             }
         }
         let scored = ignored.iter().filter(|i| !**i).count();
@@ -230,7 +279,10 @@ impl ScorePlugin for PodTopologySpread {
             .map(|(c, d)| ((if c.topology_key == HOSTNAME { scored } else { d.len() }) as f64 + 2.0).ln())
             .collect();
         let required = Required::of(pod);
-        for (info, node) in snapshot.node_infos().filter(|(_, n)| !require_all_keys || has_all_keys(n, constraints)) {
+        for (info, node) in snapshot
+            .node_infos()
+            .filter(|(_, n)| !require_all_keys || has_all_keys(n, constraints))
+        {
             for (c, counts) in constraints.iter().zip(domains.iter_mut()) {
                 if !c.includes(pod, node, &required) {
                     continue;

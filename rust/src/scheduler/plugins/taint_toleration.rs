@@ -31,7 +31,9 @@ pub(crate) fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
 
 /// A NoSchedule or NoExecute taint on `node` that `tolerations` do not tolerate.
 pub(crate) fn untolerated_do_not_schedule(node: &Node, tolerations: &[Toleration]) -> bool {
-    node.taints.iter().any(|taint| (taint.effect == "NoSchedule" || taint.effect == "NoExecute") && !tolerated(tolerations, taint))
+    node.taints
+        .iter()
+        .any(|taint| (taint.effect == "NoSchedule" || taint.effect == "NoExecute") && !tolerated(tolerations, taint))
 }
 
 pub(crate) struct TaintToleration;
@@ -42,7 +44,9 @@ impl FilterPlugin for TaintToleration {
     }
 
     fn pre_filter<'p>(&'p self, pod: &'p Pod, _: &'p State) -> PreFilter<'p> {
-        PreFilter::Run(Box::new(move |_: &NodeInfo, node: &Node| untolerated_do_not_schedule(node, &pod.tolerations).then(|| Rejection::unresolvable(REASON))))
+        PreFilter::Run(Box::new(move |_: &NodeInfo, node: &Node| {
+            untolerated_do_not_schedule(node, &pod.tolerations).then(|| Rejection::unresolvable(REASON))
+        }))
     }
 }
 
@@ -52,7 +56,9 @@ struct PreferNoSchedule<'p> {
 
 impl NodeScorer for PreferNoSchedule<'_> {
     fn score(&self, _: &NodeInfo, node: &Node) -> i64 {
-        let intolerable = |taint: &&Taint| taint.effect == "PreferNoSchedule" && !self.tolerations.iter().any(|t| tolerates(t, taint));
+        let intolerable = |taint: &&Taint| {
+            taint.effect == "PreferNoSchedule" && !self.tolerations.iter().any(|t| tolerates(t, taint))
+        };
         node.taints.iter().filter(intolerable).count() as i64
     }
 
@@ -67,7 +73,11 @@ impl ScorePlugin for TaintToleration {
     }
 
     fn pre_score<'p>(&'p self, pod: &'p Pod, _: &'p State, _: &[(&NodeInfo, &Node)]) -> Result<PreScore<'p>, String> {
-        let tolerations = pod.tolerations.iter().filter(|t| t.effect.is_empty() || t.effect == "PreferNoSchedule").collect();
+        let tolerations = pod
+            .tolerations
+            .iter()
+            .filter(|t| t.effect.is_empty() || t.effect == "PreferNoSchedule")
+            .collect();
         Ok(PreScore::Run(Box::new(PreferNoSchedule { tolerations })))
     }
 }
