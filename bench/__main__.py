@@ -16,7 +16,8 @@ def available() -> list[str]:
     """The modules that are benchmarks (they define ``main``), not their helpers."""
     here = Path(__file__).parent
     return sorted(
-        m.name for m in pkgutil.iter_modules([str(here)])
+        m.name
+        for m in pkgutil.iter_modules([str(here)])
         if not m.name.startswith("_") and "\ndef main(" in (here / f"{m.name}.py").read_text()
     )
 

@@ -44,32 +44,37 @@ def operations(name: str, kubeconfig: str, namespace: str) -> tuple[Callable[[],
         import dataclasses
 
         from kcore import load_kubeconfig
-        from kcore.clients import AsyncRESTClient, AsyncResourceClient, RESTClient, ResourceClient, ResourceInfo
+        from kcore.clients import AsyncResourceClient, AsyncRESTClient, ResourceClient, ResourceInfo, RESTClient
 
         config = dataclasses.replace(load_kubeconfig(kubeconfig), qps=-1)
         pods = ResourceInfo("", "v1", "pods", "Pod", namespaced=True)
         protobuf = "protobuf" in name
         if "asyncio" in name:
-            aclient: AsyncResourceClient[dict] = AsyncResourceClient(AsyncRESTClient(config, protobuf=protobuf), pods, namespace)
+            aclient: AsyncResourceClient[dict] = AsyncResourceClient(
+                AsyncRESTClient(config, protobuf=protobuf), pods, namespace
+            )
             loop = asyncio.new_event_loop()
-            return (lambda: len(loop.run_until_complete(aclient.list())["items"]),
-                    lambda n: loop.run_until_complete(aclient.get(n)))
+            return (
+                lambda: len(loop.run_until_complete(aclient.list())["items"]),
+                lambda n: loop.run_until_complete(aclient.get(n)),
+            )
         client: ResourceClient[dict] = ResourceClient(RESTClient(config, protobuf=protobuf), pods, namespace)
         return lambda: len(client.list()["items"]), client.get
     if name == "kubernetes":
         import kubernetes
 
         api = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=kubeconfig))
-        return (lambda: len(api.list_namespaced_pod(namespace).items),
-                lambda n: api.read_namespaced_pod(n, namespace))
+        return (lambda: len(api.list_namespaced_pod(namespace).items), lambda n: api.read_namespaced_pod(n, namespace))
     if name == "kubernetes_asyncio":
         import kubernetes_asyncio
 
         loop = asyncio.new_event_loop()
         api_client = loop.run_until_complete(kubernetes_asyncio.config.new_client_from_config(config_file=kubeconfig))
         core = kubernetes_asyncio.client.CoreV1Api(api_client)
-        return (lambda: len(loop.run_until_complete(core.list_namespaced_pod(namespace)).items),
-                lambda n: loop.run_until_complete(core.read_namespaced_pod(n, namespace)))
+        return (
+            lambda: len(loop.run_until_complete(core.list_namespaced_pod(namespace)).items),
+            lambda n: loop.run_until_complete(core.read_namespaced_pod(n, namespace)),
+        )
     if name == "lightkube":
         from lightkube import Client, KubeConfig
         from lightkube.resources.core_v1 import Pod
@@ -81,8 +86,10 @@ def operations(name: str, kubeconfig: str, namespace: str) -> tuple[Callable[[],
         from kr8s.objects import Pod as Kr8sPod
 
         api = kr8s.api(kubeconfig=kubeconfig)
-        return (lambda: len(list(api.get("pods", namespace=namespace))),
-                lambda n: Kr8sPod.get(n, namespace=namespace, api=api))
+        return (
+            lambda: len(list(api.get("pods", namespace=namespace))),
+            lambda n: Kr8sPod.get(n, namespace=namespace, api=api),
+        )
     raise ValueError(f"unknown client {name!r}")
 
 
@@ -112,14 +119,16 @@ def create_pods(kubeconfig: str, namespace: str, count: int) -> None:
     import dataclasses
 
     from kcore import load_kubeconfig
-    from kcore.clients import AsyncRESTClient, AsyncResourceClient, ResourceInfo
+    from kcore.clients import AsyncResourceClient, AsyncRESTClient, ResourceInfo
 
     config = dataclasses.replace(load_kubeconfig(kubeconfig), qps=-1)
 
     async def create_all() -> None:
         rest = AsyncRESTClient(config)
         await rest.post().resource("namespaces").body({"metadata": {"name": namespace}}).do()
-        pods: AsyncResourceClient[dict] = AsyncResourceClient(rest, ResourceInfo("", "v1", "pods", "Pod", True), namespace)
+        pods: AsyncResourceClient[dict] = AsyncResourceClient(
+            rest, ResourceInfo("", "v1", "pods", "Pod", True), namespace
+        )
         for start in range(0, count, 200):
             batch = []
             for i in range(start, min(start + 200, count)):
@@ -132,11 +141,15 @@ def create_pods(kubeconfig: str, namespace: str, count: int) -> None:
 
 
 def table(rows: list[dict[str, Any]], pods: int, gets: int) -> str:
-    out = [f"| client | list {pods:,} pods: wall s | CPU s | pods/s | {gets:,} GETs: wall s | CPU s | GETs/s | peak RSS MB |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"| client | list {pods:,} pods: wall s | CPU s | pods/s | {gets:,} GETs: wall s | CPU s | GETs/s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        out.append(f"| {r['client']} | {r['list_wall']:.2f} | {r['list_cpu']:.2f} | {pods / r['list_wall']:,.0f} | "
-                   f"{r['get_wall']:.2f} | {r['get_cpu']:.2f} | {gets / r['get_wall']:,.0f} | {r['peak_rss'] / 2**20:,.0f} |")
+        out.append(
+            f"| {r['client']} | {r['list_wall']:.2f} | {r['list_cpu']:.2f} | {pods / r['list_wall']:,.0f} | "
+            f"{r['get_wall']:.2f} | {r['get_cpu']:.2f} | {gets / r['get_wall']:,.0f} | {r['peak_rss'] / 2**20:,.0f} |"
+        )
     return "\n".join(out)
 
 
@@ -147,11 +160,15 @@ def bars(rows: list[dict[str, Any]]) -> list[str]:
     lines = [f"- fastest kcore list: {kcore['client']}, {kcore['list_wall']:.2f} s"]
     if "kubernetes" in by:
         ratio = by["kubernetes"]["list_wall"] / kcore["list_wall"]
-        lines.append(f"- vs the official kubernetes client: {ratio:.1f}× faster (bar ≥ 5×) — {'met' if ratio >= 5 else 'NOT met'}")
+        lines.append(
+            f"- vs the official kubernetes client: {ratio:.1f}× faster (bar ≥ 5×) — {'met' if ratio >= 5 else 'NOT met'}"
+        )
     if peers:
         best = min(peers, key=lambda r: r["list_wall"])
         ratio = best["list_wall"] / kcore["list_wall"]
-        lines.append(f"- vs the fastest other peer ({best['client']}): {ratio:.1f}× faster (bar ≥ 2×) — {'met' if ratio >= 2 else 'NOT met'}")
+        lines.append(
+            f"- vs the fastest other peer ({best['client']}): {ratio:.1f}× faster (bar ≥ 2×) — {'met' if ratio >= 2 else 'NOT met'}"
+        )
     return lines
 
 
@@ -174,21 +191,39 @@ def main(argv: list[str]) -> int:
         print(f"created {max(pods, gets):,} pods in {time.perf_counter() - started:.1f} s", flush=True)
         for name in names:
             result = subprocess.run(
-                [sys.executable, "-m", "bench.clients", "--worker", name, str(cp.kubeconfig), namespace,
-                 str(pods), str(gets), str(runs)],
-                capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.clients",
+                    "--worker",
+                    name,
+                    str(cp.kubeconfig),
+                    namespace,
+                    str(pods),
+                    str(gets),
+                    str(runs),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=Path(__file__).resolve().parents[1],
             )
             if result.returncode != 0:
                 print(f"{name}: failed\n{result.stderr[-2000:]}", file=sys.stderr)
                 continue
             rows.append({"client": name, **json.loads(result.stdout.strip().splitlines()[-1])})
             print(f"{name}: list {rows[-1]['list_wall']:.2f} s, {gets} GETs {rows[-1]['get_wall']:.2f} s", flush=True)
-    text = "\n".join([
-        f"## Clients: list {pods:,} pods, {gets:,} single GETs (`python -m bench clients`)", "",
-        "Each client in its own process against one kcore.testenv control plane; medians of "
-        f"{runs} runs after a warm-up; load average {open('/proc/loadavg').read().split()[0]} at the end.", "",
-        table(rows, pods, gets), "", *bars(rows),
-    ])
+    text = "\n".join(
+        [
+            f"## Clients: list {pods:,} pods, {gets:,} single GETs (`python -m bench clients`)",
+            "",
+            "Each client in its own process against one kcore.testenv control plane; medians of "
+            f"{runs} runs after a warm-up; load average {open('/proc/loadavg').read().split()[0]} at the end.",
+            "",
+            table(rows, pods, gets),
+            "",
+            *bars(rows),
+        ]
+    )
     print(text)
     write_section(SECTION, text)
     return 0

@@ -25,8 +25,8 @@ import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 from bench.readme import write_section
@@ -49,7 +49,13 @@ DECODERS = {
 WARM_UP = "-warm-up"
 # The pods of a list: from one template (the issue's bars are measured on these), or all distinct.
 ALIKE, DISTINCT = "one template", "all distinct"
-DISTINCT_DECODERS = ["kcore.decode (JSON)", "kcore.decode (protobuf)", "kcore.decode_compact (JSON)", "kcore.decode_compact (protobuf)", "orjson.loads"]
+DISTINCT_DECODERS = [
+    "kcore.decode (JSON)",
+    "kcore.decode (protobuf)",
+    "kcore.decode_compact (JSON)",
+    "kcore.decode_compact (protobuf)",
+    "orjson.loads",
+]
 
 
 def decoder(name: str) -> Callable[[bytes], Any]:
@@ -102,7 +108,11 @@ def worker(name: str, path: str, count: int, runs: int) -> dict[str, float]:
         times.append(time.perf_counter() - start)
         del decoded
         gc.collect()
-    return {"seconds": min(times), "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "bytes_per_pod": per_pod}
+    return {
+        "seconds": min(times),
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "bytes_per_pod": per_pod,
+    }
 
 
 def pod(i: int, run: str, distinct: bool) -> dict[str, Any]:
@@ -116,21 +126,51 @@ def pod(i: int, run: str, distinct: bool) -> dict[str, Any]:
     return {
         "metadata": {
             "name": f"web-{run}-{i:05d}",
-            "labels": {"app": f"web{v}", "tier": "frontend", "team": "payments", "version": "v1.27.3", "pod-template-hash": f"7d9f8c6b5d{v}"},
-            "annotations": {"prometheus.io/scrape": "true", "kubectl.kubernetes.io/restartedAt": "2026-11-02T10:15:00Z"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"web-7d9f8c6b5d{v}", "uid": owner,
-                                 "controller": True, "blockOwnerDeletion": True}],
+            "labels": {
+                "app": f"web{v}",
+                "tier": "frontend",
+                "team": "payments",
+                "version": "v1.27.3",
+                "pod-template-hash": f"7d9f8c6b5d{v}",
+            },
+            "annotations": {
+                "prometheus.io/scrape": "true",
+                "kubectl.kubernetes.io/restartedAt": "2026-11-02T10:15:00Z",
+            },
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": f"web-7d9f8c6b5d{v}",
+                    "uid": owner,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         },
         "spec": {
             "containers": [
-                {"name": f"web{v}", "image": f"registry.example.com/payments/web{v}:1.27.3", "args": [f"--port={8080 + (i if distinct else 0)}"],
-                 "ports": [{"name": "http", "containerPort": 8080}],
-                 "env": [{"name": f"MODE{v}", "value": "production"}, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
-                 "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                 "volumeMounts": [{"name": f"config{v}", "mountPath": "/etc/app"}, {"name": f"cache{v}", "mountPath": "/var/cache/app"}],
-                 "readinessProbe": {"httpGet": {"path": f"/ready{v}", "port": "http"}, "periodSeconds": 5}},
+                {
+                    "name": f"web{v}",
+                    "image": f"registry.example.com/payments/web{v}:1.27.3",
+                    "args": [f"--port={8080 + (i if distinct else 0)}"],
+                    "ports": [{"name": "http", "containerPort": 8080}],
+                    "env": [
+                        {"name": f"MODE{v}", "value": "production"},
+                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    ],
+                    "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                    "volumeMounts": [
+                        {"name": f"config{v}", "mountPath": "/etc/app"},
+                        {"name": f"cache{v}", "mountPath": "/var/cache/app"},
+                    ],
+                    "readinessProbe": {"httpGet": {"path": f"/ready{v}", "port": "http"}, "periodSeconds": 5},
+                },
             ],
-            "volumes": [{"name": f"config{v}", "configMap": {"name": f"web-config{v}"}}, {"name": f"cache{v}", "emptyDir": {"sizeLimit": "1Gi"}}],
+            "volumes": [
+                {"name": f"config{v}", "configMap": {"name": f"web-config{v}"}},
+                {"name": f"cache{v}", "emptyDir": {"sizeLimit": "1Gi"}},
+            ],
             "nodeSelector": {"kubernetes.io/os": "linux"},
             "nodeName": f"node-{i % 50:02d}",
         },
@@ -144,19 +184,36 @@ def pod_status(i: int, distinct: bool) -> dict[str, Any]:
     ready = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_795_000_007 + i))
     # 10.244.0.2 on, 250 a /24; past 64,000 pods on into 10.245 (the first 64,000 as before).
     host, ip = f"10.0.{i % 50}.10", f"10.{244 + i // 64_000}.{i // 250 % 256}.{i % 250 + 2}"
-    conditions = [("PodReadyToStartContainers", started), ("Initialized", started), ("Ready", ready),
-                  ("ContainersReady", ready), ("PodScheduled", started)]
+    conditions = [
+        ("PodReadyToStartContainers", started),
+        ("Initialized", started),
+        ("Ready", ready),
+        ("ContainersReady", ready),
+        ("PodScheduled", started),
+    ]
     return {
         "phase": "Running",
-        "conditions": [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": at} for t, at in conditions],
-        "hostIP": host, "hostIPs": [{"ip": host}], "podIP": ip, "podIPs": [{"ip": ip}],
+        "conditions": [
+            {"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": at} for t, at in conditions
+        ],
+        "hostIP": host,
+        "hostIPs": [{"ip": host}],
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
         "startTime": started,
-        "containerStatuses": [{
-            "name": f"web{v}", "state": {"running": {"startedAt": ready}}, "lastState": {}, "ready": True, "restartCount": 0,
-            "image": f"registry.example.com/payments/web{v}:1.27.3",
-            "imageID": "registry.example.com/payments/web@sha256:4f9c2e7d1b3a5c8e0f6d2b4a9c7e1f3d5b8a0c2e4f6d8b1a3c5e7f9d0b2a4c6e",
-            "containerID": f"containerd://{uuid.UUID(int=i + 1).hex * 2}", "started": True,
-        }],
+        "containerStatuses": [
+            {
+                "name": f"web{v}",
+                "state": {"running": {"startedAt": ready}},
+                "lastState": {},
+                "ready": True,
+                "restartCount": 0,
+                "image": f"registry.example.com/payments/web{v}:1.27.3",
+                "imageID": "registry.example.com/payments/web@sha256:4f9c2e7d1b3a5c8e0f6d2b4a9c7e1f3d5b8a0c2e4f6d8b1a3c5e7f9d0b2a4c6e",
+                "containerID": f"containerd://{uuid.UUID(int=i + 1).hex * 2}",
+                "started": True,
+            }
+        ],
         "qosClass": "Burstable",
     }
 
@@ -164,6 +221,7 @@ def pod_status(i: int, distinct: bool) -> dict[str, Any]:
 def create_pods(kube: Any, namespace: str, count: int, run: str, distinct: bool, threads: int = 8) -> None:
     """Creates pods, then reports their status as the kubelet would, over keep-alive
     connections from a few threads (the server does the work)."""
+
     def send(conn: Any, method: str, path: str, body: dict[str, Any], content_type: str, want: int) -> None:
         conn.request(method, path, body=json.dumps(body), headers=kube.headers({"Content-Type": content_type}))
         resp = conn.getresponse()
@@ -177,8 +235,14 @@ def create_pods(kube: Any, namespace: str, count: int, run: str, distinct: bool,
         for i in range(start, count, threads):
             created = pod(i, run, distinct)
             send(conn, "POST", pods, created, JSON, 201)
-            send(conn, "PATCH", f"{pods}/{created['metadata']['name']}/status?fieldManager=kubelet",
-                 {"status": pod_status(i, distinct)}, "application/strategic-merge-patch+json", 200)
+            send(
+                conn,
+                "PATCH",
+                f"{pods}/{created['metadata']['name']}/status?fieldManager=kubelet",
+                {"status": pod_status(i, distinct)},
+                "application/strategic-merge-patch+json",
+                200,
+            )
         conn.close()
 
     pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
@@ -200,11 +264,15 @@ def fetch(kube: Any, namespace: str, accept: str, limit: int = 0) -> bytes:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    out = ["| pods | pods are | decoder | body MB | wall s | MB/s | pods/s | peak RSS MB | kept bytes/pod |",
-           "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| pods | pods are | decoder | body MB | wall s | MB/s | pods/s | peak RSS MB | kept bytes/pod |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        out.append(f"| {r['pods']:,} | {r['shape']} | {r['decoder']} | {r['mb']:.1f} | {r['seconds']:.3f} | {r['mb'] / r['seconds']:,.0f} | "
-                   f"{r['pods'] / r['seconds']:,.0f} | {r['peak_rss'] / 2**20:,.0f} | {r['bytes_per_pod']:,.0f} |")
+        out.append(
+            f"| {r['pods']:,} | {r['shape']} | {r['decoder']} | {r['mb']:.1f} | {r['seconds']:.3f} | {r['mb'] / r['seconds']:,.0f} | "
+            f"{r['pods'] / r['seconds']:,.0f} | {r['peak_rss'] / 2**20:,.0f} | {r['bytes_per_pod']:,.0f} |"
+        )
     return "\n".join(out)
 
 
@@ -216,18 +284,26 @@ def bars(rows: list[dict[str, Any]]) -> list[str]:
     orjson_s = t["orjson.loads"]["seconds"]
     checks = [
         ("JSON → dicts ≥ 2× orjson.loads", orjson_s / t["kcore.decode (JSON)"]["seconds"], 2.0),
-        ("protobuf → dicts ≥ 1× kcore JSON → dicts (per pod)", t["kcore.decode (JSON)"]["seconds"] / t["kcore.decode (protobuf)"]["seconds"], 1.0),
+        (
+            "protobuf → dicts ≥ 1× kcore JSON → dicts (per pod)",
+            t["kcore.decode (JSON)"]["seconds"] / t["kcore.decode (protobuf)"]["seconds"],
+            1.0,
+        ),
         ("compact (JSON) ≥ 5× orjson.loads", orjson_s / t["kcore.decode_compact (JSON)"]["seconds"], 5.0),
         ("compact (protobuf) ≥ 5× orjson.loads", orjson_s / t["kcore.decode_compact (protobuf)"]["seconds"], 5.0),
     ]
     lines = [f"- {what}: {got:.2f}× — {'met' if got >= want else 'NOT met'}" for what, got, want in checks]
     if d:
         ratio = d["kcore.decode (JSON)"]["seconds"] / d["kcore.decode (protobuf)"]["seconds"]
-        lines.append(f"- protobuf → dicts on {n:,} all-distinct pods (no repeats to copy; not the issue's bar): {ratio:.2f}× kcore JSON → dicts")
+        lines.append(
+            f"- protobuf → dicts on {n:,} all-distinct pods (no repeats to copy; not the issue's bar): {ratio:.2f}× kcore JSON → dicts"
+        )
     for name in ("kcore.decode_compact (JSON)", "kcore.decode_compact (protobuf)"):
         kept = t[name]["bytes_per_pod"]
-        lines.append(f"- {name}: {kept:,.0f} bytes per cached pod ≤ 6 KB — {'met' if kept <= 6144 else 'NOT met'} "
-                     f"(plain dicts: {t['kcore.decode (JSON)']['bytes_per_pod']:,.0f}, orjson: {t['orjson.loads']['bytes_per_pod']:,.0f})")
+        lines.append(
+            f"- {name}: {kept:,.0f} bytes per cached pod ≤ 6 KB — {'met' if kept <= 6144 else 'NOT met'} "
+            f"(plain dicts: {t['kcore.decode (JSON)']['bytes_per_pod']:,.0f}, orjson: {t['orjson.loads']['bytes_per_pod']:,.0f})"
+        )
     return lines
 
 
@@ -255,8 +331,11 @@ def main(argv: list[str]) -> int:
                 create_pods(kube, ns, n, run, distinct=shape == DISTINCT)
                 print(f"created {n:,} pods ({shape}) in {time.perf_counter() - start:.0f} s", flush=True)
                 bodies = {ct: fetch(kube, ns, ct) for ct in (JSON, PROTOBUF)}
-                print(f"  list bodies: JSON {len(bodies[JSON]) / 1e6:.1f} MB ({len(bodies[JSON]) / n:,.0f} B/pod), "
-                      f"protobuf {len(bodies[PROTOBUF]) / 1e6:.1f} MB", flush=True)
+                print(
+                    f"  list bodies: JSON {len(bodies[JSON]) / 1e6:.1f} MB ({len(bodies[JSON]) / n:,.0f} B/pod), "
+                    f"protobuf {len(bodies[PROTOBUF]) / 1e6:.1f} MB",
+                    flush=True,
+                )
                 for ct, body in bodies.items():
                     body_path(tmp, n, ct).write_bytes(body)
                     Path(f"{body_path(tmp, n, ct)}{WARM_UP}").write_bytes(fetch(kube, ns, ct, limit=5))
@@ -264,28 +343,37 @@ def main(argv: list[str]) -> int:
                 for _ in range(rounds):
                     for name in decoders:
                         path = body_path(tmp, n, DECODERS[name])
-                        out = subprocess.run([sys.executable, "-m", "bench.codec", "--worker", name, str(path), str(n), str(runs)],
-                                             capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+                        out = subprocess.run(
+                            [sys.executable, "-m", "bench.codec", "--worker", name, str(path), str(n), str(runs)],
+                            capture_output=True,
+                            text=True,
+                            cwd=Path(__file__).parent.parent,
+                        )
                         if out.returncode:
                             print(out.stderr, file=sys.stderr)
                             return 1
                         result = json.loads(out.stdout.strip().splitlines()[-1])
                         print(f"  {name:34} {result['seconds']:.3f} s", flush=True)
                         best[name] = {k: min(v, best.get(name, result)[k]) for k, v in result.items()}
-                rows += [{"pods": n, "shape": shape, "decoder": name, "mb": len(bodies[DECODERS[name]]) / 1e6, **best[name]} for name in decoders]
-    text = "\n".join([
-        "## codec: list bodies into Python objects",
-        "",
-        f"`python -m bench codec` on {os.cpu_count()} cores, Python {sys.version.split()[0]}, garbage collector on; "
-        f"best of {rounds} rounds × {runs} runs, a fresh process per decoder and round. Bodies are PodLists fetched from a real kube-apiserver "
-        "(kcore.testenv): pods from one template, as a ReplicaSet makes them, and pods that are all distinct. "
-        "*Kept bytes/pod*: RSS growth from decoding the list and keeping its items, measured first in the decoder's process "
-        "(after a warm-up on five pods), so no earlier decode left freed memory to reuse.",
-        "",
-        table(rows),
-        "",
-        *bars(rows),
-    ])
+                rows += [
+                    {"pods": n, "shape": shape, "decoder": name, "mb": len(bodies[DECODERS[name]]) / 1e6, **best[name]}
+                    for name in decoders
+                ]
+    text = "\n".join(
+        [
+            "## codec: list bodies into Python objects",
+            "",
+            f"`python -m bench codec` on {os.cpu_count()} cores, Python {sys.version.split()[0]}, garbage collector on; "
+            f"best of {rounds} rounds × {runs} runs, a fresh process per decoder and round. Bodies are PodLists fetched from a real kube-apiserver "
+            "(kcore.testenv): pods from one template, as a ReplicaSet makes them, and pods that are all distinct. "
+            "*Kept bytes/pod*: RSS growth from decoding the list and keeping its items, measured first in the decoder's process "
+            "(after a warm-up on five pods), so no earlier decode left freed memory to reuse.",
+            "",
+            table(rows),
+            "",
+            *bars(rows),
+        ]
+    )
     print(text)
     write_section(SECTION, text)
     return 0

@@ -82,11 +82,19 @@ def cpu() -> float:
 
 
 def result(tally: Tally, seconds: float, before: int, cpu_before: float) -> dict[str, Any]:
-    return {"seconds": seconds, "cpu": cpu() - cpu_before, "reconciled": len(tally.keys), "reconciles": tally.calls,
-            "rss": rss(), "rss_before": before, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {
+        "seconds": seconds,
+        "cpu": cpu() - cpu_before,
+        "reconciled": len(tally.keys),
+        "reconciles": tally.calls,
+        "rss": rss(),
+        "rss_before": before,
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 # -- the runners (each in a fresh process) --------------------------------------------------------
+
 
 def run_kcore_threads(kubeconfig: str, objects: int, workers: int) -> dict[str, Any]:
     import kcore
@@ -197,15 +205,18 @@ def run_kopf(kubeconfig: str, objects: int, form: str) -> dict[str, Any]:
         body["data"]  # the object as kopf delivered it: kopf has no lister
         tally.count(f"{namespace}/{name}")
 
-    async def reconcile_from_index(*, namespace: Optional[str], name: str,
-                                   configmaps: kopf.Index[tuple[Optional[str], str], Any], **_: Any) -> None:
+    async def reconcile_from_index(
+        *, namespace: Optional[str], name: str, configmaps: kopf.Index[tuple[Optional[str], str], Any], **_: Any
+    ) -> None:
         next(iter(configmaps[(namespace, name)]))["data"]
         tally.count(f"{namespace}/{name}")
 
     if form == KOPF_INDEX:
+
         @kopf.index("configmaps", id="configmaps")
-        async def configmaps(*, namespace: Optional[str], name: str, body: Any,
-                             **_: Any) -> dict[tuple[Optional[str], str], Any]:
+        async def configmaps(
+            *, namespace: Optional[str], name: str, body: Any, **_: Any
+        ) -> dict[tuple[Optional[str], str], Any]:
             return {(namespace, name): body}
 
     if form == KOPF_EVENT:
@@ -219,10 +230,10 @@ def run_kopf(kubeconfig: str, objects: int, form: str) -> dict[str, Any]:
         gc.collect()
         before, cpu_before = rss(), cpu()
         start = time.perf_counter()
-        operator = asyncio.ensure_future(kopf.operator(standalone=True, namespaces=[NAMESPACE],
-                                                       stop_flag=stop))
-        await asyncio.wait({operator, asyncio.ensure_future(stop.wait())}, timeout=TIMEOUT,
-                           return_when=asyncio.FIRST_COMPLETED)
+        operator = asyncio.ensure_future(kopf.operator(standalone=True, namespaces=[NAMESPACE], stop_flag=stop))
+        await asyncio.wait(
+            {operator, asyncio.ensure_future(stop.wait())}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
         assert stop.is_set(), f"{len(tally.keys)} of {objects} reconciled"
         got = result(tally, time.perf_counter() - start, before, cpu_before)
         await operator
@@ -232,8 +243,17 @@ def run_kopf(kubeconfig: str, objects: int, form: str) -> dict[str, Any]:
 
 
 def run_controller_runtime(kubeconfig: str, objects: int, workers: int) -> dict[str, Any]:
-    out = subprocess.run([str(go_binary()), f"-kubeconfig={kubeconfig}", f"-namespace={NAMESPACE}",
-                          f"-objects={objects}", f"-workers={workers}"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            str(go_binary()),
+            f"-kubeconfig={kubeconfig}",
+            f"-namespace={NAMESPACE}",
+            f"-objects={objects}",
+            f"-workers={workers}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"controller_go failed ({out.returncode}):\n{out.stderr[-3000:]}")
     got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -258,8 +278,12 @@ def worker(name: str, kubeconfig: str, objects: int, workers: int) -> dict[str, 
 def run(name: str, kubeconfig: str, objects: int, workers: int) -> dict[str, Any]:
     if name == CONTROLLER_RUNTIME:
         return run_controller_runtime(kubeconfig, objects, workers)
-    done = subprocess.run([sys.executable, "-m", "bench.controller", "--worker", name, kubeconfig, str(objects),
-                           str(workers)], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.controller", "--worker", name, kubeconfig, str(objects), str(workers)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     got: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -267,6 +291,7 @@ def run(name: str, kubeconfig: str, objects: int, workers: int) -> dict[str, Any
 
 
 # -- the objects ------------------------------------------------------------------------------------
+
 
 def create_configmaps(kubeconfig: str, objects: int, in_flight: int = 64) -> None:
     """The namespace and ConfigMaps cm-00000.. in it, with kcore's asyncio client."""
@@ -295,9 +320,13 @@ def written(kubeconfig: str) -> dict[str, Any]:
     import kcore
 
     cs = kcore.Clientset(kcore.load_kubeconfig(kubeconfig))
-    return {"configmaps": {cm["metadata"]["name"]: cm["metadata"]["resourceVersion"]
-                           for cm in cs.core_v1.config_maps(NAMESPACE).list()["items"]},
-            "events": len(cs.core_v1.events(NAMESPACE).list()["items"])}
+    return {
+        "configmaps": {
+            cm["metadata"]["name"]: cm["metadata"]["resourceVersion"]
+            for cm in cs.core_v1.config_maps(NAMESPACE).list()["items"]
+        },
+        "events": len(cs.core_v1.events(NAMESPACE).list()["items"]),
+    }
 
 
 def load() -> float:
@@ -313,25 +342,42 @@ def measure(kubeconfig: str, names: list[str], objects: int, workers: int, runs:
             got["load"] = load()
             assert got["reconciled"] == objects, (name, got)
             results.setdefault(name, []).append(got)
-            print(f"  {name:20} {got['seconds']:7.2f} s, CPU {got['cpu']:6.2f} s, {got['reconciles']:,} reconciles, "
-                  f"RSS {got['rss'] / MB:,.0f} MB (load {got['load']:.2f})", flush=True)
-    return [{"runner": name, "runs": len(of), "seconds": min(r["seconds"] for r in of),
-             "reconciles": max(r["reconciles"] for r in of), "cpu": min(r["cpu"] for r in of), "rss": statistics.median(r["rss"] for r in of),
-             "growth": statistics.median(r["rss"] - r["rss_before"] for r in of),
-             "load": max(r["load"] for r in of)} for name, of in results.items()]
+            print(
+                f"  {name:20} {got['seconds']:7.2f} s, CPU {got['cpu']:6.2f} s, {got['reconciles']:,} reconciles, "
+                f"RSS {got['rss'] / MB:,.0f} MB (load {got['load']:.2f})",
+                flush=True,
+            )
+    return [
+        {
+            "runner": name,
+            "runs": len(of),
+            "seconds": min(r["seconds"] for r in of),
+            "reconciles": max(r["reconciles"] for r in of),
+            "cpu": min(r["cpu"] for r in of),
+            "rss": statistics.median(r["rss"] for r in of),
+            "growth": statistics.median(r["rss"] - r["rss_before"] for r in of),
+            "load": max(r["load"] for r in of),
+        }
+        for name, of in results.items()
+    ]
 
 
 # -- the report ---------------------------------------------------------------------------------------
 
-MB = 2 ** 20
+MB = 2**20
 
 
 def table(rows: list[dict[str, Any]], objects: int) -> str:
-    out = ["| runner | s to all reconciled (best) | objects/s | CPU s (least) | reconcile calls | RSS MB | "
-           "RSS growth MB | load (1 min, max) |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| runner | s to all reconciled (best) | objects/s | CPU s (least) | reconcile calls | RSS MB | "
+        "RSS growth MB | load (1 min, max) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        out.append(f"| {r['runner']} | {r['seconds']:.2f} | {objects / r['seconds']:,.0f} | {r['cpu']:.2f} | {r['reconciles']:,} | "
-                   f"{r['rss'] / MB:,.0f} | {r['growth'] / MB:,.0f} | {r['load']:.1f} |")
+        out.append(
+            f"| {r['runner']} | {r['seconds']:.2f} | {objects / r['seconds']:,.0f} | {r['cpu']:.2f} | {r['reconciles']:,} | "
+            f"{r['rss'] / MB:,.0f} | {r['growth'] / MB:,.0f} | {r['load']:.1f} |"
+        )
     return "\n".join(out)
 
 
@@ -344,67 +390,78 @@ def bars(rows: list[dict[str, Any]]) -> list[str]:
         if kopfs:
             fastest = min(kopfs, key=lambda r: r["seconds"])
             ratio = fastest["seconds"] / k
-            lines.append(f"- {name} ≥ 10× faster than kopf (its fastest form, {fastest['runner']}): {ratio:.1f}× — "
-                         f"{'met' if ratio >= 10 else 'NOT met'} (CPU seconds: {fastest['cpu'] / by[name]['cpu']:.1f}× fewer)")
+            lines.append(
+                f"- {name} ≥ 10× faster than kopf (its fastest form, {fastest['runner']}): {ratio:.1f}× — "
+                f"{'met' if ratio >= 10 else 'NOT met'} (CPU seconds: {fastest['cpu'] / by[name]['cpu']:.1f}× fewer)"
+            )
         if CONTROLLER_RUNTIME in by:
             ratio = k / by[CONTROLLER_RUNTIME]["seconds"]
-            lines.append(f"- {name} within 2× of controller-runtime: {ratio:.2f}× its time — "
-                         f"{'met' if ratio <= 2 else 'NOT met'} (CPU seconds: "
-                         f"{by[name]['cpu'] / by[CONTROLLER_RUNTIME]['cpu']:.2f}× its)")
+            lines.append(
+                f"- {name} within 2× of controller-runtime: {ratio:.2f}× its time — "
+                f"{'met' if ratio <= 2 else 'NOT met'} (CPU seconds: "
+                f"{by[name]['cpu'] / by[CONTROLLER_RUNTIME]['cpu']:.2f}× its)"
+            )
     return lines
 
 
 def describe(objects: int, workers: int, runs: int, index_max: int, began: float) -> str:
     from importlib.metadata import version
 
-    tree = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    tree = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
-    return "\n".join([
-        f"`python -m bench controller --objects={objects} --workers={workers} --runs={runs}` "
-        f"({time.strftime('%Y-%m-%d', time.localtime(began))}) on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-        f"kcore {tree}, controller-runtime v0.25.3 with client-go v0.37.2 ({go}), kopf {version('kopf')}. "
-        f"{objects:,} ConfigMaps in one namespace of a kcore.testenv control plane of their own (kube-apiserver "
-        "v1.37.2 and etcd on the same cores); each runner in a fresh process, timed from starting its controller "
-        "(imports done, clients built; so the time includes listing and caching every ConfigMap) until every key "
-        "has been reconciled once by a no-op reconcile that reads the object from the runner's cache. Time is the "
-        f"best, memory the median, of {runs} runs taken in rounds over the runners; *CPU* the process's user + "
-        "system seconds over the same span (every thread), the least of the runs: on a shared machine it moves less "
-        "than the time does. *RSS* is the whole process's resident memory once all are reconciled, *growth* that "
-        "minus just before the start.",
-        "",
-        f"- **kcore threads**: `kcore.controller.Controller(workers={workers}).for_(factory.core_v1.config_maps())`, "
-        "the reconcile `lister.get(name)` (its default informer: protobuf, streaming list, compact cache).",
-        "- **kcore asyncio**: the same with `kcore.aio.Controller`, `aio.SharedInformerFactory` and an `async def` "
-        "reconcile.",
-        f"- **controller-runtime**: bench/controller_go, a manager (cache restricted to the namespace, metrics and "
-        f"probes off) and `NewControllerManagedBy(mgr).For(&ConfigMap{{}})` with MaxConcurrentReconciles {workers}; "
-        "the reconciler `Get`s the ConfigMap through the manager's client, i.e. from its cache.",
-        "- **kopf**: `kopf.operator(standalone=True, namespaces=[…])` with one `async def` handler decorated "
-        "`@kopf.on.create` and `@kopf.on.resume` (kopf's form for reconciling the objects that exist when it starts: "
-        "a never-handled object is a create, one handled before a restart a resume), reading the ConfigMap kopf "
-        "hands it (`body`): kopf has no lister, it delivers each object with its event. Fairness: kopf by default "
-        "writes its state into each object (a `last-handled-configuration` annotation, progress annotations) and "
-        "posts a k8s Event per handled object; here `settings.persistence` holds a diff-base and a progress storage "
-        "that keep that state in the operator's memory (subclasses of kopf's own `DiffBaseStorage` and "
-        "`ProgressStorage`) and `settings.posting.enabled` is off, so kopf, like the others, writes nothing. Other "
-        "settings are kopf's defaults (each object a worker task of its own, no limit on how many run at once).",
-        "- **kopf on.event**: kopf's low-level `@kopf.on.event` handler (called for each watch event, no state "
-        "kept, no retries) reading `body`: the least kopf can do per object.",
-        f"- **kopf + index**: the kopf handler reading the ConfigMap from a `@kopf.index` of all ConfigMaps "
-        "instead (kopf's in-memory view of other objects, the nearest it has to a lister). Its start grows as the "
-        "square of the objects: each object's worker waits for the indices to be ready (kopf's toggles), and every "
-        "object indexed wakes every waiting worker (a cProfile shows the time in asyncio's Condition.wait_for under "
-        f"kopf's aiotoggles); so it is run only up to {index_max:,} objects (`--index-max`).",
-        "- The bars compare each kcore runner against the fastest kopf form run.",
-    ])
+    return "\n".join(
+        [
+            f"`python -m bench controller --objects={objects} --workers={workers} --runs={runs}` "
+            f"({time.strftime('%Y-%m-%d', time.localtime(began))}) on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+            f"kcore {tree}, controller-runtime v0.25.3 with client-go v0.37.2 ({go}), kopf {version('kopf')}. "
+            f"{objects:,} ConfigMaps in one namespace of a kcore.testenv control plane of their own (kube-apiserver "
+            "v1.37.2 and etcd on the same cores); each runner in a fresh process, timed from starting its controller "
+            "(imports done, clients built; so the time includes listing and caching every ConfigMap) until every key "
+            "has been reconciled once by a no-op reconcile that reads the object from the runner's cache. Time is the "
+            f"best, memory the median, of {runs} runs taken in rounds over the runners; *CPU* the process's user + "
+            "system seconds over the same span (every thread), the least of the runs: on a shared machine it moves less "
+            "than the time does. *RSS* is the whole process's resident memory once all are reconciled, *growth* that "
+            "minus just before the start.",
+            "",
+            f"- **kcore threads**: `kcore.controller.Controller(workers={workers}).for_(factory.core_v1.config_maps())`, "
+            "the reconcile `lister.get(name)` (its default informer: protobuf, streaming list, compact cache).",
+            "- **kcore asyncio**: the same with `kcore.aio.Controller`, `aio.SharedInformerFactory` and an `async def` "
+            "reconcile.",
+            f"- **controller-runtime**: bench/controller_go, a manager (cache restricted to the namespace, metrics and "
+            f"probes off) and `NewControllerManagedBy(mgr).For(&ConfigMap{{}})` with MaxConcurrentReconciles {workers}; "
+            "the reconciler `Get`s the ConfigMap through the manager's client, i.e. from its cache.",
+            "- **kopf**: `kopf.operator(standalone=True, namespaces=[…])` with one `async def` handler decorated "
+            "`@kopf.on.create` and `@kopf.on.resume` (kopf's form for reconciling the objects that exist when it starts: "
+            "a never-handled object is a create, one handled before a restart a resume), reading the ConfigMap kopf "
+            "hands it (`body`): kopf has no lister, it delivers each object with its event. Fairness: kopf by default "
+            "writes its state into each object (a `last-handled-configuration` annotation, progress annotations) and "
+            "posts a k8s Event per handled object; here `settings.persistence` holds a diff-base and a progress storage "
+            "that keep that state in the operator's memory (subclasses of kopf's own `DiffBaseStorage` and "
+            "`ProgressStorage`) and `settings.posting.enabled` is off, so kopf, like the others, writes nothing. Other "
+            "settings are kopf's defaults (each object a worker task of its own, no limit on how many run at once).",
+            "- **kopf on.event**: kopf's low-level `@kopf.on.event` handler (called for each watch event, no state "
+            "kept, no retries) reading `body`: the least kopf can do per object.",
+            f"- **kopf + index**: the kopf handler reading the ConfigMap from a `@kopf.index` of all ConfigMaps "
+            "instead (kopf's in-memory view of other objects, the nearest it has to a lister). Its start grows as the "
+            "square of the objects: each object's worker waits for the indices to be ready (kopf's toggles), and every "
+            "object indexed wakes every waiting worker (a cProfile shows the time in asyncio's Condition.wait_for under "
+            f"kopf's aiotoggles); so it is run only up to {index_max:,} objects (`--index-max`).",
+            "- The bars compare each kcore runner against the fastest kopf form run.",
+        ]
+    )
 
 
 def smaller(objects: int) -> list[str]:
     """A warning line when this run is not at the issue's size."""
     if objects == OBJECTS:
         return []
-    return [f"**A small-size run ({objects:,} objects), not the issue's {OBJECTS:,}**: the figures and bars hold for "
-            "this size only.", ""]
+    return [
+        f"**A small-size run ({objects:,} objects), not the issue's {OBJECTS:,}**: the figures and bars hold for "
+        "this size only.",
+        "",
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -412,7 +469,11 @@ def main(argv: list[str]) -> int:
         print(json.dumps(worker(argv[1], argv[2], int(argv[3]), int(argv[4]))), flush=True)
         os._exit(0)  # without finalizing: kopf's and the informers' threads may be mid-read
     opts = dict(a.lstrip("-").split("=", 1) for a in argv if "=" in a)
-    objects, runs, workers = int(opts.get("objects", str(OBJECTS))), int(opts.get("runs", "3")), int(opts.get("workers", "1"))
+    objects, runs, workers = (
+        int(opts.get("objects", str(OBJECTS))),
+        int(opts.get("runs", "3")),
+        int(opts.get("workers", "1")),
+    )
     index_max = int(opts.get("index-max", str(INDEX_MAX)))
     names = opts["only"].split(",") if "only" in opts else list(RUNNERS)
     unknown = sorted(set(names) - set(RUNNERS))
@@ -423,7 +484,9 @@ def main(argv: list[str]) -> int:
         go_binary()
     if KOPF_INDEX in names and objects > index_max:
         names.remove(KOPF_INDEX)
-        print(f"{KOPF_INDEX}: not run at {objects:,} objects (its start grows as their square; --index-max={index_max})")
+        print(
+            f"{KOPF_INDEX}: not run at {objects:,} objects (its start grows as their square; --index-max={index_max})"
+        )
 
     from kcore.testenv import ControlPlane
 
@@ -432,18 +495,33 @@ def main(argv: list[str]) -> int:
         kubeconfig = str(cp.kubeconfig)
         started = time.perf_counter()
         create_configmaps(kubeconfig, objects)
-        print(f"created {objects:,} ConfigMaps in {time.perf_counter() - started:.0f} s (load {load():.2f})", flush=True)
+        print(
+            f"created {objects:,} ConfigMaps in {time.perf_counter() - started:.0f} s (load {load():.2f})", flush=True
+        )
         before = written(kubeconfig)
         rows = measure(kubeconfig, names, objects, workers, runs)
         after = written(kubeconfig)
     changed = sum(after["configmaps"].get(name) != version for name, version in before["configmaps"].items())
-    untouched = (f"After all the runs no ConfigMap had changed (each one's resourceVersion as before) and the namespace "
-                 f"held {after['events']} Events: no runner wrote anything." if changed == 0 and after["events"] == 0
-                 else f"**Writes**: {changed:,} ConfigMaps changed and {after['events']:,} Events were posted during the runs.")
-    text = "\n".join([
-        f"## controller: runtime overhead, {objects:,} objects each reconciled once (`python -m bench controller`)", "",
-        describe(objects, workers, runs, index_max, began), "", *smaller(objects), table(rows, objects), "", untouched, "", *bars(rows),
-    ])
+    untouched = (
+        f"After all the runs no ConfigMap had changed (each one's resourceVersion as before) and the namespace "
+        f"held {after['events']} Events: no runner wrote anything."
+        if changed == 0 and after["events"] == 0
+        else f"**Writes**: {changed:,} ConfigMaps changed and {after['events']:,} Events were posted during the runs."
+    )
+    text = "\n".join(
+        [
+            f"## controller: runtime overhead, {objects:,} objects each reconciled once (`python -m bench controller`)",
+            "",
+            describe(objects, workers, runs, index_max, began),
+            "",
+            *smaller(objects),
+            table(rows, objects),
+            "",
+            untouched,
+            "",
+            *bars(rows),
+        ]
+    )
     print(text)
     write_section(SECTION, text)
     return 0

@@ -98,12 +98,20 @@ class ServiceLookup:
         return [
             (self.core.list_pod_for_all_namespaces, {}, self.on_pod),
             (self.core.list_service_for_all_namespaces, {}, self.on_service),
-            (self.custom.list_cluster_custom_object, {"group": GROUP, "version": VERSION, "plural": PLURAL},
-             self.on_podtoservice),
+            (
+                self.custom.list_cluster_custom_object,
+                {"group": GROUP, "version": VERSION, "plural": PLURAL},
+                self.on_podtoservice,
+            ),
         ]
 
-    def relist(self, list_fn: Callable[..., Any], args: dict[str, Any], on_event: Callable[[str, Any, Any], None],
-               cache: dict[str, Any]) -> str:
+    def relist(
+        self,
+        list_fn: Callable[..., Any],
+        args: dict[str, Any],
+        on_event: Callable[[str, Any, Any], None],
+        cache: dict[str, Any],
+    ) -> str:
         """LIST into ``cache`` (what is gone from it counts as deleted); the list's resourceVersion."""
         listed = list_fn(**args)
         items = listed["items"] if isinstance(listed, dict) else listed.items
@@ -112,15 +120,24 @@ class ServiceLookup:
             on_event("DELETED", key, cache[key])
         for key, item in fresh.items():
             on_event("ADDED", key, item)
-        version = listed["metadata"]["resourceVersion"] if isinstance(listed, dict) else listed.metadata.resource_version
+        version = (
+            listed["metadata"]["resourceVersion"] if isinstance(listed, dict) else listed.metadata.resource_version
+        )
         return str(version)
 
-    def watch(self, list_fn: Callable[..., Any], args: dict[str, Any], on_event: Callable[[str, Any, Any], None],
-              cache: dict[str, Any], version: str) -> None:
+    def watch(
+        self,
+        list_fn: Callable[..., Any],
+        args: dict[str, Any],
+        on_event: Callable[[str, Any, Any], None],
+        cache: dict[str, Any],
+        version: str,
+    ) -> None:
         while True:
             try:
-                stream = kubernetes.watch.Watch().stream(list_fn, resource_version=version,
-                                                         timeout_seconds=WATCH_SECONDS, **args)
+                stream = kubernetes.watch.Watch().stream(
+                    list_fn, resource_version=version, timeout_seconds=WATCH_SECONDS, **args
+                )
                 for event in stream:
                     obj = event["object"]
                     if event["type"] == "ERROR":
@@ -152,8 +169,12 @@ class ServiceLookup:
             if old is not None and old.spec.selector == service.spec.selector and kind == "MODIFIED":
                 return
             namespace = service.metadata.namespace
-            selected = [k for k, pod in self.pods.items() if pod.metadata.namespace == namespace and
-                        any(selects(s.spec.selector, pod.metadata.labels) for s in (old, service) if s is not None)]
+            selected = [
+                k
+                for k, pod in self.pods.items()
+                if pod.metadata.namespace == namespace
+                and any(selects(s.spec.selector, pod.metadata.labels) for s in (old, service) if s is not None)
+            ]
         for pod_key in selected:
             self.queue.add(pod_key)
 
@@ -186,9 +207,13 @@ class ServiceLookup:
         with self.lock:
             pod = self.pods.get(key)
             current = self.podtoservices.get(key)
-            services = sorted(s.metadata.name for s in self.services.values()
-                              if s.metadata.namespace == namespace and pod is not None
-                              and selects(s.spec.selector, pod.metadata.labels))
+            services = sorted(
+                s.metadata.name
+                for s in self.services.values()
+                if s.metadata.namespace == namespace
+                and pod is not None
+                and selects(s.spec.selector, pod.metadata.labels)
+            )
         if pod is None:
             if current is not None:
                 try:
@@ -201,9 +226,18 @@ class ServiceLookup:
         owners = [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": pod.metadata.uid, "controller": True}]
         try:
             if current is None:
-                self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, {
-                    "apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
-                    "metadata": {"name": name, "namespace": namespace, "ownerReferences": owners}, "spec": spec})
+                self.custom.create_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": KIND,
+                        "metadata": {"name": name, "namespace": namespace, "ownerReferences": owners},
+                        "spec": spec,
+                    },
+                )
             elif current.get("spec") != spec or current["metadata"].get("ownerReferences") != owners:
                 body = {**current, "spec": spec, "metadata": {**current["metadata"], "ownerReferences": owners}}
                 self.custom.replace_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body)
@@ -226,8 +260,10 @@ class ServiceLookup:
     def start(self) -> None:
         self.ensure_crd()
         caches = [self.pods, self.services, self.podtoservices]
-        versions = [self.relist(list_fn, args, on_event, cache)
-                    for (list_fn, args, on_event), cache in zip(self.kinds(), caches)]
+        versions = [
+            self.relist(list_fn, args, on_event, cache)
+            for (list_fn, args, on_event), cache in zip(self.kinds(), caches)
+        ]
         for (list_fn, args, on_event), cache, version in zip(self.kinds(), caches, versions):
             threading.Thread(target=self.watch, args=(list_fn, args, on_event, cache, version), daemon=True).start()
         for _ in range(self.workers):

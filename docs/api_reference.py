@@ -46,12 +46,19 @@ class ApiReference(griffe.Extension):
         if pkg.name != "kcore":
             return
         stub = Path(pkg.filepath).with_name("_core.pyi")  # type: ignore[arg-type]
-        core = griffe.visit("_core", filepath=stub, code=stub.read_text(), parent=pkg,
-                            docstring_parser=loader.docstring_parser, docstring_options=loader.docstring_options,
-                            lines_collection=loader.lines_collection, modules_collection=loader.modules_collection)
+        core = griffe.visit(
+            "_core",
+            filepath=stub,
+            code=stub.read_text(),
+            parent=pkg,
+            docstring_parser=loader.docstring_parser,
+            docstring_options=loader.docstring_options,
+            lines_collection=loader.lines_collection,
+            modules_collection=loader.modules_collection,
+        )
         pkg.del_member("_core")  # set_member alone would merge the stub into the inspected module again
         pkg.set_member("_core", core)
-        _retarget(pkg, lambda path: core[path[len("kcore._core."):]] if path.startswith("kcore._core.") else None)
+        _retarget(pkg, lambda path: core[path[len("kcore._core.") :]] if path.startswith("kcore._core.") else None)
         unshadowed = _unshadow(pkg)
         _retarget(pkg, unshadowed.get)
         _fill_docstrings(core, importlib.import_module("kcore._core"))
@@ -140,11 +147,20 @@ def _is_core(obj: griffe.Object) -> bool:
 
 def _flatten_core_bases(classes: list[griffe.Class]) -> None:
     # Gather first, change after: dropping one class's bases would hide them from its subclasses.
-    inherited = {cls.path: {name: alias.final_target for name, alias in cls.inherited_members.items()
-                            if _is_core(alias.final_target.parent)} for cls in classes}
-    public_bases = {cls.path: [base for base in cls.bases
-                               if not str(getattr(base, "canonical_path", base)).startswith("kcore._core.")]
-                    for cls in classes}
+    inherited = {
+        cls.path: {
+            name: alias.final_target
+            for name, alias in cls.inherited_members.items()
+            if _is_core(alias.final_target.parent)
+        }
+        for cls in classes
+    }
+    public_bases = {
+        cls.path: [
+            base for base in cls.bases if not str(getattr(base, "canonical_path", base)).startswith("kcore._core.")
+        ]
+        for cls in classes
+    }
     for cls in classes:
         for name, target in inherited[cls.path].items():
             cls.set_member(name, griffe.Alias(name, target, parent=cls))
@@ -156,9 +172,13 @@ def _constructor_from_new(cls: griffe.Class) -> None:
     if new is None or "__init__" in cls.members or new.is_alias or not new.is_function:
         return
     parameters = list(new.parameters)[1:]  # without cls
-    init = griffe.Function("__init__", lineno=new.lineno, endlineno=new.endlineno,
-                           parameters=griffe.Parameters(griffe.Parameter("self"), *parameters),
-                           docstring=new.docstring)
+    init = griffe.Function(
+        "__init__",
+        lineno=new.lineno,
+        endlineno=new.endlineno,
+        parameters=griffe.Parameters(griffe.Parameter("self"), *parameters),
+        docstring=new.docstring,
+    )
     cls.set_member("__init__", init)
 
 
@@ -181,8 +201,12 @@ def _lists_apart(text: str) -> str:
     out = lines[:1]
     for previous, line in zip(lines, lines[1:]):
         indent = len(line) - len(line.lstrip())
-        if (line.lstrip().startswith("- ") and previous.strip() and not previous.lstrip().startswith("- ")
-                and len(previous) - len(previous.lstrip()) == indent):
+        if (
+            line.lstrip().startswith("- ")
+            and previous.strip()
+            and not previous.lstrip().startswith("- ")
+            and len(previous) - len(previous.lstrip()) == indent
+        ):
             out.append("")
         out.append(line)
     return "\n".join(out)

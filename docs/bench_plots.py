@@ -16,6 +16,7 @@ from mkdocs.structure.files import File, Files
 def on_files(files: Files, config: Any) -> Files:
     bench = Path(config.config_file_path).parent / "bench"
     for plot in sorted(bench.glob("*.png")):
-        files.append(File(plot.name, src_dir=str(bench), dest_dir=config.site_dir,
-                          use_directory_urls=config.use_directory_urls))
+        files.append(
+            File(plot.name, src_dir=str(bench), dest_dir=config.site_dir, use_directory_urls=config.use_directory_urls)
+        )
     return files

@@ -97,6 +97,7 @@ Obj = Mapping[str, Any]
 
 # -- reading pods and services as upstream does ---------------------------------------------------
 
+
 def selects(selector: Optional[Mapping[str, str]], labels: Optional[Mapping[str, str]]) -> bool:
     """Whether a service's selector selects a pod with these labels (a service without one
     selects nothing)."""
@@ -107,8 +108,10 @@ def selects(selector: Optional[Mapping[str, str]], labels: Optional[Mapping[str,
 
 
 def pod_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def _ready_transition_time(pod: Obj) -> Optional[datetime]:
@@ -133,12 +136,14 @@ def pod_endpoints_changed(old: Obj, new: Obj) -> bool:
     def ips(pod: Obj) -> list[str]:
         return [entry.get("ip") for entry in (pod.get("status") or {}).get("podIPs") or []]
 
-    return bool(dict(old_meta.get("labels") or {}) != dict(new_meta.get("labels") or {})
-                or old_spec.get("hostname") != new_spec.get("hostname")
-                or old_spec.get("subdomain") != new_spec.get("subdomain")
-                or old_meta.get("deletionTimestamp") != new_meta.get("deletionTimestamp")
-                or pod_ready(old) != pod_ready(new)
-                or ips(old) != ips(new))
+    return bool(
+        dict(old_meta.get("labels") or {}) != dict(new_meta.get("labels") or {})
+        or old_spec.get("hostname") != new_spec.get("hostname")
+        or old_spec.get("subdomain") != new_spec.get("subdomain")
+        or old_meta.get("deletionTimestamp") != new_meta.get("deletionTimestamp")
+        or pod_ready(old) != pod_ready(new)
+        or ips(old) != ips(new)
+    )
 
 
 def should_pod_be_in_endpoints(pod: Obj) -> bool:
@@ -183,7 +188,8 @@ def find_port(pod: Obj, service_port: Obj) -> Optional[int]:
         return target
     spec = pod.get("spec") or {}
     containers = list(spec.get("containers") or []) + [
-        c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+        c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+    ]
     for container in containers:
         for port in container.get("ports") or []:
             if port.get("name") == target and port.get("protocol", "TCP") == service_port.get("protocol", "TCP"):
@@ -195,8 +201,10 @@ def _go_hash_form(port: Obj) -> str:
     """The text Go's dump.ForHash prints for a discovery/v1 EndpointPort (all fields set as
     pointers by the controller)."""
     app_protocol = port.get("appProtocol")
-    return (f"(v1.EndpointPort){{Name:(*string){port['name']} Protocol:(*v1.Protocol){port['protocol']} "
-            f"Port:(*int32){port['port']} AppProtocol:(*string){'<nil>' if app_protocol is None else app_protocol}}}")
+    return (
+        f"(v1.EndpointPort){{Name:(*string){port['name']} Protocol:(*v1.Protocol){port['protocol']} "
+        f"Port:(*int32){port['port']} AppProtocol:(*string){'<nil>' if app_protocol is None else app_protocol}}}"
+    )
 
 
 def _fnv128a(data: bytes) -> int:
@@ -215,8 +223,11 @@ def endpoint_ports(service: Obj, pod: Obj) -> list[dict[str, Any]]:
         number = find_port(pod, service_port)
         if number is None:
             continue
-        port: dict[str, Any] = {"name": service_port.get("name", ""), "port": number,
-                                "protocol": service_port.get("protocol", "TCP")}
+        port: dict[str, Any] = {
+            "name": service_port.get("name", ""),
+            "port": number,
+            "protocol": service_port.get("protocol", "TCP"),
+        }
         if service_port.get("appProtocol") is not None:
             port["appProtocol"] = service_port["appProtocol"]
         ports.append(port)
@@ -237,8 +248,12 @@ def pod_to_endpoint(pod: Obj, node: Optional[Obj], service: Obj, address_type: s
     endpoint: dict[str, Any] = {
         "addresses": endpoint_addresses(pod, address_type),
         "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
-        "targetRef": {"kind": "Pod", "namespace": metadata["namespace"], "name": metadata["name"],
-                      "uid": metadata["uid"]},
+        "targetRef": {
+            "kind": "Pod",
+            "namespace": metadata["namespace"],
+            "name": metadata["name"],
+            "uid": metadata["uid"],
+        },
     }
     if spec.get("nodeName"):
         endpoint["nodeName"] = spec["nodeName"]
@@ -254,19 +269,27 @@ def endpoint_identity(endpoint: Obj) -> tuple[Any, ...]:
     """What makes two endpoints the same one (upstream's endpoint hash): addresses, hostname,
     the target's namespace and name."""
     target = endpoint.get("targetRef") or {}
-    return (tuple(sorted(endpoint.get("addresses") or [])), endpoint.get("hostname") or "",
-            target.get("namespace") or "", target.get("name") or "")
+    return (
+        tuple(sorted(endpoint.get("addresses") or [])),
+        endpoint.get("hostname") or "",
+        target.get("namespace") or "",
+        target.get("name") or "",
+    )
 
 
 def endpoints_equal_beyond_identity(a: Obj, b: Obj) -> bool:
     """Whether an existing endpoint needs no rewrite: node, zone, conditions and target alike."""
+
     def target(endpoint: Obj) -> dict[str, Any]:
         return {k: v for k, v in (endpoint.get("targetRef") or {}).items() if k != "resourceVersion"}
 
     conditions = ("ready", "serving", "terminating")
-    return (a.get("nodeName") == b.get("nodeName") and a.get("zone") == b.get("zone")
-            and all((a.get("conditions") or {}).get(c) == (b.get("conditions") or {}).get(c) for c in conditions)
-            and target(a) == target(b))
+    return (
+        a.get("nodeName") == b.get("nodeName")
+        and a.get("zone") == b.get("zone")
+        and all((a.get("conditions") or {}).get(c) == (b.get("conditions") or {}).get(c) for c in conditions)
+        and target(a) == target(b)
+    )
 
 
 def slice_labels(slice_: Obj, service: Obj, managed_by: str) -> tuple[dict[str, str], bool]:
@@ -284,40 +307,62 @@ def slice_labels(slice_: Obj, service: Obj, managed_by: str) -> tuple[dict[str, 
 
 
 def owner_reference(service: Obj) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "name": service["metadata"]["name"],
-            "uid": service["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "name": service["metadata"]["name"],
+        "uid": service["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def owned_by(slice_: Obj, service: Obj) -> bool:
-    return any(ref.get("uid") == service["metadata"]["uid"] and ref.get("kind") == "Service"
-               and ref.get("apiVersion") == "v1" for ref in slice_["metadata"].get("ownerReferences") or [])
+    return any(
+        ref.get("uid") == service["metadata"]["uid"] and ref.get("kind") == "Service" and ref.get("apiVersion") == "v1"
+        for ref in slice_["metadata"].get("ownerReferences") or []
+    )
 
 
 def new_slice(service: Obj, ports: list[dict[str, Any]], address_type: str, managed_by: str) -> dict[str, Any]:
     metadata = service["metadata"]
     labels, _ = slice_labels({}, service, managed_by)
-    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            # A service's name is a DNS label, so the dashed prefix is always a valid one.
-            "metadata": {"generateName": f"{metadata['name']}-", "namespace": metadata["namespace"],
-                         "labels": labels, "ownerReferences": [owner_reference(service)]},
-            "ports": ports, "addressType": address_type, "endpoints": []}
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        # A service's name is a DNS label, so the dashed prefix is always a valid one.
+        "metadata": {
+            "generateName": f"{metadata['name']}-",
+            "namespace": metadata["namespace"],
+            "labels": labels,
+            "ownerReferences": [owner_reference(service)],
+        },
+        "ports": ports,
+        "addressType": address_type,
+        "endpoints": [],
+    }
 
 
 def _is_placeholder_of(slice_: Obj, placeholder: Obj) -> bool:
     """Upstream's placeholderSliceCompare: namespace, labels, owners, address type, no ports,
     no endpoints (names, annotations and the rest are not compared)."""
+
     def owners(obj: Obj) -> list[dict[str, Any]]:
         keys = ("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion")
         return [{k: ref.get(k) for k in keys} for ref in obj["metadata"].get("ownerReferences") or []]
 
-    return (slice_["metadata"].get("namespace") == placeholder["metadata"]["namespace"]
-            and dict(slice_["metadata"].get("labels") or {}) == placeholder["metadata"]["labels"]
-            and owners(slice_) == owners(placeholder)
-            and slice_.get("addressType") == placeholder["addressType"]
-            and not slice_.get("ports") and not slice_.get("endpoints"))
+    return (
+        slice_["metadata"].get("namespace") == placeholder["metadata"]["namespace"]
+        and dict(slice_["metadata"].get("labels") or {}) == placeholder["metadata"]["labels"]
+        and owners(slice_) == owners(placeholder)
+        and slice_.get("addressType") == placeholder["addressType"]
+        and not slice_.get("ports")
+        and not slice_.get("endpoints")
+    )
 
 
 # -- planning: upstream's reconciler, without I/O ----------------------------------------------------
+
 
 class Plan:
     """The writes one sync needs, and the pods it had to leave out (their node is unknown)."""
@@ -329,9 +374,15 @@ class Plan:
         self.missing_nodes: list[str] = []
 
 
-def plan(service: Obj, pods: Sequence[Obj], node: Callable[[str], Optional[Obj]],
-         existing: Sequence[Obj], *, managed_by: str = MANAGED_BY,
-         max_endpoints: int = MAX_ENDPOINTS_PER_SLICE) -> Plan:
+def plan(
+    service: Obj,
+    pods: Sequence[Obj],
+    node: Callable[[str], Optional[Obj]],
+    existing: Sequence[Obj],
+    *,
+    managed_by: str = MANAGED_BY,
+    max_endpoints: int = MAX_ENDPOINTS_PER_SLICE,
+) -> Plan:
     """What to create, update and delete so that ``existing`` (this controller's slices of the
     service, as plain dicts) become what the service and its ``pods`` call for (upstream's
     Reconciler.Reconcile). ``node(name)`` is the node or None."""
@@ -345,14 +396,23 @@ def plan(service: Obj, pods: Sequence[Obj], node: Callable[[str], Optional[Obj]]
         else:
             unsupported.append(slice_)
     for address_type in sorted(wanted):
-        _plan_address_type(result, service, pods, node, by_type.get(address_type, []), address_type,
-                           managed_by, max_endpoints)
+        _plan_address_type(
+            result, service, pods, node, by_type.get(address_type, []), address_type, managed_by, max_endpoints
+        )
     result.delete.extend(dict(s) for s in unsupported)
     return result
 
 
-def _plan_address_type(result: Plan, service: Obj, pods: Sequence[Obj], node: Callable[[str], Optional[Obj]],
-                       existing: Sequence[Obj], address_type: str, managed_by: str, max_endpoints: int) -> None:
+def _plan_address_type(
+    result: Plan,
+    service: Obj,
+    pods: Sequence[Obj],
+    node: Callable[[str], Optional[Obj]],
+    existing: Sequence[Obj],
+    address_type: str,
+    managed_by: str,
+    max_endpoints: int,
+) -> None:
     to_create: list[dict[str, Any]] = []
     to_update: list[dict[str, Any]] = []
     to_delete: list[dict[str, Any]] = []
@@ -384,8 +444,15 @@ def _plan_address_type(result: Plan, service: Obj, pods: Sequence[Obj], node: Ca
             endpoints[endpoint_identity(endpoint)] = endpoint
 
     for key, endpoints in desired.items():
-        create, update, delete = _plan_port_mapping(service, existing_by_ports.get(key, []), endpoints,
-                                                    desired_ports[key], address_type, managed_by, max_endpoints)
+        create, update, delete = _plan_port_mapping(
+            service,
+            existing_by_ports.get(key, []),
+            endpoints,
+            desired_ports[key],
+            address_type,
+            managed_by,
+            max_endpoints,
+        )
         to_create += create
         to_update += update
         to_delete += delete
@@ -425,8 +492,9 @@ TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
 def topology_mode_auto(service: Obj) -> bool:
     """Whether the service asks for topology-aware hints (the deprecated annotation first)."""
     annotations = service["metadata"].get("annotations") or {}
-    mode = annotations.get("service.kubernetes.io/topology-aware-hints",
-                           annotations.get("service.kubernetes.io/topology-mode"))
+    mode = annotations.get(
+        "service.kubernetes.io/topology-aware-hints", annotations.get("service.kubernetes.io/topology-mode")
+    )
     return mode in ("Auto", "auto")
 
 
@@ -441,17 +509,20 @@ def _hints(endpoint: Obj, for_nodes: bool) -> Optional[dict[str, Any]]:
     return hints or None
 
 
-def _set_hints(service: Obj, to_create: list[dict[str, Any]], to_update: list[dict[str, Any]],
-               unchanged: Sequence[Obj]) -> None:
+def _set_hints(
+    service: Obj, to_create: list[dict[str, Any]], to_update: list[dict[str, Any]], unchanged: Sequence[Obj]
+) -> None:
     """Upstream's trafficdist.ReconcileHints, or (no trafficDistribution) RemoveHintsFromSlices:
     the hints of the slices being written, and of the unchanged ones whose hints are not right
     (which are then written too). Hints of endpoints that are not ready are left as they are."""
     distribution = (service.get("spec") or {}).get("trafficDistribution")
     if distribution in TRAFFIC_DISTRIBUTIONS and not topology_mode_auto(service):
+
         def wanted(endpoint: Obj) -> Any:
             ready = (endpoint.get("conditions") or {}).get("ready")
             return _hints(endpoint, distribution == "PreferSameNode") if ready else endpoint.get("hints")
     else:
+
         def wanted(endpoint: Obj) -> Any:
             return None
 
@@ -459,8 +530,9 @@ def _set_hints(service: Obj, to_create: list[dict[str, Any]], to_update: list[di
         hints = wanted(endpoint)
         return {**{k: v for k, v in endpoint.items() if k != "hints"}, **({"hints": hints} if hints else {})}
 
-    to_update.extend(dict(s) for s in unchanged if any(_hints_differ(e.get("hints"), wanted(e))
-                                                       for e in s.get("endpoints") or []))
+    to_update.extend(
+        dict(s) for s in unchanged if any(_hints_differ(e.get("hints"), wanted(e)) for e in s.get("endpoints") or [])
+    )
     for slice_ in to_create + to_update:
         slice_["endpoints"] = [with_hints(e) for e in slice_.get("endpoints") or []]
 
@@ -468,12 +540,19 @@ def _set_hints(service: Obj, to_create: list[dict[str, Any]], to_update: list[di
 def _hints_differ(current: Optional[Obj], wanted: Optional[Obj]) -> bool:
     def normal(hints: Optional[Obj]) -> dict[str, Any]:
         return {k: list(v) for k, v in (hints or {}).items() if v}
+
     return normal(current) != normal(wanted)
 
 
-def _plan_port_mapping(service: Obj, existing: Sequence[Obj], desired: dict[tuple[Any, ...], dict[str, Any]],
-                       ports: list[dict[str, Any]], address_type: str, managed_by: str,
-                       max_endpoints: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+def _plan_port_mapping(
+    service: Obj,
+    existing: Sequence[Obj],
+    desired: dict[tuple[Any, ...], dict[str, Any]],
+    ports: list[dict[str, Any]],
+    address_type: str,
+    managed_by: str,
+    max_endpoints: int,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """Upstream's reconcileByPortMapping: 1. keep the wanted endpoints of existing slices (updated
     where they changed); 2. fill the slices being updated anyway; 3. put what is left into the
     unchanged slice it fits best, or into new slices."""
@@ -499,8 +578,11 @@ def _plan_port_mapping(service: Obj, existing: Sequence[Obj], desired: dict[tupl
                 by_name[name] = {**slice_, "endpoints": kept, "metadata": {**slice_["metadata"], "labels": labels}}
                 updating.append(name)
         elif labels_changed:
-            by_name[name] = {**slice_, "endpoints": list(slice_.get("endpoints") or []),
-                             "metadata": {**slice_["metadata"], "labels": labels}}
+            by_name[name] = {
+                **slice_,
+                "endpoints": list(slice_.get("endpoints") or []),
+                "metadata": {**slice_["metadata"], "labels": labels},
+            }
             updating.append(name)
         else:
             by_name[name] = dict(slice_)
@@ -547,6 +629,7 @@ def _slice_to_fill(slices: Sequence[dict[str, Any]], count: int, max_endpoints: 
 
 # -- what upstream remembers between syncs -----------------------------------------------------------
 
+
 def service_key_of_slice(slice_: Obj) -> Optional[str]:
     name = (slice_["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME)
     return f"{slice_['metadata']['namespace']}/{name}" if name else None
@@ -591,8 +674,9 @@ class SliceTracker:
                 uid = slice_["metadata"]["uid"]
                 seen.add(uid)
                 expected = generations.get(uid)
-                if expected is not None and (expected == DELETION_EXPECTED
-                                             or expected > int(slice_["metadata"].get("generation") or 0)):
+                if expected is not None and (
+                    expected == DELETION_EXPECTED or expected > int(slice_["metadata"].get("generation") or 0)
+                ):
                     return True
             return any(g != DELETION_EXPECTED and uid not in seen for uid, g in generations.items())
 
@@ -601,7 +685,8 @@ class SliceTracker:
             key = service_key_of_slice(slice_)
             if key:
                 self._generations.setdefault(key, {})[slice_["metadata"]["uid"]] = int(
-                    slice_["metadata"].get("generation") or 0)
+                    slice_["metadata"].get("generation") or 0
+                )
 
     def expect_deletion(self, slice_: Obj) -> None:
         with self._lock:
@@ -668,6 +753,7 @@ def _with_trigger_time(slice_: dict[str, Any], at: Optional[datetime]) -> dict[s
 
 # -- the controller ----------------------------------------------------------------------------------
 
+
 class EndpointSliceController:
     """The controller, added to a kcore Manager (which owns the informers, runs the workers once
     they have synced, and on SIGTERM lets running syncs finish):
@@ -679,8 +765,14 @@ class EndpointSliceController:
     ``running(config)`` does the same in a background thread, for tests and notebooks.
     """
 
-    def __init__(self, manager: Manager, *, workers: int = 5, managed_by: str = MANAGED_BY,
-                 max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE) -> None:
+    def __init__(
+        self,
+        manager: Manager,
+        *,
+        workers: int = 5,
+        managed_by: str = MANAGED_BY,
+        max_endpoints_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+    ) -> None:
         self.clientset: kcore.Clientset = manager.clientset
         self.managed_by = managed_by
         self.max_endpoints_per_slice = max_endpoints_per_slice
@@ -692,8 +784,9 @@ class EndpointSliceController:
         self.trigger_times = TriggerTimes()
         # Upstream's service queue limiter: 1 s doubling to 1000 s per key, 10 qps (burst 100) overall.
         rate_limiter = MaxOfRateLimiter(ItemExponentialFailureRateLimiter(1.0, 1000.0), BucketRateLimiter(10, 100))
-        slice_events = Funcs(create=self._slice_is_news, update=self._slice_update_is_news,
-                             delete=self._slice_deletion_is_news)
+        slice_events = Funcs(
+            create=self._slice_is_news, update=self._slice_update_is_news, delete=self._slice_deletion_is_news
+        )
         self.controller: Controller = (
             manager.controller("endpointslice", self.reconcile, workers=workers, rate_limiter=rate_limiter)
             .for_(self.services)
@@ -709,8 +802,11 @@ class EndpointSliceController:
         the old and the new pod of an update)."""
         metadata = pod["metadata"]
         services = self.services.lister().namespace(metadata["namespace"]).list()
-        return [f"{metadata['namespace']}/{s['metadata']['name']}" for s in services
-                if selects((s.get("spec") or {}).get("selector"), metadata.get("labels"))]
+        return [
+            f"{metadata['namespace']}/{s['metadata']['name']}"
+            for s in services
+            if selects((s.get("spec") or {}).get("selector"), metadata.get("labels"))
+        ]
 
     def _managed(self, slice_: Obj) -> bool:
         return (slice_["metadata"].get("labels") or {}).get(LABEL_MANAGED_BY) == self.managed_by
@@ -730,9 +826,13 @@ class EndpointSliceController:
     # -- the sync --------------------------------------------------------------------------------
 
     def _slices_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        return [s.to_dict() for s in self.slices.lister().namespace(namespace).list()
-                if (s["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) == name and self._managed(s)
-                and not s["metadata"].get("deletionTimestamp")]
+        return [
+            s.to_dict()
+            for s in self.slices.lister().namespace(namespace).list()
+            if (s["metadata"].get("labels") or {}).get(LABEL_SERVICE_NAME) == name
+            and self._managed(s)
+            and not s["metadata"].get("deletionTimestamp")
+        ]
 
     def _node(self, name: str) -> Optional[Obj]:
         try:
@@ -760,15 +860,19 @@ class EndpointSliceController:
         if spec.get("type") == "ExternalName" or not spec.get("selector"):
             return None  # such services get no slices from this controller (upstream: issues.k8s.io/105986)
 
-        pods = [p for p in self.pods.lister().namespace(namespace).list()
-                if selects(spec["selector"], p["metadata"].get("labels"))]
+        pods = [
+            p
+            for p in self.pods.lister().namespace(namespace).list()
+            if selects(spec["selector"], p["metadata"].get("labels"))
+        ]
         existing = self._slices_of(namespace, name)
         if self.tracker.stale(key, existing):
             log.info("service %s: the EndpointSlice cache is behind this controller's writes; retrying", key)
             return Result(requeue=True)
         trigger_time = self.trigger_times.compute(key, service, pods)
-        writes = plan(service, pods, self._node, existing, managed_by=self.managed_by,
-                      max_endpoints=self.max_endpoints_per_slice)
+        writes = plan(
+            service, pods, self._node, existing, managed_by=self.managed_by, max_endpoints=self.max_endpoints_per_slice
+        )
         self._write(service, client, writes, trigger_time)
         if writes.missing_nodes:  # retried with backoff, in case the node shows up
             log.info("service %s: left out, node not found: %s", key, ", ".join(writes.missing_nodes))
@@ -786,18 +890,29 @@ class EndpointSliceController:
                         return  # creates keep failing while the namespace goes
                     raise
                 self.tracker.wrote(created)
-                log.info("EndpointSlice %s/%s created for %s (%d endpoints)", created["metadata"]["namespace"],
-                         created["metadata"]["name"], key, len(slice_["endpoints"]))
+                log.info(
+                    "EndpointSlice %s/%s created for %s (%d endpoints)",
+                    created["metadata"]["namespace"],
+                    created["metadata"]["name"],
+                    key,
+                    len(slice_["endpoints"]),
+                )
         for slice_ in writes.update:
             updated = client.update(_with_trigger_time(slice_, trigger_time))
             self.tracker.wrote(updated)
-            log.info("EndpointSlice %s/%s updated for %s (%d endpoints)", updated["metadata"]["namespace"],
-                     updated["metadata"]["name"], key, len(slice_["endpoints"]))
+            log.info(
+                "EndpointSlice %s/%s updated for %s (%d endpoints)",
+                updated["metadata"]["namespace"],
+                updated["metadata"]["name"],
+                key,
+                len(slice_["endpoints"]),
+            )
         for slice_ in writes.delete:
             client.delete(slice_["metadata"]["name"])
             self.tracker.expect_deletion(slice_)
-            log.info("EndpointSlice %s/%s deleted for %s", slice_["metadata"]["namespace"],
-                     slice_["metadata"]["name"], key)
+            log.info(
+                "EndpointSlice %s/%s deleted for %s", slice_["metadata"]["namespace"], slice_["metadata"]["name"], key
+            )
 
 
 @contextmanager
@@ -821,13 +936,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=5, help="concurrent service syncs (default 5, as upstream)")
     parser.add_argument("--metrics-port", type=int, default=8080, help="/metrics on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--health-port", type=int, default=8081, help="/healthz, /readyz on 127.0.0.1 (0: any free port)")
+    parser.add_argument(
+        "--health-port", type=int, default=8081, help="/healthz, /readyz on 127.0.0.1 (0: any free port)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s: %(message)s")
 
     config = kcore.load_config()
-    manager = Manager(config, metrics_address=("127.0.0.1", args.metrics_port),
-                      health_address=("127.0.0.1", args.health_port))
+    manager = Manager(
+        config, metrics_address=("127.0.0.1", args.metrics_port), health_address=("127.0.0.1", args.health_port)
+    )
     EndpointSliceController(manager, workers=args.workers)
     log.info("endpointslice against %s; SIGINT or SIGTERM stops it", config.server)
     manager.run()

@@ -14,11 +14,11 @@ import sys
 import time
 from typing import Any, Callable
 
-import kcore
-from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
-
 # Run as a script, this file's folder is on sys.path: the controller is the example beside it.
 from servicelookup import GROUP, PLURAL, VERSION, ServiceLookup
+
+import kcore
+from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 
 NAMESPACE = "shop"
 NODE = "kwok-node-1"
@@ -44,30 +44,54 @@ def main() -> None:
             podtoservices = kcore.DynamicClient(config).resource(GROUP, VERSION, PLURAL).namespace(NAMESPACE)
 
             def first_step() -> None:
-                for name, selector in [("web", {"app": "web"}), ("frontend", {"tier": "frontend"}),
-                                       ("db", {"app": "db"}), ("external", None)]:
-                    services.create({"metadata": {"name": name},
-                                     "spec": {"ports": [{"port": 80}], **({"selector": selector} if selector else {})}})
-                for name, labels in [("web-1", {"app": "web", "tier": "frontend"}),
-                                     ("web-2", {"app": "web", "tier": "frontend", "track": "canary"}),
-                                     ("db-1", {"app": "db"})]:
+                for name, selector in [
+                    ("web", {"app": "web"}),
+                    ("frontend", {"tier": "frontend"}),
+                    ("db", {"app": "db"}),
+                    ("external", None),
+                ]:
+                    services.create(
+                        {
+                            "metadata": {"name": name},
+                            "spec": {"ports": [{"port": 80}], **({"selector": selector} if selector else {})},
+                        }
+                    )
+                for name, labels in [
+                    ("web-1", {"app": "web", "tier": "frontend"}),
+                    ("web-2", {"app": "web", "tier": "frontend", "track": "canary"}),
+                    ("db-1", {"app": "db"}),
+                ]:
                     # No scheduler runs: each pod names the kwok node, which runs it.
-                    pods.create({"metadata": {"name": name, "labels": labels},
-                                 "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "app:1"}]}})
+                    pods.create(
+                        {
+                            "metadata": {"name": name, "labels": labels},
+                            "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "app:1"}]},
+                        }
+                    )
 
-            step("services web (app=web), frontend (tier=frontend), db (app=db), external (no selector);\n"
-                 "pods web-1 (app=web tier=frontend), web-2 (app=web tier=frontend track=canary), db-1 (app=db)",
-                 first_step, podtoservices, {"db-1": ["db"], "web-1": ["frontend", "web"], "web-2": ["frontend", "web"]})
+            step(
+                "services web (app=web), frontend (tier=frontend), db (app=db), external (no selector);\n"
+                "pods web-1 (app=web tier=frontend), web-2 (app=web tier=frontend track=canary), db-1 (app=db)",
+                first_step,
+                podtoservices,
+                {"db-1": ["db"], "web-1": ["frontend", "web"], "web-2": ["frontend", "web"]},
+            )
             wait(lambda: all(p["status"].get("phase") == "Running" for p in pods.list()["items"]), "pods running")
             print(f"pods running on {NODE}:", ", ".join(sorted(p["metadata"]["name"] for p in pods.list()["items"])))
 
-            step("service web's selector becomes app=web,track=canary",
-                 lambda: services.patch("web", {"spec": {"selector": {"app": "web", "track": "canary"}}}),
-                 podtoservices, {"db-1": ["db"], "web-1": ["frontend"], "web-2": ["frontend", "web"]})
+            step(
+                "service web's selector becomes app=web,track=canary",
+                lambda: services.patch("web", {"spec": {"selector": {"app": "web", "track": "canary"}}}),
+                podtoservices,
+                {"db-1": ["db"], "web-1": ["frontend"], "web-2": ["frontend", "web"]},
+            )
 
-            step("pod web-2 deleted (kwok, as its kubelet, lets it go)",
-                 lambda: pods.delete("web-2"),
-                 podtoservices, {"db-1": ["db"], "web-1": ["frontend"]})
+            step(
+                "pod web-2 deleted (kwok, as its kubelet, lets it go)",
+                lambda: pods.delete("web-2"),
+                podtoservices,
+                {"db-1": ["db"], "web-1": ["frontend"]},
+            )
         print("servicelookup: stopped")
 
 
@@ -75,9 +99,15 @@ def step(what: str, action: Callable[[], Any], podtoservices: Any, expected: Map
     """Do one step, wait until the PodToServices say ``expected``, print them."""
     print(f"\n== {what}")
     action()
-    wait(lambda: mapping(podtoservices) == expected, "the PodToServices to converge",
-         lambda: f"they say {mapping(podtoservices)}, not {expected}")
-    rows = [f"  {NAMESPACE}/{pod:<8} {', '.join(services) or '-'}" for pod, services in sorted(mapping(podtoservices).items())]
+    wait(
+        lambda: mapping(podtoservices) == expected,
+        "the PodToServices to converge",
+        lambda: f"they say {mapping(podtoservices)}, not {expected}",
+    )
+    rows = [
+        f"  {NAMESPACE}/{pod:<8} {', '.join(services) or '-'}"
+        for pod, services in sorted(mapping(podtoservices).items())
+    ]
     # One write: the controller logs from its own threads, and a line of its must not split the table.
     print("\n".join(["converged: pod -> services", *rows]), flush=True)
 

@@ -55,7 +55,11 @@ import kcore
 from kcore.controller import Controller, EventHandler, Manager, Result
 from kcore.errors import ApiError, Invalid, KcoreError, NotFound
 from kcore.informer import (
-    LabelSelector, SharedIndexInformer, SharedInformerFactory, label_selector, label_selector_string,
+    LabelSelector,
+    SharedIndexInformer,
+    SharedInformerFactory,
+    label_selector,
+    label_selector_string,
     parse_label_selector,
 )
 
@@ -146,15 +150,21 @@ def deletion_cost(pod: Any) -> int:
     if not (digits.isascii() and digits.isdigit()):
         return 0
     cost = int(value)
-    return cost if -2**31 <= cost < 2**31 else 0
+    return cost if -(2**31) <= cost < 2**31 else 0
 
 
 def max_restarts(pod: Any) -> tuple[int, int]:
     """The most restarts of a regular container, then of a sidecar (restartPolicy Always)."""
     regular = max((s.get("restartCount") or 0 for s in pod["status"].get("containerStatuses") or ()), default=0)
     sidecars = {c["name"] for c in pod["spec"].get("initContainers") or () if c.get("restartPolicy") == "Always"}
-    sidecar = max((s.get("restartCount") or 0 for s in pod["status"].get("initContainerStatuses") or ()
-                   if s.get("name") in sidecars), default=0)
+    sidecar = max(
+        (
+            s.get("restartCount") or 0
+            for s in pod["status"].get("initContainerStatuses") or ()
+            if s.get("name") in sidecars
+        ),
+        default=0,
+    )
     return regular, sidecar
 
 
@@ -183,6 +193,7 @@ def _newer_first(t1: Optional[datetime], t2: Optional[datetime], uids: tuple[str
     def log_rank(t: datetime) -> int:
         nanoseconds = round((now - t).total_seconds() * 1e9)
         return int(math.log2(nanoseconds)) if nanoseconds > 0 else -1
+
     difference = log_rank(t1) - log_rank(t2)
     return uids[0] < uids[1] if difference == 0 else difference < 0
 
@@ -198,28 +209,28 @@ def deletes_first(a: RankedPod, b: RankedPod, now: datetime) -> bool:
     pa, pb = a.pod, b.pod
     node_a, node_b = pa["spec"].get("nodeName") or "", pb["spec"].get("nodeName") or ""
     if node_a != node_b and (not node_a or not node_b):
-        return not node_a                                            # 1. unassigned first
+        return not node_a  # 1. unassigned first
     phase_a, phase_b = PHASE_ORDER.get(pa["status"].get("phase"), 0), PHASE_ORDER.get(pb["status"].get("phase"), 0)
     if phase_a != phase_b:
-        return phase_a < phase_b                                     # 2. Pending < Unknown < Running
+        return phase_a < phase_b  # 2. Pending < Unknown < Running
     if is_ready(pa) != is_ready(pb):
-        return not is_ready(pa)                                      # 3. not ready first
+        return not is_ready(pa)  # 3. not ready first
     if deletion_cost(pa) != deletion_cost(pb):
-        return deletion_cost(pa) < deletion_cost(pb)                # 4. lower deletion cost first
+        return deletion_cost(pa) < deletion_cost(pb)  # 4. lower deletion cost first
     if a.rank != b.rank:
-        return a.rank > b.rank                                       # 5. more crowded node first
+        return a.rank > b.rank  # 5. more crowded node first
     uids = (pa["metadata"].get("uid") or "", pb["metadata"].get("uid") or "")
     if is_ready(pa) and is_ready(pb):
         since_a, since_b = ready_since(pa), ready_since(pb)
         if since_a != since_b:
-            return _newer_first(since_a, since_b, uids, now)        # 6. ready for less time first
+            return _newer_first(since_a, since_b, uids, now)  # 6. ready for less time first
     restarts_a, restarts_b = max_restarts(pa), max_restarts(pb)
     if restarts_a != restarts_b:
-        return restarts_a > restarts_b                              # 7. more restarts first
+        return restarts_a > restarts_b  # 7. more restarts first
     created_a = parse_time(pa["metadata"].get("creationTimestamp"))
     created_b = parse_time(pb["metadata"].get("creationTimestamp"))
     if created_a != created_b:
-        return _newer_first(created_a, created_b, uids, now)        # 8. newer first
+        return _newer_first(created_a, created_b, uids, now)  # 8. newer first
     return False
 
 
@@ -238,6 +249,7 @@ def pods_to_delete(active: Sequence[Any], related: Iterable[Any], count: int, no
 
     def compare(a: RankedPod, b: RankedPod) -> int:
         return -1 if deletes_first(a, b, now) else 1 if deletes_first(b, a, now) else 0
+
     return [r.pod for r in sorted(ranked, key=functools.cmp_to_key(compare))[:count]]
 
 
@@ -287,8 +299,11 @@ class Expectations:
         """Nothing outstanding, never set, or set too long ago."""
         with self._lock:
             expected = self._expected.get(key)
-            return (expected is None or (expected.creates <= 0 and expected.deletes <= 0)
-                    or self._clock() - expected.since > self._timeout)
+            return (
+                expected is None
+                or (expected.creates <= 0 and expected.deletes <= 0)
+                or self._clock() - expected.since > self._timeout
+            )
 
     def forget(self, key: str) -> None:
         with self._lock:
@@ -296,8 +311,9 @@ class Expectations:
             self._deleting.pop(key, None)
 
 
-def slow_start_batch(count: int, initial_batch_size: int, call: Callable[[], None],
-                     executor: ThreadPoolExecutor) -> tuple[int, Optional[BaseException]]:
+def slow_start_batch(
+    count: int, initial_batch_size: int, call: Callable[[], None], executor: ThreadPoolExecutor
+) -> tuple[int, Optional[BaseException]]:
     """Call ``call`` ``count`` times in batches of ``initial_batch_size``, then twice as many
     each time, the calls of a batch at once; after a batch with a failure, no more batches.
     Returns how many calls succeeded and the first failure (upstream's slowStartBatch)."""
@@ -319,8 +335,14 @@ def slow_start_batch(count: int, initial_batch_size: int, call: Callable[[], Non
 
 def controller_ref(rs: Any) -> dict[str, Any]:
     """The ownerReference a ReplicaSet puts on its pods (metav1.NewControllerRef)."""
-    return {"apiVersion": API_VERSION, "kind": KIND, "name": rs["metadata"]["name"], "uid": rs["metadata"]["uid"],
-            "controller": True, "blockOwnerDeletion": True}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": rs["metadata"]["name"],
+        "uid": rs["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
 
 
 def pod_from_template(rs: Any) -> dict[str, Any]:
@@ -330,8 +352,10 @@ def pod_from_template(rs: Any) -> dict[str, Any]:
     template = rs["spec"]["template"]
     template_metadata = template.get("metadata") or {}
     name = rs["metadata"]["name"]
-    metadata: dict[str, Any] = {"generateName": f"{name}-" if len(name) + 1 <= 253 else name,
-                                "ownerReferences": [controller_ref(rs)]}
+    metadata: dict[str, Any] = {
+        "generateName": f"{name}-" if len(name) + 1 <= 253 else name,
+        "ownerReferences": [controller_ref(rs)],
+    }
     for field in ("labels", "annotations", "finalizers"):
         if template_metadata.get(field):
             metadata[field] = template_metadata[field]
@@ -358,16 +382,29 @@ class ReplicaSetController:
             stop_signal.wait()
     """
 
-    def __init__(self, clientset: kcore.Clientset, factory: SharedInformerFactory, *, workers: int = 5,
-                 registry: Optional[CollectorRegistry] = None) -> None:
+    def __init__(
+        self,
+        clientset: kcore.Clientset,
+        factory: SharedInformerFactory,
+        *,
+        workers: int = 5,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
         self.clientset = clientset
         self.factory = factory
         self.expectations = Expectations()
         self.replicasets: SharedIndexInformer = factory.apps_v1.replica_sets()
         self.pods: SharedIndexInformer = factory.core_v1.pods()
-        self.replicasets.add_indexers({CONTROLLER_UID_INDEX: lambda rs: [ref["uid"]] if (ref := controller_of(rs)) else []})
-        self.pods.add_indexers({POD_CONTROLLER_INDEX: lambda pod: [
-            _pod_controller_index_key(pod["metadata"]["namespace"], controller_of(pod))]})
+        self.replicasets.add_indexers(
+            {CONTROLLER_UID_INDEX: lambda rs: [ref["uid"]] if (ref := controller_of(rs)) else []}
+        )
+        self.pods.add_indexers(
+            {
+                POD_CONTROLLER_INDEX: lambda pod: [
+                    _pod_controller_index_key(pod["metadata"]["namespace"], controller_of(pod))
+                ]
+            }
+        )
         self._executor = ThreadPoolExecutor(CREATE_THREADS, thread_name_prefix="replicaset-writes")
         self.controller = (
             Controller("replicaset", self.reconcile, workers=workers, registry=registry)
@@ -445,13 +482,21 @@ class ReplicaSetController:
             log.error("ReplicaSet %s: invalid selector: %s", key, error)
             return None
 
-        owned = self.pods.indexer.by_index(POD_CONTROLLER_INDEX, _pod_controller_index_key(namespace, controller_ref(rs)))
+        owned = self.pods.indexer.by_index(
+            POD_CONTROLLER_INDEX, _pod_controller_index_key(namespace, controller_ref(rs))
+        )
         orphans = self.pods.indexer.by_index(POD_CONTROLLER_INDEX, namespace)
         all_pods = [pod.to_dict() for pod in [*owned, *orphans]]
         active = self.claim_pods(rs, selector, [pod for pod in all_pods if is_active(pod)])
         uid = rs["metadata"]["uid"]
-        terminating = [pod for pod in all_pods if is_terminating(pod) and (controller_of(pod) or {}).get("uid") == uid
-                       and selector is not None and selector.matches(pod["metadata"].get("labels") or {})]
+        terminating = [
+            pod
+            for pod in all_pods
+            if is_terminating(pod)
+            and (controller_of(pod) or {}).get("uid") == uid
+            and selector is not None
+            and selector.matches(pod["metadata"].get("labels") or {})
+        ]
 
         manage_error: Optional[KcoreError] = None
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
@@ -488,7 +533,7 @@ class ReplicaSetController:
             try:
                 if ref is not None:
                     if ref.get("uid") != metadata["uid"]:
-                        continue                                   # someone else's
+                        continue  # someone else's
                     if matches(pod):
                         claimed.append(pod)
                     elif not being_deleted:
@@ -502,8 +547,11 @@ class ReplicaSetController:
                     can_adopt.append(self.recheck_not_deleted(rs))
                 if can_adopt[0] is not None:
                     raise RuntimeError(f"can't adopt Pod {pod_key(pod)} ({pod['metadata']['uid']}): {can_adopt[0]}")
-                pods_client.patch(pod["metadata"]["name"], {"metadata": {
-                    "ownerReferences": [controller_ref(rs)], "uid": pod["metadata"]["uid"]}}, patch_type="strategic")
+                pods_client.patch(
+                    pod["metadata"]["name"],
+                    {"metadata": {"ownerReferences": [controller_ref(rs)], "uid": pod["metadata"]["uid"]}},
+                    patch_type="strategic",
+                )
                 log.info("ReplicaSet %s: adopted pod %s", _rs_key(rs), pod["metadata"]["name"])
                 claimed.append(pod)
             except NotFound:
@@ -517,9 +565,16 @@ class ReplicaSetController:
     def release(self, pods_client: Any, pod: Any, owner_uid: str) -> None:
         """Remove this ReplicaSet's ownerReference from a pod it no longer selects."""
         try:
-            pods_client.patch(pod["metadata"]["name"], {"metadata": {
-                "ownerReferences": [{"$patch": "delete", "uid": owner_uid}], "uid": pod["metadata"]["uid"]}},
-                patch_type="strategic")
+            pods_client.patch(
+                pod["metadata"]["name"],
+                {
+                    "metadata": {
+                        "ownerReferences": [{"$patch": "delete", "uid": owner_uid}],
+                        "uid": pod["metadata"]["uid"],
+                    }
+                },
+                patch_type="strategic",
+            )
             log.info("ReplicaSet %s: released pod %s", pod["metadata"]["namespace"], pod["metadata"]["name"])
         except Invalid:
             pass  # no ownerReferences left or the pod was re-created under its name: nothing to release
@@ -533,11 +588,15 @@ class ReplicaSetController:
         except ApiError as error:
             return RuntimeError(f"can't recheck DeletionTimestamp: {error.message}")
         if fresh["metadata"]["uid"] != metadata["uid"]:
-            return RuntimeError(f"original ReplicaSet {metadata['namespace']}/{metadata['name']} is gone: "
-                                f"got uid {fresh['metadata']['uid']}, wanted {metadata['uid']}")
+            return RuntimeError(
+                f"original ReplicaSet {metadata['namespace']}/{metadata['name']} is gone: "
+                f"got uid {fresh['metadata']['uid']}, wanted {metadata['uid']}"
+            )
         if fresh["metadata"].get("deletionTimestamp"):
-            return RuntimeError(f"{metadata['namespace']}/{metadata['name']} has just been deleted at "
-                                f"{fresh['metadata']['deletionTimestamp']}")
+            return RuntimeError(
+                f"{metadata['namespace']}/{metadata['name']} has just been deleted at "
+                f"{fresh['metadata']['deletionTimestamp']}"
+            )
         return None
 
     def manage_replicas(self, active: list[Any], rs: dict[str, Any]) -> None:
@@ -570,8 +629,11 @@ class ReplicaSetController:
         elif diff > 0:
             count = min(diff, BURST_REPLICAS)
             doomed = pods_to_delete(active, self.related_pods(rs), count, datetime.now(timezone.utc))
-            log.info("ReplicaSet %s: too many replicas, deleting %s", key,
-                     ", ".join(pod["metadata"]["name"] for pod in doomed))
+            log.info(
+                "ReplicaSet %s: too many replicas, deleting %s",
+                key,
+                ", ".join(pod["metadata"]["name"] for pod in doomed),
+            )
             self.expectations.expect_deletions(key, [pod_key(pod) for pod in doomed])
 
             def delete(pod: Any) -> Optional[KcoreError]:
@@ -610,10 +672,12 @@ class ReplicaSetController:
         current = rs.get("status") or {}
         fields = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "terminatingReplicas")
         generation = rs["metadata"].get("generation") or 0
-        if (all((current.get(f) or 0) == (status.get(f) or 0) for f in fields)
-                and ("terminatingReplicas" in current) == ("terminatingReplicas" in status)
-                and generation == (current.get("observedGeneration") or 0)
-                and (current.get("conditions") or []) == (status.get("conditions") or [])):
+        if (
+            all((current.get(f) or 0) == (status.get(f) or 0) for f in fields)
+            and ("terminatingReplicas" in current) == ("terminatingReplicas" in status)
+            and generation == (current.get("observedGeneration") or 0)
+            and (current.get("conditions") or []) == (status.get("conditions") or [])
+        ):
             return rs
         status = {**status, "observedGeneration": generation}
         client = self.clientset.apps_v1.replica_sets(rs["metadata"]["namespace"])
@@ -632,29 +696,43 @@ def _group(api_version: str) -> str:
     return api_version.rpartition("/")[0]
 
 
-def calculate_status(rs: dict[str, Any], active: list[Any], terminating: list[Any],
-                     manage_error: Optional[KcoreError], now: datetime) -> dict[str, Any]:
+def calculate_status(
+    rs: dict[str, Any], active: list[Any], terminating: list[Any], manage_error: Optional[KcoreError], now: datetime
+) -> dict[str, Any]:
     """The status the pods call for (calculateStatus): counts, and the ReplicaFailure condition
     set when creating or deleting failed, removed once it works again."""
     status = dict(rs.get("status") or {})
-    template_labels = ((rs["spec"]["template"].get("metadata") or {}).get("labels") or {})
+    template_labels = (rs["spec"]["template"].get("metadata") or {}).get("labels") or {}
     min_ready = rs["spec"].get("minReadySeconds") or 0
-    fully_labeled = sum(1 for pod in active if all(
-        (pod["metadata"].get("labels") or {}).get(k) == v for k, v in template_labels.items()))
+    fully_labeled = sum(
+        1
+        for pod in active
+        if all((pod["metadata"].get("labels") or {}).get(k) == v for k, v in template_labels.items())
+    )
     ready = [pod for pod in active if is_ready(pod)]
     conditions = list(status.get("conditions") or [])
     failure = next((c for c in conditions if c.get("type") == "ReplicaFailure"), None)
     if manage_error is not None and failure is None:
         diff = len(active) - int(rs["spec"].get("replicas", 1))
         reason = "FailedCreate" if diff < 0 else "FailedDelete" if diff > 0 else ""
-        conditions.append({"type": "ReplicaFailure", "status": "True", "reason": reason,
-                           "message": error_message(manage_error),
-                           "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        conditions.append(
+            {
+                "type": "ReplicaFailure",
+                "status": "True",
+                "reason": reason,
+                "message": error_message(manage_error),
+                "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
     elif manage_error is None and failure is not None:
         conditions = [c for c in conditions if c.get("type") != "ReplicaFailure"]
-    status.update(replicas=len(active), fullyLabeledReplicas=fully_labeled, readyReplicas=len(ready),
-                  availableReplicas=sum(1 for pod in ready if is_available(pod, min_ready, now)),
-                  terminatingReplicas=len(terminating))
+    status.update(
+        replicas=len(active),
+        fullyLabeledReplicas=fully_labeled,
+        readyReplicas=len(ready),
+        availableReplicas=sum(1 for pod in ready if is_available(pod, min_ready, now)),
+        terminatingReplicas=len(terminating),
+    )
     if conditions:
         status["conditions"] = conditions
     else:
@@ -670,8 +748,11 @@ def error_message(error: KcoreError) -> str:
 def next_availability_check(active: list[Any], min_ready_seconds: int, now: datetime) -> float:
     """Seconds until the first ready pod that is not available yet will be; minReadySeconds when
     none is due (FindMinNextPodAvailabilityCheck, with its fallback)."""
-    due = [since.timestamp() + min_ready_seconds - now.timestamp() for pod in active
-           if (since := ready_since(pod)) is not None]
+    due = [
+        since.timestamp() + min_ready_seconds - now.timestamp()
+        for pod in active
+        if (since := ready_since(pod)) is not None
+    ]
     waits = [seconds for seconds in due if seconds > 0]
     if not waits:
         return float(min_ready_seconds)
@@ -760,7 +841,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the controller under a kcore Manager: /metrics and /healthz, /readyz over HTTP, and a
     graceful stop on SIGTERM or SIGINT (running syncs finish)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=5, help="concurrent syncs (default 5, as kube-controller-manager)")
+    parser.add_argument(
+        "--workers", type=int, default=5, help="concurrent syncs (default 5, as kube-controller-manager)"
+    )
     parser.add_argument("--metrics-port", type=int, default=8080, help="/metrics on 127.0.0.1 (0: any free port)")
     parser.add_argument("--health-port", type=int, default=8081, help="/healthz and /readyz on 127.0.0.1 (0: any)")
     args = parser.parse_args(argv)
@@ -768,10 +851,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     config = kcore.load_config()
     log.info("replicaset against %s", config.server)
-    manager = Manager(config, metrics_address=("127.0.0.1", args.metrics_port),
-                      health_address=("127.0.0.1", args.health_port))
-    replicasets = ReplicaSetController(manager.clientset, manager.informers, workers=args.workers,
-                                       registry=manager.registry)
+    manager = Manager(
+        config, metrics_address=("127.0.0.1", args.metrics_port), health_address=("127.0.0.1", args.health_port)
+    )
+    replicasets = ReplicaSetController(
+        manager.clientset, manager.informers, workers=args.workers, registry=manager.registry
+    )
     manager.add(replicasets.controller)
     manager.run()  # until SIGTERM or SIGINT
     log.info("replicaset: stopped")

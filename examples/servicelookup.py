@@ -45,19 +45,33 @@ GROUP, VERSION, PLURAL, KIND = "servicelookup.example.com", "v1", "podtoservices
 FIELD_MANAGER = "servicelookup"
 
 CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
     "metadata": {"name": f"{PLURAL}.{GROUP}"},
     "spec": {
-        "group": GROUP, "scope": "Namespaced",
+        "group": GROUP,
+        "scope": "Namespaced",
         "names": {"plural": PLURAL, "singular": "podtoservice", "kind": KIND, "shortNames": ["p2s"]},
-        "versions": [{
-            "name": VERSION, "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {
-                "type": "object", "required": ["services"],
-                "properties": {"services": {"type": "array", "items": {"type": "string"}}},
-            }}}},
-            "additionalPrinterColumns": [{"name": "Services", "type": "string", "jsonPath": ".spec.services"}],
-        }],
+        "versions": [
+            {
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "required": ["services"],
+                                "properties": {"services": {"type": "array", "items": {"type": "string"}}},
+                            }
+                        },
+                    }
+                },
+                "additionalPrinterColumns": [{"name": "Services", "type": "string", "jsonPath": ".spec.services"}],
+            }
+        ],
     },
 }
 """The PodToService CustomResourceDefinition the controller installs on start."""
@@ -190,9 +204,14 @@ class ServiceLookup:
         owners = [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": pod["metadata"]["uid"], "controller": True}]
         try:
             if current is None:
-                client.create({"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND,
-                               "metadata": {"name": name, "namespace": namespace, "ownerReferences": owners},
-                               "spec": spec})
+                client.create(
+                    {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": KIND,
+                        "metadata": {"name": name, "namespace": namespace, "ownerReferences": owners},
+                        "spec": spec,
+                    }
+                )
                 log.info("PodToService %s: %s (created)", key, ", ".join(spec["services"]) or "-")
             elif current.get("spec") != spec or current["metadata"].get("ownerReferences") != owners:
                 current["spec"] = spec
@@ -208,8 +227,12 @@ class ServiceLookup:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2, help="concurrent reconciles (default 2)")
-    parser.add_argument("--qps", type=float, default=None,
-                        help="client-side requests per second (default client-go's 5, burst 10; negative: no limit)")
+    parser.add_argument(
+        "--qps",
+        type=float,
+        default=None,
+        help="client-side requests per second (default client-go's 5, burst 10; negative: no limit)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(name)s: %(message)s")
 

@@ -14,7 +14,15 @@ from tests.e2e import codec_objects
 
 CORPUS = Path(__file__).with_name("corpus")
 # The decoder an input's first byte picks, in the order of MODES in rust/src/codec/fuzzing.rs.
-MODES = ("decode protobuf", "decode json", "compact protobuf", "compact json", "watch protobuf", "watch json", "compact watch protobuf")
+MODES = (
+    "decode protobuf",
+    "decode json",
+    "compact protobuf",
+    "compact json",
+    "watch protobuf",
+    "watch json",
+    "compact watch protobuf",
+)
 
 
 def seed(mode: str, body: bytes) -> bytes:
@@ -36,9 +44,14 @@ def frame(event_type: str, raw: bytes) -> bytes:
 
 def seeds() -> list[bytes]:
     out = []
-    kinds = {"configmaps": ("v1", "ConfigMap"), "pods": ("v1", "Pod"), "leases": ("coordination.k8s.io/v1", "Lease"),
-             "deployments": ("apps/v1", "Deployment"), "resourceslices": ("resource.k8s.io/v1", "ResourceSlice"),
-             "mutatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration")}
+    kinds = {
+        "configmaps": ("v1", "ConfigMap"),
+        "pods": ("v1", "Pod"),
+        "leases": ("coordination.k8s.io/v1", "Lease"),
+        "deployments": ("apps/v1", "Deployment"),
+        "resourceslices": ("resource.k8s.io/v1", "ResourceSlice"),
+        "mutatingwebhookconfigurations": ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+    }
     objects = []
     for collection, body in codec_objects.namespaced("ns") + codec_objects.cluster("x"):
         plural = collection.rsplit("/", 1)[1]
@@ -53,7 +66,11 @@ def seeds() -> list[bytes]:
         out += [seed("decode protobuf", pb[: len(pb) // 2]), seed("decode json", js[: len(js) // 2])]
         out.append(seed("decode protobuf", pb[:4] + bytes([pb[4] ^ 0x07]) + pb[5:]))
         stream = frame("ADDED", pb) + frame("DELETED", pb)
-        out += [seed("watch protobuf", stream), seed("watch protobuf", stream[:-7]), seed("compact watch protobuf", stream)]
+        out += [
+            seed("watch protobuf", stream),
+            seed("watch protobuf", stream[:-7]),
+            seed("compact watch protobuf", stream),
+        ]
         out.append(seed("watch json", (json.dumps({"type": "ADDED", "object": obj}) + "\n").encode() * 2))
     return out
 

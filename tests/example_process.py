@@ -21,10 +21,19 @@ def example_process(script: str, plane: ControlPlane, *args: str) -> Iterator[Ca
     """Start ``examples/<script>`` with KUBECONFIG set to the plane's; yields ``stop()``, which
     sends SIGTERM, waits for the exit, checks it was 0 and returns what the process printed. The
     process is killed if the block leaves without stopping it."""
-    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "python"), os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, f"examples/{script}", *args], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(plane.kubeconfig),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "python"), os.environ.get("PYTHONPATH")])),
+    }
+    process = subprocess.Popen(
+        [sys.executable, f"examples/{script}", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     def stop() -> str:
         process.send_signal(signal.SIGTERM)

@@ -21,8 +21,9 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 
 def status_body(code: int, reason: str, message: str) -> bytes:
-    return json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-                       "reason": reason, "message": message}).encode()
+    return json.dumps(
+        {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message}
+    ).encode()
 
 
 class FaultProxy:
@@ -116,11 +117,20 @@ class FaultProxy:
             handler.end_headers()
             handler.wfile.write(payload)
             return
-        self._forward(handler, body, warning=fault[5:] if fault and fault.startswith("warn:") else None,
-                      corrupt=fault == "corrupt")
+        self._forward(
+            handler,
+            body,
+            warning=fault[5:] if fault and fault.startswith("warn:") else None,
+            corrupt=fault == "corrupt",
+        )
 
-    def _forward(self, handler: http.server.BaseHTTPRequestHandler, body: Optional[bytes], warning: Optional[str],
-                 corrupt: bool = False) -> None:
+    def _forward(
+        self,
+        handler: http.server.BaseHTTPRequestHandler,
+        body: Optional[bytes],
+        warning: Optional[str],
+        corrupt: bool = False,
+    ) -> None:
         conn = http.client.HTTPSConnection(*self.upstream, context=self.upstream_context, timeout=120)
         headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP | {"host"}}
         conn.request(handler.command, handler.path, body=body, headers=headers)

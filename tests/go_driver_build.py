@@ -35,8 +35,14 @@ def build_go_driver(module: Path, purpose: str) -> Path:
         assert go, f"{purpose} needs the Go toolchain on PATH"
         CACHE.mkdir(parents=True, exist_ok=True)
         tmp = binary.with_name(f"{binary.name}.{os.getpid()}.tmp")  # renamed: a running driver is unharmed
-        done = subprocess.run([go, "build", "-o", str(tmp), "."], cwd=module, env={**os.environ, "GOWORK": "off"},
-                              capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            [go, "build", "-o", str(tmp), "."],
+            cwd=module,
+            env={**os.environ, "GOWORK": "off"},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert done.returncode == 0, f"go build in {module} failed:\n{done.stderr}"
         os.replace(tmp, binary)
         return binary

@@ -25,8 +25,13 @@ class KubeHTTP:
     """Plain HTTPS requests to one API server with a bearer token or a client certificate."""
 
     def __init__(
-        self, server: str, ca_file: str, *, token: Optional[str] = None,
-        cert_file: Optional[str] = None, key_file: Optional[str] = None,
+        self,
+        server: str,
+        ca_file: str,
+        *,
+        token: Optional[str] = None,
+        cert_file: Optional[str] = None,
+        key_file: Optional[str] = None,
     ) -> None:
         parts = urlsplit(server)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 443
@@ -46,7 +51,12 @@ class KubeHTTP:
         return headers
 
     def request(
-        self, method: str, path: str, body: Any = None, *, headers: Optional[dict[str, str]] = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: Optional[dict[str, str]] = None,
     ) -> Response:
         data = None
         extra = dict(headers or {})

@@ -34,12 +34,19 @@ class UpstreamScheduler:
 
     def __enter__(self) -> "UpstreamScheduler":
         self.process = subprocess.Popen(
-            [str(build())], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [str(build())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         return self
 
     def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType],
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
     ) -> None:
         assert self.process is not None
         if self.process.stdin and not self.process.stdin.closed:
@@ -69,7 +76,9 @@ class UpstreamScheduler:
         for _ in lines:
             line = process.stdout.readline()
             if not line:
-                raise RuntimeError(f"scheduler_upstream exited early:\n{process.stderr.read() if process.stderr else ''}")
+                raise RuntimeError(
+                    f"scheduler_upstream exited early:\n{process.stderr.read() if process.stderr else ''}"
+                )
             answers.append(json.loads(line))
         writer.join()
         return answers

@@ -13,9 +13,9 @@ if _core.core_version() != __version__:  # a stale extension left over from anot
         "rebuild it (`maturin develop --release` or reinstall kcore)"
     )
 
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING, Any
 
-from kcore.config import Config, in_cluster_config, load_config, load_kubeconfig  # noqa: E402 (after the check)
+from kcore.config import Config, in_cluster_config, load_config, load_kubeconfig
 
 if TYPE_CHECKING:
     from kcore.clients.clientset import Clientset
@@ -34,5 +34,6 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'kcore' has no attribute {name!r}")
+
 
 __all__ = ["Clientset", "Config", "DynamicClient", "__version__", "in_cluster_config", "load_config", "load_kubeconfig"]

@@ -1,9 +1,12 @@
 """Type stub of the private extension ``kcore._core``. Only kcore's own modules import it."""
 
+from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional, Tuple, TypeVar, Union
+from typing import Iterable as _Iterable
+from typing import Mapping as _Mapping
+
 def core_version() -> str: ...
 
 # --- workqueue (rust/src/workqueue; public API in kcore.workqueue) ---
-from typing import Any, Callable, Hashable, List, Optional, Tuple, TypeVar
 
 _Q = TypeVar("_Q", bound="Queue")  # subclasses in kcore.workqueue construct their own type
 
@@ -64,11 +67,9 @@ class WithMaxWaitRateLimiter(RateLimiter):
 def default_controller_rate_limiter() -> MaxOfRateLimiter: ...
 
 # --- codec (rust/src/codec; public API in kcore.codec) ---
-from typing import Iterator, Mapping as _Mapping
 
 class KcoreError(Exception): ...
 class DecodeError(KcoreError, ValueError): ...
-
 class EncodeError(KcoreError, ValueError): ...
 
 def decode(body: bytes, content_type: str) -> Any: ...
@@ -96,13 +97,16 @@ class CompactList:
     def to_list(self) -> list[Any]: ...
 
 class WatchDecoder:
-    def __new__(cls, content_type: str, compact: bool = False, strip_managed_fields: bool = False) -> "WatchDecoder": ...
+    def __new__(
+        cls, content_type: str, compact: bool = False, strip_managed_fields: bool = False
+    ) -> "WatchDecoder": ...
     def feed(self, chunk: bytes) -> List[Tuple[str, Any]]: ...
     def close(self) -> None: ...
 
 class ListDecoder:
     """A list body fed in chunks cut anywhere, its items decoded as they complete; ``finish()``
     gives what ``decode`` (``decode_compact``) gives for the whole body, or raises its DecodeError."""
+
     streamed: int
     def __new__(cls, content_type: str, compact: bool = False, strip_managed_fields: bool = False) -> "ListDecoder": ...
     def feed(self, chunk: bytes) -> None: ...
@@ -150,48 +154,107 @@ class WebSocket:
 
 class Transport:
     def __new__(
-        cls, server: str, *, ca_pem: Optional[bytes] = None, client_cert_pem: Optional[bytes] = None,
-        client_key_pem: Optional[bytes] = None, insecure: bool = False, tls_server_name: Optional[str] = None,
-        proxy_url: Optional[str] = None, connect_timeout: float = 30.0, qps: float = 5.0, burst: int = 10,
-        max_retries: int = 10, http2: bool = True, user_agent: Optional[str] = None,
+        cls,
+        server: str,
+        *,
+        ca_pem: Optional[bytes] = None,
+        client_cert_pem: Optional[bytes] = None,
+        client_key_pem: Optional[bytes] = None,
+        insecure: bool = False,
+        tls_server_name: Optional[str] = None,
+        proxy_url: Optional[str] = None,
+        connect_timeout: float = 30.0,
+        qps: float = 5.0,
+        burst: int = 10,
+        max_retries: int = 10,
+        http2: bool = True,
+        user_agent: Optional[str] = None,
     ) -> "Transport": ...
     def request(
-        self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,
-        timeout: Optional[float] = None, rate_limited: bool = True,
+        self,
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        *,
+        timeout: Optional[float] = None,
+        rate_limited: bool = True,
     ) -> Response: ...
     def request_async(
-        self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
-        body: Optional[bytes] = None, *, timeout: Optional[float] = None, rate_limited: bool = True,
+        self,
+        done: Callable[[bool, Any], Any],
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        *,
+        timeout: Optional[float] = None,
+        rate_limited: bool = True,
     ) -> None: ...
     def request_decoded(
-        self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,
-        compact: bool = False, strip_managed_fields: bool = False, timeout: Optional[float] = None,
+        self,
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        *,
+        compact: bool = False,
+        strip_managed_fields: bool = False,
+        timeout: Optional[float] = None,
         rate_limited: bool = True,
     ) -> Union[DecodedResponse, Response]: ...
     def request_decoded_async(
-        self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
-        body: Optional[bytes] = None, *, compact: bool = False, strip_managed_fields: bool = False,
-        timeout: Optional[float] = None, rate_limited: bool = True,
+        self,
+        done: Callable[[bool, Any], Any],
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        *,
+        compact: bool = False,
+        strip_managed_fields: bool = False,
+        timeout: Optional[float] = None,
+        rate_limited: bool = True,
     ) -> None: ...
     def stream(
-        self, method: str, path: str, headers: List[Tuple[str, str]], body: Optional[bytes] = None, *,
+        self,
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        *,
         rate_limited: bool = True,
     ) -> ResponseStream: ...
     def stream_async(
-        self, done: Callable[[bool, Any], Any], method: str, path: str, headers: List[Tuple[str, str]],
-        body: Optional[bytes] = None, *, rate_limited: bool = True,
+        self,
+        done: Callable[[bool, Any], Any],
+        method: str,
+        path: str,
+        headers: List[Tuple[str, str]],
+        body: Optional[bytes] = None,
+        *,
+        rate_limited: bool = True,
     ) -> None: ...
     def close_streams(self) -> None: ...
     def websocket(
-        self, path: str, headers: List[Tuple[str, str]], protocols: List[str], *, rate_limited: bool = True,
+        self,
+        path: str,
+        headers: List[Tuple[str, str]],
+        protocols: List[str],
+        *,
+        rate_limited: bool = True,
     ) -> Union[WebSocket, Response]: ...
     def websocket_async(
-        self, done: Callable[[bool, Any], Any], path: str, headers: List[Tuple[str, str]], protocols: List[str], *,
+        self,
+        done: Callable[[bool, Any], Any],
+        path: str,
+        headers: List[Tuple[str, str]],
+        protocols: List[str],
+        *,
         rate_limited: bool = True,
     ) -> None: ...
 
 # --- informer (rust/src/informer; public API in kcore.informer) ---
-from typing import Dict, Iterable as _Iterable, Union
 
 _Object = Union[CompactObject, _Mapping[str, Any]]
 
@@ -217,7 +280,9 @@ class Store:
     def __len__(self) -> int: ...
     def list_keys(self) -> List[str]: ...
     def list(
-        self, label_selector: Union[str, LabelSelector, None] = None, field_selector: Union[str, FieldSelector, None] = None,
+        self,
+        label_selector: Union[str, LabelSelector, None] = None,
+        field_selector: Union[str, FieldSelector, None] = None,
         namespace: Optional[str] = None,
     ) -> List[CompactObject]: ...
     def by_index(self, index_name: str, value: str) -> List[CompactObject]: ...
@@ -242,10 +307,16 @@ class Snapshot:
 
 class Framework:
     def __new__(
-        cls, filters: List[str], scores: List[Tuple[str, int]], plugin_args: Optional[_Mapping[str, Any]] = None,
+        cls,
+        filters: List[str],
+        scores: List[Tuple[str, int]],
+        plugin_args: Optional[_Mapping[str, Any]] = None,
     ) -> "Framework": ...
     def run(
-        self, pod: _Object, snapshot: Snapshot, score: bool = True,
+        self,
+        pod: _Object,
+        snapshot: Snapshot,
+        score: bool = True,
     ) -> Tuple[
         Dict[str, Optional[Tuple[str, str, List[str]]]], List[str], Dict[str, List[int]], List[int], Optional[str]
     ]: ...

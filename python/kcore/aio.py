@@ -26,6 +26,20 @@ from kcore.controller.manager import AsyncManager as Manager
 from kcore.informer.factory import AsyncSharedInformerFactory as SharedInformerFactory
 from kcore.informer.shared_informer import AsyncSharedIndexInformer as SharedIndexInformer
 
-__all__ = ["Clientset", "Controller", "Discovery", "DynamicClient", "Finalizer", "LeaderElector", "Manager", "RESTClient",
-           "ResourceClient", "SharedIndexInformer", "SharedInformerFactory", "Transport", "Watch", "add_finalizer",
-           "remove_finalizer"]
+__all__ = [
+    "Clientset",
+    "Controller",
+    "Discovery",
+    "DynamicClient",
+    "Finalizer",
+    "LeaderElector",
+    "Manager",
+    "RESTClient",
+    "ResourceClient",
+    "SharedIndexInformer",
+    "SharedInformerFactory",
+    "Transport",
+    "Watch",
+    "add_finalizer",
+    "remove_finalizer",
+]

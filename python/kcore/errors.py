@@ -130,8 +130,13 @@ _CLASS_BY_REASON: dict[str, type[ApiError]] = {
     "Timeout": ServerTimeout,
 }
 _KNOWN_REASONS = set(_CLASS_BY_REASON) | {
-    "StoreReadError", "BadRequest", "MethodNotAllowed", "NotAcceptable",
-    "RequestEntityTooLarge", "UnsupportedMediaType", "ServiceUnavailable",
+    "StoreReadError",
+    "BadRequest",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "RequestEntityTooLarge",
+    "UnsupportedMediaType",
+    "ServiceUnavailable",
 }
 _CLASS_BY_CODE: dict[int, type[ApiError]] = {
     401: Unauthorized,
@@ -146,9 +151,19 @@ _CLASS_BY_CODE: dict[int, type[ApiError]] = {
 }
 # What apimachinery's NewGenericServerResponse calls a failure that came without a Status.
 _GENERIC_REASON_BY_CODE: dict[int, str] = {
-    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-    406: "NotAcceptable", 409: "Conflict", 410: "Gone", 415: "UnsupportedMediaType", 422: "Invalid",
-    429: "TooManyRequests", 503: "ServiceUnavailable", 504: "Timeout",
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    410: "Gone",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    503: "ServiceUnavailable",
+    504: "Timeout",
 }
 _BODY_EXCERPT = 1000
 
@@ -180,5 +195,11 @@ def _generic_status(http_code: int, body: bytes) -> dict[str, Any]:
     reason = _GENERIC_REASON_BY_CODE.get(http_code, "InternalError" if http_code >= 500 else "")
     message = f"the server responded with the status code {http_code}"
     message += f": {text}" if text else " but did not return more information"
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": http_code,
-            "reason": reason, "message": message}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": http_code,
+        "reason": reason,
+        "message": message,
+    }

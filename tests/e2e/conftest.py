@@ -11,6 +11,7 @@ from kcore.clients import RESTClient
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config
 from tests.fault_proxy import FaultProxy
+from tools.clientset_gen.generate import APISERVER_ARGS
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +24,6 @@ def config(control_plane: ControlPlane) -> Config:
 def core(config: Config) -> RESTClient:
     """A core/v1 RESTClient as the admin."""
     return RESTClient(config)
-from tools.clientset_gen.generate import APISERVER_ARGS
 
 
 @pytest.fixture(scope="session")

@@ -30,16 +30,26 @@ class Widgets:
 def _definition(widgets: Widgets) -> dict:
     schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
     version = lambda name, storage: {  # noqa: E731
-        "name": name, "served": True, "storage": storage, "schema": schema,
+        "name": name,
+        "served": True,
+        "storage": storage,
+        "schema": schema,
         "subresources": {"status": {}},
     }
     return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": widgets.name},
         "spec": {
-            "group": widgets.group, "scope": "Namespaced",
-            "names": {"plural": widgets.plural, "singular": "widget", "kind": widgets.kind, "shortNames": ["wdg"],
-                      "categories": ["kcore-test"]},
+            "group": widgets.group,
+            "scope": "Namespaced",
+            "names": {
+                "plural": widgets.plural,
+                "singular": "widget",
+                "kind": widgets.kind,
+                "shortNames": ["wdg"],
+                "categories": ["kcore-test"],
+            },
             "versions": [version("v1", True), version("v1beta1", False)],
         },
     }

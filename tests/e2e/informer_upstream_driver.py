@@ -47,8 +47,12 @@ def build() -> Path:
             # Build beside the binary and rename, so a driver already running elsewhere is unharmed.
             tmp = BINARY.with_name(f"{BINARY.name}.{os.getpid()}.tmp")
             done = subprocess.run(
-                [go, "build", "-o", str(tmp), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"},
-                capture_output=True, text=True, timeout=900,
+                [go, "build", "-o", str(tmp), "."],
+                cwd=GO_MODULE,
+                env={**os.environ, "GOWORK": "off"},
+                capture_output=True,
+                text=True,
+                timeout=900,
             )
             assert done.returncode == 0, f"go build in {GO_MODULE} failed:\n{done.stderr}"
             os.replace(tmp, BINARY)
@@ -57,12 +61,22 @@ def build() -> Path:
 
 
 def _flags(
-    kubeconfig: PathLike, mode: str, resource: str, namespace: str, resync: float, protobuf: bool, strip: bool,
+    kubeconfig: PathLike,
+    mode: str,
+    resource: str,
+    namespace: str,
+    resync: float,
+    protobuf: bool,
+    strip: bool,
 ) -> List[str]:
     return [
-        f"-kubeconfig={os.fspath(kubeconfig)}", f"-mode={mode}", f"-resource={resource}",
-        f"-namespace={namespace}", f"-resync={round(resync * 1e9)}ns",
-        f"-protobuf={str(protobuf).lower()}", f"-strip-managed-fields={str(strip).lower()}",
+        f"-kubeconfig={os.fspath(kubeconfig)}",
+        f"-mode={mode}",
+        f"-resource={resource}",
+        f"-namespace={namespace}",
+        f"-resync={round(resync * 1e9)}ns",
+        f"-protobuf={str(protobuf).lower()}",
+        f"-strip-managed-fields={str(strip).lower()}",
     ]
 
 
@@ -71,11 +85,20 @@ class RecordingInformer:
     is called. Leaving the block closes the driver's stdin, which stops the informer."""
 
     def __init__(
-        self, kubeconfig: PathLike, *, resource: str = "configmaps", namespace: str = "",
-        resync: float = 0.0, protobuf: bool = False, strip_managed_fields: bool = True,
+        self,
+        kubeconfig: PathLike,
+        *,
+        resource: str = "configmaps",
+        namespace: str = "",
+        resync: float = 0.0,
+        protobuf: bool = False,
+        strip_managed_fields: bool = True,
         env: Optional[Dict[str, str]] = None,
     ) -> None:
-        self.args = [str(build())] + _flags(kubeconfig, "record", resource, namespace, resync, protobuf, strip_managed_fields)
+        self.args = [
+            str(build()),
+            *_flags(kubeconfig, "record", resource, namespace, resync, protobuf, strip_managed_fields),
+        ]
         self.env = {**os.environ, **(env or {})}  # e.g. KUBE_FEATURE_WatchListClient=false
         self._calls: List[Call] = []
         self._synced = False
@@ -87,8 +110,13 @@ class RecordingInformer:
 
     def __enter__(self) -> "RecordingInformer":
         self.process = subprocess.Popen(
-            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, bufsize=1, env=self.env,
+            self.args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=self.env,
         )
         for target in (self._read_stdout, self._read_stderr):
             thread = threading.Thread(target=target, daemon=True, name=f"informer_upstream {target.__name__}")
@@ -97,7 +125,10 @@ class RecordingInformer:
         return self
 
     def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType],
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
     ) -> None:
         code = self.stop()
         if exc_type is None and code != 0:
@@ -170,7 +201,9 @@ class RecordingInformer:
                 if self._eof:
                     raise RuntimeError(f"informer_upstream exited before {what}:\n{self.stderr}")
                 if left <= 0:
-                    raise TimeoutError(f"informer_upstream: no {what} in {timeout} s; calls: {self._calls}\n{self.stderr}")
+                    raise TimeoutError(
+                        f"informer_upstream: no {what} in {timeout} s; calls: {self._calls}\n{self.stderr}"
+                    )
                 self._changed.wait(left)
 
     def wait_synced(self, timeout: float = 60.0) -> List[Call]:
@@ -185,17 +218,27 @@ class RecordingInformer:
 
 
 def bench(
-    kubeconfig: PathLike, resource: str = "configmaps", namespace: str = "", protobuf: bool = False,
-    strip: bool = True, *, env: Optional[Dict[str, str]] = None, timeout: float = 900.0,
+    kubeconfig: PathLike,
+    resource: str = "configmaps",
+    namespace: str = "",
+    protobuf: bool = False,
+    strip: bool = True,
+    *,
+    env: Optional[Dict[str, str]] = None,
+    timeout: float = 900.0,
 ) -> Dict[str, Any]:
     """client-go's informer from Start to HasSynced: ``synced_seconds``, ``items`` in the store, and
     after two GCs ``heap_alloc``, ``heap_inuse``, ``sys`` (Go runtime MemStats) and ``rss``
     (VmRSS), all in bytes, each also as ``baseline_*``: measured the same way once the clientset
     existed, before the informer did."""
-    args = [str(build())] + _flags(kubeconfig, "bench", resource, namespace, 0.0, protobuf, strip)
+    args = [str(build()), *_flags(kubeconfig, "bench", resource, namespace, 0.0, protobuf, strip)]
     args.append(f"-sync-timeout={round(timeout * 1e9)}ns")
     done = subprocess.run(
-        args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout + 60,
+        args,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
         env={**os.environ, **(env or {})},
     )
     if done.returncode != 0:

@@ -19,6 +19,8 @@ def running_pod(core: RESTClient, namespace: str, name: str) -> ResourceClient[d
     if not nodes.list(field_selector=f"metadata.name={NODE}")["items"]:
         nodes.create({"metadata": {"name": NODE, "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
     pods: ResourceClient[dict] = ResourceClient(core, PODS, namespace)
-    pods.create({"metadata": {"name": name}, "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "app"}]}})
+    pods.create(
+        {"metadata": {"name": name}, "spec": {"nodeName": NODE, "containers": [{"name": "app", "image": "app"}]}}
+    )
     assert wait_for(lambda: pods.get(name)["status"].get("phase") == "Running", timeout=60), "kwok did not run the pod"
     return pods

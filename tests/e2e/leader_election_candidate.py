@@ -42,10 +42,16 @@ def main(argv: list[str]) -> int:
     opts = dict(a.lstrip("-").split("=", 1) for a in argv)
     config = load_kubeconfig(opts["kubeconfig"])
     settings: dict[str, Any] = dict(
-        namespace=opts.get("namespace", "default"), name=opts["name"], identity=opts["identity"],
-        lease_duration=seconds(opts.get("lease-duration", "15s")), renew_deadline=seconds(opts.get("renew-deadline", "10s")),
-        retry_period=seconds(opts.get("retry-period", "2s")), release_on_cancel=opts.get("release-on-cancel") == "true",
-        on_stopped_leading=lambda: None, on_new_leader=lambda identity: emit("new_leader", identity=identity))
+        namespace=opts.get("namespace", "default"),
+        name=opts["name"],
+        identity=opts["identity"],
+        lease_duration=seconds(opts.get("lease-duration", "15s")),
+        renew_deadline=seconds(opts.get("renew-deadline", "10s")),
+        retry_period=seconds(opts.get("retry-period", "2s")),
+        release_on_cancel=opts.get("release-on-cancel") == "true",
+        on_stopped_leading=lambda: None,
+        on_new_leader=lambda identity: emit("new_leader", identity=identity),
+    )
     if opts.get("asyncio") == "true":
         return asyncio.run(run_async(config, settings))
     led, done = threading.Event(), threading.Event()

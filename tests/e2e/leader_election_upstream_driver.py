@@ -33,18 +33,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+
 def build() -> Path:
     """The driver's binary, built only if no binary of these sources is cached yet."""
     return build_go_driver(GO_MODULE, "the leader election driver (it builds client-go's LeaderElector)")
 
 
-def election_args(kubeconfig: PathLike, *, name: str, identity: str, namespace: str, lease_duration: float,
-                  renew_deadline: float, retry_period: float, release_on_cancel: bool) -> list[str]:
+def election_args(
+    kubeconfig: PathLike,
+    *,
+    name: str,
+    identity: str,
+    namespace: str,
+    lease_duration: float,
+    renew_deadline: float,
+    retry_period: float,
+    release_on_cancel: bool,
+) -> list[str]:
     """The flags both candidate programs take."""
     return [
-        f"-kubeconfig={os.fspath(kubeconfig)}", f"-namespace={namespace}", f"-name={name}",
-        f"-identity={identity}", f"-lease-duration={round(lease_duration * 1e9)}ns",
-        f"-renew-deadline={round(renew_deadline * 1e9)}ns", f"-retry-period={round(retry_period * 1e9)}ns",
+        f"-kubeconfig={os.fspath(kubeconfig)}",
+        f"-namespace={namespace}",
+        f"-name={name}",
+        f"-identity={identity}",
+        f"-lease-duration={round(lease_duration * 1e9)}ns",
+        f"-renew-deadline={round(renew_deadline * 1e9)}ns",
+        f"-retry-period={round(retry_period * 1e9)}ns",
         f"-release-on-cancel={str(release_on_cancel).lower()}",
     ]
 
@@ -63,8 +77,15 @@ class Candidate:
         self.process: Optional[subprocess.Popen[str]] = None
 
     def __enter__(self) -> "Candidate":
-        self.process = subprocess.Popen(self.args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         return self
@@ -93,13 +114,19 @@ class Candidate:
 
     def wait_for(self, event: str, identity: Optional[str] = None, timeout: float = 30.0) -> dict[str, Any]:
         """The first ``event`` (for new_leader: naming ``identity``), waiting for it if need be."""
+
         def found() -> Optional[dict[str, Any]]:
-            return next((e for e in self.events if e["event"] == event
-                         and (identity is None or e.get("identity") == identity)), None)
+            return next(
+                (e for e in self.events if e["event"] == event and (identity is None or e.get("identity") == identity)),
+                None,
+            )
+
         with self._changed:
             if not self._changed.wait_for(lambda: found() is not None, timeout):
-                raise AssertionError(f"{self.identity}: no {event} {identity or ''} within {timeout} s; "
-                                     f"events {self.events}\n{self.stderr}")
+                raise AssertionError(
+                    f"{self.identity}: no {event} {identity or ''} within {timeout} s; "
+                    f"events {self.events}\n{self.stderr}"
+                )
             result = found()
             assert result is not None
             return result
@@ -127,22 +154,69 @@ class Candidate:
 class GoCandidate(Candidate):
     """client-go's LeaderElector (tests/e2e/leader_election_upstream)."""
 
-    def __init__(self, kubeconfig: PathLike, *, name: str, identity: str, namespace: str = "default",
-                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
-                 release_on_cancel: bool = False) -> None:
-        super().__init__(identity, [str(build()), *election_args(
-            kubeconfig, name=name, identity=identity, namespace=namespace, lease_duration=lease_duration,
-            renew_deadline=renew_deadline, retry_period=retry_period, release_on_cancel=release_on_cancel)])
+    def __init__(
+        self,
+        kubeconfig: PathLike,
+        *,
+        name: str,
+        identity: str,
+        namespace: str = "default",
+        lease_duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+        release_on_cancel: bool = False,
+    ) -> None:
+        super().__init__(
+            identity,
+            [
+                str(build()),
+                *election_args(
+                    kubeconfig,
+                    name=name,
+                    identity=identity,
+                    namespace=namespace,
+                    lease_duration=lease_duration,
+                    renew_deadline=renew_deadline,
+                    retry_period=retry_period,
+                    release_on_cancel=release_on_cancel,
+                ),
+            ],
+        )
 
 
 class KcoreCandidate(Candidate):
     """kcore's LeaderElector (tests/e2e/leader_election_candidate.py), its asyncio twin with
     ``asyncio=True``."""
 
-    def __init__(self, kubeconfig: PathLike, *, name: str, identity: str, namespace: str = "default",
-                 lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
-                 release_on_cancel: bool = False, asyncio: bool = False) -> None:
-        super().__init__(identity, [sys.executable, "-m", "tests.e2e.leader_election_candidate", *election_args(
-            kubeconfig, name=name, identity=identity, namespace=namespace, lease_duration=lease_duration,
-            renew_deadline=renew_deadline, retry_period=retry_period, release_on_cancel=release_on_cancel),
-            f"-asyncio={str(asyncio).lower()}"])
+    def __init__(
+        self,
+        kubeconfig: PathLike,
+        *,
+        name: str,
+        identity: str,
+        namespace: str = "default",
+        lease_duration: float = 15.0,
+        renew_deadline: float = 10.0,
+        retry_period: float = 2.0,
+        release_on_cancel: bool = False,
+        asyncio: bool = False,
+    ) -> None:
+        super().__init__(
+            identity,
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.leader_election_candidate",
+                *election_args(
+                    kubeconfig,
+                    name=name,
+                    identity=identity,
+                    namespace=namespace,
+                    lease_duration=lease_duration,
+                    renew_deadline=renew_deadline,
+                    retry_period=retry_period,
+                    release_on_cancel=release_on_cancel,
+                ),
+                f"-asyncio={str(asyncio).lower()}",
+            ],
+        )

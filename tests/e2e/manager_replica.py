@@ -17,15 +17,27 @@ from kcore.controller import LeaderElectionOptions, Manager
 
 
 def main(kubeconfig: str, namespace: str, lease: str, identity: str) -> int:
-    manager = Manager(load_kubeconfig(kubeconfig), namespace=namespace, metrics_address=None, health_address=None,
-                      leader_election=LeaderElectionOptions(namespace, lease, identity=identity, lease_duration=4.0,
-                                                            renew_deadline=3.0, retry_period=0.5,
-                                                            release_on_cancel=True))
+    manager = Manager(
+        load_kubeconfig(kubeconfig),
+        namespace=namespace,
+        metrics_address=None,
+        health_address=None,
+        leader_election=LeaderElectionOptions(
+            namespace,
+            lease,
+            identity=identity,
+            lease_duration=4.0,
+            renew_deadline=3.0,
+            retry_period=0.5,
+            release_on_cancel=True,
+        ),
+    )
     manager.controller("replica", lambda key: print("reconciled", key, flush=True)).for_(
-        manager.informers.core_v1.config_maps())
+        manager.informers.core_v1.config_maps()
+    )
     try:
         manager.run()
-    except Exception as error:  # noqa: BLE001 - reported to the test
+    except Exception as error:
         print("error", type(error).__name__, flush=True)
         return 1
     print("exited", flush=True)

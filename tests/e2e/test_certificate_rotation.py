@@ -32,21 +32,38 @@ BEFORE, AFTER = "before-rotation", "after-rotation"
 @pytest.fixture
 def audited(tmp_path: Path) -> Iterator[tuple[ControlPlane, Path]]:
     policy, log = tmp_path / "audit-policy.json", tmp_path / "audit.log"
-    policy.write_text(json.dumps({
-        "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
-        "rules": [{"level": "Metadata", "resources": [{"group": "", "resources": ["configmaps"]}]}, {"level": "None"}],
-    }))
+    policy.write_text(
+        json.dumps(
+            {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Policy",
+                "omitStages": ["RequestReceived"],
+                "rules": [
+                    {"level": "Metadata", "resources": [{"group": "", "resources": ["configmaps"]}]},
+                    {"level": "None"},
+                ],
+            }
+        )
+    )
     with ControlPlane(apiserver_args={"audit-policy-file": str(policy), "audit-log-path": str(log)}) as cp:
         kube = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
-        kube.ok("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", {
-            "metadata": {"name": GROUP},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
-        })
-        kube.ok("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-            "metadata": {"name": GROUP},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": GROUP},
-            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": GROUP}],
-        })
+        kube.ok(
+            "POST",
+            "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+            {
+                "metadata": {"name": GROUP},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}],
+            },
+        )
+        kube.ok(
+            "POST",
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            {
+                "metadata": {"name": GROUP},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": GROUP},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": GROUP}],
+            },
+        )
         yield cp, log
 
 
@@ -54,8 +71,11 @@ def watches(log: Path) -> list[dict[str, Any]]:
     """The configmaps watches our two identities made, as the server logged them: who, and
     whether they have ended (the API server's own watches left out)."""
     events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return [{"user": e["user"]["username"], "stage": e["stage"], "id": e["auditID"]}
-            for e in events if e["verb"] == "watch" and e["user"]["username"] in (BEFORE, AFTER)]
+    return [
+        {"user": e["user"]["username"], "stage": e["stage"], "id": e["auditID"]}
+        for e in events
+        if e["verb"] == "watch" and e["user"]["username"] in (BEFORE, AFTER)
+    ]
 
 
 def replace(target: Path, source: Path) -> None:
@@ -66,7 +86,9 @@ def replace(target: Path, source: Path) -> None:
 
 
 def test_a_watch_moves_to_the_rotated_certificate_without_losing_an_event(
-    audited: tuple[ControlPlane, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    audited: tuple[ControlPlane, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cp, log = audited
     monkeypatch.setattr(transport, "CERTIFICATE_CHECK_SECONDS", 0.5)  # client-go's is 5 minutes
@@ -75,11 +97,16 @@ def test_a_watch_moves_to_the_rotated_certificate_without_losing_an_event(
     replace(cert, old.cert_file)
     replace(key, old.key_file)
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "clusters": [{"name": "c", "cluster": {"server": cp.server, "certificate-authority": str(cp.ca_file)}}],
-        "users": [{"name": "u", "user": {"client-certificate": str(cert), "client-key": str(key)}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "current-context": "x",
-    }))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": cp.server, "certificate-authority": str(cp.ca_file)}}],
+                "users": [{"name": "u", "user": {"client-certificate": str(cert), "client-key": str(key)}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
     admin = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
     factory = SharedInformerFactory(Clientset(load_kubeconfig(str(kubeconfig))), namespace="default")
     informer = factory.core_v1.config_maps()
@@ -102,7 +129,8 @@ def test_a_watch_moves_to_the_rotated_certificate_without_losing_an_event(
             assert wait_for(lambda: informer.indexer.get_by_key(f"default/{name}") is not None), name
         old_watches = {w["id"] for w in watches(log) if w["user"] == BEFORE}
         ended = {w["id"] for w in watches(log) if w["stage"] == "ResponseComplete"}
-        assert wait_for(lambda: old_watches <= {w["id"] for w in watches(log) if w["stage"] == "ResponseComplete"}), \
+        assert wait_for(lambda: old_watches <= {w["id"] for w in watches(log) if w["stage"] == "ResponseComplete"}), (
             f"the old certificate's watch was not closed: {old_watches - ended}"
+        )
     finally:
         factory.shutdown()

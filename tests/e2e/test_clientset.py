@@ -20,8 +20,11 @@ from kcore.testenv import ControlPlane
 from tests.clusters import admin_config
 from tools.clientset_gen.generate import checked_in, generate
 
-GROUP_VERSIONS = [c for c in vars(builtin_apis).values()
-                  if isinstance(c, type) and issubclass(c, GroupVersion) and c is not GroupVersion]
+GROUP_VERSIONS = [
+    c
+    for c in vars(builtin_apis).values()
+    if isinstance(c, type) and issubclass(c, GroupVersion) and c is not GroupVersion
+]
 RESOURCES = [(gv, accessor) for gv in GROUP_VERSIONS for accessor in gv.resources()]
 
 
@@ -42,10 +45,17 @@ def all_apis_cs(all_apis_config: Config) -> kcore.Clientset:
 
 def deployment(name: str) -> apps_v1.Deployment:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+            },
+        },
     }
 
 
@@ -70,8 +80,11 @@ def test_deployments_crud_and_scale_through_apps_v1(cs: kcore.Clientset, namespa
     assert deployments.get_subresource("web", "scale")["spec"]["replicas"] == 1
     deployments.patch("web", {"spec": {"replicas": 3}})
     assert deployments.get("web")["spec"]["replicas"] == 3
-    applied = deployments.apply({**deployment("web"), "spec": {**deployment("web")["spec"], "replicas": 2}},
-                                field_manager="kcore-test", force=True)
+    applied = deployments.apply(
+        {**deployment("web"), "spec": {**deployment("web")["spec"], "replicas": 2}},
+        field_manager="kcore-test",
+        force=True,
+    )
     assert applied["spec"]["replicas"] == 2
     deployments.delete("web")
     with pytest.raises(NotFound):
@@ -97,7 +110,9 @@ def test_a_namespaced_resource_without_a_namespace_spans_all_namespaces(cs: kcor
 
 
 def test_a_create_only_resource_answers_through_its_accessor(cs: kcore.Clientset) -> None:
-    review = cs.authentication_v1.self_subject_reviews().create({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})  # no metadata: a review has no name
+    review = cs.authentication_v1.self_subject_reviews().create(
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    )  # no metadata: a review has no name
     assert "system:masters" in review["status"]["userInfo"]["groups"]
 
 
@@ -107,13 +122,27 @@ def test_every_client_of_a_clientset_shares_one_transport_and_asks_for_protobuf(
     assert all(gv.rest_client.transport is cs.transport and gv.rest_client.protobuf for gv in clients)
 
 
-def test_every_served_group_version_has_its_client_go_name(all_apis_cs: kcore.Clientset, all_apis_config: Config) -> None:
+def test_every_served_group_version_has_its_client_go_name(
+    all_apis_cs: kcore.Clientset, all_apis_config: Config
+) -> None:
     apis = Discovery(all_apis_config).server_apis()
     served = {f"{g.name.split('.')[0] if g.name else 'core'}_{v}" for g in apis.groups for v in g.versions}
     assert served == {name for name, gv in vars(all_apis_cs).items() if isinstance(gv, GroupVersion)}
-    for name in ("core_v1", "apps_v1", "rbac_v1", "autoscaling_v2", "coordination_v1", "admissionregistration_v1",
-                 "flowcontrol_v1", "apiextensions_v1", "apiregistration_v1", "coordination_v1alpha2",
-                 "resource_v1beta2", "internal_v1alpha1", "scheduling_v1alpha3"):
+    for name in (
+        "core_v1",
+        "apps_v1",
+        "rbac_v1",
+        "autoscaling_v2",
+        "coordination_v1",
+        "admissionregistration_v1",
+        "flowcontrol_v1",
+        "apiextensions_v1",
+        "apiregistration_v1",
+        "coordination_v1alpha2",
+        "resource_v1beta2",
+        "internal_v1alpha1",
+        "scheduling_v1alpha3",
+    ):
         assert name in served
 
 
@@ -123,11 +152,17 @@ def discovered(all_apis_config: Config) -> dict[tuple[str, str, str], Any]:
     return {(r.group, r.version, r.name): r for resources in apis.resources.values() for r in resources}
 
 
-@pytest.mark.parametrize(("group_version", "accessor"), RESOURCES,
-                         ids=[f"{gv.group or 'core'}/{gv.version}.{accessor}" for gv, accessor in RESOURCES])
+@pytest.mark.parametrize(
+    ("group_version", "accessor"),
+    RESOURCES,
+    ids=[f"{gv.group or 'core'}/{gv.version}.{accessor}" for gv, accessor in RESOURCES],
+)
 def test_every_generated_resource_lists_where_the_server_offers_list(
-        all_apis_cs: kcore.Clientset, discovered: dict[tuple[str, str, str], Any], group_version: type[GroupVersion[RESTClient]],
-        accessor: str) -> None:
+    all_apis_cs: kcore.Clientset,
+    discovered: dict[tuple[str, str, str], Any],
+    group_version: type[GroupVersion[RESTClient]],
+    accessor: str,
+) -> None:
     info = group_version.resources()[accessor]
     served = discovered[(info.group, info.version, info.resource)]
     assert (served.kind, served.namespaced) == (info.kind, info.namespaced)

@@ -31,7 +31,9 @@ def get(kube: KubeHTTP, path: str, accept: str) -> tuple[bytes, str]:
 
 def listable(kube: KubeHTTP) -> Iterator[tuple[str, dict[str, Any]]]:
     """(collection path, discovery entry) of every listable resource the server serves."""
-    versions = ["/api/v1"] + [f"/apis/{v['groupVersion']}" for g in kube.ok("GET", "/apis")["groups"] for v in g["versions"]]
+    versions = ["/api/v1"] + [
+        f"/apis/{v['groupVersion']}" for g in kube.ok("GET", "/apis")["groups"] for v in g["versions"]
+    ]
     for gv in versions:
         for r in kube.ok("GET", gv)["resources"]:
             if "/" not in r["name"] and "list" in r["verbs"]:
@@ -73,7 +75,10 @@ def test_every_created_object_decodes_from_protobuf_to_its_json(kube: KubeHTTP, 
             json_only.append(path)  # custom resources are served as JSON only
             continue
         compared += 1
-        for name, got in (("decode", decode(body, PROTOBUF)), ("decode_compact", decode_compact(body, PROTOBUF).to_dict())):
+        for name, got in (
+            ("decode", decode(body, PROTOBUF)),
+            ("decode_compact", decode_compact(body, PROTOBUF).to_dict()),
+        ):
             d = difference(got, want)
             if d:
                 problems.append(f"{name} {path}: {d}")
@@ -82,7 +87,9 @@ def test_every_created_object_decodes_from_protobuf_to_its_json(kube: KubeHTTP, 
     assert compared == len(parity_objects) - 1
 
 
-def test_every_listable_resource_lists_the_same_from_protobuf_as_json(kube: KubeHTTP, parity_objects: list[str]) -> None:
+def test_every_listable_resource_lists_the_same_from_protobuf_as_json(
+    kube: KubeHTTP, parity_objects: list[str]
+) -> None:
     compared, problems = set(), []
     for path, resource in listable(kube):
         if path in LIVE:
@@ -100,11 +107,22 @@ def test_every_listable_resource_lists_the_same_from_protobuf_as_json(kube: Kube
             problems.append(f"{path}: {d}")
     assert not problems, "\n".join(problems)
     # Every kind of built-in object the fixture made was among those compared.
-    assert {"Pod", "ConfigMap", "CustomResourceDefinition", "Lease", "Event", "ResourceSlice", "APIService", "FlowSchema"} <= compared
+    assert {
+        "Pod",
+        "ConfigMap",
+        "CustomResourceDefinition",
+        "Lease",
+        "Event",
+        "ResourceSlice",
+        "APIService",
+        "FlowSchema",
+    } <= compared
     assert len(compared) >= 50
 
 
-def test_metadata_only_lists_match_for_every_resource_including_custom_ones(kube: KubeHTTP, parity_objects: list[str]) -> None:
+def test_metadata_only_lists_match_for_every_resource_including_custom_ones(
+    kube: KubeHTTP, parity_objects: list[str]
+) -> None:
     problems, widgets = [], 0
     for path, resource in listable(kube):
         if path in LIVE:
@@ -132,7 +150,11 @@ def test_pods_of_one_template_list_the_same_and_as_independent_objects(kube: Kub
     # Pods a ReplicaSet makes share containers, volumes, owner references and managed fields byte
     # for byte; the protobuf decoder renders those once and copies them (tests/unit pins the rule).
     for i in range(20):
-        kube.ok("POST", f"/api/v1/namespaces/{namespace}/pods", {"metadata": codec_objects.meta(f"web-{i}"), "spec": codec_objects.pod_spec()})
+        kube.ok(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/pods",
+            {"metadata": codec_objects.meta(f"web-{i}"), "spec": codec_objects.pod_spec()},
+        )
     path = f"/api/v1/namespaces/{namespace}/pods"
     want = json.loads(get(kube, path, JSON)[0])
     rv = want["metadata"]["resourceVersion"]

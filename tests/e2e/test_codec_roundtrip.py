@@ -18,7 +18,11 @@ from tests.kube_http import KubeHTTP
 
 def assigned_by_server_dropped(obj: dict[str, Any]) -> dict[str, Any]:
     # The uid and name also stand in labels and selectors the server derives (a Job's, say).
-    text = json.dumps(obj).replace(obj["metadata"]["uid"], "<uid>").replace(json.dumps(obj["metadata"]["name"]), '"<name>"')
+    text = (
+        json.dumps(obj)
+        .replace(obj["metadata"]["uid"], "<uid>")
+        .replace(json.dumps(obj["metadata"]["name"]), '"<name>"')
+    )
     obj = json.loads(text)
     for k in ("resourceVersion", "creationTimestamp"):
         obj["metadata"].pop(k, None)
@@ -51,7 +55,9 @@ def scratch(kube: KubeHTTP) -> Iterator[tuple[str, str, list[str]]]:
     kube.request("DELETE", f"/api/v1/namespaces/{ns}")
 
 
-def test_objects_posted_as_protobuf_read_back_like_the_same_posted_as_json(kube: KubeHTTP, scratch: tuple[str, str, list[str]]) -> None:
+def test_objects_posted_as_protobuf_read_back_like_the_same_posted_as_json(
+    kube: KubeHTTP, scratch: tuple[str, str, list[str]]
+) -> None:
     ns, suffix, created = scratch
     compared, problems = [], []
     for collection, body in codec_objects.namespaced(ns) + codec_objects.cluster(f"rt-{suffix}"):

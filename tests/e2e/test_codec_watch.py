@@ -37,7 +37,12 @@ def test_protobuf_and_json_watch_streams_give_the_same_events(kube: KubeHTTP, na
     for path, body in codec_objects.namespaced(namespace):
         if path == cms:  # the three ConfigMaps: bytes, an empty map, nothing at all
             kube.ok("POST", cms, body)
-    kube.ok("PATCH", f"{cms}/parity-data", {"data": {"added": "\u00e9"}}, headers={"Content-Type": "application/merge-patch+json"})
+    kube.ok(
+        "PATCH",
+        f"{cms}/parity-data",
+        {"data": {"added": "\u00e9"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     kube.ok("DELETE", f"{cms}/parity-bare")
 
     from_json = events(watch(kube, cms, f"resourceVersion={rv}", JSON), JSON)
@@ -68,7 +73,7 @@ def test_every_watch_frame_holds_the_object_a_get_returns(kube: KubeHTTP, namesp
     for path, body in codec_objects.namespaced(namespace):
         if path == pods:
             kube.ok("POST", pods, body)
-    (kind, obj), = events(watch(kube, pods, f"resourceVersion={rv}", PROTOBUF), PROTOBUF)
+    ((kind, obj),) = events(watch(kube, pods, f"resourceVersion={rv}", PROTOBUF), PROTOBUF)
     assert kind == "ADDED"
     assert obj == json.loads(kube.request("GET", f"{pods}/parity-pod").body)
     assert obj == decode(kube.request("GET", f"{pods}/parity-pod", headers={"Accept": PROTOBUF}).body, PROTOBUF)
@@ -85,7 +90,9 @@ def test_error_events_carry_the_same_status_in_both_formats() -> None:
             kube.ok("POST", cms, {"metadata": {"name": name}})
         latest = kube.ok("GET", cms)["metadata"]["resourceVersion"]
         compact = json.dumps({"revision": latest, "physical": True}).encode()
-        urllib.request.urlopen(urllib.request.Request(f"{cp.etcd_url}/v3/kv/compaction", data=compact, method="POST")).read()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{cp.etcd_url}/v3/kv/compaction", data=compact, method="POST")
+        ).read()
         from_json = events(watch(kube, cms, f"resourceVersion={first}", JSON), JSON)
         from_protobuf = events(watch(kube, cms, f"resourceVersion={first}", PROTOBUF), PROTOBUF)
     assert [(t, o["kind"], o["code"], o["reason"]) for t, o in from_json] == [("ERROR", "Status", 410, "Expired")]

@@ -56,10 +56,15 @@ def derived_secret(cm: Any) -> dict[str, Any]:
     """The Secret kept for a labelled ConfigMap: its data, owned by it (controller=true)."""
     meta = cm["metadata"]
     return {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": f"{meta['name']}-derived", "namespace": meta["namespace"],
-                     "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": meta["name"],
-                                          "uid": meta["uid"], "controller": True}]},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"{meta['name']}-derived",
+            "namespace": meta["namespace"],
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": meta["name"], "uid": meta["uid"], "controller": True}
+            ],
+        },
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in (cm.get("data") or {}).items()},
     }
 
@@ -69,8 +74,9 @@ class Mirror:
     exists and holds its data; a ConfigMap gone takes its Secret along (kcore.testenv runs no
     garbage collector)."""
 
-    def __init__(self, clientset: Clientset, namespace: str, configmaps: SharedIndexInformer,
-                 secrets: SharedIndexInformer) -> None:
+    def __init__(
+        self, clientset: Clientset, namespace: str, configmaps: SharedIndexInformer, secrets: SharedIndexInformer
+    ) -> None:
         self.client = clientset.core_v1.secrets(namespace)
         self.configmaps, self.secrets = configmaps.lister(), secrets.lister()
         self.keys: list[str] = []
@@ -110,7 +116,8 @@ def secret_data(clientset: Clientset, namespace: str, name: str) -> Optional[dic
 
 
 def test_a_controller_keeps_a_derived_secret_per_labelled_configmap_and_repairs_what_is_deleted(
-        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry
+) -> None:
     cms = clientset.core_v1.config_maps(namespace)
     cms.create({**configmap("a", k="1"), "metadata": {"name": "a", "labels": {"mirror": "yes"}}})
     cms.create(configmap("plain", k="1"))
@@ -124,8 +131,12 @@ def test_a_controller_keeps_a_derived_secret_per_labelled_configmap_and_repairs_
         first_uid = clientset.core_v1.secrets(namespace).get("a-derived")["metadata"]["uid"]
 
         clientset.core_v1.secrets(namespace).delete("a-derived")  # owns(): the owner is reconciled again
-        assert wait_for(lambda: (secret_data(clientset, namespace, "a-derived") == {"k": "1"} and
-                                 clientset.core_v1.secrets(namespace).get("a-derived")["metadata"]["uid"] != first_uid))
+        assert wait_for(
+            lambda: (
+                secret_data(clientset, namespace, "a-derived") == {"k": "1"}
+                and clientset.core_v1.secrets(namespace).get("a-derived")["metadata"]["uid"] != first_uid
+            )
+        )
 
         a = cms.get("a")
         cms.update({**a, "data": {"k": "2"}})
@@ -139,8 +150,9 @@ def test_a_controller_keeps_a_derived_secret_per_labelled_configmap_and_repairs_
     assert secret_data(clientset, namespace, "plain-derived") is None
     assert f"{namespace}/plain" not in reconcile.keys
     assert registry.get_sample_value("controller_runtime_reconcile_errors_total", {"controller": name}) == 0
-    assert registry.get_sample_value("controller_runtime_reconcile_total",
-                                     {"controller": name, "result": "success"}) == len(reconcile.keys)
+    assert registry.get_sample_value(
+        "controller_runtime_reconcile_total", {"controller": name, "result": "success"}
+    ) == len(reconcile.keys)
     assert registry.get_sample_value("workqueue_adds_total", {"name": name}) >= len(set(reconcile.keys))
 
 
@@ -168,14 +180,22 @@ def one_configmap(clientset: Clientset, namespace: str, factory: SharedInformerF
 
 
 def test_a_reconcile_that_raises_is_retried_with_the_limiters_backoff_until_it_succeeds(
-        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry
+) -> None:
     reconcile = Attempts(RuntimeError("not yet"), RuntimeError("not yet"), RuntimeError("not yet"))
     name = unique("retry")
-    controller = Controller(name, reconcile, rate_limiter=ItemExponentialFailureRateLimiter(0.1, 10),
-                            registry=registry).for_(one_configmap(clientset, namespace, factory))
+    controller = Controller(
+        name, reconcile, rate_limiter=ItemExponentialFailureRateLimiter(0.1, 10), registry=registry
+    ).for_(one_configmap(clientset, namespace, factory))
     with controller:
-        assert wait_for(lambda: registry.get_sample_value(
-            "controller_runtime_reconcile_total", {"controller": name, "result": "success"}) == 1)
+        assert wait_for(
+            lambda: (
+                registry.get_sample_value(
+                    "controller_runtime_reconcile_total", {"controller": name, "result": "success"}
+                )
+                == 1
+            )
+        )
     gaps = reconcile.gaps()
     assert len(gaps) == 3
     assert [gap >= wait for gap, wait in zip(gaps, [0.1, 0.2, 0.4])] == [True, True, True]
@@ -184,11 +204,13 @@ def test_a_reconcile_that_raises_is_retried_with_the_limiters_backoff_until_it_s
 
 
 def test_a_terminal_error_is_not_retried_but_a_later_change_reconciles_the_key_again(
-        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry
+) -> None:
     reconcile = Attempts(TerminalError("invalid"))
     name = unique("terminal")
-    controller = Controller(name, reconcile, rate_limiter=ItemExponentialFailureRateLimiter(0.01, 0.01),
-                            registry=registry).for_(one_configmap(clientset, namespace, factory))
+    controller = Controller(
+        name, reconcile, rate_limiter=ItemExponentialFailureRateLimiter(0.01, 0.01), registry=registry
+    ).for_(one_configmap(clientset, namespace, factory))
     with controller:
         assert wait_for(lambda: len(reconcile.times) == 1)
         time.sleep(0.5)  # a retry would have come after 10 ms
@@ -199,27 +221,36 @@ def test_a_terminal_error_is_not_retried_but_a_later_change_reconciles_the_key_a
 
 
 def test_requeue_after_reconciles_the_key_again_after_the_delay(
-        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry
+) -> None:
     reconcile = Attempts(Result(requeue_after=0.5))
     name = unique("later")
     controller = Controller(name, reconcile, registry=registry).for_(one_configmap(clientset, namespace, factory))
     with controller:
         assert wait_for(lambda: len(reconcile.times) == 2)
     assert reconcile.gaps()[0] >= 0.5
-    assert registry.get_sample_value("controller_runtime_reconcile_total",
-                                     {"controller": name, "result": "requeue_after"}) == 1
+    assert (
+        registry.get_sample_value("controller_runtime_reconcile_total", {"controller": name, "result": "requeue_after"})
+        == 1
+    )
 
 
 def test_workers_start_only_after_every_informer_has_handed_over_its_initial_list(
-        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry
+) -> None:
     for n in range(20):
         clientset.core_v1.config_maps(namespace).create(configmap(f"cm-{n}", k=str(n)))
     configmaps, secrets = factory.core_v1.config_maps(), factory.core_v1.secrets()
     seen: list[tuple[str, bool, int]] = []
 
     def reconcile(key: str) -> None:
-        seen.append((key, configmaps.has_synced() and secrets.has_synced(),
-                     len(configmaps.lister().namespace(namespace).list())))
+        seen.append(
+            (
+                key,
+                configmaps.has_synced() and secrets.has_synced(),
+                len(configmaps.lister().namespace(namespace).list()),
+            )
+        )
 
     controller = Controller(unique("synced"), reconcile, workers=4, registry=registry)
     controller.for_(configmaps).owns(secrets)
@@ -261,8 +292,12 @@ def test_ten_thousand_objects_converge_under_eight_workers_never_two_on_one_key(
         try:
             with Controller(unique("many"), reconcile, workers=8, registry=registry).for_(configmaps):
                 assert wait_for(lambda: len(configmaps.lister().list(label_selector=None)) == count, timeout=60)
-                assert wait_for(lambda: all("reconciled" in (cm["metadata"].get("annotations") or {})
-                                            for cm in configmaps.lister().list()), timeout=240)
+                assert wait_for(
+                    lambda: all(
+                        "reconciled" in (cm["metadata"].get("annotations") or {}) for cm in configmaps.lister().list()
+                    ),
+                    timeout=240,
+                )
         finally:
             factory.shutdown()
         listed = cms.list()["items"]  # the server's view, not the cache's
@@ -272,7 +307,8 @@ def test_ten_thousand_objects_converge_under_eight_workers_never_two_on_one_key(
 
 
 def test_stop_waits_for_an_in_flight_reconcile_to_finish_its_write(
-        clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry) -> None:
+    clientset: Clientset, namespace: str, factory: SharedInformerFactory, registry: CollectorRegistry
+) -> None:
     entered, release = threading.Event(), threading.Event()
 
     def reconcile(key: str) -> None:
@@ -295,13 +331,15 @@ def test_stop_waits_for_an_in_flight_reconcile_to_finish_its_write(
 
 
 def test_the_asyncio_twin_reconciles_through_async_informers_and_retries_a_failure(
-        config: Config, namespace: str, registry: CollectorRegistry) -> None:
+    config: Config, namespace: str, registry: CollectorRegistry
+) -> None:
     name = unique("async")
 
     async def scenario() -> Optional[dict[str, str]]:
         clientset = aio.Clientset(config)
         await clientset.core_v1.config_maps(namespace).create(
-            {**configmap("a", k="1"), "metadata": {"name": "a", "labels": {"mirror": "yes"}}})
+            {**configmap("a", k="1"), "metadata": {"name": "a", "labels": {"mirror": "yes"}}}
+        )
         factory = aio.SharedInformerFactory(clientset, namespace=namespace)
         configmaps, secrets = factory.core_v1.config_maps(), factory.core_v1.secrets()
         failures = [RuntimeError("once")]

@@ -56,9 +56,15 @@ def test_core_and_apps_resources_come_with_scope_verbs_short_names_and_subresour
     assert resource(apis, "v1", "namespaces").namespaced is False
     deployments = resource(apis, "apps/v1", "deployments")
     assert (deployments.kind, deployments.namespaced, deployments.short_names) == ("Deployment", True, ("deploy",))
-    assert deployments.subresource("scale") == APISubresource("scale", "Scale", "autoscaling", "v1", ("get", "patch", "update"))
-    assert deployments.subresource("status") == APISubresource("status", "Deployment", "apps", "v1", ("get", "patch", "update"))
-    assert not any("/" in r.name for rs in apis.resources.values() for r in rs)  # subresources only hang off their resource
+    assert deployments.subresource("scale") == APISubresource(
+        "scale", "Scale", "autoscaling", "v1", ("get", "patch", "update")
+    )
+    assert deployments.subresource("status") == APISubresource(
+        "status", "Deployment", "apps", "v1", ("get", "patch", "update")
+    )
+    assert not any(
+        "/" in r.name for rs in apis.resources.values() for r in rs
+    )  # subresources only hang off their resource
     assert apis.failed == {}
 
 
@@ -74,7 +80,9 @@ def settled(discover: Callable[[], tuple[ServerAPIs, ...]]) -> tuple[ServerAPIs,
         time.sleep(0.2)
 
 
-def test_aggregated_discovery_takes_two_requests_and_legacy_one_per_group_version_for_the_same_result(config: Config) -> None:
+def test_aggregated_discovery_takes_two_requests_and_legacy_one_per_group_version_for_the_same_result(
+    config: Config,
+) -> None:
     transports: list[CountingTransport] = []
 
     def discover() -> tuple[ServerAPIs, ...]:
@@ -88,7 +96,8 @@ def test_aggregated_discovery_takes_two_requests_and_legacy_one_per_group_versio
     assert aggregated_requests.paths == ["/api", "/apis"]
     assert legacy_requests.paths[:2] == ["/api", "/apis"]
     assert sorted(legacy_requests.paths[2:]) == sorted(
-        f"/api/{gv}" if "/" not in gv else f"/apis/{gv}" for gv in from_legacy.resources)
+        f"/api/{gv}" if "/" not in gv else f"/apis/{gv}" for gv in from_legacy.resources
+    )
 
 
 def test_the_async_twin_discovers_what_the_blocking_one_does(config: Config) -> None:
@@ -130,7 +139,12 @@ def test_a_new_crd_appears_after_invalidate_and_not_before(config: Config) -> No
         assert set(after.group(widgets.group).versions) == {"v1", "v1beta1"}
         found = resource(after, f"{widgets.group}/v1", "widgets")
         assert (found.kind, found.singular_name, found.namespaced, found.short_names, found.categories) == (
-            "Widget", "widget", True, ("wdg",), ("kcore-test",))
+            "Widget",
+            "widget",
+            True,
+            ("wdg",),
+            ("kcore-test",),
+        )
         assert found.subresource("status") is not None
 
 

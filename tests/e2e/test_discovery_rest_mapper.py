@@ -20,18 +20,26 @@ def mapper(config: Config) -> RESTMapper:
     return RESTMapper(Discovery(config).server_apis())
 
 
-@pytest.mark.parametrize(("arg", "expected"), [
-    ("po", ResourceInfo("", "v1", "pods", "Pod", True)),
-    ("deploy", ResourceInfo("apps", "v1", "deployments", "Deployment", True)),
-    ("deployments.apps", ResourceInfo("apps", "v1", "deployments", "Deployment", True)),
-    ("deployment.v1.apps", ResourceInfo("apps", "v1", "deployments", "Deployment", True)),
-    ("ns", ResourceInfo("", "v1", "namespaces", "Namespace", False)),
-    ("crd", ResourceInfo("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)),
-    ("events", ResourceInfo("", "v1", "events", "Event", True)),  # core v1 before events.k8s.io
-    ("hpa", ResourceInfo("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True)),
-    ("horizontalpodautoscaler.v1.autoscaling",
-     ResourceInfo("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True)),
-])
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        ("po", ResourceInfo("", "v1", "pods", "Pod", True)),
+        ("deploy", ResourceInfo("apps", "v1", "deployments", "Deployment", True)),
+        ("deployments.apps", ResourceInfo("apps", "v1", "deployments", "Deployment", True)),
+        ("deployment.v1.apps", ResourceInfo("apps", "v1", "deployments", "Deployment", True)),
+        ("ns", ResourceInfo("", "v1", "namespaces", "Namespace", False)),
+        (
+            "crd",
+            ResourceInfo("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
+        ),
+        ("events", ResourceInfo("", "v1", "events", "Event", True)),  # core v1 before events.k8s.io
+        ("hpa", ResourceInfo("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True)),
+        (
+            "horizontalpodautoscaler.v1.autoscaling",
+            ResourceInfo("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True),
+        ),
+    ],
+)
 def test_kubectl_style_names_resolve_on_the_real_server(mapper: RESTMapper, arg: str, expected: ResourceInfo) -> None:
     assert mapper.resolve(arg) == expected
 

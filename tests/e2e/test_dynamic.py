@@ -78,7 +78,9 @@ def test_custom_resources_full_lifecycle_with_status_and_delete_collection(
     assert client.list()["items"] == []
 
 
-def test_watch_sees_a_custom_resource_added_modified_and_deleted(dyn: DynamicClient, widgets: Widgets, namespace: str) -> None:
+def test_watch_sees_a_custom_resource_added_modified_and_deleted(
+    dyn: DynamicClient, widgets: Widgets, namespace: str
+) -> None:
     client = dyn.resource(widgets.group, "v1", "widgets").namespace(namespace)
     start = client.list()["metadata"]["resourceVersion"]
     client.create(widget(widgets.group, "watched", size=1))
@@ -136,7 +138,9 @@ def test_unknown_resources_and_kinds_raise_no_match(dyn: DynamicClient) -> None:
         dyn.resource("", "v1", "configmaps").namespace("")
 
 
-def test_the_async_twin_creates_lists_watches_applies_and_deletes(config: Config, widgets: Widgets, namespace: str) -> None:
+def test_the_async_twin_creates_lists_watches_applies_and_deletes(
+    config: Config, widgets: Widgets, namespace: str
+) -> None:
     async def scenario() -> list[tuple[str, str]]:
         dyn = AsyncDynamicClient(config)
         client = (await dyn.resource_for_kind(f"{widgets.group}/v1", "Widget")).namespace(namespace)

@@ -25,7 +25,8 @@ def writes_of_events(proxy: FaultProxy) -> list[tuple[str, str]]:
 
 
 def test_a_burst_of_1000_identical_warnings_is_one_event_with_series_count_1000_after_a_handful_of_writes(
-        control_plane: ControlPlane, config: Config, namespace: str) -> None:
+    control_plane: ControlPlane, config: Config, namespace: str
+) -> None:
     direct = Clientset(config)
     target = direct.core_v1.config_maps(namespace).create(configmap("flaky"))
     with FaultProxy(control_plane) as proxy:
@@ -82,7 +83,8 @@ def restartable_plane() -> Iterator[ControlPlane]:
 
 
 def test_while_the_api_server_is_down_event_never_blocks_and_writes_are_retried_then_dropped_with_a_log_line(
-        restartable_plane: ControlPlane, caplog: pytest.LogCaptureFixture) -> None:
+    restartable_plane: ControlPlane, caplog: pytest.LogCaptureFixture
+) -> None:
     config = admin_config(restartable_plane)
     cs = Clientset(config)
     patient_target = cs.core_v1.config_maps("default").create(configmap("patient"))
@@ -148,7 +150,8 @@ def core_events(cs: Clientset, namespace: str) -> list[dict[str, Any]]:
 
 
 def test_where_events_v1_is_not_served_identical_core_v1_events_are_counted_and_spam_filtered(
-        plane_without_events_v1: ControlPlane) -> None:
+    plane_without_events_v1: ControlPlane,
+) -> None:
     cs = Clientset(admin_config(plane_without_events_v1))
     target = cs.core_v1.config_maps("default").create(configmap("legacy-spam"))
     recorder = EventRecorder(cs, "legacy-controller", "host-a")
@@ -163,7 +166,9 @@ def test_where_events_v1_is_not_served_identical_core_v1_events_are_counted_and_
     assert (event["reportingComponent"], event["reportingInstance"]) == ("legacy-controller", "host-a")
 
 
-def test_where_events_v1_is_not_served_ten_distinct_messages_are_combined(plane_without_events_v1: ControlPlane) -> None:
+def test_where_events_v1_is_not_served_ten_distinct_messages_are_combined(
+    plane_without_events_v1: ControlPlane,
+) -> None:
     cs = Clientset(admin_config(plane_without_events_v1))
     target = cs.core_v1.config_maps("default").create(configmap("legacy-combined"))
     recorder = EventRecorder(cs, "legacy-controller", "host-a")

@@ -115,7 +115,9 @@ def ask_size_until(session: ExecSession, size: bytes, output: bytes) -> bytes:
 
 
 def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
-    with pods.stream_exec("shell", ["sh", "-c", RESIZE_SCRIPT], stdin=True, tty=True, terminal_size=(100, 30)) as session:
+    with pods.stream_exec(
+        "shell", ["sh", "-c", RESIZE_SCRIPT], stdin=True, tty=True, terminal_size=(100, 30)
+    ) as session:
         output = ask_size_until(session, b"30 100", b"")
         session.resize(132, 43)
         ask_size_until(session, b"43 132", output)
@@ -125,7 +127,9 @@ def test_tty_resize_reaches_the_process(pods: ResourceClient[dict]) -> None:
         assert session.exit_code == 0
 
 
-def test_closing_the_transports_streams_ends_an_open_exec_too(kwok_plane: ControlPlane, pods: ResourceClient[dict]) -> None:
+def test_closing_the_transports_streams_ends_an_open_exec_too(
+    kwok_plane: ControlPlane, pods: ResourceClient[dict]
+) -> None:
     # As a rotated client certificate does (the Transport closes every stream of the old one).
     core = RESTClient(admin_config(kwok_plane))
     own: ResourceClient[dict] = ResourceClient(core, PODS, "default")
@@ -133,7 +137,7 @@ def test_closing_the_transports_streams_ends_an_open_exec_too(kwok_plane: Contro
         core.transport._core._rust.close_streams()  # type: ignore[union-attr]
         assert session.read(timeout=20) is None
         with pytest.raises(TransportError, match="without the command's Status"):
-            session.exit_code
+            _ = session.exit_code
 
 
 def test_exec_in_a_missing_pod_raises_not_found(pods: ResourceClient[dict]) -> None:
@@ -158,7 +162,9 @@ def test_a_command_given_as_one_string_is_refused() -> None:
         ResourceClient(RESTClient.__new__(RESTClient), PODS, "default").exec("p", "echo hi")  # type: ignore[arg-type]
 
 
-def test_attach_streams_what_the_container_writes_from_now_on(kwok_plane: ControlPlane, pods: ResourceClient[dict]) -> None:
+def test_attach_streams_what_the_container_writes_from_now_on(
+    kwok_plane: ControlPlane, pods: ResourceClient[dict]
+) -> None:
     marker = uuid.uuid4().hex
     output = b""
     with pods.attach("shell", container="app") as session:
@@ -179,7 +185,9 @@ def test_attach_streams_what_the_container_writes_from_now_on(kwok_plane: Contro
 
 def test_the_asyncio_twins_exec_attach_and_raise_alike(kwok_plane: ControlPlane, pods: ResourceClient[dict]) -> None:
     async def scenario() -> None:
-        apods: AsyncResourceClient[dict] = AsyncResourceClient(AsyncRESTClient(admin_config(kwok_plane)), PODS, "default")
+        apods: AsyncResourceClient[dict] = AsyncResourceClient(
+            AsyncRESTClient(admin_config(kwok_plane)), PODS, "default"
+        )
         result = await apods.exec("shell", ["sh", "-c", "echo a; echo b >&2"])
         assert (result.exit_code, result.stdout, result.stderr) == (0, b"a\n", b"b\n")
         data = bytes(range(256)) * 4096  # 1 MiB
@@ -187,8 +195,9 @@ def test_the_asyncio_twins_exec_attach_and_raise_alike(kwok_plane: ControlPlane,
         assert echoed.stdout == data
         big = await apods.exec("shell", ["sh", "-c", "seq 1 200000"])
         assert big.stdout == "".join(f"{i}\n" for i in range(1, 200001)).encode()
-        async with await apods.stream_exec("shell", ["sh", "-c", RESIZE_SCRIPT], stdin=True, tty=True,
-                                           terminal_size=(90, 25)) as session:
+        async with await apods.stream_exec(
+            "shell", ["sh", "-c", RESIZE_SCRIPT], stdin=True, tty=True, terminal_size=(90, 25)
+        ) as session:
             await session.resize(91, 26)
             output = b""
             for _ in range(100):  # as ask_size_until does

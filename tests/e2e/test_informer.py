@@ -37,8 +37,9 @@ class Recorded:
 
     def on_update(self, old: Any, new: Any) -> None:
         with self._lock:
-            self.calls.append(("update", object_key(new), old["metadata"]["resourceVersion"],
-                               new["metadata"]["resourceVersion"]))
+            self.calls.append(
+                ("update", object_key(new), old["metadata"]["resourceVersion"], new["metadata"]["resourceVersion"])
+            )
 
     def on_delete(self, obj: Any) -> None:
         with self._lock:
@@ -63,7 +64,8 @@ def configmaps(clientset: Clientset, namespace: str) -> Iterator[SharedIndexInfo
 
 
 def test_an_informer_fills_its_cache_and_the_lister_reads_it_like_the_api(
-        clientset: Clientset, namespace: str, configmaps: SharedIndexInformer) -> None:
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     for name in ("a", "b", "c"):
         client.create(configmap(name, k=name))
@@ -77,12 +79,14 @@ def test_an_informer_fills_its_cache_and_the_lister_reads_it_like_the_api(
     assert missing.value.message == 'configmaps "zzz" not found'
     fresh = client.list()
     assert configmaps.indexer.resource_versions() == {
-        f"{namespace}/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in fresh["items"]}
+        f"{namespace}/{o['metadata']['name']}": o["metadata"]["resourceVersion"] for o in fresh["items"]
+    }
     assert configmaps.last_sync_resource_version
 
 
 def test_cached_objects_are_read_only_and_to_dict_gives_a_private_copy(
-        clientset: Clientset, namespace: str, configmaps: SharedIndexInformer) -> None:
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     clientset.core_v1.config_maps(namespace).create(configmap("a", k="v"))
     with configmaps:
         assert configmaps.wait_for_cache_sync(timeout=30)
@@ -95,7 +99,8 @@ def test_cached_objects_are_read_only_and_to_dict_gives_a_private_copy(
 
 
 def test_managed_fields_are_stripped_by_default_and_kept_without_a_transform(
-        clientset: Clientset, namespace: str) -> None:
+    clientset: Clientset, namespace: str
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     client.create(configmap("a", k="v"), field_manager="tester")
     stripped = SharedIndexInformer(client)
@@ -108,7 +113,8 @@ def test_managed_fields_are_stripped_by_default_and_kept_without_a_transform(
 
 
 def test_handlers_hear_the_initial_list_then_every_change_in_order(
-        clientset: Clientset, namespace: str, configmaps: SharedIndexInformer) -> None:
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     first = client.create(configmap("a", k="1"))
     recorded = Recorded()
@@ -128,7 +134,8 @@ def test_handlers_hear_the_initial_list_then_every_change_in_order(
 
 
 def test_a_handler_added_after_start_gets_the_whole_cache_as_initial_adds(
-        clientset: Clientset, namespace: str, configmaps: SharedIndexInformer) -> None:
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     for name in ("a", "b"):
         client.create(configmap(name))
@@ -138,7 +145,9 @@ def test_a_handler_added_after_start_gets_the_whole_cache_as_initial_adds(
         registration = late.register(configmaps)
         assert wait_for(registration.has_synced)
         assert sorted((c[0], c[1], c[3]) for c in late.calls) == [
-            ("add", f"{namespace}/a", True), ("add", f"{namespace}/b", True)]
+            ("add", f"{namespace}/a", True),
+            ("add", f"{namespace}/b", True),
+        ]
         registration.remove()
         client.create(configmap("c"))
         time.sleep(1)
@@ -146,7 +155,8 @@ def test_a_handler_added_after_start_gets_the_whole_cache_as_initial_adds(
 
 
 def test_a_raising_handler_loses_only_that_notification_and_a_slow_one_holds_back_no_other(
-        clientset: Clientset, namespace: str, configmaps: SharedIndexInformer) -> None:
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     calls: list[str] = []
     release = threading.Event()
@@ -173,7 +183,8 @@ def test_a_raising_handler_loses_only_that_notification_and_a_slow_one_holds_bac
 
 
 def test_fifty_handlers_on_one_informer_each_hear_every_event(
-        clientset: Clientset, namespace: str, configmaps: SharedIndexInformer) -> None:
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     handlers = [Recorded() for _ in range(50)]
     for handler in handlers:
@@ -187,7 +198,8 @@ def test_fifty_handlers_on_one_informer_each_hear_every_event(
 
 
 def test_a_handler_with_a_resync_period_hears_each_object_again_as_an_unchanged_update(
-        clientset: Clientset, namespace: str) -> None:
+    clientset: Clientset, namespace: str
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     created = client.create(configmap("a"))
     informer = SharedIndexInformer(client, resync_period=1.0)
@@ -200,8 +212,9 @@ def test_a_handler_with_a_resync_period_hears_each_object_again_as_an_unchanged_
         assert quiet.kinds() == ["add"]
 
 
-def test_indexers_and_selectors_answer_from_the_cache(clientset: Clientset, namespace: str,
-                                                      configmaps: SharedIndexInformer) -> None:
+def test_indexers_and_selectors_answer_from_the_cache(
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     for name, team in (("a", "red"), ("b", "blue"), ("c", "red")):
         client.create({**configmap(name, team=team), "metadata": {"name": name, "labels": {"team": team}}})
@@ -213,12 +226,16 @@ def test_indexers_and_selectors_answer_from_the_cache(clientset: Clientset, name
         assert sorted(indexer.index_keys("namespace", namespace)) == [f"{namespace}/{n}" for n in "abc"]
         lister = configmaps.lister()
         assert [o["metadata"]["name"] for o in lister.list(label_selector="team=blue")] == ["b"]
-        assert sorted(o["metadata"]["name"] for o in lister.namespace(namespace).list(label_selector="team!=blue")) == ["a", "c"]
+        assert sorted(o["metadata"]["name"] for o in lister.namespace(namespace).list(label_selector="team!=blue")) == [
+            "a",
+            "c",
+        ]
         assert [o["metadata"]["name"] for o in lister.list(field_selector="metadata.name=c")] == ["c"]
 
 
 def test_the_factory_shares_one_informer_per_resource_under_the_clientsets_names(
-        clientset: Clientset, namespace: str) -> None:
+    clientset: Clientset, namespace: str
+) -> None:
     clientset.core_v1.config_maps(namespace).create(configmap("a"))
     factory = SharedInformerFactory(clientset, namespace=namespace)
     assert factory.core_v1.config_maps() is factory.core_v1.config_maps()
@@ -233,8 +250,9 @@ def test_the_factory_shares_one_informer_per_resource_under_the_clientsets_names
         factory.shutdown()
 
 
-def test_the_asyncio_twin_runs_coroutine_handlers_on_the_callers_loop(config: Config, clientset: Clientset,
-                                                                       namespace: str) -> None:
+def test_the_asyncio_twin_runs_coroutine_handlers_on_the_callers_loop(
+    config: Config, clientset: Clientset, namespace: str
+) -> None:
     clientset.core_v1.config_maps(namespace).create(configmap("a"))
 
     async def scenario() -> list[tuple[str, str, bool]]:
@@ -264,8 +282,9 @@ def test_the_asyncio_twin_runs_coroutine_handlers_on_the_callers_loop(config: Co
     assert asyncio.run(scenario()) == [("add", "a", True), ("add", "b", False)]
 
 
-def test_reflector_metrics_count_lists_watches_and_the_last_version(clientset: Clientset, namespace: str,
-                                                                     configmaps: SharedIndexInformer) -> None:
+def test_reflector_metrics_count_lists_watches_and_the_last_version(
+    clientset: Clientset, namespace: str, configmaps: SharedIndexInformer
+) -> None:
     client = clientset.core_v1.config_maps(namespace)
     client.create(configmap("a"))
     registry = CollectorRegistry()
@@ -290,8 +309,10 @@ def test_a_metadata_only_informer_caches_partial_object_metadata(clientset: Clie
     assert names is factory.metadata("", "v1", "configmaps") and names is not factory.core_v1.config_maps()
     try:
         factory.start()
-        assert factory.wait_for_cache_sync(timeout=30) == {("", "v1", "configmaps", "metadata"): True,
-                                                           ("", "v1", "configmaps"): True}
+        assert factory.wait_for_cache_sync(timeout=30) == {
+            ("", "v1", "configmaps", "metadata"): True,
+            ("", "v1", "configmaps"): True,
+        }
         cached = names.lister().namespace(namespace).get("a")
         assert (cached["kind"], cached["apiVersion"]) == ("PartialObjectMetadata", "meta.k8s.io/v1")
         assert "data" not in cached and cached["metadata"]["labels"] == {"team": "red"}

@@ -29,8 +29,9 @@ class FinalStates:
         self.rvs: dict[str, str] = {}
         self.tombstones: list[str] = []
         self._lock = threading.Lock()
-        informer.add_event_handler(on_add=lambda o, _initial: self._set(o), on_update=lambda _old, o: self._set(o),
-                                   on_delete=self._delete)
+        informer.add_event_handler(
+            on_add=lambda o, _initial: self._set(o), on_update=lambda _old, o: self._set(o), on_delete=self._delete
+        )
 
     def _set(self, obj: Any) -> None:
         with self._lock:
@@ -55,8 +56,11 @@ def server_state(client: Any) -> dict[str, str]:
 
 def converged(informer: SharedIndexInformer, handlers: FinalStates, client: Any, timeout: float = 60) -> bool:
     """The cache and the handlers' view both equal a fresh LIST (asked again while they catch up)."""
-    return wait_for(lambda: informer.indexer.resource_versions() == handlers.snapshot() == server_state(client),
-                    timeout=timeout, interval=0.3)
+    return wait_for(
+        lambda: informer.indexer.resource_versions() == handlers.snapshot() == server_state(client),
+        timeout=timeout,
+        interval=0.3,
+    )
 
 
 def healthy_watch(client: Any, handlers: FinalStates, namespace: str) -> None:
@@ -76,7 +80,8 @@ def through(proxy: FaultProxy, config: Config) -> Clientset:
 
 
 def test_the_cache_survives_its_watch_being_cut_again_and_again_while_objects_change(
-        control_plane: ControlPlane, config: Config, namespace: str) -> None:
+    control_plane: ControlPlane, config: Config, namespace: str
+) -> None:
     direct = Clientset(config).core_v1.config_maps(namespace)
     with FaultProxy(control_plane) as proxy:
         informer = SharedIndexInformer(through(proxy, config).core_v1.config_maps(namespace))
@@ -96,7 +101,8 @@ def test_the_cache_survives_its_watch_being_cut_again_and_again_while_objects_ch
 
 
 def test_a_410_on_resume_relists_and_objects_deleted_meanwhile_arrive_as_tombstones(
-        etcd_backed_plane: ControlPlane) -> None:
+    etcd_backed_plane: ControlPlane,
+) -> None:
     config = admin_config(etcd_backed_plane)
     direct = Clientset(config).core_v1.config_maps("default")
     names = [f"gap-{i}" for i in range(4)]
@@ -119,8 +125,9 @@ def test_a_410_on_resume_relists_and_objects_deleted_meanwhile_arrive_as_tombsto
             direct.delete(name)
 
 
-def test_a_storm_of_503s_is_met_with_backoff_not_a_hot_loop(control_plane: ControlPlane, config: Config,
-                                                            namespace: str) -> None:
+def test_a_storm_of_503s_is_met_with_backoff_not_a_hot_loop(
+    control_plane: ControlPlane, config: Config, namespace: str
+) -> None:
     direct = Clientset(config).core_v1.config_maps(namespace)
     direct.create(configmap("a"))
     with FaultProxy(control_plane) as proxy:
@@ -136,13 +143,23 @@ def test_a_storm_of_503s_is_met_with_backoff_not_a_hot_loop(control_plane: Contr
             assert converged(informer, handlers, direct)
 
 
-@pytest.mark.parametrize(("faults", "relists", "logged"), [
-    (["429"] * 3, False, ""),  # throttled (Retry-After honoured): resume from where it was
-    (["corrupt"], True, "unable to decode an event from the watch stream"),  # a clear error, then relist
-], ids=["429s", "corrupt-frame"])
+@pytest.mark.parametrize(
+    ("faults", "relists", "logged"),
+    [
+        (["429"] * 3, False, ""),  # throttled (Retry-After honoured): resume from where it was
+        (["corrupt"], True, "unable to decode an event from the watch stream"),  # a clear error, then relist
+    ],
+    ids=["429s", "corrupt-frame"],
+)
 def test_a_fault_on_the_resumed_watch_is_survived_as_client_go_survives_it(
-        control_plane: ControlPlane, config: Config, namespace: str, caplog: pytest.LogCaptureFixture,
-        faults: list[str], relists: bool, logged: str) -> None:
+    control_plane: ControlPlane,
+    config: Config,
+    namespace: str,
+    caplog: pytest.LogCaptureFixture,
+    faults: list[str],
+    relists: bool,
+    logged: str,
+) -> None:
     direct = Clientset(config).core_v1.config_maps(namespace)
     with FaultProxy(control_plane) as proxy:
         informer = SharedIndexInformer(through(proxy, config).core_v1.config_maps(namespace))
@@ -181,7 +198,7 @@ def test_the_cache_survives_a_kube_apiserver_restart_under_load(restartable_plan
             try:
                 direct.create(configmap(f"load-{i}"))
                 written.append(f"load-{i}")
-            except Exception:  # noqa: BLE001 - the server is down for a moment
+            except Exception:
                 time.sleep(0.2)
             i += 1
 
@@ -202,9 +219,9 @@ def test_the_cache_survives_a_kube_apiserver_restart_under_load(restartable_plan
 
 
 @pytest.mark.parametrize("http2", [True, False], ids=["http2-ping", "http1-idle-timeout"])
-def test_a_silently_dead_connection_is_noticed_and_replaced(control_plane: ControlPlane, config: Config,
-                                                            namespace: str, monkeypatch: pytest.MonkeyPatch,
-                                                            http2: bool) -> None:
+def test_a_silently_dead_connection_is_noticed_and_replaced(
+    control_plane: ControlPlane, config: Config, namespace: str, monkeypatch: pytest.MonkeyPatch, http2: bool
+) -> None:
     # The detection times are shortened for the test: over HTTP/2 through client-go's own
     # variables (defaults 30 s + 15 s), over HTTP/1.1 through the informer's idle timeout (150 s).
     monkeypatch.setenv("HTTP2_READ_IDLE_TIMEOUT_SECONDS", "2")
@@ -212,8 +229,9 @@ def test_a_silently_dead_connection_is_noticed_and_replaced(control_plane: Contr
     direct = Clientset(config).core_v1.config_maps(namespace)
     with SilentProxy(control_plane) as proxy:
         silent_config = dataclasses.replace(config, server=proxy.url, http2=http2)
-        informer = SharedIndexInformer(Clientset(silent_config).core_v1.config_maps(namespace),
-                                       watch_idle_timeout=None if http2 else 5.0)
+        informer = SharedIndexInformer(
+            Clientset(silent_config).core_v1.config_maps(namespace), watch_idle_timeout=None if http2 else 5.0
+        )
         handlers = FinalStates(informer)
         with informer:
             assert informer.wait_for_cache_sync(timeout=30)

@@ -10,11 +10,15 @@ from tests.kube_http import KubeHTTP
 
 
 def test_the_driver_records_an_initial_add_then_an_update_then_a_delete(
-    control_plane: ControlPlane, kube: KubeHTTP, namespace: str,
+    control_plane: ControlPlane,
+    kube: KubeHTTP,
+    namespace: str,
 ) -> None:
     path = f"/api/v1/namespaces/{namespace}/configmaps"
     key = f"{namespace}/cm"
-    created = kube.ok("POST", path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}})
+    created = kube.ok(
+        "POST", path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}}
+    )
     rv1 = created["metadata"]["resourceVersion"]
 
     with RecordingInformer(control_plane.kubeconfig, namespace=namespace) as informer:

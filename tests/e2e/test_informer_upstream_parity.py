@@ -43,20 +43,33 @@ class KcoreRecording:
             self._calls.append(call)
 
     def _add(self, obj: Any, initial: bool) -> None:
-        self._record({"handler": "add", "key": object_key(obj), "rv": obj["metadata"]["resourceVersion"],
-                      "initial": initial})
+        self._record(
+            {"handler": "add", "key": object_key(obj), "rv": obj["metadata"]["resourceVersion"], "initial": initial}
+        )
 
     def _update(self, old: Any, new: Any) -> None:
-        self._record({"handler": "update", "key": object_key(new), "old_rv": old["metadata"]["resourceVersion"],
-                      "rv": new["metadata"]["resourceVersion"]})
+        self._record(
+            {
+                "handler": "update",
+                "key": object_key(new),
+                "old_rv": old["metadata"]["resourceVersion"],
+                "rv": new["metadata"]["resourceVersion"],
+            }
+        )
 
     def _delete(self, obj: Any) -> None:
         if isinstance(obj, DeletedFinalStateUnknown):
             rv = obj.obj["metadata"]["resourceVersion"] if obj.obj is not None else ""
             self._record({"handler": "delete", "key": obj.key, "rv": rv, "tombstone": True})
         else:
-            self._record({"handler": "delete", "key": object_key(obj), "rv": obj["metadata"]["resourceVersion"],
-                          "tombstone": False})
+            self._record(
+                {
+                    "handler": "delete",
+                    "key": object_key(obj),
+                    "rv": obj["metadata"]["resourceVersion"],
+                    "tombstone": False,
+                }
+            )
 
     @property
     def calls(self) -> list[Call]:
@@ -75,7 +88,8 @@ def proxies(etcd_backed_plane: ControlPlane) -> Iterator[tuple[FaultProxy, Fault
 
 
 def test_handler_calls_equal_client_gos_through_changes_and_a_relist_with_tombstones(
-        etcd_backed_plane: ControlPlane, proxies: tuple[FaultProxy, FaultProxy], tmp_path: Path) -> None:
+    etcd_backed_plane: ControlPlane, proxies: tuple[FaultProxy, FaultProxy], tmp_path: Path
+) -> None:
     go_proxy, kcore_proxy = proxies
     config = admin_config(etcd_backed_plane)
     namespace = "parity"
@@ -85,9 +99,12 @@ def test_handler_calls_equal_client_gos_through_changes_and_a_relist_with_tombst
     for name in "abc":
         client.create(configmap(name))
     go_kubeconfig = tmp_path / "go.kubeconfig"
-    go_kubeconfig.write_text(kubeconfig_text(go_proxy.url, etcd_backed_plane.ca_file, user="admin",
-                                             token=etcd_backed_plane.token))
-    kcore_side = KcoreRecording(Clientset(dataclasses.replace(config, server=kcore_proxy.url)).core_v1.config_maps(namespace))
+    go_kubeconfig.write_text(
+        kubeconfig_text(go_proxy.url, etcd_backed_plane.ca_file, user="admin", token=etcd_backed_plane.token)
+    )
+    kcore_side = KcoreRecording(
+        Clientset(dataclasses.replace(config, server=kcore_proxy.url)).core_v1.config_maps(namespace)
+    )
 
     with RecordingInformer(go_kubeconfig, namespace=namespace, protobuf=True) as go, kcore_side.informer:
         go_initial = go.wait_synced()
@@ -114,24 +131,33 @@ def test_handler_calls_equal_client_gos_through_changes_and_a_relist_with_tombst
         time.sleep(2)  # anything more would show now
         kcore_after = kcore_side.calls[6:]
         go_after = go.calls[6:]
-        assert kcore_after[0] == go_after[0] == {"handler": "delete", "key": f"{namespace}/c",
-                                                 "rv": go_after[0]["rv"], "tombstone": True}, (kcore_after, go_after)
+        assert (
+            kcore_after[0]
+            == go_after[0]
+            == {"handler": "delete", "key": f"{namespace}/c", "rv": go_after[0]["rv"], "tombstone": True}
+        ), (kcore_after, go_after)
         # The relist's adds and updates: d changed, e is new, and a, unchanged, an update to
         # itself — every handler counts as due for resync until a resync check says otherwise.
         assert as_set(kcore_after[1:]) == as_set(go_after[1:]), (kcore_after, go_after)
         assert sorted((c["handler"], c["key"]) for c in go_after[1:]) == [
-            ("add", f"{namespace}/e"), ("update", f"{namespace}/a"), ("update", f"{namespace}/d")], go_after
+            ("add", f"{namespace}/e"),
+            ("update", f"{namespace}/a"),
+            ("update", f"{namespace}/d"),
+        ], go_after
 
 
-def test_resync_delivers_unchanged_updates_as_client_go_does(control_plane: ControlPlane, namespace: str,
-                                                            tmp_path: Path) -> None:
+def test_resync_delivers_unchanged_updates_as_client_go_does(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
     config = admin_config(control_plane)
     client = Clientset(config).core_v1.config_maps(namespace)
     created = client.create(configmap("a"))
     rv = created["metadata"]["resourceVersion"]
     kcore_side = KcoreRecording(client, resync=1.0)
-    with RecordingInformer(control_plane.kubeconfig, namespace=namespace, resync=1.0, protobuf=True) as go, \
-            kcore_side.informer:
+    with (
+        RecordingInformer(control_plane.kubeconfig, namespace=namespace, resync=1.0, protobuf=True) as go,
+        kcore_side.informer,
+    ):
         go.wait_for(lambda calls: len(calls) >= 3, timeout=20)
         assert wait_for(lambda: len(kcore_side.calls) >= 3, timeout=20)
     resync = {"handler": "update", "key": f"{namespace}/a", "old_rv": rv, "rv": rv}

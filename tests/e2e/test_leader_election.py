@@ -18,8 +18,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from kcore import Config
-from kcore import aio
+from kcore import Config, aio
 from kcore.clients import Clientset
 from kcore.controller import LeaderElector
 from kcore.testenv import ControlPlane
@@ -79,9 +78,16 @@ class Candidate:
 
     def __init__(self, clientset: Clientset, name: str, identity: str, **options: Any) -> None:
         self.record = Record(identity)
-        self.elector = LeaderElector(clientset, namespace="default", name=name, identity=identity,
-                                     on_started_leading=self._lead, on_stopped_leading=self._stopped,
-                                     on_new_leader=lambda who: self.record.add("new_leader", who), **options)
+        self.elector = LeaderElector(
+            clientset,
+            namespace="default",
+            name=name,
+            identity=identity,
+            on_started_leading=self._lead,
+            on_stopped_leading=self._stopped,
+            on_new_leader=lambda who: self.record.add("new_leader", who),
+            **options,
+        )
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         _candidates.append(self)
@@ -121,6 +127,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) 
 
 
 # -- kcore candidates (blocking twin) ----------------------------------------------------------
+
 
 def test_one_of_two_candidates_leads_and_the_other_takes_over_once_the_leader_stops(config: Config) -> None:
     clientset = Clientset(config)
@@ -174,7 +181,8 @@ def test_a_stopped_release_leaves_an_empty_holder_and_a_one_second_lease(config:
 
 
 def test_a_leader_cut_off_from_the_api_server_stops_leading_before_the_other_acquires(
-        control_plane: ControlPlane, config: Config) -> None:
+    control_plane: ControlPlane, config: Config
+) -> None:
     name = lease_name()
     with SilentProxy(control_plane) as proxy:
         cut = Candidate(Clientset(dataclasses.replace(config, server=proxy.url)), name, "cut", **CUT_OFF)
@@ -195,14 +203,23 @@ def test_stop_from_a_signal_handler_ends_run_on_the_main_thread_and_releases(con
     clientset = Clientset(config)
     name = lease_name()
     seen: list[str] = []
-    elector = LeaderElector(clientset, namespace="default", name=name, identity="main", release_on_cancel=True,
-                            on_started_leading=lambda stop_event: seen.append("started"),
-                            on_stopped_leading=lambda: seen.append("stopped"), **FAST)
+    elector = LeaderElector(
+        clientset,
+        namespace="default",
+        name=name,
+        identity="main",
+        release_on_cancel=True,
+        on_started_leading=lambda stop_event: seen.append("started"),
+        on_stopped_leading=lambda: seen.append("stopped"),
+        **FAST,
+    )
     previous = signal.signal(signal.SIGUSR1, lambda signum, frame: elector.stop())
     try:
+
         def signal_once_leading() -> None:
             wait_until(lambda: elector.leading, "leading")
             os.kill(os.getpid(), signal.SIGUSR1)
+
         threading.Thread(target=signal_once_leading, daemon=True).start()
         elector.run()  # on the main thread, interrupted by the handler
     finally:
@@ -213,14 +230,22 @@ def test_stop_from_a_signal_handler_ends_run_on_the_main_thread_and_releases(con
 
 # -- the asyncio twin --------------------------------------------------------------------------
 
+
 class AsyncCandidate:
     """An asyncio kcore candidate: a coroutine on_started_leading waits for its asyncio.Event."""
 
     def __init__(self, clientset: aio.Clientset, name: str, identity: str, **options: Any) -> None:
         self.record = Record(identity)
-        self.elector = aio.LeaderElector(clientset, namespace="default", name=name, identity=identity,
-                                         on_started_leading=self._lead, on_stopped_leading=self._stopped,
-                                         on_new_leader=lambda who: self.record.add("new_leader", who), **options)
+        self.elector = aio.LeaderElector(
+            clientset,
+            namespace="default",
+            name=name,
+            identity=identity,
+            on_started_leading=self._lead,
+            on_stopped_leading=self._stopped,
+            on_new_leader=lambda who: self.record.add("new_leader", who),
+            **options,
+        )
         self.task = asyncio.ensure_future(self.elector.run())
 
     async def _lead(self, stop_event: asyncio.Event) -> None:
@@ -263,11 +288,13 @@ def test_the_asyncio_twin_hands_over_on_release_when_stopped_by_a_signal(config:
         await second.stop()
         lease = await clientset.coordination_v1.leases("default").get(name)
         assert lease["spec"]["holderIdentity"] == "second" and lease["spec"]["leaseTransitions"] == 1
+
     asyncio.run(scenario())
 
 
 def test_the_asyncio_twin_cut_off_from_the_api_server_stops_leading_before_the_other_acquires(
-        control_plane: ControlPlane, config: Config) -> None:
+    control_plane: ControlPlane, config: Config
+) -> None:
     async def scenario(proxy: SilentProxy) -> None:
         name = lease_name()
         cut = AsyncCandidate(aio.Clientset(dataclasses.replace(config, server=proxy.url)), name, "cut", **CUT_OFF)
@@ -280,22 +307,27 @@ def test_the_asyncio_twin_cut_off_from_the_api_server_stops_leading_before_the_o
         await cut.wait_for("stopped")
         await other.stop()
         await cut.stop()
+
     with SilentProxy(control_plane) as proxy:
         asyncio.run(scenario(proxy))
 
 
 # -- with client-go's LeaderElector ------------------------------------------------------------
 
-def watch_leases(clientset: Clientset, name: str, written: list[dict[str, Any]], ready: threading.Event,
-                 stop: threading.Event) -> None:
+
+def watch_leases(
+    clientset: Clientset, name: str, written: list[dict[str, Any]], ready: threading.Event, stop: threading.Event
+) -> None:
     """Every state the Lease takes, in order (each write is one ADDED or MODIFIED event); ``ready``
     is set once the watch's starting resourceVersion is fixed: no later write is missed."""
     leases = clientset.coordination_v1.leases("default")
     with leases.watch(field_selector=f"metadata.name={name}") as watch:
         ready.set()
+
         def close_when_told() -> None:
             stop.wait()
             watch.close()
+
         threading.Thread(target=close_when_told, daemon=True).start()
         for event_type, lease in watch:
             if event_type in ("ADDED", "MODIFIED"):
@@ -303,7 +335,8 @@ def watch_leases(clientset: Clientset, name: str, written: list[dict[str, Any]],
 
 
 def test_leadership_passes_between_client_go_and_kcore_candidates_that_write_the_lease_alike(
-        control_plane: ControlPlane, config: Config) -> None:
+    control_plane: ControlPlane, config: Config
+) -> None:
     clientset = Clientset(config)
     name = lease_name()
     written: list[dict[str, Any]] = []
@@ -311,6 +344,7 @@ def test_leadership_passes_between_client_go_and_kcore_candidates_that_write_the
 
     def watch() -> None:
         watch_leases(clientset, name, written, watching, stop_watching)
+
     threading.Thread(target=watch, daemon=True).start()
     assert watching.wait(WAIT)
     kubeconfig = control_plane.kubeconfig
@@ -336,10 +370,18 @@ def test_leadership_passes_between_client_go_and_kcore_candidates_that_write_the
     specs_written = specs(written)
 
     # holders in order, and leaseTransitions counting every new holder (releases keep the count)
-    changes = [s for i, s in enumerate(specs_written)
-               if i == 0 or s["holderIdentity"] != specs_written[i - 1]["holderIdentity"]]
+    changes = [
+        s
+        for i, s in enumerate(specs_written)
+        if i == 0 or s["holderIdentity"] != specs_written[i - 1]["holderIdentity"]
+    ]
     assert [(s["holderIdentity"], s["leaseTransitions"]) for s in changes] == [
-        ("go-1", 0), ("kcore", 1), ("", 1), ("go-2", 2), ("", 2)]
+        ("go-1", 0),
+        ("kcore", 1),
+        ("", 1),
+        ("go-2", 2),
+        ("", 2),
+    ]
     # the same fields, in the same formats, whoever wrote them
     for spec in specs_written:
         assert set(spec) == {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions"}
@@ -360,10 +402,20 @@ def test_leadership_passes_between_client_go_and_kcore_candidates_that_write_the
         assert not lease["metadata"].get("labels") and not lease["metadata"].get("annotations")
     by_go = next(lease for lease in written if lease["spec"]["holderIdentity"] == "go-2")
     by_kcore = next(lease for lease in written if lease["spec"]["holderIdentity"] == "kcore")
-    assert field_writes(by_go) == field_writes(by_kcore) == (
-        {("Update", "coordination.k8s.io/v1")},
-        {"f:spec.f:holderIdentity", "f:spec.f:leaseDurationSeconds", "f:spec.f:acquireTime", "f:spec.f:renewTime",
-         "f:spec.f:leaseTransitions"})
+    assert (
+        field_writes(by_go)
+        == field_writes(by_kcore)
+        == (
+            {("Update", "coordination.k8s.io/v1")},
+            {
+                "f:spec.f:holderIdentity",
+                "f:spec.f:leaseDurationSeconds",
+                "f:spec.f:acquireTime",
+                "f:spec.f:renewTime",
+                "f:spec.f:leaseTransitions",
+            },
+        )
+    )
 
 
 def specs(written: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -375,5 +427,7 @@ def field_writes(lease: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]
     API versions, and every field written (a field a write left at its value stays its former
     writer's, so the fields are pooled over the managers)."""
     entries = lease["metadata"]["managedFields"]
-    return ({(e["operation"], e["apiVersion"]) for e in entries},
-            {f"{top}.{field}" for e in entries for top, fields in e["fieldsV1"].items() for field in fields})
+    return (
+        {(e["operation"], e["apiVersion"]) for e in entries},
+        {f"{top}.{field}" for e in entries for top, fields in e["fieldsV1"].items() for field in fields},
+    )

@@ -67,12 +67,15 @@ class Slot:
     def start(self) -> Candidate:
         self.generation += 1
         identity = f"{self.kind}-{self.generation}"
-        timing: dict[str, Any] = dict(lease_duration=LEASE, renew_deadline=RENEW, retry_period=RETRY, release_on_cancel=True)
+        timing: dict[str, Any] = dict(
+            lease_duration=LEASE, renew_deadline=RENEW, retry_period=RETRY, release_on_cancel=True
+        )
         if self.kind == "go":
             candidate: Candidate = GoCandidate(self.kubeconfig, name=self.lease, identity=identity, **timing)
         else:
-            candidate = KcoreCandidate(self.kubeconfig, name=self.lease, identity=identity,
-                                       asyncio=self.kind == "kcore-asyncio", **timing)
+            candidate = KcoreCandidate(
+                self.kubeconfig, name=self.lease, identity=identity, asyncio=self.kind == "kcore-asyncio", **timing
+            )
         self.candidate = self.stack.enter_context(candidate)
         return candidate
 
@@ -89,7 +92,9 @@ def leader(slots: list[Slot], other_than: Optional[Slot] = None) -> Slot:
         if leading:
             return leading[0]
         time.sleep(0.02)
-    raise AssertionError(f"no leader within {WAIT} s: {[(s.candidate.identity, s.candidate.events) for s in slots if s.candidate]}")
+    raise AssertionError(
+        f"no leader within {WAIT} s: {[(s.candidate.identity, s.candidate.events) for s in slots if s.candidate]}"
+    )
 
 
 def intervals(candidates: list[Candidate], killed: dict[str, datetime]) -> list[tuple[datetime, datetime, str]]:
@@ -107,7 +112,8 @@ def intervals(candidates: list[Candidate], killed: dict[str, datetime]) -> list[
 
 
 def test_twenty_forced_handovers_between_kcore_and_client_go_processes_never_make_two_leaders(
-        control_plane: ControlPlane, tmp_path: Path) -> None:
+    control_plane: ControlPlane, tmp_path: Path
+) -> None:
     lease = f"handovers-{uuid.uuid4().hex[:8]}"
     everyone: list[Candidate] = []
     killed: dict[str, datetime] = {}

@@ -33,8 +33,13 @@ from tests.kube_http import KubeHTTP
 CONFIGMAPS = ResourceInfo("", "v1", "configmaps", "ConfigMap", namespaced=True)
 PARTIAL = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 PARTIAL_JSON = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-CLUSTER_LISTS = ["/api/v1/namespaces", "/api/v1/nodes", "/apis/rbac.authorization.k8s.io/v1/clusterroles",
-                 "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "/apis/scheduling.k8s.io/v1/priorityclasses"]
+CLUSTER_LISTS = [
+    "/api/v1/namespaces",
+    "/api/v1/nodes",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "/apis/scheduling.k8s.io/v1/priorityclasses",
+]
 
 
 def plain(value: Any) -> str:
@@ -73,7 +78,7 @@ def fed(body: bytes, content_type: str, compact: bool, rng: random.Random, strip
 def test_every_list_body_of_the_server_decodes_while_arriving_as_it_decodes_whole(
     kube: KubeHTTP, listed: tuple[str, list[str]]
 ) -> None:
-    ns, collections = listed
+    _ns, collections = listed
     rng = random.Random(3)
     checked = 0
     for path in collections + CLUSTER_LISTS:
@@ -94,7 +99,9 @@ def test_every_list_body_of_the_server_decodes_while_arriving_as_it_decodes_whol
 def stripped_list(listed: Any) -> str:
     """A compact list as the informer's transform leaves its items: without managedFields."""
     items = listed["items"]
-    return json.dumps({**listed.to_dict(), "items": None if items is None else [strip_managed_fields(i).to_dict() for i in items]})
+    return json.dumps(
+        {**listed.to_dict(), "items": None if items is None else [strip_managed_fields(i).to_dict() for i in items]}
+    )
 
 
 def test_objects_decoded_without_managed_fields_equal_what_the_transform_leaves_of_them(
@@ -109,7 +116,9 @@ def test_objects_decoded_without_managed_fields_equal_what_the_transform_leaves_
             content_type = resp.headers["Content-Type"].split(";")[0]
             want = stripped_list(decode_compact(resp.body, content_type))
             assert plain(decode_compact(resp.body, content_type, True)) == want, f"{path} as {accept}, whole"
-            assert plain(fed(resp.body, content_type, True, rng, strip=True)[0]) == want, f"{path} as {accept}, streamed"
+            assert plain(fed(resp.body, content_type, True, rng, strip=True)[0]) == want, (
+                f"{path} as {accept}, streamed"
+            )
             items = decode(resp.body, content_type)["items"]
             if not items:
                 continue  # e.g. nodes: this plane has none
@@ -118,13 +127,17 @@ def test_objects_decoded_without_managed_fields_equal_what_the_transform_leaves_
             item = kube.request("GET", f"{path}/{one}", headers={"Accept": f"{accept}, {JSON};q=0.5"})
             item_type = item.headers["Content-Type"].split(";")[0]
             assert plain(decode_compact(item.body, item_type, True)) == plain(
-                strip_managed_fields(decode_compact(item.body, item_type))), f"{path}/{one} as {accept}"
+                strip_managed_fields(decode_compact(item.body, item_type))
+            ), f"{path}/{one} as {accept}"
             checked += 1
     assert checked >= 3 * (len(collections) + 1)
     # Watch events: the initial ones of a namespace's ConfigMaps, in both formats.
     for accept in (PROTOBUF, JSON):
-        resp = kube.request("GET", f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion=0&timeoutSeconds=1",
-                            headers={"Accept": accept})
+        resp = kube.request(
+            "GET",
+            f"/api/v1/namespaces/{ns}/configmaps?watch=1&resourceVersion=0&timeoutSeconds=1",
+            headers={"Accept": accept},
+        )
         events = WatchDecoder(accept, True, True).feed(resp.body)
         full = WatchDecoder(accept, True).feed(resp.body)
         assert len(events) == len(full) >= 40
@@ -159,7 +172,8 @@ def test_resource_client_lists_equal_their_whole_bodies_decoded_in_both_twins(
         assert plain(ResourceClient(rest, resource, ns).list(**exact)) == want, collection
         assert plain(asyncio.run(async_list())) == want, f"{collection} (asyncio)"
         assert plain(ResourceRequests(rest, resource, ns).list(**exact).do(compact=True)) == plain(
-            decode_compact(body, content_type)), f"{collection} (compact)"
+            decode_compact(body, content_type)
+        ), f"{collection} (compact)"
 
 
 def without_version(page: Any) -> str:
@@ -217,8 +231,9 @@ def test_an_empty_list(config: Config, namespace: str, protobuf: bool, compact: 
     request = lambda: rest.get().namespace(namespace).resource("pods")  # noqa: E731
     got = request().do(compact=compact)
     assert got["items"] == [] and got["kind"] == "PodList"
-    assert without_version(got) == without_version((decode_compact if compact else decode)(
-        request().do_raw(), PROTOBUF if protobuf else JSON))
+    assert without_version(got) == without_version(
+        (decode_compact if compact else decode)(request().do_raw(), PROTOBUF if protobuf else JSON)
+    )
 
 
 def test_a_failed_list_raises_the_api_error_of_its_status(core: RESTClient, namespace: str) -> None:
@@ -234,8 +249,12 @@ def test_a_failed_list_raises_the_api_error_of_its_status(core: RESTClient, name
 
 
 @pytest.mark.parametrize("fault", ["429", "503"])
-def test_throttled_lists_are_retried_before_their_body(config: Config, proxy: FaultProxy, namespace: str, fault: str) -> None:
-    cms: ResourceClient[dict] = ResourceClient(RESTClient(dataclasses.replace(config, server=proxy.url)), CONFIGMAPS, namespace)
+def test_throttled_lists_are_retried_before_their_body(
+    config: Config, proxy: FaultProxy, namespace: str, fault: str
+) -> None:
+    cms: ResourceClient[dict] = ResourceClient(
+        RESTClient(dataclasses.replace(config, server=proxy.url)), CONFIGMAPS, namespace
+    )
     cms.create(configmap("c", k="v"))
     proxy.faults.extend([fault, fault])
     assert [c["metadata"]["name"] for c in cms.list()["items"] if c["metadata"]["name"] == "c"] == ["c"]
@@ -260,9 +279,16 @@ def test_a_list_whose_body_breaks_off_raises_never_returns_a_short_list(
         rest.get().namespace(namespace).resource("configmaps").do(compact=compact)
 
 
-def test_a_401_refreshes_the_credentials_and_lists_again(control_plane: ControlPlane, tmp_path: Path, namespace: str) -> None:
+def test_a_401_refreshes_the_credentials_and_lists_again(
+    control_plane: ControlPlane, tmp_path: Path, namespace: str
+) -> None:
     plugin(tmp_path / "get-token", ["a-wrong-token", control_plane.token])
-    config = load_kubeconfig(write_kubeconfig(tmp_path / "kubeconfig", control_plane, exec_user(str(tmp_path / "get-token"))))
+    config = load_kubeconfig(
+        write_kubeconfig(tmp_path / "kubeconfig", control_plane, exec_user(str(tmp_path / "get-token")))
+    )
     for compact in (False, True):
-        assert RESTClient(config).get().namespace(namespace).resource("configmaps").do(compact=compact)["kind"] == "ConfigMapList"
+        assert (
+            RESTClient(config).get().namespace(namespace).resource("configmaps").do(compact=compact)["kind"]
+            == "ConfigMapList"
+        )
     assert (tmp_path / "get-token.runs").read_text() == "xx"  # the first token, refused; then the second

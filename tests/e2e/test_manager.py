@@ -22,7 +22,12 @@ from prometheus_client import CollectorRegistry
 from kcore import Clientset, aio
 from kcore.config import Config
 from kcore.controller import (
-    Finalizer, GracefulShutdownTimeout, LeaderElectionLost, LeaderElectionOptions, Manager, has_finalizer,
+    Finalizer,
+    GracefulShutdownTimeout,
+    LeaderElectionLost,
+    LeaderElectionOptions,
+    Manager,
+    has_finalizer,
 )
 from kcore.errors import NotFound
 from kcore.testenv import ControlPlane
@@ -34,8 +39,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def fast_election(namespace: str, lease: str, identity: str) -> LeaderElectionOptions:
-    return LeaderElectionOptions(namespace, lease, identity=identity, lease_duration=4.0, renew_deadline=3.0,
-                                 retry_period=0.5, release_on_cancel=True)
+    return LeaderElectionOptions(
+        namespace,
+        lease,
+        identity=identity,
+        lease_duration=4.0,
+        renew_deadline=3.0,
+        retry_period=0.5,
+        release_on_cancel=True,
+    )
 
 
 def http_get(address: Optional[tuple[str, int]], path: str) -> tuple[int, str]:
@@ -59,7 +71,7 @@ class Running:
     def _run(self) -> None:
         try:
             self.manager.run(handle_signals=False)
-        except BaseException as error:  # noqa: BLE001 - the test looks at it
+        except BaseException as error:
             self.error = error
 
     def stop(self) -> None:
@@ -75,6 +87,7 @@ def running() -> Iterator[Callable[[Manager], Running]]:
     def run(manager: Manager) -> Running:
         started.append(Running(manager))
         return started[-1]
+
     yield run
     for r in started:
         r.manager.stop()
@@ -98,11 +111,13 @@ def key_recorder(manager: Manager, keys: list[str]) -> Callable[[str], None]:
         except NotFound:
             return
         keys.append(key)
+
     return reconcile
 
 
 def test_a_manager_runs_its_controller_and_serves_readyz_once_synced_healthz_and_metrics(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     manager = new_manager(config, namespace)
     keys: list[str] = []
     name = f"cms-{uuid.uuid4().hex[:6]}"
@@ -119,6 +134,7 @@ def test_a_manager_runs_its_controller_and_serves_readyz_once_synced_healthz_and
         status, _ = http_get(manager.health_address, "/readyz")
         readiness.append((status, configmaps.has_synced()))
         return status == 200
+
     assert wait_for(ready)
     assert all(synced for status, synced in readiness if status == 200)
     assert wait_for(lambda: f"{namespace}/first" in keys)
@@ -139,7 +155,8 @@ def test_a_manager_runs_its_controller_and_serves_readyz_once_synced_healthz_and
 
 
 def test_a_failing_readyz_check_added_makes_readyz_fail_and_names_it(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     manager = new_manager(config, namespace, metrics_address=None)
     manager.informers.core_v1.config_maps()
     manager.add_readyz_check("database", lambda: False)
@@ -154,14 +171,16 @@ def test_a_failing_readyz_check_added_makes_readyz_fail_and_names_it(
 
 
 def test_only_the_leader_reconciles_and_stopping_it_hands_the_controllers_over(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     lease = f"mgr-{uuid.uuid4().hex[:6]}"
     keys = {"a": [], "b": []}  # type: dict[str, list[str]]
     managers = {}
     for who in ("a", "b"):
         managers[who] = new_manager(config, namespace, leader_election=fast_election(namespace, lease, who))
         managers[who].controller("cms", key_recorder(managers[who], keys[who])).for_(
-            managers[who].informers.core_v1.config_maps())
+            managers[who].informers.core_v1.config_maps()
+        )
     run_a = running(managers["a"])
     assert wait_for(lambda: managers["a"].leading)
     run_b = running(managers["b"])
@@ -184,7 +203,8 @@ def test_only_the_leader_reconciles_and_stopping_it_hands_the_controllers_over(
 
 
 def test_a_leader_whose_lease_is_taken_ends_its_run_with_leader_election_lost(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     lease = f"mgr-{uuid.uuid4().hex[:6]}"
     manager = new_manager(config, namespace, leader_election=fast_election(namespace, lease, "a"))
     manager.controller("cms", key_recorder(manager, [])).for_(manager.informers.core_v1.config_maps())
@@ -211,8 +231,9 @@ class Blocking:
         self.finished.set()
 
 
-def stopped_while_reconciling(manager: Manager, namespace: str, running: Callable[[Manager], Running]) -> tuple[
-        Running, Blocking]:
+def stopped_while_reconciling(
+    manager: Manager, namespace: str, running: Callable[[Manager], Running]
+) -> tuple[Running, Blocking]:
     """The manager runs a Blocking reconcile of one ConfigMap, and stop() was called during it."""
     reconcile = Blocking()
     manager.controller("slow", reconcile).for_(manager.informers.core_v1.config_maps())
@@ -224,7 +245,8 @@ def stopped_while_reconciling(manager: Manager, namespace: str, running: Callabl
 
 
 def test_graceful_shutdown_waits_for_the_in_flight_reconcile(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     run, reconcile = stopped_while_reconciling(new_manager(config, namespace), namespace, running)
     run.thread.join(0.5)
     assert run.thread.is_alive() and not reconcile.finished.is_set()  # run() is waiting for the reconcile
@@ -234,7 +256,8 @@ def test_graceful_shutdown_waits_for_the_in_flight_reconcile(
 
 
 def test_a_reconcile_outlasting_the_graceful_shutdown_timeout_ends_run_with_graceful_shutdown_timeout(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     manager = new_manager(config, namespace, graceful_shutdown_timeout=0.2)
     run, reconcile = stopped_while_reconciling(manager, namespace, running)
     run.thread.join(30)
@@ -251,6 +274,7 @@ def test_sigterm_stops_a_manager_run_from_the_main_thread(config: Config, namesp
     def terminate_once_running() -> None:
         assert wait_for(lambda: manager.controllers[0].started and all(i.has_synced() for i in manager.all_informers()))
         os.kill(os.getpid(), signal.SIGTERM)
+
     threading.Thread(target=terminate_once_running, daemon=True).start()
     manager.run()  # returns: the handler began the graceful shutdown
     assert manager.stopping and manager.controllers[0].stopping
@@ -258,7 +282,8 @@ def test_sigterm_stops_a_manager_run_from_the_main_thread(config: Config, namesp
 
 
 def test_a_finalizer_runs_cleanup_before_the_object_goes_and_a_failing_cleanup_keeps_it(
-        config: Config, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     manager = new_manager(config, namespace)
     client = manager.clientset.core_v1.config_maps(namespace)
     lister = manager.informers.core_v1.config_maps().lister()
@@ -278,6 +303,7 @@ def test_a_finalizer_runs_cleanup_before_the_object_goes_and_a_failing_cleanup_k
         except NotFound:
             return
         finalizer.reconcile(obj, cleanup=cleanup)
+
     manager.controller("finalizing", reconcile).for_(manager.informers.core_v1.config_maps())
     client.create(configmap("easy", k="1"))
     client.create(configmap("stubborn", k="1"))
@@ -290,6 +316,7 @@ def test_a_finalizer_runs_cleanup_before_the_object_goes_and_a_failing_cleanup_k
         except NotFound:
             return True
         return False
+
     client.delete("easy")
     client.delete("stubborn")
     assert wait_for(lambda: gone("easy"))
@@ -304,10 +331,16 @@ def test_a_finalizer_runs_cleanup_before_the_object_goes_and_a_failing_cleanup_k
 
 
 def test_the_asyncio_manager_runs_an_async_controller_with_a_finalizer_and_serves_its_probes(
-        config: Config, namespace: str) -> None:
+    config: Config, namespace: str
+) -> None:
     async def scenario() -> list[str]:
-        manager = aio.Manager(config, namespace=namespace, metrics_address=("127.0.0.1", 0),
-                              health_address=("127.0.0.1", 0), registry=CollectorRegistry())
+        manager = aio.Manager(
+            config,
+            namespace=namespace,
+            metrics_address=("127.0.0.1", 0),
+            health_address=("127.0.0.1", 0),
+            registry=CollectorRegistry(),
+        )
         client = manager.clientset.core_v1.config_maps(namespace)
         lister = manager.informers.core_v1.config_maps().lister()
         finalizer = aio.Finalizer(client, FINALIZER)
@@ -322,6 +355,7 @@ def test_the_asyncio_manager_runs_an_async_controller_with_a_finalizer_and_serve
             except NotFound:
                 return
             await finalizer.reconcile(obj, cleanup=cleanup)
+
         manager.controller("async-finalizing", reconcile).for_(manager.informers.core_v1.config_maps())
         await client.create(configmap("one", k="1"))
         run = asyncio.get_running_loop().create_task(manager.run(handle_signals=False))
@@ -335,6 +369,7 @@ def test_the_asyncio_manager_runs_an_async_controller_with_a_finalizer_and_serve
 
         async def has_it() -> bool:
             return has_finalizer(await client.get("one"), FINALIZER)
+
         await until(has_it)
         status = await asyncio.to_thread(http_get, manager.health_address, "/readyz")
         assert status == (200, "ok")
@@ -350,24 +385,29 @@ def test_the_asyncio_manager_runs_an_async_controller_with_a_finalizer_and_serve
             except NotFound:
                 return True
             return False
+
         await until(gone)
         manager.stop()
         await asyncio.wait_for(run, 30)
         return cleaned
+
     assert asyncio.run(scenario()) == ["one"]
 
 
-def test_the_asyncio_managers_graceful_shutdown_waits_for_the_in_flight_reconcile(config: Config,
-                                                                                 namespace: str) -> None:
+def test_the_asyncio_managers_graceful_shutdown_waits_for_the_in_flight_reconcile(
+    config: Config, namespace: str
+) -> None:
     async def scenario() -> None:
-        manager = aio.Manager(config, namespace=namespace, metrics_address=None, health_address=None,
-                              registry=CollectorRegistry())
+        manager = aio.Manager(
+            config, namespace=namespace, metrics_address=None, health_address=None, registry=CollectorRegistry()
+        )
         entered, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
         async def reconcile(key: str) -> None:
             entered.set()
             await release.wait()
             finished.set()
+
         manager.controller("slow", reconcile).for_(manager.informers.core_v1.config_maps())
         await manager.clientset.core_v1.config_maps(namespace).create(configmap("one", k="1"))
         run = asyncio.get_running_loop().create_task(manager.run(handle_signals=False))
@@ -378,6 +418,7 @@ def test_the_asyncio_managers_graceful_shutdown_waits_for_the_in_flight_reconcil
         release.set()
         await asyncio.wait_for(run, 30)
         assert finished.is_set()
+
     asyncio.run(scenario())
 
 
@@ -387,11 +428,18 @@ def test_two_asyncio_managers_on_one_lease_hand_over_when_the_leader_stops(confi
         keys: dict[str, list[str]] = {"a": [], "b": []}
         managers = {}
         for who in ("a", "b"):
-            manager = aio.Manager(config, namespace=namespace, metrics_address=None, health_address=None,
-                                  registry=CollectorRegistry(), leader_election=fast_election(namespace, lease, who))
+            manager = aio.Manager(
+                config,
+                namespace=namespace,
+                metrics_address=None,
+                health_address=None,
+                registry=CollectorRegistry(),
+                leader_election=fast_election(namespace, lease, who),
+            )
 
             async def reconcile(key: str, who: str = who) -> None:
                 keys[who].append(key)
+
             manager.controller("cms", reconcile).for_(manager.informers.core_v1.config_maps())
             managers[who] = manager
         loop = asyncio.get_running_loop()
@@ -403,6 +451,7 @@ def test_two_asyncio_managers_on_one_lease_hand_over_when_the_leader_stops(confi
                     return
                 await asyncio.sleep(0.1)
             raise AssertionError("condition not met")
+
         await until(lambda: managers["a"].leading)
         runs["b"] = loop.create_task(managers["b"].run(handle_signals=False))
         await managers["a"].clientset.core_v1.config_maps(namespace).create(configmap("one", k="1"))
@@ -414,16 +463,22 @@ def test_two_asyncio_managers_on_one_lease_hand_over_when_the_leader_stops(confi
         await until(lambda: f"{namespace}/one" in keys["b"])
         managers["b"].stop()
         await asyncio.wait_for(runs["b"], 30)
+
     asyncio.run(scenario())
 
 
 def test_sigterm_to_the_leading_replica_process_releases_the_lease_and_the_other_replica_takes_over(
-        config: Config, control_plane: ControlPlane, namespace: str, running: Callable[[Manager], Running]) -> None:
+    config: Config, control_plane: ControlPlane, namespace: str, running: Callable[[Manager], Running]
+) -> None:
     lease = f"mgr-{uuid.uuid4().hex[:6]}"
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.e2e.manager_replica", str(control_plane.kubeconfig), namespace, lease, "proc"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(line.strip() for line in process.stdout or ()), daemon=True)
     reader.start()
@@ -435,6 +490,7 @@ def test_sigterm_to_the_leading_replica_process_releases_the_lease_and_the_other
                 return str(clientset.coordination_v1.leases(namespace).get(lease)["spec"].get("holderIdentity") or "")
             except NotFound:
                 return ""
+
         assert wait_for(lambda: holder() == "proc")
         keys: list[str] = []
         other = new_manager(config, namespace, leader_election=fast_election(namespace, lease, "in-process"))

@@ -29,7 +29,7 @@ UNFORWARDED_PORT = 9090
 class Echo(BaseHTTPRequestHandler):
     """Answers every POST with its path and body, so each connection's answer is its own."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"]))
         answer = self.path.encode() + b"\n" + body
         self.send_response(200)
@@ -121,16 +121,23 @@ def test_the_asyncio_twin_forwards_concurrent_connections(kwok_plane: ControlPla
     async def post_async(port: int, i: int) -> bytes:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         body = f"async {i}".encode() * 500
-        writer.write(f"POST /a{i} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+        writer.write(
+            f"POST /a{i} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length"))
+        length = next(
+            int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length")
+        )
         answer = await reader.readexactly(length)
         writer.close()  # the v4 protocol cannot tell that the server closed its side: the client hangs up
         return answer
 
     async def scenario() -> None:
-        apods: AsyncResourceClient[dict] = AsyncResourceClient(AsyncRESTClient(admin_config(kwok_plane)), PODS, "default")
+        apods: AsyncResourceClient[dict] = AsyncResourceClient(
+            AsyncRESTClient(admin_config(kwok_plane)), PODS, "default"
+        )
         async with await apods.port_forward("web", [f":{POD_PORT}"]) as forward:
             local = forward.local_ports[POD_PORT]
             answers = await asyncio.gather(*[post_async(local, i) for i in range(24)])

@@ -23,8 +23,10 @@ def clientset(config: Config, proxy: FaultProxy) -> Clientset:
 
 
 def pod(name: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": {"app": "web"}},
-            "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}
+    return {
+        "metadata": {"name": name, "labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]},
+    }
 
 
 def sent(proxy: FaultProxy, method: str) -> list[tuple[str, bytes]]:
@@ -32,7 +34,9 @@ def sent(proxy: FaultProxy, method: str) -> list[tuple[str, bytes]]:
 
 
 def test_a_created_pod_goes_as_protobuf_and_the_server_stores_what_it_was_sent(
-    clientset: Clientset, proxy: FaultProxy, namespace: str,
+    clientset: Clientset,
+    proxy: FaultProxy,
+    namespace: str,
 ) -> None:
     created = clientset.core_v1.pods(namespace).create(pod("proto"))
     ((content_type, body),) = sent(proxy, "POST")
@@ -54,7 +58,9 @@ def test_updates_and_status_updates_go_as_protobuf(clientset: Clientset, proxy: 
 
 
 def test_delete_options_go_as_protobuf_and_the_server_reads_their_preconditions(
-    clientset: Clientset, proxy: FaultProxy, namespace: str,
+    clientset: Clientset,
+    proxy: FaultProxy,
+    namespace: str,
 ) -> None:
     maps = clientset.core_v1.config_maps(namespace)
     maps.create({"metadata": {"name": "guarded"}})
@@ -72,18 +78,29 @@ def test_patches_go_as_their_patch_type(clientset: Clientset, proxy: FaultProxy,
 
 
 def test_an_object_with_a_field_its_kind_lacks_goes_as_json_for_the_server_to_judge(
-    clientset: Clientset, proxy: FaultProxy, namespace: str,
+    clientset: Clientset,
+    proxy: FaultProxy,
+    namespace: str,
 ) -> None:
-    created = clientset.core_v1.config_maps(namespace).create({"metadata": {"name": "odd"}, "data": {"a": "b"}, "bogus": 1})
+    created = clientset.core_v1.config_maps(namespace).create(
+        {"metadata": {"name": "odd"}, "data": {"a": "b"}, "bogus": 1}
+    )
     assert [content_type for content_type, _ in sent(proxy, "POST")] == [JSON]
     assert created["data"] == {"a": "b"} and "bogus" not in created
 
 
-def test_custom_resources_go_as_json_even_from_a_protobuf_client(config: Config, proxy: FaultProxy, namespace: str) -> None:
+def test_custom_resources_go_as_json_even_from_a_protobuf_client(
+    config: Config, proxy: FaultProxy, namespace: str
+) -> None:
     with widgets_crd(config) as widgets:
         rest = RESTClient(dataclasses.replace(config, server=proxy.url), group=widgets.group, version="v1")
         assert rest.protobuf
-        widget = {"apiVersion": f"{widgets.group}/v1", "kind": widgets.kind, "metadata": {"name": "w"}, "spec": {"size": 3}}
+        widget = {
+            "apiVersion": f"{widgets.group}/v1",
+            "kind": widgets.kind,
+            "metadata": {"name": "w"},
+            "spec": {"size": 3},
+        }
         created = rest.post().namespace(namespace).resource(widgets.plural).body(widget).do()
         assert [content_type for content_type, _ in sent(proxy, "POST")] == [JSON]
         assert created["spec"] == {"size": 3}

@@ -22,13 +22,14 @@ def converged_mappings(output: str) -> list[dict[str, str]]:
 
 
 def test_the_quickstart_runs_servicelookup_on_a_local_cluster_and_prints_each_mapping_as_it_converges() -> None:
-    result = subprocess.run([sys.executable, "examples/quickstart.py"], cwd=REPO, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "examples/quickstart.py"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert converged_mappings(result.stdout) == [
         {"shop/db-1": "db", "shop/web-1": "frontend, web", "shop/web-2": "frontend, web"},  # created
-        {"shop/db-1": "db", "shop/web-1": "frontend", "shop/web-2": "frontend, web"},       # web's selector changed
-        {"shop/db-1": "db", "shop/web-1": "frontend"},                                      # web-2 deleted
+        {"shop/db-1": "db", "shop/web-1": "frontend", "shop/web-2": "frontend, web"},  # web's selector changed
+        {"shop/db-1": "db", "shop/web-1": "frontend"},  # web-2 deleted
     ], result.stdout
     assert "pods running on kwok-node-1: db-1, web-1, web-2" in result.stdout
     assert "PodToService shop/web-2: deleted (its pod is gone)" in result.stdout

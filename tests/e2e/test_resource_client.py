@@ -25,8 +25,12 @@ DEPLOYMENTS = ResourceInfo("apps", "v1", "deployments", "Deployment", namespaced
 
 
 def pod(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"containers": [{"name": "app", "image": "nginx"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+    }
 
 
 def test_crud_through_a_namespaced_client(core: RESTClient, namespace: str) -> None:
@@ -115,11 +119,21 @@ def test_iter_in_asyncio_matches_list(config: Config, core: RESTClient, namespac
 
 def test_status_and_scale_subresources_of_a_deployment(config: Config, namespace: str) -> None:
     deployments: ResourceClient[dict] = ResourceClient(RESTClient(config, group="apps"), DEPLOYMENTS, namespace)
-    deployment = deployments.create({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
-    })
+    deployment = deployments.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                },
+            },
+        }
+    )
     deployment["status"] = {"replicas": 1, "observedGeneration": 1}
     assert deployments.update_status(deployment)["status"]["observedGeneration"] == 1
 
@@ -135,10 +149,16 @@ def test_binding_eviction_and_ephemeral_containers_of_pods(core: RESTClient, nam
     ResourceClient(core, NODES).create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{namespace}"}})
 
     pods.create(pod("bound"))
-    pods.create_subresource("bound", "binding", {
-        "apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound"},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": f"node-{namespace}"},
-    })
+    pods.create_subresource(
+        "bound",
+        "binding",
+        {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": "bound"},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": f"node-{namespace}"},
+        },
+    )
     assert pods.get("bound")["spec"]["nodeName"] == f"node-{namespace}"
 
     pods.create(pod("debugged"))
@@ -148,9 +168,15 @@ def test_binding_eviction_and_ephemeral_containers_of_pods(core: RESTClient, nam
     assert [c["name"] for c in pods.get("debugged")["spec"]["ephemeralContainers"]] == ["debug"]
 
     pods.create(pod("evicted"))
-    pods.create_subresource("evicted", "eviction", {
-        "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "evicted", "namespace": namespace},
-    })
+    pods.create_subresource(
+        "evicted",
+        "eviction",
+        {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": "evicted", "namespace": namespace},
+        },
+    )
     with pytest.raises(NotFound):
         pods.get("evicted")  # not scheduled, so no grace period: eviction deletes it at once
 
@@ -173,10 +199,14 @@ def kwok_plane() -> Iterator[ControlPlane]:
 
 def test_follow_log_streams_the_lines_a_container_writes_as_they_are_written(kwok_plane: ControlPlane) -> None:
     core = RESTClient(admin_config(kwok_plane))
-    ResourceClient(core, NODES).create({"metadata": {"name": "kubelet-1", "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
+    ResourceClient(core, NODES).create(
+        {"metadata": {"name": "kubelet-1", "annotations": {KWOK_NODE_ANNOTATION: "fake"}}}
+    )
     pods: ResourceClient[dict] = ResourceClient(core, PODS, "default")
     pods.create({**pod("writer"), "spec": {**pod("writer")["spec"], "nodeName": "kubelet-1"}})
-    assert wait_for(lambda: pods.get("writer")["status"].get("phase") == "Running", timeout=60), "kwok did not run the pod"
+    assert wait_for(lambda: pods.get("writer")["status"].get("phase") == "Running", timeout=60), (
+        "kwok did not run the pod"
+    )
 
     def write(text: str) -> None:
         with kwok_plane.container_log.open("a") as log:
@@ -210,7 +240,8 @@ def test_a_resuming_watch_loses_no_event_when_its_connection_is_cut_again_and_ag
     direct: ResourceClient[dict] = ResourceClient(core, CONFIGMAPS, namespace)
     with FaultProxy(control_plane) as proxy:
         through_proxy: ResourceClient[dict] = ResourceClient(
-            RESTClient(dataclasses.replace(config, server=proxy.url)), CONFIGMAPS, namespace)
+            RESTClient(dataclasses.replace(config, server=proxy.url)), CONFIGMAPS, namespace
+        )
         watch = through_proxy.watch()
         seen: list[str] = []
         done = threading.Event()
@@ -272,8 +303,11 @@ def test_a_streaming_list_sends_the_current_objects_then_the_initial_events_book
     watch.close()
     # The current objects, then the bookmark that ends them. A stream broken before that bookmark
     # starts the streaming list again (documented), so on a busy machine the listing may repeat.
-    assert events[-3:] == [("ADDED", "one", None), ("ADDED", "two", None),
-                           ("BOOKMARK", None, {"k8s.io/initial-events-end": "true"})]
+    assert events[-3:] == [
+        ("ADDED", "one", None),
+        ("ADDED", "two", None),
+        ("BOOKMARK", None, {"k8s.io/initial-events-end": "true"}),
+    ]
     assert set(events[:-3]) <= {("ADDED", "one", None), ("ADDED", "two", None)}
     assert (event_type, obj["metadata"]["name"]) == ("ADDED", "three")
     assert watch.resource_version == obj["metadata"]["resourceVersion"]  # bookmarks and events advance it
@@ -292,7 +326,7 @@ def test_async_resuming_watch_sees_creations(config: Config, namespace: str) -> 
         names: list[str] = []
 
         async def consume() -> None:
-            async for event_type, obj in watch:
+            async for _event_type, obj in watch:
                 names.append(obj["metadata"]["name"])
                 if len(names) == 5:
                     watch.close()

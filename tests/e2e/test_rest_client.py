@@ -13,7 +13,15 @@ from kcore import Config
 from kcore.clients import AsyncTransport, Transport
 from kcore.clients.rest import AsyncRESTClient, RESTClient
 from kcore.errors import (
-    AlreadyExists, ApiError, Conflict, Forbidden, Gone, Invalid, NotFound, TransportError, Unauthorized,
+    AlreadyExists,
+    ApiError,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    TransportError,
+    Unauthorized,
 )
 from kcore.testenv import ControlPlane
 from tests.clusters import admin_config, compact_etcd, configmap
@@ -61,8 +69,15 @@ def test_patch_types(core: RESTClient, namespace: str, patch_type: str, patch: o
 
 def test_server_side_apply_reports_conflicts_and_force_takes_ownership(core: RESTClient, namespace: str) -> None:
     def apply(manager: str, value: str, force: bool = False) -> dict:
-        return (core.patch("apply").namespace(namespace).resource("configmaps").name("ssa")
-                .params(fieldManager=manager, force=force or None).body(configmap("ssa", key=value)).do())
+        return (
+            core.patch("apply")
+            .namespace(namespace)
+            .resource("configmaps")
+            .name("ssa")
+            .params(fieldManager=manager, force=force or None)
+            .body(configmap("ssa", key=value))
+            .do()
+        )
 
     assert apply("alice", "1")["data"] == {"key": "1"}
     with pytest.raises(Conflict) as conflict:
@@ -100,8 +115,9 @@ def test_each_failure_status_raises_its_own_error_with_the_status(
     assert invalid.value.code == 422
 
     cert = control_plane.issue_client_certificate("nobody")
-    nobody = dataclasses.replace(config, token=None, client_cert_data=cert.cert_file.read_bytes(),
-                                 client_key_data=cert.key_file.read_bytes())
+    nobody = dataclasses.replace(
+        config, token=None, client_cert_data=cert.cert_file.read_bytes(), client_key_data=cert.key_file.read_bytes()
+    )
     with pytest.raises(Forbidden) as forbidden:
         RESTClient(nobody).get().resource("secrets").do()
     assert forbidden.value.code == 403
@@ -124,7 +140,13 @@ def test_an_expired_continue_token_raises_gone(etcd_backed_plane: ControlPlane) 
 
 def test_a_watch_from_a_compacted_resource_version_raises_gone(etcd_backed_plane: ControlPlane) -> None:
     plane, core = etcd_backed_plane, RESTClient(admin_config(etcd_backed_plane))
-    old = core.post().namespace("default").resource("configmaps").body(configmap("old")).do()["metadata"]["resourceVersion"]
+    old = (
+        core.post()
+        .namespace("default")
+        .resource("configmaps")
+        .body(configmap("old"))
+        .do()["metadata"]["resourceVersion"]
+    )
     # Two later writes: a watch from `old` starts at old+1, which must be compacted away too.
     core.post().namespace("default").resource("configmaps").body(configmap("newer")).do()
     core.post().namespace("default").resource("configmaps").body(configmap("newest")).do()
@@ -152,8 +174,9 @@ def test_watch_sees_added_modified_deleted_in_order(config: Config, namespace: s
 
 
 @pytest.mark.parametrize("http2", [True, False], ids=["http2", "http1"])
-def test_one_watch_request_carries_events_that_arrive_apart_without_breaking(config: Config, namespace: str,
-                                                                           http2: bool) -> None:
+def test_one_watch_request_carries_events_that_arrive_apart_without_breaking(
+    config: Config, namespace: str, http2: bool
+) -> None:
     # kube-apiserver flushes a watch after each batch of events; compressed, each flush was a
     # gzip member of its own, and the stream broke after the first one.
     client = RESTClient(dataclasses.replace(config, http2=http2))
@@ -184,11 +207,16 @@ def test_async_client_runs_requests_concurrently_and_watches(config: Config, nam
     async def scenario() -> list[str]:
         client = AsyncRESTClient(config)
         start = (await client.get().namespace(namespace).resource("configmaps").do())["metadata"]["resourceVersion"]
-        await asyncio.gather(*[
-            client.post().namespace(namespace).resource("configmaps").body(configmap(f"c{i}")).do() for i in range(20)
-        ])
+        await asyncio.gather(
+            *[
+                client.post().namespace(namespace).resource("configmaps").body(configmap(f"c{i}")).do()
+                for i in range(20)
+            ]
+        )
         names = []
-        async for event_type, obj in await client.get().namespace(namespace).resource("configmaps").watch(start, timeout_seconds=5):
+        async for _event_type, obj in (
+            await client.get().namespace(namespace).resource("configmaps").watch(start, timeout_seconds=5)
+        ):
             names.append(obj["metadata"]["name"])
             if len(names) == 20:
                 break

@@ -45,7 +45,9 @@ def client(config: Config, proxy: FaultProxy, **changes: object) -> RESTClient:
 
 
 def test_every_attempt_is_counted_by_code_and_the_retries_by_their_own_outcome(
-    config: Config, proxy: FaultProxy, registry: CollectorRegistry,
+    config: Config,
+    proxy: FaultProxy,
+    registry: CollectorRegistry,
 ) -> None:
     proxy.faults.extend(["429", "503"])
     client(config, proxy).get().abs_path("/version").do()
@@ -64,7 +66,10 @@ def test_every_attempt_is_counted_by_code_and_the_retries_by_their_own_outcome(
 
 
 def test_an_attempt_without_an_answer_is_counted_as_error_and_error_answers_by_their_code(
-    config: Config, proxy: FaultProxy, registry: CollectorRegistry, namespace: str,
+    config: Config,
+    proxy: FaultProxy,
+    registry: CollectorRegistry,
+    namespace: str,
 ) -> None:
     proxy.faults.append("drop")
     with pytest.raises(TransportError):
@@ -78,7 +83,9 @@ def test_an_attempt_without_an_answer_is_counted_as_error_and_error_answers_by_t
 
 
 def test_waits_for_the_client_side_rate_limiter_are_observed_per_request(
-    config: Config, proxy: FaultProxy, registry: CollectorRegistry,
+    config: Config,
+    proxy: FaultProxy,
+    registry: CollectorRegistry,
 ) -> None:
     limited = client(config, proxy, qps=2.0, burst=1)
     for _ in range(3):
@@ -91,7 +98,9 @@ def test_waits_for_the_client_side_rate_limiter_are_observed_per_request(
 
 
 def test_without_a_rate_limiter_nothing_is_observed_for_it(
-    config: Config, proxy: FaultProxy, registry: CollectorRegistry,
+    config: Config,
+    proxy: FaultProxy,
+    registry: CollectorRegistry,
 ) -> None:
     client(config, proxy, qps=-1.0).get().abs_path("/version").do()
     assert sample(registry, "rest_client_rate_limiter_duration_seconds_count", verb="GET", host=host(proxy)) is None
@@ -99,10 +108,20 @@ def test_without_a_rate_limiter_nothing_is_observed_for_it(
 
 
 def test_a_watch_is_counted_as_a_request_but_its_duration_is_not_observed(
-    config: Config, proxy: FaultProxy, registry: CollectorRegistry, namespace: str,
+    config: Config,
+    proxy: FaultProxy,
+    registry: CollectorRegistry,
+    namespace: str,
 ) -> None:
-    stream = client(config, proxy).get().namespace(namespace).resource("configmaps").param("watch", "true") \
-        .param("timeoutSeconds", "1").stream()
+    stream = (
+        client(config, proxy)
+        .get()
+        .namespace(namespace)
+        .resource("configmaps")
+        .param("watch", "true")
+        .param("timeoutSeconds", "1")
+        .stream()
+    )
     stream.close()
     h = host(proxy)
     assert sample(registry, "rest_client_requests_total", code="200", method="GET", host=h) == 1
@@ -111,16 +130,22 @@ def test_a_watch_is_counted_as_a_request_but_its_duration_is_not_observed(
 
 def test_a_transport_puts_them_in_the_default_registry(config: Config, proxy: FaultProxy) -> None:
     client(config, proxy).get().abs_path("/version").do()
-    assert REGISTRY.get_sample_value("rest_client_requests_total", {"code": "200", "method": "GET", "host": host(proxy)}) == 1
+    assert (
+        REGISTRY.get_sample_value("rest_client_requests_total", {"code": "200", "method": "GET", "host": host(proxy)})
+        == 1
+    )
 
 
 def component_base_restclient_metrics() -> str:
     """component-base's metrics/prometheus/restclient/metrics.go, from the Go module the control
     plane was built with."""
     listed = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", "k8s.io/component-base"], cwd=GO_MODULE_DIR,
+        ["go", "list", "-m", "-f", "{{.Dir}}", "k8s.io/component-base"],
+        cwd=GO_MODULE_DIR,
         env={**os.environ, "GOWORK": "off", "GOFLAGS": "-mod=readonly"},
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return (Path(listed.stdout.strip()) / "metrics/prometheus/restclient/metrics.go").read_text()
 
@@ -135,13 +160,13 @@ def test_names_help_labels_and_buckets_are_component_bases() -> None:
         assert block is not None, f"{go_name} is not in component-base"
         text = block.group(1)
         assert re.search(r'Help:\s+"(.*?)"', text).group(1) == family.documentation  # type: ignore[union-attr]
-        labels = re.search(r'\[\]string\{(.*?)\}', text).group(1)  # type: ignore[union-attr]
-        sample_labels = [l.strip().strip('"') for l in labels.split(",")]
+        labels = re.search(r"\[\]string\{(.*?)\}", text).group(1)  # type: ignore[union-attr]
+        sample_labels = [label.strip().strip('"') for label in labels.split(",")]
         family_labels = {
             "rest_client_requests": ["code", "method", "host"],
             "rest_client_request_retries": ["code", "verb", "host"],
         }.get(name, ["verb", "host"])
         assert sample_labels == family_labels
         if family.type == "histogram":
-            buckets = re.search(r'Buckets:\s+\[\]float64\{(.*?)\}', text).group(1)  # type: ignore[union-attr]
+            buckets = re.search(r"Buckets:\s+\[\]float64\{(.*?)\}", text).group(1)  # type: ignore[union-attr]
             assert [float(b) for b in buckets.split(",")] == _core.rest_client_latency_buckets()

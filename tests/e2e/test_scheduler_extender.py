@@ -64,10 +64,16 @@ class Extenders:
 
         @ext.bind
         def bind(namespace: str, name: str, uid: str, node: str) -> None:
-            self.clientset.core_v1.pods(namespace).create_subresource(name, "binding", {
-                "apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "uid": uid},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-            })
+            self.clientset.core_v1.pods(namespace).create_subresource(
+                name,
+                "binding",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Binding",
+                    "metadata": {"name": name, "uid": uid},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+                },
+            )
             with self.lock:
                 self.bound[name] = node
 
@@ -80,8 +86,11 @@ class Extenders:
         def only_some(pod: dict, nodes: List[dict]) -> Dict[str, str]:
             with self.lock:
                 self.cached_filtered[pod["metadata"]["name"]] = {n["metadata"]["name"] for n in nodes}
-            return {n["metadata"]["name"]: "not one of the cached extender's nodes"
-                    for n in nodes if n["metadata"]["name"] not in CACHED_ALLOWED}
+            return {
+                n["metadata"]["name"]: "not one of the cached extender's nodes"
+                for n in nodes
+                if n["metadata"]["name"] not in CACHED_ALLOWED
+            }
 
         return ext
 
@@ -123,8 +132,14 @@ class Garbage(BaseHTTPRequestHandler):
 
 
 def extender_config(url: str, resource: str, ignorable: bool, **verbs: Any) -> Dict[str, Any]:
-    return {"urlPrefix": url, "filterVerb": "filter", "ignorable": ignorable, "httpTimeout": "500ms",
-            "managedResources": [{"name": resource, "ignoredByScheduler": True}], **verbs}
+    return {
+        "urlPrefix": url,
+        "filterVerb": "filter",
+        "ignorable": ignorable,
+        "httpTimeout": "500ms",
+        "managedResources": [{"name": resource, "ignoredByScheduler": True}],
+        **verbs,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -154,46 +169,62 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
         extender_config(garbage_url, "kcore.test/garbage-required", False),
         extender_config(slow.url, "kcore.test/slow-ignorable", True),
         extender_config(slow.url, "kcore.test/slow-required", False),
-        {**extender_config(packer.url, "kcore.test/packed", False, prioritizeVerb="prioritize", weight=50),
-         "filterVerb": ""},
+        {
+            **extender_config(packer.url, "kcore.test/packed", False, prioritizeVerb="prioritize", weight=50),
+            "filterVerb": "",
+        },
         {**extender_config(preempter.url, "kcore.test/preempt", False, preemptVerb="preempt"), "filterVerb": ""},
     ]
     try:
         with ControlPlane(with_scheduler=True, with_kwok=True, scheduler_config={"extenders": extenders}) as cp:
             cs = kcore.Clientset(admin_config(cp))
             ext.clientset = cs
-            for i, name in enumerate(NODES):
+            for _i, name in enumerate(NODES):
                 labels = {"kcore.test/allowed": "true"} if name in ALLOWED else {}
-                cs.core_v1.nodes().create({"metadata": {"name": name, "labels": labels,
-                                                        "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
+                cs.core_v1.nodes().create(
+                    {"metadata": {"name": name, "labels": labels, "annotations": {KWOK_NODE_ANNOTATION: "fake"}}}
+                )
             factory = SharedInformerFactory(cs)
             nodes = factory.core_v1.nodes()
-            nodes.add_event_handler(on_add=lambda node, *_: snapshot.add_node(node),
-                                    on_update=lambda old, new: snapshot.update_node(new), on_delete=lambda node: None)
+            nodes.add_event_handler(
+                on_add=lambda node, *_: snapshot.add_node(node),
+                on_update=lambda old, new: snapshot.update_node(new),
+                on_delete=lambda node: None,
+            )
 
             def pod_changed(old: Any, new: Any) -> None:
                 if new["spec"].get("nodeName") and not (old and old["spec"].get("nodeName")):
                     snapshot.add_pod(new)  # bound: it counts on its node from now on
 
             factory.core_v1.pods().add_event_handler(
-                on_add=lambda new, *_: pod_changed(None, new), on_update=pod_changed, on_delete=lambda old: None)
+                on_add=lambda new, *_: pod_changed(None, new), on_update=pod_changed, on_delete=lambda old: None
+            )
             factory.start()
             assert all(factory.wait_for_cache_sync(timeout=30).values())
             lister_box["lister"] = nodes.lister()
 
             def ready(node: Any) -> bool:
-                return any(c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", []))
+                return any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in node.get("status", {}).get("conditions", [])
+                )
 
-            assert wait_for(lambda: len(nodes.lister().list()) == len(NODES) and all(map(ready, nodes.lister().list())),
-                            timeout=30), "kwok did not make every node Ready"
+            assert wait_for(
+                lambda: len(nodes.lister().list()) == len(NODES) and all(map(ready, nodes.lister().list())), timeout=30
+            ), "kwok did not make every node Ready"
             # kwok has initialized the nodes: now set what it keeps. No node controller runs to lift
             # the not-ready taint admission put on; 4 CPUs each, so that bin packing shows.
             for name in NODES:
                 cs.core_v1.nodes().patch(name, {"spec": {"taints": None}})
-                cs.core_v1.nodes().patch(name, {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}},
-                                         subresource="status")
-            assert wait_for(lambda: all(not n["spec"].get("taints") and n["status"]["allocatable"] == CAPACITY
-                                        for n in nodes.lister().list()), timeout=30), "the nodes were not set up"
+                cs.core_v1.nodes().patch(
+                    name, {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}}, subresource="status"
+                )
+            assert wait_for(
+                lambda: all(
+                    not n["spec"].get("taints") and n["status"]["allocatable"] == CAPACITY
+                    for n in nodes.lister().list()
+                ),
+                timeout=30,
+            ), "the nodes were not set up"
             try:
                 yield cp, ext, cs
             finally:
@@ -207,8 +238,12 @@ def cluster() -> Iterator[tuple[ControlPlane, Extenders, Any]]:
 
 def pod(name: str, resource: str, cpu: str = "") -> Dict[str, Any]:
     limits = {resource: "1", **({"cpu": cpu} if cpu else {})}
-    return {"metadata": {"name": name}, "spec": {"containers": [{
-        "name": "app", "image": "nginx", "resources": {"requests": limits, "limits": limits}}]}}
+    return {
+        "metadata": {"name": name},
+        "spec": {
+            "containers": [{"name": "app", "image": "nginx", "resources": {"requests": limits, "limits": limits}}]
+        },
+    }
 
 
 def node_of(cs: Any, name: str) -> str:
@@ -256,11 +291,16 @@ def test_an_ignorable_extender_that_fails_is_skipped_and_the_pod_is_scheduled(cl
     assert scheduled(cs, [name], f"kcore.test/{broken}-ignorable")[name] in NODES
 
 
-@pytest.mark.parametrize(("broken", "error"), [
-    ("garbage", "invalid character 'g' looking for beginning of value"),
-    ("slow", "Client.Timeout exceeded"),
-])
-def test_a_required_extender_that_fails_leaves_the_pod_pending_with_its_error(cluster: Any, broken: str, error: str) -> None:
+@pytest.mark.parametrize(
+    ("broken", "error"),
+    [
+        ("garbage", "invalid character 'g' looking for beginning of value"),
+        ("slow", "Client.Timeout exceeded"),
+    ],
+)
+def test_a_required_extender_that_fails_leaves_the_pod_pending_with_its_error(
+    cluster: Any, broken: str, error: str
+) -> None:
     _, _, cs = cluster
     name = f"{broken}-required"
     cs.core_v1.pods("default").create(pod(name, f"kcore.test/{broken}-required"))
@@ -271,7 +311,8 @@ def test_a_required_extender_that_fails_leaves_the_pod_pending_with_its_error(cl
 
     assert wait_for(failed_scheduling, timeout=30), (
         "no FailedScheduling event carries the extender's error: "
-        f"{[e['message'] for e in cs.core_v1.events('default').list(field_selector=f'involvedObject.name={name}')['items']]}")
+        f"{[e['message'] for e in cs.core_v1.events('default').list(field_selector=f'involvedObject.name={name}')['items']]}"
+    )
     current = cs.core_v1.pods("default").get(name)
     assert not current["spec"].get("nodeName")
     condition = next(c for c in current["status"]["conditions"] if c["type"] == "PodScheduled")
@@ -295,8 +336,11 @@ def test_the_bin_packing_prioritizer_fills_one_node_before_the_next(cluster: Any
 def test_preemption_asks_the_extender_and_evicts_only_on_the_candidate_it_keeps(cluster: Any) -> None:
     _, ext, cs = cluster
     # Two nodes no other test put CPU requests on, each nearly full with a low-priority pod.
-    cpu_used = {p["spec"].get("nodeName") for p in cs.core_v1.pods("default").list()["items"]
-                if any("cpu" in c["resources"].get("requests", {}) for c in p["spec"]["containers"])}
+    cpu_used = {
+        p["spec"].get("nodeName")
+        for p in cs.core_v1.pods("default").list()["items"]
+        if any("cpu" in c["resources"].get("requests", {}) for c in p["spec"]["containers"])
+    }
     kept, spared = [n for n in NODES if n not in cpu_used][-2:]
     ext.preempt_keep = kept
     for node in (kept, spared):

@@ -53,16 +53,20 @@ def expected_mapping(cs: kcore.Clientset) -> Mapping:
     for pod in cs.core_v1.pods().list()["items"]:
         namespace, labels = pod["metadata"]["namespace"], pod["metadata"].get("labels") or {}
         mapping[(namespace, pod["metadata"]["name"])] = sorted(
-            service["metadata"]["name"] for service in services
-            if service["metadata"]["namespace"] == namespace and (selector := service["spec"].get("selector"))
+            service["metadata"]["name"]
+            for service in services
+            if service["metadata"]["namespace"] == namespace
+            and (selector := service["spec"].get("selector"))
             and all(labels.get(key) == value for key, value in selector.items())
         )
     return mapping
 
 
 def actual_mapping(podtoservices: Any) -> Mapping:
-    return {(p["metadata"]["namespace"], p["metadata"]["name"]): p["spec"]["services"]
-            for p in podtoservices.list()["items"]}
+    return {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): p["spec"]["services"]
+        for p in podtoservices.list()["items"]
+    }
 
 
 def assert_converges(cs: kcore.Clientset, podtoservices: Any) -> Mapping:
@@ -86,12 +90,14 @@ def service(cs: kcore.Clientset, namespace: str, name: str, selector: dict[str, 
 
 
 def pod(cs: kcore.Clientset, namespace: str, name: str, labels: dict[str, str]) -> None:
-    cs.core_v1.pods(namespace).create({"metadata": {"name": name, "labels": labels},
-                                       "spec": {"containers": [{"name": "app", "image": "app"}]}})
+    cs.core_v1.pods(namespace).create(
+        {"metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"name": "app", "image": "app"}]}}
+    )
 
 
 def test_each_pod_keeps_a_podtoservice_naming_the_services_that_select_it_as_pods_services_and_selectors_change(
-        config: kcore.Config, cs: kcore.Clientset, podtoservices: Any) -> None:
+    config: kcore.Config, cs: kcore.Clientset, podtoservices: Any
+) -> None:
     shop, blog = namespace(cs, "shop"), namespace(cs, "blog")
     with ServiceLookup(config):
         # Overlapping selectors in shop; a service without a selector; the same selector in blog.
@@ -107,20 +113,24 @@ def test_each_pod_keeps_a_podtoservice_naming_the_services_that_select_it_as_pod
         pod(cs, blog, "web-1", {"app": "web", "tier": "front"})
         pod(cs, blog, "db", {"app": "db"})
         assert assert_converges(cs, podtoservices) == {
-            (shop, "web-1"): ["front", "web"], (shop, "web-2"): ["canary", "web"], (shop, "worker"): [],
-            (shop, "bare"): [], (blog, "web-1"): ["web"], (blog, "db"): [],
+            (shop, "web-1"): ["front", "web"],
+            (shop, "web-2"): ["canary", "web"],
+            (shop, "worker"): [],
+            (shop, "bare"): [],
+            (blog, "web-1"): ["web"],
+            (blog, "db"): [],
         }
 
-        cs.core_v1.services(shop).patch("front", {"spec": {"selector": {"tier": "back"}}})   # a selector changed
+        cs.core_v1.services(shop).patch("front", {"spec": {"selector": {"tier": "back"}}})  # a selector changed
         assert assert_converges(cs, podtoservices)[(shop, "worker")] == ["front"]
 
-        cs.core_v1.services(shop).delete("web")                                              # a service deleted
+        cs.core_v1.services(shop).delete("web")  # a service deleted
         assert assert_converges(cs, podtoservices)[(shop, "web-2")] == ["canary"]
 
         cs.core_v1.pods(shop).patch("worker", {"metadata": {"labels": {"app": "web", "track": "canary"}}})  # relabelled
         assert assert_converges(cs, podtoservices)[(shop, "worker")] == ["canary", "front"]
 
-        cs.core_v1.pods(shop).delete("web-1")                                                # a pod deleted
+        cs.core_v1.pods(shop).delete("web-1")  # a pod deleted
         assert (shop, "web-1") not in assert_converges(cs, podtoservices)
         with pytest.raises(NotFound):
             podtoservices.namespace(shop).get("web-1")
@@ -130,27 +140,41 @@ def test_each_pod_keeps_a_podtoservice_naming_the_services_that_select_it_as_pod
 
 def assert_owned_by_their_pods(cs: kcore.Clientset, podtoservices: Any) -> None:
     """Each PodToService has its pod as controller owner (uid included), for the garbage collector."""
-    uids = {(p["metadata"]["namespace"], p["metadata"]["name"]): p["metadata"]["uid"]
-            for p in cs.core_v1.pods().list()["items"]}
+    uids = {
+        (p["metadata"]["namespace"], p["metadata"]["name"]): p["metadata"]["uid"]
+        for p in cs.core_v1.pods().list()["items"]
+    }
     for item in podtoservices.list()["items"]:
         metadata = item["metadata"]
-        assert metadata["ownerReferences"] == [{
-            "apiVersion": "v1", "kind": "Pod", "name": metadata["name"], "controller": True,
-            "uid": uids[(metadata["namespace"], metadata["name"])],
-        }]
+        assert metadata["ownerReferences"] == [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": metadata["name"],
+                "controller": True,
+                "uid": uids[(metadata["namespace"], metadata["name"])],
+            }
+        ]
 
 
 def test_podtoservices_left_wrong_while_the_controller_was_down_are_put_right_when_it_starts(
-        config: kcore.Config, cs: kcore.Clientset, podtoservices: Any) -> None:
+    config: kcore.Config, cs: kcore.Clientset, podtoservices: Any
+) -> None:
     ns = namespace(cs, "downtime")
     service(cs, ns, "web", {"app": "web"})
     pod(cs, ns, "kept", {"app": "web"})
     kept_uid = cs.core_v1.pods(ns).get("kept")["metadata"]["uid"]
 
     def podtoservice(name: str, services: list[str], uid: str) -> dict[str, Any]:
-        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "spec": {"services": services},
-                "metadata": {"name": name, "ownerReferences": [
-                    {"apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid, "controller": True}]}}
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "spec": {"services": services},
+            "metadata": {
+                "name": name,
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid, "controller": True}],
+            },
+        }
 
     podtoservices.namespace(ns).create(podtoservice("kept", ["stale"], kept_uid))
     podtoservices.namespace(ns).create(podtoservice("gone", ["web"], "00000000-0000-0000-0000-000000000000"))
@@ -162,7 +186,8 @@ def test_podtoservices_left_wrong_while_the_controller_was_down_are_put_right_wh
 
 
 def test_the_example_as_a_process_follows_its_kubeconfig_converges_and_exits_cleanly_on_sigterm(
-        plane: ControlPlane, cs: kcore.Clientset, podtoservices: Any) -> None:
+    plane: ControlPlane, cs: kcore.Clientset, podtoservices: Any
+) -> None:
     ns = namespace(cs, "process")
     service(cs, ns, "web", {"app": "web"})
     pod(cs, ns, "web-1", {"app": "web"})

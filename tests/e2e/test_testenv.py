@@ -29,7 +29,7 @@ def processes_mentioning(text: str) -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = next(l for l in (entry / "status").read_text().splitlines() if l.startswith("State:"))
+            state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
         except (OSError, StopIteration):
             continue
         if text in cmdline and "zombie" not in state:
@@ -38,8 +38,11 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 def whoami(kube: KubeHTTP) -> dict:
-    review = kube.ok("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                     {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    review = kube.ok(
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+    )
     return review["status"]["userInfo"]
 
 
@@ -66,8 +69,9 @@ def test_admin_token_authenticates_as_a_cluster_admin(kube: KubeHTTP) -> None:
 
 def test_client_certificate_authenticates_its_common_name_and_groups(control_plane: ControlPlane) -> None:
     cert = control_plane.issue_client_certificate("alice", groups=["dev", "qa"])
-    alice = KubeHTTP(control_plane.server, str(control_plane.ca_file),
-                     cert_file=str(cert.cert_file), key_file=str(cert.key_file))
+    alice = KubeHTTP(
+        control_plane.server, str(control_plane.ca_file), cert_file=str(cert.cert_file), key_file=str(cert.key_file)
+    )
     user = whoami(alice)
     assert user["username"] == "alice"
     assert {"dev", "qa"} <= set(user["groups"])
@@ -75,8 +79,9 @@ def test_client_certificate_authenticates_its_common_name_and_groups(control_pla
 
 def test_rbac_forbids_a_user_without_bindings(control_plane: ControlPlane) -> None:
     cert = control_plane.issue_client_certificate("mallory")
-    mallory = KubeHTTP(control_plane.server, str(control_plane.ca_file),
-                       cert_file=str(cert.cert_file), key_file=str(cert.key_file))
+    mallory = KubeHTTP(
+        control_plane.server, str(control_plane.ca_file), cert_file=str(cert.cert_file), key_file=str(cert.key_file)
+    )
     response = mallory.request("GET", "/api/v1/secrets")
     assert response.status == 403
     assert response.json()["reason"] == "Forbidden"
@@ -95,8 +100,12 @@ def test_written_kubeconfig_carries_the_client_certificate(control_plane: Contro
     config = json.loads(path.read_text())
     assert config["contexts"][0]["context"]["namespace"] == "team"
     user = config["users"][0]["user"]
-    carol = KubeHTTP(config["clusters"][0]["cluster"]["server"], config["clusters"][0]["cluster"]["certificate-authority"],
-                     cert_file=user["client-certificate"], key_file=user["client-key"])
+    carol = KubeHTTP(
+        config["clusters"][0]["cluster"]["server"],
+        config["clusters"][0]["cluster"]["certificate-authority"],
+        cert_file=user["client-certificate"],
+        key_file=user["client-key"],
+    )
     assert whoami(carol)["username"] == "carol"
 
 
@@ -159,7 +168,7 @@ def test_a_signalled_python_process_stops_its_control_plane_and_removes_the_dir(
 
 
 def test_a_killed_python_process_leaves_no_etcd_or_apiserver_behind(
-    child_with_control_plane: tuple[subprocess.Popen, Path]
+    child_with_control_plane: tuple[subprocess.Popen, Path],
 ) -> None:
     child, root = child_with_control_plane
     child.kill()  # SIGKILL: no Python code runs; the kernel must take the children down
@@ -171,16 +180,20 @@ def test_a_killed_python_process_leaves_no_etcd_or_apiserver_behind(
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kcore.testenv", *args], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "kcore.testenv", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=240
+    )
 
 
 def test_cli_up_env_down_gives_a_working_kubeconfig_and_leaves_nothing(tmp_path: Path) -> None:
     import json
 
     # A private state dir, with the already-built binaries, so a developer's own `up` is untouched.
-    env = dict(os.environ, KCORE_CACHE_DIR=str(tmp_path / "cache"),
-               KCORE_TESTENV_ASSETS=str(cache_root() / "controlplane" / pinned_release()))
+    env = dict(
+        os.environ,
+        KCORE_CACHE_DIR=str(tmp_path / "cache"),
+        KCORE_TESTENV_ASSETS=str(cache_root() / "controlplane" / pinned_release()),
+    )
     up = run_cli("up", env=env)
     assert up.returncode == 0, up.stderr
     last_line = up.stdout.strip().splitlines()[-1]
@@ -225,10 +238,14 @@ def test_with_scheduler_a_real_kube_scheduler_binds_pods_to_nodes() -> None:
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
         }
         kube.ok("PUT", "/api/v1/nodes/node-a/status", node)
-        kube.ok("POST", "/api/v1/namespaces/default/pods", {
-            "metadata": {"name": "web"},
-            "spec": {"containers": [{"name": "web", "image": "nginx"}]},
-        })
+        kube.ok(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            {
+                "metadata": {"name": "web"},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        )
         assert wait_for(
             lambda: kube.ok("GET", "/api/v1/namespaces/default/pods/web")["spec"].get("nodeName") == "node-a",
             timeout=60,
@@ -238,7 +255,9 @@ def test_with_scheduler_a_real_kube_scheduler_binds_pods_to_nodes() -> None:
 def test_with_kwok_a_fake_node_goes_ready_and_its_pods_run() -> None:
     with ControlPlane(with_scheduler=True, with_kwok=True) as cp:
         kube = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
-        kube.ok("POST", "/api/v1/nodes", {"metadata": {"name": "fake-1", "annotations": {KWOK_NODE_ANNOTATION: "fake"}}})
+        kube.ok(
+            "POST", "/api/v1/nodes", {"metadata": {"name": "fake-1", "annotations": {KWOK_NODE_ANNOTATION: "fake"}}}
+        )
 
         def node_ready() -> bool:
             conditions = kube.ok("GET", "/api/v1/nodes/fake-1").get("status", {}).get("conditions", [])
@@ -249,9 +268,14 @@ def test_with_kwok_a_fake_node_goes_ready_and_its_pods_run() -> None:
         node = kube.ok("GET", "/api/v1/nodes/fake-1")
         node["spec"]["taints"] = []
         kube.ok("PUT", "/api/v1/nodes/fake-1", node)
-        kube.ok("POST", "/api/v1/namespaces/default/pods", {
-            "metadata": {"name": "web"}, "spec": {"containers": [{"name": "web", "image": "nginx"}]},
-        })
+        kube.ok(
+            "POST",
+            "/api/v1/namespaces/default/pods",
+            {
+                "metadata": {"name": "web"},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+            },
+        )
         assert wait_for(
             lambda: kube.ok("GET", "/api/v1/namespaces/default/pods/web")["status"].get("phase") == "Running",
             timeout=60,
@@ -264,18 +288,36 @@ def test_with_controllers_kube_controller_manager_runs_only_the_named_ones() -> 
         kube = KubeHTTP(cp.server, str(cp.ca_file), token=cp.token)
         labels = {"app": "web"}
         # Made first, so a deployment controller, were it running, would act before the check.
-        kube.ok("POST", "/apis/apps/v1/namespaces/default/deployments", {
-            "metadata": {"name": "api"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}}, "template": {
-                "metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "api", "image": "nginx"}]},
-            }},
-        })
-        kube.ok("POST", "/apis/apps/v1/namespaces/default/replicasets", {
-            "metadata": {"name": "web"},
-            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {
-                "metadata": {"labels": labels}, "spec": {"containers": [{"name": "web", "image": "nginx"}]},
-            }},
-        })
+        kube.ok(
+            "POST",
+            "/apis/apps/v1/namespaces/default/deployments",
+            {
+                "metadata": {"name": "api"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "api"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "api"}},
+                        "spec": {"containers": [{"name": "api", "image": "nginx"}]},
+                    },
+                },
+            },
+        )
+        kube.ok(
+            "POST",
+            "/apis/apps/v1/namespaces/default/replicasets",
+            {
+                "metadata": {"name": "web"},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "web", "image": "nginx"}]},
+                    },
+                },
+            },
+        )
 
         def owned_pods() -> list[str]:
             pods = kube.ok("GET", "/api/v1/namespaces/default/pods")["items"]

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MATURIN = Path(sys.executable).parent / "maturin"
 ABI3_FLOOR = (3, 9)
 
-SMOKE = r'''
+SMOKE = r"""
 import shutil, sys
 import kcore
 from kcore import codec
@@ -45,7 +45,7 @@ with ControlPlane() as cp:
     got = clientset.core_v1.config_maps("default").get("wheel")
     assert got["data"] == configmap["data"], got
 print("kcore works on", ".".join(map(str, sys.version_info[:2])))
-'''
+"""
 
 
 def interpreters() -> dict[str, str]:
@@ -54,7 +54,10 @@ def interpreters() -> dict[str, str]:
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     for minor in range(ABI3_FLOOR[1], 20):
         version = f"3.{minor}"
-        candidates = [shutil.which(f"python{version}")] + sorted(glob.glob(str(pyenv / f"{version}.*" / "bin" / f"python{version}")))
+        candidates = [
+            shutil.which(f"python{version}"),
+            *sorted(glob.glob(str(pyenv / f"{version}.*" / "bin" / f"python{version}"))),
+        ]
         for candidate in candidates:
             if candidate and subprocess.run([candidate, "-c", "import venv"], capture_output=True).returncode == 0:
                 found[version] = candidate
@@ -82,8 +85,12 @@ def test_the_wheel_is_abi3_for_3_9_up_with_a_manylinux_tag_auditwheel_accepts(di
     wheel = the("*.whl", dist)
     assert wheel.name.startswith("kcore-0.1.0-cp39-abi3-manylinux_")
     tag = wheel.name.removesuffix(".whl").split("-")[-1]
-    shown = subprocess.run([str(Path(sys.executable).parent / "auditwheel"), "show", str(wheel)],
-                           capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "auditwheel"), "show", str(wheel)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert f'consistent with the\nfollowing platform tag: "{tag}"' in shown.stdout, shown.stdout
 
 
@@ -95,16 +102,29 @@ def test_this_machine_has_the_interpreters_the_readme_lists() -> None:
 def test_the_wheel_installed_where_no_compiler_is_works(dist: Path, tmp_path: Path, version: str) -> None:
     venv = tmp_path / "venv"
     subprocess.run([PYTHONS[version], "-m", "venv", str(venv)], check=True)
-    bare = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": os.environ["HOME"],
-            "KCORE_TESTENV_ASSETS": str(ensure_binaries().kube_apiserver.parent)}
+    bare = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": os.environ["HOME"],
+        "KCORE_TESTENV_ASSETS": str(ensure_binaries().kube_apiserver.parent),
+    }
     installed = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         f"kcore[testenv] @ {the('*.whl', dist).as_uri()}"],
-        env=bare, capture_output=True, text=True,
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            f"kcore[testenv] @ {the('*.whl', dist).as_uri()}",
+        ],
+        env=bare,
+        capture_output=True,
+        text=True,
     )
     assert installed.returncode == 0, installed.stderr
-    smoke = subprocess.run([str(venv / "bin" / "python"), "-c", SMOKE], env=bare, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=300)
+    smoke = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", SMOKE], env=bare, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert smoke.returncode == 0, smoke.stderr
     assert smoke.stdout.strip() == f"kcore works on {version}"
 
@@ -113,12 +133,28 @@ def test_the_sdist_builds_into_the_same_wheel(dist: Path, tmp_path: Path) -> Non
     # A target folder of its own, so that everything is compiled from the unpacked sdist (with
     # the repository's, cargo finds the crate fresh and compiles nothing); without LTO, which
     # changes the code, not the files, and would double the build's time.
-    env = {**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "target"),
-           "CARGO_PROFILE_RELEASE_LTO": "false", "CARGO_PROFILE_RELEASE_CODEGEN_UNITS": "16"}
+    env = {
+        **os.environ,
+        "CARGO_TARGET_DIR": str(tmp_path / "target"),
+        "CARGO_PROFILE_RELEASE_LTO": "false",
+        "CARGO_PROFILE_RELEASE_CODEGEN_UNITS": "16",
+    }
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-         "--wheel-dir", str(tmp_path), str(the("*.tar.gz", dist))],
-        capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--wheel-dir",
+            str(tmp_path),
+            str(the("*.tar.gz", dist)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert built.returncode == 0, built.stderr
     ours, theirs = the("*.whl", dist), the("*.whl", tmp_path)

@@ -10,12 +10,18 @@ import typing
 import kcore.clients.types as types_package
 from kcore.clients.types import apiextensions_v1, core_v1, meta_v1, networking_v1
 
-MODULES = [importlib.import_module(f"{types_package.__name__}.{m.name}") for m in pkgutil.iter_modules(types_package.__path__)]
+MODULES = [
+    importlib.import_module(f"{types_package.__name__}.{m.name}") for m in pkgutil.iter_modules(types_package.__path__)
+]
 
 
 def test_every_generated_typed_dict_resolves_its_annotations() -> None:
-    typed_dicts = [obj for module in MODULES for obj in vars(module).values()
-                   if isinstance(obj, type) and issubclass(obj, dict) and obj.__module__ == module.__name__]
+    typed_dicts = [
+        obj
+        for module in MODULES
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, dict) and obj.__module__ == module.__name__
+    ]
     assert len(typed_dicts) > 600
     for typed_dict in typed_dicts:
         typing.get_type_hints(typed_dict)

@@ -17,14 +17,27 @@ def mypy(tmp_path: Path, program: str) -> subprocess.CompletedProcess[str]:
     source = tmp_path / "user_program.py"
     source.write_text(textwrap.dedent(program))
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--cache-dir", str(MYPY_CACHE),
-         "--no-error-summary", "--hide-error-context", str(source)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--follow-imports=silent",
+            "--cache-dir",
+            str(MYPY_CACHE),
+            "--no-error-summary",
+            "--hide-error-context",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
 def test_mypy_accepts_a_pods_image_read_through_the_typed_clientset(tmp_path: Path) -> None:
-    result = mypy(tmp_path, """
+    result = mypy(
+        tmp_path,
+        """
         import kcore
         from kcore import aio
 
@@ -38,12 +51,15 @@ def test_mypy_accepts_a_pods_image_read_through_the_typed_clientset(tmp_path: Pa
         async def replicas(cs: aio.Clientset) -> int:
             deployment = await cs.apps_v1.deployments("web").get("front")
             return deployment["spec"]["replicas"]
-    """)
+    """,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_reports_a_misspelt_key_and_a_namespace_given_to_a_cluster_scoped_resource(tmp_path: Path) -> None:
-    result = mypy(tmp_path, """
+    result = mypy(
+        tmp_path,
+        """
         import kcore
 
         def image(cs: kcore.Clientset) -> str:
@@ -52,7 +68,8 @@ def test_mypy_reports_a_misspelt_key_and_a_namespace_given_to_a_cluster_scoped_r
 
         def nodes(cs: kcore.Clientset) -> None:
             cs.core_v1.nodes("x")
-    """)
+    """,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert 'TypedDict "Container" has no key "imag"' in result.stdout
     assert "user_program.py:9: error: Too many arguments" in result.stdout

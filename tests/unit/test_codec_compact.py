@@ -52,11 +52,23 @@ def test_every_mutation_raises_type_error() -> None:
     o = decode_compact(BODY, JSON)
     lst = o["spec"]["containers"]
     mutations = [
-        lambda: o.__setitem__("a", 1), lambda: o.__delitem__("kind"), lambda: o.update(a=1),
-        lambda: o.pop("kind"), lambda: o.popitem(), lambda: o.setdefault("a", 1), lambda: o.clear(),
-        lambda: lst.__setitem__(0, 1), lambda: lst.__delitem__(0), lambda: lst.append(1),
-        lambda: lst.extend([1]), lambda: lst.insert(0, 1), lambda: lst.pop(), lambda: lst.remove(1),
-        lambda: lst.sort(), lambda: lst.reverse(), lambda: lst.clear(),
+        lambda: o.__setitem__("a", 1),
+        lambda: o.__delitem__("kind"),
+        lambda: o.update(a=1),
+        lambda: o.pop("kind"),
+        lambda: o.popitem(),
+        lambda: o.setdefault("a", 1),
+        lambda: o.clear(),
+        lambda: lst.__setitem__(0, 1),
+        lambda: lst.__delitem__(0),
+        lambda: lst.append(1),
+        lambda: lst.extend([1]),
+        lambda: lst.insert(0, 1),
+        lambda: lst.pop(),
+        lambda: lst.remove(1),
+        lambda: lst.sort(),
+        lambda: lst.reverse(),
+        lambda: lst.clear(),
     ]
     for mutate in mutations:
         with pytest.raises(TypeError, match="read-only"):
@@ -112,7 +124,9 @@ def test_scalar_bodies_decode_to_plain_values() -> None:
 def test_an_empty_object_or_list_costs_no_more_than_null() -> None:
     # Most of a field set (metadata.managedFields[].fieldsV1) is empty objects.
     def size(value: str) -> int:
-        return sys.getsizeof(decode_compact(("{" + ",".join(f'"f:k{i}": {value}' for i in range(100)) + "}").encode(), JSON))
+        return sys.getsizeof(
+            decode_compact(("{" + ",".join(f'"f:k{i}": {value}' for i in range(100)) + "}").encode(), JSON)
+        )
 
     assert size("{}") == size("[]") == size("null")
     empties = decode_compact(b'{"a": {}, "b": [], "c": [{}, []]}', JSON)

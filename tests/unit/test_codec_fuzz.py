@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_short_fuzzing_run_with_coverage_from_the_rust_decoders_finds_no_crash(tmp_path: Path) -> None:
     # The inputs the run finds go under TMPDIR: pytest's own temporary folder, which it prunes.
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    run = subprocess.run([str(ROOT / "dev"), "fuzz", "20"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=2300)
+    run = subprocess.run(
+        [str(ROOT / "dev"), "fuzz", "20"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=2300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert re.search(r"Done \d+ runs", run.stderr), run.stderr[-3000:]
     # libFuzzer's feedback comes from counters compiled into the decoders, not from Python.

@@ -17,10 +17,10 @@ SAMPLES = [
     b'{"big": 123456789012345678901234567890, "min": -9223372036854775808, "over": 9223372036854775808}',
     '{"unicode": "h\u00e9llo \u2713 \U0001f600", "escaped": "\\u00e9\\ud83d\\ude00\\n\\t\\"\\\\\\/"}'.encode(),
     b'{"dup": 1, "dup": 2}',
-    b'[NaN, Infinity, -Infinity]',
+    b"[NaN, Infinity, -Infinity]",
     b'"just a string"',
     b"42",
-    b"\xef\xbb\xbf{\"bom\": true}",
+    b'\xef\xbb\xbf{"bom": true}',
 ]
 
 

@@ -67,9 +67,15 @@ def outcome(run: Callable[[], Any]) -> tuple[str, Any]:
 
 @pytest.mark.parametrize("content_type,compact", MODES, ids=IDS)
 def test_a_small_list_cut_at_every_byte_decodes_as_the_whole_body(content_type: str, compact: bool) -> None:
-    body = body_of(content_type, [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"},
-                                   "data": {"k": "v" * i, "é": "✓"}} for i in range(3)],
-                   kind="ConfigMapList", **{"continue": "token"})
+    body = body_of(
+        content_type,
+        [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"}, "data": {"k": "v" * i, "é": "✓"}}
+            for i in range(3)
+        ],
+        kind="ConfigMapList",
+        **{"continue": "token"},
+    )
     want = plain(whole(body, content_type, compact))
     for cut in range(len(body) + 1):
         got, items = streamed(body, content_type, compact, [cut])
@@ -118,7 +124,7 @@ def test_a_body_cut_short_raises_the_whole_decoders_error_never_a_short_list(con
             assert got == want, f"cut at byte {end}"
         else:
             assert got[0] == "DecodeError"
-        assert got[0] == "DecodeError" or content_type == JSON and not body[end:].strip(), f"cut at byte {end}"
+        assert got[0] == "DecodeError" or (content_type == JSON and not body[end:].strip()), f"cut at byte {end}"
 
 
 @pytest.mark.parametrize("content_type,compact", MODES, ids=IDS)
@@ -133,15 +139,21 @@ def test_corrupt_bytes_anywhere_raise_the_same_error_as_the_whole_body(content_t
             del bad[rng.randrange(len(bad))]
         corrupt = bytes(bad)
         want = outcome(lambda: whole(corrupt, content_type, compact))
-        got = outcome(lambda: streamed(corrupt, content_type, compact, sorted(rng.sample(range(1, len(corrupt)), 5)))[0])
+        got = outcome(
+            lambda: streamed(corrupt, content_type, compact, sorted(rng.sample(range(1, len(corrupt)), 5)))[0]
+        )
         assert got == want, f"byte {at}"
 
 
 def test_bodies_that_are_not_lists_decode_whole() -> None:
     status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410, "reason": "Expired"}
     configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"items": "x"}}
-    for content_type, body in [(JSON, json.dumps(status).encode()), (PROTOBUF, encode(configmap, PROTOBUF)),
-                               (JSON, b'{"items": {"not": "a list"}}'), (JSON, b'[{"items": []}]')]:
+    for content_type, body in [
+        (JSON, json.dumps(status).encode()),
+        (PROTOBUF, encode(configmap, PROTOBUF)),
+        (JSON, b'{"items": {"not": "a list"}}'),
+        (JSON, b'[{"items": []}]'),
+    ]:
         for compact in (False, True):
             got, items = streamed(body, content_type, compact, [5])
             assert (plain(got), items) == (plain(whole(body, content_type, compact)), 0)

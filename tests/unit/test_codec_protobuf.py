@@ -8,7 +8,12 @@ import pytest
 
 from kcore.codec import PROTOBUF, DecodeError, decode, encode
 
-POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p"},
+    "spec": {"containers": [{"name": "c", "image": "i"}]},
+}
 
 
 def field(num: int, payload: bytes) -> bytes:
@@ -39,10 +44,19 @@ def test_invalid_utf8_in_a_string_becomes_replacement_characters_as_in_go() -> N
         (b'{"kind": "Pod"}', 'expected the Kubernetes magic "k8s\\\\0" at byte 0'),
         (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"Nope")), 'no built-in kind "Nope" in apiVersion "v1"'),
         (b"k8s\x00\x0a\x05\x0a", "field 1 of runtime.Unknown at byte 4 claims 5 bytes, 1 remain"),
-        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, b"\x08\x01"), "field 1 \\(metadata\\) of k8s.io/api/core/v1.ConfigMap has wire type 0, expected 2"),
-        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, field(1, b"\x10")), "truncated varint in k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta at byte 2[0-9]"),
+        (
+            b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, b"\x08\x01"),
+            "field 1 \\(metadata\\) of k8s.io/api/core/v1.ConfigMap has wire type 0, expected 2",
+        ),
+        (
+            b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(2, field(1, b"\x10")),
+            "truncated varint in k8s.io/apimachinery/pkg/apis/meta/v1.ObjectMeta at byte 2[0-9]",
+        ),
         (b"k8s\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", "varint longer than 10 bytes"),
-        (b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(4, b"text/plain"), 'unsupported contentType "text/plain"'),
+        (
+            b"k8s\x00" + field(1, field(1, b"v1") + field(2, b"ConfigMap")) + field(4, b"text/plain"),
+            'unsupported contentType "text/plain"',
+        ),
     ],
 )
 def test_bodies_that_are_not_kubernetes_protobuf_raise_decode_error(body: bytes, message: str) -> None:
@@ -51,15 +65,28 @@ def test_bodies_that_are_not_kubernetes_protobuf_raise_decode_error(body: bytes,
 
 
 def test_an_envelope_of_json_is_decoded_as_json() -> None:
-    body = b"k8s\x00" + field(1, field(1, b"example.com/v1") + field(2, b"Widget")) + field(2, b'{"a": 1}') + field(4, b"application/json")
+    body = (
+        b"k8s\x00"
+        + field(1, field(1, b"example.com/v1") + field(2, b"Widget"))
+        + field(2, b'{"a": 1}')
+        + field(4, b"application/json")
+    )
     assert decode(body, PROTOBUF) == {"a": 1}
 
 
 def test_deeply_nested_messages_are_refused_not_a_stack_overflow() -> None:
     # JSONSchemaProps nests itself through "not"; 2,000 levels is past the limit.
-    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x"},
-           "spec": {"group": "g", "names": {"plural": "p", "kind": "K"}, "scope": "Namespaced", "versions": [
-               {"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}]}}
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "x"},
+        "spec": {
+            "group": "g",
+            "names": {"plural": "p", "kind": "K"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {}}}],
+        },
+    }
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     for _ in range(1100):
         schema["not"] = {}
@@ -73,7 +100,12 @@ def pod_list(pods: list[dict[str, object]]) -> dict[str, object]:
 
 
 def replica(i: int, image: str = "registry.example.com/team/web:1.27.3") -> dict[str, object]:
-    container = {"name": "web", "image": image, "args": ["--port=8080"], "env": [{"name": "MODE", "value": "production"}]}
+    container = {
+        "name": "web",
+        "image": image,
+        "args": ["--port=8080"],
+        "env": [{"name": "MODE", "value": "production"}],
+    }
     return {"metadata": {"name": f"web-{i}", "labels": {"app": "web"}}, "spec": {"containers": [container]}}
 
 

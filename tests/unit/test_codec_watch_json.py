@@ -10,7 +10,7 @@ import pytest
 from kcore.codec import JSON, CompactObject, DecodeError, WatchDecoder
 
 EVENTS = [
-    {"type": "ADDED", "object": {"kind": "ConfigMap", "metadata": {"name": "a {with} \"braces\" ]["}}},
+    {"type": "ADDED", "object": {"kind": "ConfigMap", "metadata": {"name": 'a {with} "braces" ]['}}},
     {"type": "MODIFIED", "object": {"kind": "ConfigMap", "data": {"k": "v\n"}}},
     {"type": "BOOKMARK", "object": {"kind": "ConfigMap", "metadata": {"resourceVersion": "12"}}},
     {"type": "DELETED", "object": {"kind": "ConfigMap", "metadata": {"name": "\u00e9\U0001f600"}}},

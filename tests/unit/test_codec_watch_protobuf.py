@@ -12,8 +12,20 @@ from kcore.codec import PROTOBUF, CompactObject, DecodeError, WatchDecoder, enco
 
 STREAM_TYPE = "application/vnd.kubernetes.protobuf;stream=watch"
 CM = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "c"}, "data": {"k": "\u00e9"}}
-STATUS = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "too old resource version: 1 (5)", "reason": "Expired", "code": 410}
-BOOKMARK = {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"resourceVersion": "12", "annotations": {"k8s.io/initial-events-end": "true"}}}
+STATUS = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "metadata": {},
+    "status": "Failure",
+    "message": "too old resource version: 1 (5)",
+    "reason": "Expired",
+    "code": 410,
+}
+BOOKMARK = {
+    "kind": "ConfigMap",
+    "apiVersion": "v1",
+    "metadata": {"resourceVersion": "12", "annotations": {"k8s.io/initial-events-end": "true"}},
+}
 
 
 def varint(n: int) -> bytes:
@@ -55,7 +67,9 @@ def test_compact_variant_gives_compact_objects() -> None:
 
 
 def test_an_oversized_frame_is_refused_from_its_header_alone() -> None:
-    with pytest.raises(DecodeError, match="watch frame at stream byte 0 declares 16777217 bytes, over the 16777216-byte limit"):
+    with pytest.raises(
+        DecodeError, match="watch frame at stream byte 0 declares 16777217 bytes, over the 16777216-byte limit"
+    ):
         WatchDecoder(PROTOBUF).feed(struct.pack(">I", (16 << 20) + 1))
 
 
@@ -72,11 +86,20 @@ second = len(frame("ADDED", encode(CM, PROTOBUF)))
 @pytest.mark.parametrize(
     ("stream", "message"),
     [
-        (frame("ADDED", b"k9s\x00" + encode(CM, PROTOBUF)[4:]), "watch frame at stream byte 0: protobuf: expected the Kubernetes magic"),
-        (frame("ADDED", encode(CM, PROTOBUF)) + frame("ADDED", b"{}"), f"watch frame at stream byte {second}: protobuf: expected the Kubernetes magic"),
+        (
+            frame("ADDED", b"k9s\x00" + encode(CM, PROTOBUF)[4:]),
+            "watch frame at stream byte 0: protobuf: expected the Kubernetes magic",
+        ),
+        (
+            frame("ADDED", encode(CM, PROTOBUF)) + frame("ADDED", b"{}"),
+            f"watch frame at stream byte {second}: protobuf: expected the Kubernetes magic",
+        ),
         (frame("EXPLODED", encode(CM, PROTOBUF)), 'unknown type "EXPLODED"'),
         (frame("ADDED", encode(CM, PROTOBUF)[:-3]), "protobuf: field 2 of .* claims"),
-        (frame("ADDED", encode(CM, PROTOBUF)[:4] + field(1, field(1, b"example.com/v1") + field(2, b"Widget"))), 'no built-in kind "Widget"'),
+        (
+            frame("ADDED", encode(CM, PROTOBUF)[:4] + field(1, field(1, b"example.com/v1") + field(2, b"Widget"))),
+            'no built-in kind "Widget"',
+        ),
         (struct.pack(">I", 2) + b"\x0a\xff", "truncated varint in WatchEvent"),
         (struct.pack(">I", 3) + b"\x12\x01\x0a", "truncated varint in WatchEvent.object"),
         (struct.pack(">I", 7) + field(1, b"ADDED"), "no object"),

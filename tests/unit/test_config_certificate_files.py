@@ -39,12 +39,16 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 def kubeconfig(tmp_path: Path, user: dict) -> Path:
     path = tmp_path / "config"
-    path.write_text(json.dumps({
-        "clusters": [{"name": "c", "cluster": {"server": "https://c:6443"}}],
-        "users": [{"name": "u", "user": user}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x",
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "https://c:6443"}}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
     return path
 
 
@@ -61,9 +65,12 @@ def test_a_kubeconfig_naming_files_gives_credentials_that_follow_them(tmp_path: 
     assert (rotated.client_cert_data, rotated.client_key_data) == (pem("CERTIFICATE", "two"), pem("PRIVATE KEY", "two"))
 
 
-def test_inline_data_or_a_file_paired_with_inline_data_does_not_rotate(tmp_path: Path, files: tuple[Path, Path]) -> None:
+def test_inline_data_or_a_file_paired_with_inline_data_does_not_rotate(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
     import base64
-    cert, key = files
+
+    cert, _key = files
     key_data = base64.b64encode(pem("PRIVATE KEY", "inline")).decode()
     config = load_kubeconfig(str(kubeconfig(tmp_path, {"client-certificate": cert.name, "client-key-data": key_data})))
     assert (config.client_cert_file, config.client_key_file) == (None, None)
@@ -72,7 +79,8 @@ def test_inline_data_or_a_file_paired_with_inline_data_does_not_rotate(tmp_path:
 
 
 def test_a_file_that_cannot_be_read_keeps_the_pair_that_worked(
-    files: tuple[Path, Path], caplog: pytest.LogCaptureFixture,
+    files: tuple[Path, Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     cert, key = files
     source = CertificateFiles(FixedCredentials(Credentials()), str(cert), str(key))
@@ -98,7 +106,8 @@ def test_a_token_file_and_certificate_files_rotate_together(tmp_path: Path, file
 
 
 def test_a_refresh_after_a_401_rereads_the_token_only_for_the_credentials_that_failed(
-    tmp_path: Path, files: tuple[Path, Path],
+    tmp_path: Path,
+    files: tuple[Path, Path],
 ) -> None:
     cert, key = files
     token = tmp_path / "token"

@@ -47,8 +47,11 @@ def runs(tmp_path: Path) -> int:
 
 def config_for(command: Path, api_version: str = V1, **kwargs: Any) -> Config:
     server_fields = {k: kwargs.pop(k) for k in ("ca_data", "tls_server_name") if k in kwargs}
-    return Config(server="https://c.example:6443", exec_provider=ExecProvider(str(command), api_version, **kwargs),
-                  **server_fields)
+    return Config(
+        server="https://c.example:6443",
+        exec_provider=ExecProvider(str(command), api_version, **kwargs),
+        **server_fields,
+    )
 
 
 def rfc3339(moment: datetime) -> str:
@@ -77,9 +80,11 @@ def test_a_plugin_may_return_a_client_certificate(tmp_path: Path) -> None:
 
 def test_credentials_are_cached_until_their_expiration_timestamp(tmp_path: Path) -> None:
     expires = datetime.now(timezone.utc) + timedelta(seconds=2)
-    body = ("n = len(open(os.path.join(os.path.dirname(sys.argv[0]), 'runs')).read().splitlines())\n"
-            f"print(json.dumps({{'apiVersion': {V1!r}, 'kind': 'ExecCredential', "
-            f"'status': {{'token': 'token-%d' % n, 'expirationTimestamp': {rfc3339(expires)!r}}}}}))")
+    body = (
+        "n = len(open(os.path.join(os.path.dirname(sys.argv[0]), 'runs')).read().splitlines())\n"
+        f"print(json.dumps({{'apiVersion': {V1!r}, 'kind': 'ExecCredential', "
+        f"'status': {{'token': 'token-%d' % n, 'expirationTimestamp': {rfc3339(expires)!r}}}}}))"
+    )
     config = config_for(script(tmp_path, body))
     first = config.credentials()
     assert first.token == "token-1" and first.expires_at == expires.replace(microsecond=0)
@@ -98,8 +103,10 @@ def test_credentials_without_expiration_are_kept_until_a_refresh(tmp_path: Path)
 
 
 def test_refresh_after_401_runs_the_plugin_again_but_only_once_for_the_same_stale_credentials(tmp_path: Path) -> None:
-    body = ("n = len(open(os.path.join(os.path.dirname(sys.argv[0]), 'runs')).read().splitlines())\n"
-            f"print(json.dumps({{'apiVersion': {V1!r}, 'kind': 'ExecCredential', 'status': {{'token': 'token-%d' % n}}}}))")
+    body = (
+        "n = len(open(os.path.join(os.path.dirname(sys.argv[0]), 'runs')).read().splitlines())\n"
+        f"print(json.dumps({{'apiVersion': {V1!r}, 'kind': 'ExecCredential', 'status': {{'token': 'token-%d' % n}}}}))"
+    )
     config = config_for(script(tmp_path, body))
     stale = config.credentials()
     fresh = config.refresh_credentials(stale)
@@ -145,12 +152,19 @@ def test_the_async_variant_runs_the_plugin_without_blocking_the_event_loop(tmp_p
 
 def test_args_and_env_reach_the_plugin_and_exec_info_describes_the_cluster(tmp_path: Path) -> None:
     out = tmp_path / "seen.json"
-    body = (f"json.dump({{'argv': sys.argv[1:], 'env': os.environ.get('PLUGIN_ENV'), 'path': os.environ.get('PATH'),"
-            f" 'info': json.loads(os.environ['KUBERNETES_EXEC_INFO']), 'stdin': sys.stdin.read()}}, open({str(out)!r}, 'w'))\n"
-            + credential({"token": "t"}))
+    body = (
+        f"json.dump({{'argv': sys.argv[1:], 'env': os.environ.get('PLUGIN_ENV'), 'path': os.environ.get('PATH'),"
+        f" 'info': json.loads(os.environ['KUBERNETES_EXEC_INFO']), 'stdin': sys.stdin.read()}}, open({str(out)!r}, 'w'))\n"
+        + credential({"token": "t"})
+    )
     config = config_for(
-        script(tmp_path, body), args=["--region", "eu"], env={"PLUGIN_ENV": "yes"}, provide_cluster_info=True,
-        cluster_config={"audience": "kcore"}, ca_data=CA, tls_server_name="k8s.internal",
+        script(tmp_path, body),
+        args=["--region", "eu"],
+        env={"PLUGIN_ENV": "yes"},
+        provide_cluster_info=True,
+        cluster_config={"audience": "kcore"},
+        ca_data=CA,
+        tls_server_name="k8s.internal",
     )
     config.credentials()
     seen = json.loads(out.read_text())
@@ -158,10 +172,17 @@ def test_args_and_env_reach_the_plugin_and_exec_info_describes_the_cluster(tmp_p
     assert seen["env"] == "yes" and seen["path"]  # the plugin's env adds to ours, it does not replace it
     assert seen["stdin"] == ""  # interactive mode is never used: stdin is closed
     assert seen["info"] == {
-        "apiVersion": V1, "kind": "ExecCredential",
-        "spec": {"interactive": False, "cluster": {
-            "server": "https://c.example:6443", "tls-server-name": "k8s.internal",
-            "certificate-authority-data": base64.b64encode(CA).decode(), "config": {"audience": "kcore"}}},
+        "apiVersion": V1,
+        "kind": "ExecCredential",
+        "spec": {
+            "interactive": False,
+            "cluster": {
+                "server": "https://c.example:6443",
+                "tls-server-name": "k8s.internal",
+                "certificate-authority-data": base64.b64encode(CA).decode(),
+                "config": {"audience": "kcore"},
+            },
+        },
     }
 
 
@@ -169,7 +190,11 @@ def test_without_provide_cluster_info_exec_info_has_no_cluster(tmp_path: Path) -
     out = tmp_path / "info.json"
     body = f"open({str(out)!r}, 'w').write(os.environ['KUBERNETES_EXEC_INFO'])\n" + credential({"token": "t"}, V1BETA1)
     config_for(script(tmp_path, body), V1BETA1).credentials()
-    assert json.loads(out.read_text()) == {"apiVersion": V1BETA1, "kind": "ExecCredential", "spec": {"interactive": False}}
+    assert json.loads(out.read_text()) == {
+        "apiVersion": V1BETA1,
+        "kind": "ExecCredential",
+        "spec": {"interactive": False},
+    }
 
 
 def test_a_missing_command_says_so_with_the_install_hint(tmp_path: Path) -> None:
@@ -196,7 +221,10 @@ def test_a_failing_plugin_reports_its_exit_code_and_stderr(tmp_path: Path) -> No
     [
         ("print('Please log in')", "printed something that is not JSON"),
         ("print('[1, 2]')", "did not print an ExecCredential object"),
-        (credential({"token": "t"}, V1BETA1), "is configured for client.authentication.k8s.io/v1 but returned apiVersion"),
+        (
+            credential({"token": "t"}, V1BETA1),
+            "is configured for client.authentication.k8s.io/v1 but returned apiVersion",
+        ),
         (f"print(json.dumps({{'apiVersion': {V1!r}, 'kind': 'ExecCredential'}}))", "without a status"),
         (credential({}), "returned neither a token nor a client certificate and key"),
         (credential({"token": 42}), "returned a non-string status.token"),
@@ -225,8 +253,11 @@ def test_fractional_and_offset_expiration_timestamps_are_understood(tmp_path: Pa
 
 
 def test_a_static_token_wins_over_the_exec_plugin(tmp_path: Path) -> None:
-    config = Config(server="https://c:1", token="static",
-                    exec_provider=ExecProvider(str(script(tmp_path, credential({"token": "plugin"}))), V1))
+    config = Config(
+        server="https://c:1",
+        token="static",
+        exec_provider=ExecProvider(str(script(tmp_path, credential({"token": "plugin"}))), V1),
+    )
     assert config.credentials().token == "static" and runs(tmp_path) == 0
 
 

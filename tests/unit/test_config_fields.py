@@ -51,7 +51,9 @@ def test_a_missing_token_file_is_refused_up_front(tmp_path: Path) -> None:
 
 def test_a_token_file_wins_over_a_static_token(tmp_path: Path) -> None:
     (tmp_path / "t").write_text("from-file")
-    assert Config(server="https://c:1", token="static", token_file=str(tmp_path / "t")).credentials().token == "from-file"
+    assert (
+        Config(server="https://c:1", token="static", token_file=str(tmp_path / "t")).credentials().token == "from-file"
+    )
 
 
 def test_replace_gives_an_independent_config_with_its_own_credentials() -> None:

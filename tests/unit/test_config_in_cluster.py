@@ -42,7 +42,9 @@ def test_an_ipv6_service_host_is_bracketed(service_account: Path, monkeypatch: p
     assert in_cluster_config(service_account).server == "https://[fd00::1]:443"
 
 
-def test_pod_namespace_env_wins_and_default_is_the_fallback(service_account: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pod_namespace_env_wins_and_default_is_the_fallback(
+    service_account: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("POD_NAMESPACE", "from-env")
     assert in_cluster_config(service_account).namespace == "from-env"
     monkeypatch.delenv("POD_NAMESPACE")
@@ -55,7 +57,9 @@ def test_without_a_ca_file_the_system_roots_are_trusted(service_account: Path) -
     assert in_cluster_config(service_account).ca_data is None
 
 
-def test_outside_a_cluster_the_error_names_the_missing_variables(service_account: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_a_cluster_the_error_names_the_missing_variables(
+    service_account: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
     with pytest.raises(ConfigError, match="KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set"):
         in_cluster_config(service_account)
@@ -64,7 +68,10 @@ def test_outside_a_cluster_the_error_names_the_missing_variables(service_account
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (lambda d: (d / "token").unlink(), "service-account token {dir}/token cannot be read: No such file or directory"),
+        (
+            lambda d: (d / "token").unlink(),
+            "service-account token {dir}/token cannot be read: No such file or directory",
+        ),
         (lambda d: (d / "token").write_text("  \n"), "service-account token {dir}/token is empty"),
         (lambda d: (d / "ca.crt").write_text("garbage"), "service-account CA {dir}/ca.crt is not PEM data"),
     ],
@@ -84,6 +91,7 @@ def test_a_bad_port_is_named(service_account: Path, monkeypatch: pytest.MonkeyPa
 
 # -- token rotation --------------------------------------------------------------------------
 
+
 def rotate(directory: Path, token: str) -> None:
     """What the kubelet does: write a new file and swap it in atomically."""
     fresh = directory / ".token.new"
@@ -98,7 +106,9 @@ def test_a_rotated_token_is_used_on_the_next_request(service_account: Path) -> N
     assert config.credentials().token == "sa-token-2"
 
 
-def test_an_unchanged_looking_file_is_still_reread_after_a_minute(service_account: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unchanged_looking_file_is_still_reread_after_a_minute(
+    service_account: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = in_cluster_config(service_account)
     token = service_account / "token"
     stat = token.stat()
@@ -129,6 +139,7 @@ def test_a_vanished_token_file_keeps_the_last_good_token(service_account: Path) 
 
 # -- load_config --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def no_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
@@ -147,12 +158,16 @@ def test_load_config_prefers_a_kubeconfig(no_kubeconfig: Path, service_account: 
     assert load_config().server == "https://kc:1"
 
 
-def test_load_config_falls_back_to_in_cluster(no_kubeconfig: Path, service_account: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_config_falls_back_to_in_cluster(
+    no_kubeconfig: Path, service_account: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("kcore.config.in_cluster.SERVICE_ACCOUNT_DIR", str(service_account))
     assert load_config().server == "https://10.96.0.1:443"
 
 
-def test_load_config_explains_both_attempts_when_neither_works(no_kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_config_explains_both_attempts_when_neither_works(
+    no_kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError) as info:
         load_config()

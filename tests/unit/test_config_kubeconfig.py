@@ -24,8 +24,12 @@ def b64(data: bytes) -> str:
 
 
 def kubeconfig(
-    path: Path, *, clusters: Optional[dict[str, Any]] = None, users: Optional[dict[str, Any]] = None,
-    contexts: Optional[dict[str, Any]] = None, current: Optional[str] = None,
+    path: Path,
+    *,
+    clusters: Optional[dict[str, Any]] = None,
+    users: Optional[dict[str, Any]] = None,
+    contexts: Optional[dict[str, Any]] = None,
+    current: Optional[str] = None,
 ) -> Path:
     doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Config"}
     if clusters is not None:
@@ -40,8 +44,13 @@ def kubeconfig(
     return path
 
 
-def single(path: Path, *, cluster: Optional[dict[str, Any]] = None, user: Optional[dict[str, Any]] = None,
-           context: Optional[dict[str, Any]] = None) -> Path:
+def single(
+    path: Path,
+    *,
+    cluster: Optional[dict[str, Any]] = None,
+    user: Optional[dict[str, Any]] = None,
+    context: Optional[dict[str, Any]] = None,
+) -> Path:
     """One cluster 'c', one user 'u', one context 'ctx' (current)."""
     return kubeconfig(
         path,
@@ -68,6 +77,7 @@ def error_of(*args: Any, **kwargs: Any) -> str:
 
 
 # -- locating and merging ----------------------------------------------------------------
+
 
 def test_without_kubeconfig_env_the_file_in_the_home_directory_is_read(isolated_home: Path) -> None:
     (isolated_home / ".kube").mkdir()
@@ -113,7 +123,9 @@ def test_empty_and_missing_kubeconfig_entries_are_ignored(tmp_path: Path, monkey
     assert load_kubeconfig().server == "https://c.example:6443"
 
 
-def test_when_no_kubeconfig_file_exists_the_error_lists_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_when_no_kubeconfig_file_exists_the_error_lists_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nope"))
     message = error_of()
     assert "no kubeconfig file found" in message and str(tmp_path / "nope") in message
@@ -131,9 +143,12 @@ def test_an_empty_file_is_an_empty_config(tmp_path: Path) -> None:
 
 # -- contexts ------------------------------------------------------------------------------
 
+
 def test_an_explicit_context_overrides_the_current_one(tmp_path: Path) -> None:
     path = kubeconfig(
-        tmp_path / "k", clusters={"c": {"server": "https://c:1"}}, users={"u": {"token": "t"}},
+        tmp_path / "k",
+        clusters={"c": {"server": "https://c:1"}},
+        users={"u": {"token": "t"}},
         contexts={"ctx": {"cluster": "c", "user": "u"}, "dev": {"cluster": "c", "user": "u", "namespace": "dev-ns"}},
         current="ctx",
     )
@@ -177,11 +192,19 @@ def test_a_context_naming_no_cluster(tmp_path: Path) -> None:
 
 # -- clusters ------------------------------------------------------------------------------
 
+
 def test_cluster_fields_are_read(tmp_path: Path) -> None:
-    config = load_kubeconfig(single(tmp_path / "k", cluster={
-        "server": "https://10.0.0.1:6443", "certificate-authority-data": b64(CA),
-        "tls-server-name": "kubernetes.default", "proxy-url": "socks5://proxy:1080",
-    }))
+    config = load_kubeconfig(
+        single(
+            tmp_path / "k",
+            cluster={
+                "server": "https://10.0.0.1:6443",
+                "certificate-authority-data": b64(CA),
+                "tls-server-name": "kubernetes.default",
+                "proxy-url": "socks5://proxy:1080",
+            },
+        )
+    )
     assert config.ca_data == CA
     assert config.tls_server_name == "kubernetes.default"
     assert config.proxy_url == "socks5://proxy:1080"
@@ -190,8 +213,10 @@ def test_cluster_fields_are_read(tmp_path: Path) -> None:
 
 def test_base64_data_may_be_wrapped_over_lines(tmp_path: Path) -> None:
     encoded = b64(CA)
-    wrapped = "\n".join(encoded[i:i + 20] for i in range(0, len(encoded), 20))
-    config = load_kubeconfig(single(tmp_path / "k", cluster={"server": "https://c:1", "certificate-authority-data": wrapped}))
+    wrapped = "\n".join(encoded[i : i + 20] for i in range(0, len(encoded), 20))
+    config = load_kubeconfig(
+        single(tmp_path / "k", cluster={"server": "https://c:1", "certificate-authority-data": wrapped})
+    )
     assert config.ca_data == CA
 
 
@@ -200,17 +225,25 @@ def test_certificate_authority_path_is_relative_to_the_file_that_names_it(tmp_pa
     (tmp_path / "conf" / "pki" / "ca.crt").write_bytes(CA)
     other = tmp_path / "elsewhere"
     other.mkdir()
-    cluster_file = kubeconfig(tmp_path / "conf" / "clusters", clusters={"c": {"server": "https://c:1", "certificate-authority": "pki/ca.crt"}})
-    rest = kubeconfig(other / "rest", users={"u": {"token": "t"}}, contexts={"ctx": {"cluster": "c", "user": "u"}}, current="ctx")
+    cluster_file = kubeconfig(
+        tmp_path / "conf" / "clusters", clusters={"c": {"server": "https://c:1", "certificate-authority": "pki/ca.crt"}}
+    )
+    rest = kubeconfig(
+        other / "rest", users={"u": {"token": "t"}}, contexts={"ctx": {"cluster": "c", "user": "u"}}, current="ctx"
+    )
     assert load_kubeconfig([rest, cluster_file]).ca_data == CA
 
 
 def test_a_bare_host_port_server_means_https(tmp_path: Path) -> None:
-    assert load_kubeconfig(single(tmp_path / "k", cluster={"server": "c.example:6443"})).server == "https://c.example:6443"
+    assert (
+        load_kubeconfig(single(tmp_path / "k", cluster={"server": "c.example:6443"})).server == "https://c.example:6443"
+    )
 
 
 def test_insecure_skip_tls_verify(tmp_path: Path) -> None:
-    config = load_kubeconfig(single(tmp_path / "k", cluster={"server": "https://c:1", "insecure-skip-tls-verify": True}))
+    config = load_kubeconfig(
+        single(tmp_path / "k", cluster={"server": "https://c:1", "insecure-skip-tls-verify": True})
+    )
     assert config.insecure_skip_tls_verify is True and config.ca_data is None
 
 
@@ -219,48 +252,70 @@ def test_insecure_skip_tls_verify(tmp_path: Path) -> None:
     [
         ({}, "cluster 'c' (context 'ctx'): has no server"),
         ({"server": 6443}, "cluster 'c' (context 'ctx'): server must be a string, found a number"),
-        ({"server": "https://c:1", "certificate-authority-data": "not base64!"},
-         "cluster 'c' (context 'ctx'): certificate-authority-data is not valid base64"),
-        ({"server": "https://c:1", "certificate-authority-data": b64(b"hello")},
-         "cluster 'c' (context 'ctx'): certificate-authority-data is not PEM data"),
-        ({"server": "https://c:1", "certificate-authority": "missing.crt"},
-         "cluster 'c' (context 'ctx'): certificate-authority {dir}/missing.crt cannot be read: No such file or directory"),
-        ({"server": "https://c:1", "certificate-authority": "x", "certificate-authority-data": b64(CA)},
-         "cluster 'c' (context 'ctx'): both certificate-authority and certificate-authority-data are set"),
-        ({"server": "https://c:1", "insecure-skip-tls-verify": "yes please"},
-         "cluster 'c' (context 'ctx'): insecure-skip-tls-verify must be true or false, found a string"),
-        ({"server": "https://c:1", "insecure-skip-tls-verify": True, "certificate-authority-data": b64(CA)},
-         "context 'ctx' (cluster 'c', user 'u'): a certificate authority and insecure-skip-tls-verify are both set"),
+        (
+            {"server": "https://c:1", "certificate-authority-data": "not base64!"},
+            "cluster 'c' (context 'ctx'): certificate-authority-data is not valid base64",
+        ),
+        (
+            {"server": "https://c:1", "certificate-authority-data": b64(b"hello")},
+            "cluster 'c' (context 'ctx'): certificate-authority-data is not PEM data",
+        ),
+        (
+            {"server": "https://c:1", "certificate-authority": "missing.crt"},
+            "cluster 'c' (context 'ctx'): certificate-authority {dir}/missing.crt cannot be read: No such file or directory",
+        ),
+        (
+            {"server": "https://c:1", "certificate-authority": "x", "certificate-authority-data": b64(CA)},
+            "cluster 'c' (context 'ctx'): both certificate-authority and certificate-authority-data are set",
+        ),
+        (
+            {"server": "https://c:1", "insecure-skip-tls-verify": "yes please"},
+            "cluster 'c' (context 'ctx'): insecure-skip-tls-verify must be true or false, found a string",
+        ),
+        (
+            {"server": "https://c:1", "insecure-skip-tls-verify": True, "certificate-authority-data": b64(CA)},
+            "context 'ctx' (cluster 'c', user 'u'): a certificate authority and insecure-skip-tls-verify are both set",
+        ),
         ({"server": "ftp://c:1"}, "context 'ctx' (cluster 'c', user 'u'): server 'ftp://c:1' is not an http(s) URL"),
-        ({"server": "https://c:1", "proxy-url": "ftp://p"},
-         "context 'ctx' (cluster 'c', user 'u'): proxy URL 'ftp://p' must use one of the schemes http, https, socks5"),
+        (
+            {"server": "https://c:1", "proxy-url": "ftp://p"},
+            "context 'ctx' (cluster 'c', user 'u'): proxy URL 'ftp://p' must use one of the schemes http, https, socks5",
+        ),
     ],
 )
-def test_a_malformed_cluster_names_the_file_cluster_context_and_field(tmp_path: Path, cluster: dict, problem: str) -> None:
+def test_a_malformed_cluster_names_the_file_cluster_context_and_field(
+    tmp_path: Path, cluster: dict, problem: str
+) -> None:
     path = single(tmp_path / "k", cluster=cluster)
     assert error_of(path).startswith(f"{path}: {problem.format(dir=tmp_path)}")
 
 
 # -- users ---------------------------------------------------------------------------------
 
+
 def test_client_certificate_files_are_relative_to_the_kubeconfig(tmp_path: Path) -> None:
     (tmp_path / "certs").mkdir()
     (tmp_path / "certs" / "me.crt").write_bytes(CERT)
     (tmp_path / "certs" / "me.key").write_bytes(KEY)
-    config = load_kubeconfig(single(tmp_path / "k", user={"client-certificate": "certs/me.crt", "client-key": "certs/me.key"}))
+    config = load_kubeconfig(
+        single(tmp_path / "k", user={"client-certificate": "certs/me.crt", "client-key": "certs/me.key"})
+    )
     credentials = config.credentials()
     assert (credentials.client_cert_data, credentials.client_key_data) == (CERT, KEY)
     assert credentials.authorization is None
 
 
 def test_client_certificate_data(tmp_path: Path) -> None:
-    config = load_kubeconfig(single(tmp_path / "k", user={"client-certificate-data": b64(CERT), "client-key-data": b64(KEY)}))
+    config = load_kubeconfig(
+        single(tmp_path / "k", user={"client-certificate-data": b64(CERT), "client-key-data": b64(KEY)})
+    )
     assert (config.client_cert_data, config.client_key_data) == (CERT, KEY)
 
 
 def test_a_token_and_a_client_certificate_are_sent_together(tmp_path: Path) -> None:
-    config = load_kubeconfig(single(tmp_path / "k", user={
-        "token": "t", "client-certificate-data": b64(CERT), "client-key-data": b64(KEY)}))
+    config = load_kubeconfig(
+        single(tmp_path / "k", user={"token": "t", "client-certificate-data": b64(CERT), "client-key-data": b64(KEY)})
+    )
     credentials = config.credentials()
     assert credentials.authorization == "Bearer t" and credentials.client_cert_data == CERT
 
@@ -285,18 +340,29 @@ def test_secrets_stay_out_of_the_repr(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("user", "problem"),
     [
-        ({"client-certificate-data": "%%%", "client-key-data": b64(KEY)},
-         "user 'u' (context 'ctx'): client-certificate-data is not valid base64"),
+        (
+            {"client-certificate-data": "%%%", "client-key-data": b64(KEY)},
+            "user 'u' (context 'ctx'): client-certificate-data is not valid base64",
+        ),
         ({"client-certificate-data": b64(CERT)}, "user 'u' (context 'ctx'): has client-certificate but no client-key"),
         ({"client-key-data": b64(KEY)}, "user 'u' (context 'ctx'): has client-key but no client-certificate"),
-        ({"client-certificate-data": b64(CERT), "client-key-data": b64(CERT)},
-         "user 'u' (context 'ctx'): client-key-data is not PEM data"),
-        ({"client-certificate": "c.crt", "client-certificate-data": b64(CERT), "client-key-data": b64(KEY)},
-         "user 'u' (context 'ctx'): both client-certificate and client-certificate-data are set"),
-        ({"tokenFile": "nope"}, "user 'u' (context 'ctx'): tokenFile {dir}/nope cannot be read: No such file or directory"),
+        (
+            {"client-certificate-data": b64(CERT), "client-key-data": b64(CERT)},
+            "user 'u' (context 'ctx'): client-key-data is not PEM data",
+        ),
+        (
+            {"client-certificate": "c.crt", "client-certificate-data": b64(CERT), "client-key-data": b64(KEY)},
+            "user 'u' (context 'ctx'): both client-certificate and client-certificate-data are set",
+        ),
+        (
+            {"tokenFile": "nope"},
+            "user 'u' (context 'ctx'): tokenFile {dir}/nope cannot be read: No such file or directory",
+        ),
         ({"token": ["a"]}, "user 'u' (context 'ctx'): token must be a string, found a list"),
-        ({"token": "t", "username": "u", "password": "p"},
-         "context 'ctx' (cluster 'c', user 'u'): both a token and basic auth (username/password) are set"),
+        (
+            {"token": "t", "username": "u", "password": "p"},
+            "context 'ctx' (cluster 'c', user 'u'): both a token and basic auth (username/password) are set",
+        ),
         ({"auth-provider": {"name": "oidc"}}, "user 'u' (context 'ctx'): auth-provider 'oidc' is not supported"),
         ({"token": "t", "as": "admin"}, "user 'u' (context 'ctx'): impersonation ('as') is not supported yet"),
     ],
@@ -314,14 +380,17 @@ def test_the_error_names_the_file_that_defined_the_user_not_the_context(tmp_path
 
 def test_only_the_context_in_use_is_checked(tmp_path: Path) -> None:
     path = kubeconfig(
-        tmp_path / "k", clusters={"c": {"server": "https://c:1"}, "broken": {"certificate-authority-data": "!!"}},
+        tmp_path / "k",
+        clusters={"c": {"server": "https://c:1"}, "broken": {"certificate-authority-data": "!!"}},
         users={"u": {"token": "t"}},
-        contexts={"ctx": {"cluster": "c", "user": "u"}, "bad": {"cluster": "broken", "user": "u"}}, current="ctx",
+        contexts={"ctx": {"cluster": "c", "user": "u"}, "bad": {"cluster": "broken", "user": "u"}},
+        current="ctx",
     )
     assert load_kubeconfig(path).server == "https://c:1"
 
 
 # -- malformed files -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "problem"),
@@ -361,8 +430,10 @@ def test_an_unreadable_file_is_an_error_not_skipped(tmp_path: Path, monkeypatch:
 
 def test_kubectl_style_json_kubeconfig_is_yaml_too(tmp_path: Path) -> None:
     path = tmp_path / "k"
-    path.write_text('{"clusters":[{"name":"c","cluster":{"server":"https://j:1"}}],'
-                    '"contexts":[{"name":"x","context":{"cluster":"c"}}],"current-context":"x"}')
+    path.write_text(
+        '{"clusters":[{"name":"c","cluster":{"server":"https://j:1"}}],'
+        '"contexts":[{"name":"x","context":{"cluster":"c"}}],"current-context":"x"}'
+    )
     assert isinstance(load_kubeconfig(path), Config)
 
 
@@ -372,12 +443,23 @@ EXEC_V1 = {"apiVersion": "client.authentication.k8s.io/v1", "command": "aws", "i
 
 
 def test_an_exec_user_becomes_an_exec_provider(tmp_path: Path) -> None:
-    user = {"exec": {**EXEC_V1, "args": ["eks", "get-token"], "env": [{"name": "AWS_PROFILE", "value": "dev"}],
-                     "installHint": "install the aws cli", "provideClusterInfo": True}}
-    path = single(tmp_path / "k", user=user, cluster={
-        "server": "https://c:1",
-        "extensions": [{"name": "client.authentication.k8s.io/exec", "extension": {"audience": "a"}}],
-    })
+    user = {
+        "exec": {
+            **EXEC_V1,
+            "args": ["eks", "get-token"],
+            "env": [{"name": "AWS_PROFILE", "value": "dev"}],
+            "installHint": "install the aws cli",
+            "provideClusterInfo": True,
+        }
+    }
+    path = single(
+        tmp_path / "k",
+        user=user,
+        cluster={
+            "server": "https://c:1",
+            "extensions": [{"name": "client.authentication.k8s.io/exec", "extension": {"audience": "a"}}],
+        },
+    )
     provider = load_kubeconfig(path).exec_provider
     assert provider is not None
     assert (provider.command, provider.args, provider.env) == ("aws", ("eks", "get-token"), (("AWS_PROFILE", "dev"),))
@@ -385,7 +467,9 @@ def test_an_exec_user_becomes_an_exec_provider(tmp_path: Path) -> None:
     assert provider.cluster_config == {"audience": "a"}
 
 
-def test_an_exec_command_with_a_slash_is_relative_to_the_kubeconfig_and_a_bare_name_is_left_for_path(tmp_path: Path) -> None:
+def test_an_exec_command_with_a_slash_is_relative_to_the_kubeconfig_and_a_bare_name_is_left_for_path(
+    tmp_path: Path,
+) -> None:
     relative = single(tmp_path / "k", user={"exec": {**EXEC_V1, "command": "bin/get-token"}})
     assert load_kubeconfig(relative).exec_provider.command == str(tmp_path / "bin" / "get-token")  # type: ignore[union-attr]
     bare = single(tmp_path / "k2", user={"exec": EXEC_V1})
@@ -402,11 +486,16 @@ def test_v1beta1_exec_may_omit_interactive_mode(tmp_path: Path) -> None:
     [
         ({**EXEC_V1, "command": ""}, "command must be a non-empty string"),
         ({**EXEC_V1, "command": ["aws"]}, "command must be a non-empty string"),
-        ({**EXEC_V1, "apiVersion": "client.authentication.k8s.io/v1alpha1"},
-         "apiVersion 'client.authentication.k8s.io/v1alpha1' is not supported; use one of"),
+        (
+            {**EXEC_V1, "apiVersion": "client.authentication.k8s.io/v1alpha1"},
+            "apiVersion 'client.authentication.k8s.io/v1alpha1' is not supported; use one of",
+        ),
         ({**EXEC_V1, "apiVersion": 1}, "apiVersion 1 is not supported"),
         ({k: v for k, v in EXEC_V1.items() if k != "interactiveMode"}, "interactiveMode must be specified"),
-        ({**EXEC_V1, "interactiveMode": "Sometimes"}, "interactiveMode 'Sometimes' is not one of Never, IfAvailable, Always"),
+        (
+            {**EXEC_V1, "interactiveMode": "Sometimes"},
+            "interactiveMode 'Sometimes' is not one of Never, IfAvailable, Always",
+        ),
         ({**EXEC_V1, "args": "get-token"}, "args must be a list of strings"),
         ({**EXEC_V1, "env": [{"value": "x"}]}, "env must be a list of {name, value} string pairs"),
         ({**EXEC_V1, "provideClusterInfo": "yes"}, "provideClusterInfo must be a boolean"),

@@ -17,20 +17,29 @@ from kcore.clients.discovery_documents import is_aggregated, read_groups, read_r
 from kcore.clients.discovery_types import APISubresource
 
 
-@pytest.mark.parametrize("content_type", [
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
-    "application/json; as=APIGroupDiscoveryList;v=v2;g=apidiscovery.k8s.io",
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;charset=utf-8",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+        "application/json; as=APIGroupDiscoveryList;v=v2;g=apidiscovery.k8s.io",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList;charset=utf-8",
+    ],
+)
 def test_the_aggregated_content_type_is_recognised_in_any_parameter_order(content_type: str) -> None:
     assert is_aggregated(content_type)
 
 
-@pytest.mark.parametrize("content_type", [
-    "application/json", "application/json; charset=UTF-8", None, "",
-    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
-    "application/yaml;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=UTF-8",
+        None,
+        "",
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
+        "application/yaml;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    ],
+)
 def test_other_content_types_are_legacy_discovery(content_type: str) -> None:
     assert not is_aggregated(content_type)
 
@@ -40,10 +49,18 @@ def aggregated_group(name: str, *versions: dict) -> dict:
 
 
 WIDGETS = {
-    "resource": "widgets", "responseKind": {"group": "", "version": "", "kind": "Widget"}, "scope": "Namespaced",
-    "singularResource": "widget", "verbs": ["get", "list"], "shortNames": ["wd"],
+    "resource": "widgets",
+    "responseKind": {"group": "", "version": "", "kind": "Widget"},
+    "scope": "Namespaced",
+    "singularResource": "widget",
+    "verbs": ["get", "list"],
+    "shortNames": ["wd"],
     "subresources": [
-        {"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get"]},
+        {
+            "subresource": "scale",
+            "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "verbs": ["get"],
+        },
         {"subresource": "status", "responseKind": {"group": "", "version": "", "kind": "Widget"}, "verbs": ["get"]},
         {"subresource": "nokind", "verbs": ["get"]},
     ],
@@ -51,21 +68,45 @@ WIDGETS = {
 
 
 def test_aggregated_groups_split_into_kubectls_legacy_documents() -> None:
-    doc = {"items": [aggregated_group("example.com",
-                                      {"version": "v2", "resources": [WIDGETS], "freshness": "Current"},
-                                      {"version": "v1", "resources": [{**WIDGETS, "responseKind": None}]})]}
+    doc = {
+        "items": [
+            aggregated_group(
+                "example.com",
+                {"version": "v2", "resources": [WIDGETS], "freshness": "Current"},
+                {"version": "v1", "resources": [{**WIDGETS, "responseKind": None}]},
+            )
+        ]
+    }
     groups, resources, failed = split_aggregated(doc)
-    assert groups == [{"name": "example.com", "versions": [
-        {"groupVersion": "example.com/v2", "version": "v2"}, {"groupVersion": "example.com/v1", "version": "v1"}],
-        "preferredVersion": {"groupVersion": "example.com/v2", "version": "v2"}}]
-    assert [r["name"] for r in resources["example.com/v2"]["resources"]] == ["widgets", "widgets/scale", "widgets/status"]
+    assert groups == [
+        {
+            "name": "example.com",
+            "versions": [
+                {"groupVersion": "example.com/v2", "version": "v2"},
+                {"groupVersion": "example.com/v1", "version": "v1"},
+            ],
+            "preferredVersion": {"groupVersion": "example.com/v2", "version": "v2"},
+        }
+    ]
+    assert [r["name"] for r in resources["example.com/v2"]["resources"]] == [
+        "widgets",
+        "widgets/scale",
+        "widgets/status",
+    ]
     assert resources["example.com/v1"]["resources"] == []  # a resource without a kind is dropped, as client-go does
     assert failed == {}
 
 
 def test_a_stale_group_version_is_left_out_of_its_group_and_reported_failed() -> None:
-    doc = {"items": [aggregated_group("metrics.example", {"version": "v1", "resources": [WIDGETS], "freshness": "Stale"},
-                                      {"version": "v1beta1", "resources": [WIDGETS]})]}
+    doc = {
+        "items": [
+            aggregated_group(
+                "metrics.example",
+                {"version": "v1", "resources": [WIDGETS], "freshness": "Stale"},
+                {"version": "v1beta1", "resources": [WIDGETS]},
+            )
+        ]
+    }
     groups, resources, failed = split_aggregated(doc)
     assert read_groups({"groups": groups})[0].versions == ("v1beta1",)
     assert read_groups({"groups": groups})[0].preferred_version == "v1beta1"
@@ -74,10 +115,17 @@ def test_a_stale_group_version_is_left_out_of_its_group_and_reported_failed() ->
 
 
 def test_subresources_fold_into_their_resource_with_the_kinds_group_and_version() -> None:
-    _, resources, _ = split_aggregated({"items": [aggregated_group("example.com", {"version": "v2", "resources": [WIDGETS]})]})
+    _, resources, _ = split_aggregated(
+        {"items": [aggregated_group("example.com", {"version": "v2", "resources": [WIDGETS]})]}
+    )
     (widgets,) = read_resources("example.com", "v2", resources["example.com/v2"])
     assert (widgets.name, widgets.kind, widgets.group, widgets.version, widgets.short_names) == (
-        "widgets", "Widget", "example.com", "v2", ("wd",))
+        "widgets",
+        "Widget",
+        "example.com",
+        "v2",
+        ("wd",),
+    )
     assert widgets.subresources == (
         APISubresource("scale", "Scale", "autoscaling", "v1", ("get",)),
         APISubresource("status", "Widget", "example.com", "v2", ("get",)),
@@ -109,7 +157,9 @@ def test_disk_cache_writes_0660_files_in_0750_directories_and_reads_them_back(tm
     path = tmp_path / "h_1" / "apps" / "v1" / "serverresources.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o660
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
-    assert DiscoveryDiskCache(str(tmp_path), "https://h:1", ttl=60).read("apps/v1/serverresources.json") == {"kind": "APIResourceList"}
+    assert DiscoveryDiskCache(str(tmp_path), "https://h:1", ttl=60).read("apps/v1/serverresources.json") == {
+        "kind": "APIResourceList"
+    }
 
 
 def test_disk_cache_treats_old_or_broken_files_as_misses(tmp_path: Path) -> None:

@@ -21,8 +21,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("site")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # Material's banner about its successor
-    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if build.returncode != 0:
         pytest.fail(f"mkdocs build --strict failed:\n{build.stdout}{build.stderr}", pytrace=False)
     return out
@@ -38,17 +44,28 @@ def test_the_site_builds_with_strict_checks(site: Path) -> None:
 
 PACKAGE = ROOT / "python" / "kcore"
 # kcore and each of its modules and packages whose name is not private: a new one needs its page.
-PUBLIC_MODULES = ["kcore"] + sorted(f"kcore.{path.stem}" for path in PACKAGE.iterdir() if not path.name.startswith("_")
-                                    and (path.suffix == ".py" or (path / "__init__.py").is_file()))
+PUBLIC_MODULES = [
+    "kcore",
+    *sorted(
+        f"kcore.{path.stem}"
+        for path in PACKAGE.iterdir()
+        if not path.name.startswith("_") and (path.suffix == ".py" or (path / "__init__.py").is_file())
+    ),
+]
 
 
 def public_names(module: Any) -> list[str]:
-    names = getattr(module, "__all__", None) or [name for name, value in vars(module).items()
-                                                   if getattr(value, "__module__", None) == module.__name__]
+    names = getattr(module, "__all__", None) or [
+        name for name, value in vars(module).items() if getattr(value, "__module__", None) == module.__name__
+    ]
     # Dunders (__version__) are not API entries; names kcore only re-exports from elsewhere
     # (kcore.workqueue.Empty is queue.Empty) are Python's to document.
-    return [name for name in names if not name.startswith("_")
-            and (getattr(getattr(module, name), "__module__", None) or "kcore").startswith("kcore")]
+    return [
+        name
+        for name in names
+        if not name.startswith("_")
+        and (getattr(getattr(module, name), "__module__", None) or "kcore").startswith("kcore")
+    ]
 
 
 def test_every_public_name_of_every_public_module_has_its_entry_in_the_reference(site: Path) -> None:

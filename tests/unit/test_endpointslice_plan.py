@@ -10,13 +10,22 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from examples.endpointslice import (
-    MANAGED_BY, SliceTracker, TriggerTimes, new_slice, plan, pod_to_endpoint,
+    MANAGED_BY,
+    SliceTracker,
+    TriggerTimes,
+    new_slice,
+    plan,
+    pod_to_endpoint,
 )
 
 SERVICE: dict[str, Any] = {
     "metadata": {"name": "foo", "namespace": "test", "uid": "svc-uid", "creationTimestamp": "2026-01-01T00:00:00Z"},
-    "spec": {"selector": {"app": "foo"}, "clusterIP": "10.0.0.10", "ipFamilies": ["IPv4"],
-             "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 80}]},
+    "spec": {
+        "selector": {"app": "foo"},
+        "clusterIP": "10.0.0.10",
+        "ipFamilies": ["IPv4"],
+        "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 80}],
+    },
 }
 NODE = {"metadata": {"name": "node-1"}}
 
@@ -27,11 +36,18 @@ def node(name: str) -> Optional[dict[str, Any]]:
 
 def pod(i: int, ready: bool = True) -> dict[str, Any]:
     ip = f"10.0.{i // 256}.{i % 256}"
-    return {"metadata": {"name": f"pod{i}", "namespace": "test", "uid": f"uid-{i}", "labels": {"app": "foo"}},
-            "spec": {"nodeName": "node-1", "containers": [{"name": "c"}]},
-            "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
-                       "conditions": [{"type": "Ready", "status": "True" if ready else "False",
-                                       "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}
+    return {
+        "metadata": {"name": f"pod{i}", "namespace": "test", "uid": f"uid-{i}", "labels": {"app": "foo"}},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c"}]},
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "conditions": [
+                {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+            ],
+        },
+    }
 
 
 def existing_slice(number: int, pods: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,42 +117,48 @@ def test_pods_on_unknown_nodes_are_left_out_and_reported_unless_not_ready_addres
 
 
 def slice_of(uid: str, generation: int) -> dict[str, Any]:
-    return {"metadata": {"namespace": "test", "uid": uid, "generation": generation,
-                         "labels": {"kubernetes.io/service-name": "foo"}}}
+    return {
+        "metadata": {
+            "namespace": "test",
+            "uid": uid,
+            "generation": generation,
+            "labels": {"kubernetes.io/service-name": "foo"},
+        }
+    }
 
 
 def test_the_slice_cache_is_stale_until_it_shows_every_write_and_deletion_of_the_controller() -> None:
     """util/endpointslice_tracker_test.go's StaleSlices cases."""
     tracker = SliceTracker()
-    assert not tracker.stale("test/foo", [])                       # nothing written yet
+    assert not tracker.stale("test/foo", [])  # nothing written yet
     tracker.wrote(slice_of("a", 2))
-    assert tracker.stale("test/foo", [])                           # a written slice missing
-    assert tracker.stale("test/foo", [slice_of("a", 1)])           # an older generation
+    assert tracker.stale("test/foo", [])  # a written slice missing
+    assert tracker.stale("test/foo", [slice_of("a", 1)])  # an older generation
     assert not tracker.stale("test/foo", [slice_of("a", 2)])
-    assert not tracker.stale("test/foo", [slice_of("a", 3)])       # someone else wrote after
+    assert not tracker.stale("test/foo", [slice_of("a", 3)])  # someone else wrote after
     tracker.expect_deletion(slice_of("a", 2))
-    assert tracker.stale("test/foo", [slice_of("a", 2)])           # deleted, still cached
+    assert tracker.stale("test/foo", [slice_of("a", 2)])  # deleted, still cached
     assert not tracker.stale("test/foo", [])
 
 
 def test_only_changes_the_controller_did_not_make_itself_are_news() -> None:
     tracker = SliceTracker()
-    assert tracker.should_sync(slice_of("a", 1))                   # never written by it
+    assert tracker.should_sync(slice_of("a", 1))  # never written by it
     tracker.wrote(slice_of("a", 1))
-    assert not tracker.should_sync(slice_of("a", 1))               # its own write coming back
-    assert tracker.should_sync(slice_of("a", 2))                   # edited since
-    assert tracker.deleted(slice_of("a", 1)) is False              # deleted by someone else
+    assert not tracker.should_sync(slice_of("a", 1))  # its own write coming back
+    assert tracker.should_sync(slice_of("a", 2))  # edited since
+    assert tracker.deleted(slice_of("a", 1)) is False  # deleted by someone else
     tracker.wrote(slice_of("b", 1))
     tracker.expect_deletion(slice_of("b", 1))
     assert tracker.deleted(slice_of("b", 1)) is True
-    assert not tracker.has(slice_of("b", 1))                       # forgotten once deleted
+    assert not tracker.has(slice_of("b", 1))  # forgotten once deleted
 
 
 def test_the_trigger_time_is_the_service_creation_first_then_the_earliest_new_ready_transition() -> None:
     times = TriggerTimes()
     first, second = pod(1), pod(2)
     assert times.compute("test/foo", SERVICE, [first]) == datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert times.compute("test/foo", SERVICE, [first]) is None      # nothing changed since
+    assert times.compute("test/foo", SERVICE, [first]) is None  # nothing changed since
     second["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T00:05:00Z"
     first["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T00:03:00Z"
     assert times.compute("test/foo", SERVICE, [first, second]) == datetime(2026, 1, 1, 0, 3, tzinfo=timezone.utc)

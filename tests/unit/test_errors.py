@@ -9,14 +9,34 @@ import pytest
 
 from kcore import codec
 from kcore.errors import (
-    AlreadyExists, ApiError, ConfigError, Conflict, Forbidden, Gone, InternalError, Invalid, KcoreError,
-    NotFound, ServerTimeout, TooManyRequests, TransportError, Unauthorized, api_error_from_status,
+    AlreadyExists,
+    ApiError,
+    ConfigError,
+    Conflict,
+    Forbidden,
+    Gone,
+    InternalError,
+    Invalid,
+    KcoreError,
+    NotFound,
+    ServerTimeout,
+    TooManyRequests,
+    TransportError,
+    Unauthorized,
+    api_error_from_status,
 )
 
 
 def status(code: int, reason: str = "", message: str = "msg", **extra: object) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason,
-            "message": message, **extra}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+        **extra,
+    }
 
 
 @pytest.mark.parametrize(
@@ -45,8 +65,17 @@ def test_the_reason_picks_the_error_class(code: int, reason: str, expected: type
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [(401, Unauthorized), (403, Forbidden), (404, NotFound), (409, Conflict), (410, Gone), (422, Invalid),
-     (429, TooManyRequests), (500, InternalError), (504, ServerTimeout)],
+    [
+        (401, Unauthorized),
+        (403, Forbidden),
+        (404, NotFound),
+        (409, Conflict),
+        (410, Gone),
+        (422, Invalid),
+        (429, TooManyRequests),
+        (500, InternalError),
+        (504, ServerTimeout),
+    ],
 )
 def test_without_a_known_reason_the_http_code_picks_the_class(code: int, expected: type) -> None:
     assert type(api_error_from_status(code, status(code, ""), b"")) is expected
@@ -112,12 +141,23 @@ def test_details_carry_causes_and_a_malformed_code_does_not_crash() -> None:
 def test_every_error_is_a_kcore_error() -> None:
     for cls in (ConfigError, TransportError, ApiError, NotFound, Gone):
         assert issubclass(cls, KcoreError)
-    assert str(ConfigError("context 'dev' is not defined", source="/k/config")) == "/k/config: context 'dev' is not defined"
+    assert (
+        str(ConfigError("context 'dev' is not defined", source="/k/config"))
+        == "/k/config: context 'dev' is not defined"
+    )
 
 
 def test_a_status_decoded_compact_becomes_its_error_class_as_a_plain_one_does() -> None:
-    body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
-                       "reason": "Expired", "message": "too old resource version: 1 (50)"}).encode()
+    body = json.dumps(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": 410,
+            "reason": "Expired",
+            "message": "too old resource version: 1 (50)",
+        }
+    ).encode()
     error = api_error_from_status(200, codec.decode_compact(body, codec.JSON), b"")
     assert isinstance(error, Gone)
     assert error.code == 410 and error.status["message"] == "too old resource version: 1 (50)"
@@ -149,7 +189,9 @@ def test_every_error_kcore_exports_derives_from_kcore_error() -> None:
     from kcore.errors import KcoreError
 
     classes = public_exception_classes()
-    assert {"kcore.codec.DecodeError", "kcore.testenv.errors.ControlPlaneError", "kcore.errors.NotFound"} <= set(classes)
+    assert {"kcore.codec.DecodeError", "kcore.testenv.errors.ControlPlaneError", "kcore.errors.NotFound"} <= set(
+        classes
+    )
     assert [name for name, cls in sorted(classes.items()) if not issubclass(cls, KcoreError)] == []
 
 

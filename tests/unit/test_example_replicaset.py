@@ -19,7 +19,12 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from examples.replicaset import (
-    EXPECTATIONS_TIMEOUT, Expectations, RankedPod, deletes_first, deletion_cost, pod_from_template,
+    EXPECTATIONS_TIMEOUT,
+    Expectations,
+    RankedPod,
+    deletes_first,
+    deletion_cost,
+    pod_from_template,
     slow_start_batch,
 )
 from tests.go_driver_build import build_go_driver
@@ -41,6 +46,7 @@ def numbered_calls(failing_from: Optional[int] = None, failing: tuple[int, ...] 
             number = calls[0]
         if number in failing or (failing_from is not None and number >= failing_from):
             raise RuntimeError(f"call {number} refused")
+
     call.count = lambda: calls[0]  # type: ignore[attr-defined]
     return call
 
@@ -52,13 +58,14 @@ def test_slow_start_makes_every_call_in_batches_of_one_two_four_and_the_rest(exe
 
 
 def test_slow_start_stops_after_the_first_batch_with_a_failure_and_counts_the_successes(
-        executor: ThreadPoolExecutor) -> None:
+    executor: ThreadPoolExecutor,
+) -> None:
     call = numbered_calls(failing_from=4)  # batches 1 and 2 succeed, all four of the third fail
     successes, error = slow_start_batch(20, 1, call, executor)
     assert (successes, call.count()) == (3, 7)
     assert isinstance(error, RuntimeError)
 
-    call = numbered_calls(failing=(2,))    # one of the second batch's two fails: no third batch
+    call = numbered_calls(failing=(2,))  # one of the second batch's two fails: no third batch
     successes, error = slow_start_batch(20, 1, call, executor)
     assert (successes, call.count()) == (2, 3)
     assert str(error) == "call 2 refused"
@@ -98,31 +105,79 @@ def test_expectations_expire_after_five_minutes_and_are_forgotten_with_their_rep
     assert expectations.satisfied("ns/rs")
 
 
-@pytest.mark.parametrize("value, cost", [
-    ("-5", -5), ("0", 0), ("100", 100), ("2147483647", 2147483647), ("-2147483648", -2147483648),
-    ("2147483648", 0), ("+5", 0), ("007", 0), ("", 0), ("-", 0), ("1_0", 0), (" 5", 0), ("abc", 0), ("\uff11", 0),
-])
+@pytest.mark.parametrize(
+    "value, cost",
+    [
+        ("-5", -5),
+        ("0", 0),
+        ("100", 100),
+        ("2147483647", 2147483647),
+        ("-2147483648", -2147483648),
+        ("2147483648", 0),
+        ("+5", 0),
+        ("007", 0),
+        ("", 0),
+        ("-", 0),
+        ("1_0", 0),
+        (" 5", 0),
+        ("abc", 0),
+        ("\uff11", 0),
+    ],
+)
 def test_the_deletion_cost_is_a_plain_int32_else_zero(value: str, cost: int) -> None:
     pod = {"metadata": {"annotations": {"controller.kubernetes.io/pod-deletion-cost": value}}}
     assert deletion_cost(pod) == cost
 
 
 def test_a_pod_from_the_template_takes_its_labels_annotations_finalizers_and_spec_and_nothing_else() -> None:
-    rs = {"metadata": {"name": "web", "uid": "u-1", "labels": {"rs": "label"}}, "spec": {"template": {
-        "metadata": {"name": "ignored", "labels": {"app": "web"}, "annotations": {"a": "b"}, "finalizers": ["f"]},
-        "spec": {"containers": [{"name": "app", "image": "app:1"}]}}}}
-    assert pod_from_template(rs) == {"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "generateName": "web-", "labels": {"app": "web"}, "annotations": {"a": "b"}, "finalizers": ["f"],
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "u-1",
-                             "controller": True, "blockOwnerDeletion": True}]},
-        "spec": {"containers": [{"name": "app", "image": "app:1"}]}}
+    rs = {
+        "metadata": {"name": "web", "uid": "u-1", "labels": {"rs": "label"}},
+        "spec": {
+            "template": {
+                "metadata": {
+                    "name": "ignored",
+                    "labels": {"app": "web"},
+                    "annotations": {"a": "b"},
+                    "finalizers": ["f"],
+                },
+                "spec": {"containers": [{"name": "app", "image": "app:1"}]},
+            }
+        },
+    }
+    assert pod_from_template(rs) == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": "web-",
+            "labels": {"app": "web"},
+            "annotations": {"a": "b"},
+            "finalizers": ["f"],
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": "web",
+                    "uid": "u-1",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "app", "image": "app:1"}]},
+    }
     rs["metadata"]["name"] = "w" * 253  # the dash would make the name too long
     assert pod_from_template(rs)["metadata"]["generateName"] == "w" * 253
 
 
 def pod(uid: str, created: datetime) -> RankedPod:
-    return RankedPod({"metadata": {"uid": uid, "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                      "spec": {"nodeName": "n"}, "status": {"phase": "Running"}}, rank=1)
+    return RankedPod(
+        {
+            "metadata": {"uid": uid, "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "spec": {"nodeName": "n"},
+            "status": {"phase": "Running"},
+        },
+        rank=1,
+    )
 
 
 def test_creation_times_of_the_same_order_of_magnitude_tie_and_go_by_uid() -> None:
@@ -157,8 +212,11 @@ def random_pod(rng: random.Random, number: int) -> dict[str, Any]:
     if (created := timestamp(rng.choice(AGES))) is not None:
         metadata["creationTimestamp"] = created
     if rng.random() < 0.3:
-        metadata["annotations"] = {"controller.kubernetes.io/pod-deletion-cost": rng.choice(
-            ["-5", "0", "3", "007", "+3", "x", "2147483648", "-2147483648", "1_0"])}
+        metadata["annotations"] = {
+            "controller.kubernetes.io/pod-deletion-cost": rng.choice(
+                ["-5", "0", "3", "007", "+3", "x", "2147483648", "-2147483648", "1_0"]
+            )
+        }
     spec: dict[str, Any] = {"nodeName": rng.choice(["", "n1", "n2"]), "containers": [{"name": "app", "image": "i"}]}
     status: dict[str, Any] = {"phase": rng.choice(["Pending", "Unknown", "Running", "Running", ""])}
     if rng.random() < 0.7:
@@ -167,10 +225,14 @@ def random_pod(rng: random.Random, number: int) -> dict[str, Any]:
             condition["lastTransitionTime"] = since
         status["conditions"] = [condition]
     if rng.random() < 0.6:
-        status["containerStatuses"] = [{"name": "app", "restartCount": rng.choice([0, 1, 5])},
-                                       {"name": "other", "restartCount": rng.choice([0, 2])}]
+        status["containerStatuses"] = [
+            {"name": "app", "restartCount": rng.choice([0, 1, 5])},
+            {"name": "other", "restartCount": rng.choice([0, 2])},
+        ]
     if rng.random() < 0.3:
-        spec["initContainers"] = [{"name": "side", "image": "i", **({"restartPolicy": "Always"} if rng.random() < 0.7 else {})}]
+        spec["initContainers"] = [
+            {"name": "side", "image": "i", **({"restartPolicy": "Always"} if rng.random() < 0.7 else {})}
+        ]
         status["initContainerStatuses"] = [{"name": "side", "restartCount": rng.choice([0, 3])}]
     return {"metadata": metadata, "spec": spec, "status": status}
 
@@ -184,9 +246,16 @@ def test_which_of_two_pods_goes_first_is_kube_controller_managers_answer_for_eve
             pods[1] = json.loads(json.dumps(pods[0]))
             pods[1]["metadata"].update(name=f"q{number}", uid=rng.choice(["a", "b", "c"]) + str(number))
             other = random_pod(rng, number)
-            for part, field in rng.sample([("status", "conditions"), ("status", "containerStatuses"),
-                                           ("metadata", "creationTimestamp"), ("metadata", "annotations"),
-                                           ("spec", "nodeName")], 2):
+            for part, field in rng.sample(
+                [
+                    ("status", "conditions"),
+                    ("status", "containerStatuses"),
+                    ("metadata", "creationTimestamp"),
+                    ("metadata", "annotations"),
+                    ("spec", "nodeName"),
+                ],
+                2,
+            ):
                 if field in other[part]:
                     pods[1][part][field] = other[part][field]
                 else:

@@ -13,8 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "python" / "kcore"
 
 def test_mypy_finds_no_error_in_the_kcore_package() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--cache-dir", str(Path(tempfile.gettempdir()) / "kcore-mypy-package-cache"),
-         "--hide-error-context", str(PACKAGE)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--cache-dir",
+            str(Path(tempfile.gettempdir()) / "kcore-mypy-package-cache"),
+            "--hide-error-context",
+            str(PACKAGE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr

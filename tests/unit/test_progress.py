@@ -21,8 +21,14 @@ class Clock:
 
 def test_go_build_v_lines_count_as_packages_and_its_errors_do_not() -> None:
     p = Progress("building", count=GO_PACKAGE_LINE, stream=io.StringIO(), terminal=False)
-    for line in ["k8s.io/api/core/v1", "go.etcd.io/etcd/server/v3", "fmt",
-                 "# k8s.io/foo", "./x.go:3:1: undefined: y", "go: downloading k8s.io/api v0.37.2"]:
+    for line in [
+        "k8s.io/api/core/v1",
+        "go.etcd.io/etcd/server/v3",
+        "fmt",
+        "# k8s.io/foo",
+        "./x.go:3:1: undefined: y",
+        "go: downloading k8s.io/api v0.37.2",
+    ]:
         p.line(line)
     assert p.built == 3
 
@@ -76,8 +82,10 @@ def test_a_step_that_ends_quickly_says_nothing_unless_it_failed() -> None:
 
 def test_run_returns_the_exit_code_and_the_last_lines_of_output() -> None:
     code, tail = progress.run(
-        "step", [sys.executable, "-c", "import sys\nfor i in range(50): print(i)\nsys.exit(3)"],
-        stream=io.StringIO(), keep=3,
+        "step",
+        [sys.executable, "-c", "import sys\nfor i in range(50): print(i)\nsys.exit(3)"],
+        stream=io.StringIO(),
+        keep=3,
     )
     assert (code, tail) == (3, "47\n48\n49")
 
@@ -85,10 +93,24 @@ def test_run_returns_the_exit_code_and_the_last_lines_of_output() -> None:
 def test_as_a_script_it_needs_no_kcore_and_shows_a_failed_commands_output(tmp_path: Path) -> None:
     script = Path(progress.__file__)
     result = subprocess.run(
-        [sys.executable, "-S", str(script), "building it", "--", sys.executable, "-c", "print('boom'); raise SystemExit(2)"],
-        capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-S",
+            str(script),
+            "building it",
+            "--",
+            sys.executable,
+            "-c",
+            "print('boom'); raise SystemExit(2)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "building it: 0s, failed", "building it failed (exit 2); its output ends with:", "boom",
+        "building it: 0s, failed",
+        "building it failed (exit 2); its output ends with:",
+        "boom",
     ]

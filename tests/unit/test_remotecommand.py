@@ -15,8 +15,10 @@ from kcore.clients.remotecommand import STDERR, STDOUT, V4, V5, RemoteCommand, e
 from kcore.errors import InternalError, TransportError
 
 KUBELET_EXIT_7 = {
-    "status": "Failure", "message": "command terminated with non-zero exit code: exit status 7",
-    "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": "7"}]},
+    "status": "Failure",
+    "message": "command terminated with non-zero exit code: exit status 7",
+    "reason": "NonZeroExitCode",
+    "details": {"causes": [{"reason": "ExitCode", "message": "7"}]},
 }
 
 
@@ -30,8 +32,14 @@ def test_the_kubelets_non_zero_exit_status_gives_its_exit_code() -> None:
 
 def test_any_other_failure_is_raised_as_its_api_error() -> None:
     with pytest.raises(InternalError, match="executable file not found"):
-        exit_code_of({"status": "Failure", "reason": "InternalError", "code": 500,
-                      "message": "error executing command: executable file not found"})
+        exit_code_of(
+            {
+                "status": "Failure",
+                "reason": "InternalError",
+                "code": 500,
+                "message": "error executing command: executable file not found",
+            }
+        )
 
 
 def test_output_channels_are_told_apart_and_the_status_read_at_the_end() -> None:
@@ -43,7 +51,7 @@ def test_output_channels_are_told_apart_and_the_status_read_at_the_end() -> None
     assert core.received(b"\x03" + status[:10]) is None
     assert core.received(b"\x03" + status[10:]) is None
     with pytest.raises(TransportError, match="still running"):
-        core.exit_code
+        _ = core.exit_code
     core.received(None)
     assert core.exit_code == 7
 
@@ -52,7 +60,7 @@ def test_a_stream_that_ends_without_a_status_is_an_error() -> None:
     core = RemoteCommand(V5)
     core.received(None)
     with pytest.raises(TransportError, match="without the command's Status"):
-        core.exit_code
+        _ = core.exit_code
 
 
 def test_stdin_goes_in_chunks_and_only_v5_can_close_it() -> None:
@@ -76,8 +84,15 @@ def test_an_unknown_subprotocol_is_refused() -> None:
 
 def test_exec_params_repeat_command_and_drop_stderr_under_a_tty() -> None:
     assert exec_params(["sh", "-c", "x"], "app", True, True) == [
-        ("command", "sh"), ("command", "-c"), ("command", "x"), ("container", "app"),
-        ("stdin", "true"), ("stdout", "true"), ("stderr", "false"), ("tty", "true")]
+        ("command", "sh"),
+        ("command", "-c"),
+        ("command", "x"),
+        ("container", "app"),
+        ("stdin", "true"),
+        ("stdout", "true"),
+        ("stderr", "false"),
+        ("tty", "true"),
+    ]
 
 
 def test_port_forward_strips_the_port_prefix_of_each_channel_and_keeps_errors() -> None:

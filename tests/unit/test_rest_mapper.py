@@ -12,11 +12,28 @@ from kcore.clients.rest_mapper import RESTMapper
 from kcore.errors import NoMatchError
 
 
-def res(group: str, version: str, name: str, kind: str, *, namespaced: bool = True, short: tuple[str, ...] = (),
-        singular: Optional[str] = None, subresources: tuple[APISubresource, ...] = ()) -> APIResource:
-    return APIResource(name=name, singular_name=kind.lower() if singular is None else singular, namespaced=namespaced,
-                       kind=kind, group=group, version=version, verbs=("get", "list"), short_names=short,
-                       subresources=subresources)
+def res(
+    group: str,
+    version: str,
+    name: str,
+    kind: str,
+    *,
+    namespaced: bool = True,
+    short: tuple[str, ...] = (),
+    singular: Optional[str] = None,
+    subresources: tuple[APISubresource, ...] = (),
+) -> APIResource:
+    return APIResource(
+        name=name,
+        singular_name=kind.lower() if singular is None else singular,
+        namespaced=namespaced,
+        kind=kind,
+        group=group,
+        version=version,
+        verbs=("get", "list"),
+        short_names=short,
+        subresources=subresources,
+    )
 
 
 SCALE = APISubresource("scale", "Scale", "autoscaling", "v1", ("get",))
@@ -31,17 +48,24 @@ APIS = ServerAPIs(
         APIGroup("other.example.com", ("v1",), "v1"),
     ),
     resources={
-        "v1": (res("", "v1", "pods", "Pod", short=("po",)), res("", "v1", "events", "Event", short=("ev",)),
-               res("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",)),
-               res("", "v1", "endpoints", "Endpoints", singular="endpoints", short=("ep",))),
+        "v1": (
+            res("", "v1", "pods", "Pod", short=("po",)),
+            res("", "v1", "events", "Event", short=("ev",)),
+            res("", "v1", "namespaces", "Namespace", namespaced=False, short=("ns",)),
+            res("", "v1", "endpoints", "Endpoints", singular="endpoints", short=("ep",)),
+        ),
         "apps/v1": (res("apps", "v1", "deployments", "Deployment", short=("deploy",), subresources=(SCALE,)),),
         "events.k8s.io/v1": (res("events.k8s.io", "v1", "events", "Event", short=("ev",)),),
         "example.com/v2": (res("example.com", "v2", "widgets", "Widget", short=("wd",)),),
-        "example.com/v1": (res("example.com", "v1", "widgets", "Widget", short=("wd",)),
-                           res("example.com", "v1", "things", "Thing", singular="")),
+        "example.com/v1": (
+            res("example.com", "v1", "widgets", "Widget", short=("wd",)),
+            res("example.com", "v1", "things", "Thing", singular=""),
+        ),
         "example.com/v1beta1": (res("example.com", "v1beta1", "gadgets", "Gadget", short=("gd",)),),
-        "other.example.com/v1": (res("other.example.com", "v1", "widgets", "Widget", short=("wd",)),
-                                 res("other.example.com", "v1", "gadgets", "Gadget")),
+        "other.example.com/v1": (
+            res("other.example.com", "v1", "widgets", "Widget", short=("wd",)),
+            res("other.example.com", "v1", "gadgets", "Gadget"),
+        ),
     },
     failed={"metrics.example/v1": "stale"},
 )
@@ -82,7 +106,9 @@ def test_a_resource_in_any_group_prefers_core_v1(mapper: RESTMapper) -> None:
     assert mapper.kind_for("events.k8s.io", "events") == info("events.k8s.io", "v1", "events", "Event")
 
 
-def test_priority_is_client_gos_an_earlier_group_wins_even_in_a_version_that_is_not_preferred(mapper: RESTMapper) -> None:
+def test_priority_is_client_gos_an_earlier_group_wins_even_in_a_version_that_is_not_preferred(
+    mapper: RESTMapper,
+) -> None:
     # client-go ranks group by group: example.com's v1beta1 comes before other.example.com's v1.
     assert mapper.kind_for(None, "gadgets") == info("example.com", "v1beta1", "gadgets", "Gadget")
     assert mapper.kind_for(None, "widgets") == info("example.com", "v1", "widgets", "Widget")
@@ -108,23 +134,26 @@ def test_a_group_given_in_part_matches_the_groups_it_begins(mapper: RESTMapper) 
     assert mapper.kind_for("other", "wd").group == "other.example.com"
 
 
-@pytest.mark.parametrize(("arg", "expected"), [
-    ("pods", info("", "v1", "pods", "Pod")),
-    ("po", info("", "v1", "pods", "Pod")),
-    ("pod", info("", "v1", "pods", "Pod")),
-    ("Pod", info("", "v1", "pods", "Pod")),
-    ("deploy", info("apps", "v1", "deployments", "Deployment")),
-    ("deployments.apps", info("apps", "v1", "deployments", "Deployment")),
-    ("deploy.apps", info("apps", "v1", "deployments", "Deployment")),
-    ("deployment.v1.apps", info("apps", "v1", "deployments", "Deployment")),
-    ("Deployment.apps", info("apps", "v1", "deployments", "Deployment")),
-    ("Deployment.v1.apps", info("apps", "v1", "deployments", "Deployment")),
-    ("widgets.example.com", info("example.com", "v1", "widgets", "Widget")),
-    ("widgets.v2.example.com", info("example.com", "v2", "widgets", "Widget")),
-    ("Widget.v2.example.com", info("example.com", "v2", "widgets", "Widget")),
-    ("widgets.other.example.com", info("other.example.com", "v1", "widgets", "Widget")),
-    ("ns", info("", "v1", "namespaces", "Namespace", namespaced=False)),
-])
+@pytest.mark.parametrize(
+    ("arg", "expected"),
+    [
+        ("pods", info("", "v1", "pods", "Pod")),
+        ("po", info("", "v1", "pods", "Pod")),
+        ("pod", info("", "v1", "pods", "Pod")),
+        ("Pod", info("", "v1", "pods", "Pod")),
+        ("deploy", info("apps", "v1", "deployments", "Deployment")),
+        ("deployments.apps", info("apps", "v1", "deployments", "Deployment")),
+        ("deploy.apps", info("apps", "v1", "deployments", "Deployment")),
+        ("deployment.v1.apps", info("apps", "v1", "deployments", "Deployment")),
+        ("Deployment.apps", info("apps", "v1", "deployments", "Deployment")),
+        ("Deployment.v1.apps", info("apps", "v1", "deployments", "Deployment")),
+        ("widgets.example.com", info("example.com", "v1", "widgets", "Widget")),
+        ("widgets.v2.example.com", info("example.com", "v2", "widgets", "Widget")),
+        ("Widget.v2.example.com", info("example.com", "v2", "widgets", "Widget")),
+        ("widgets.other.example.com", info("other.example.com", "v1", "widgets", "Widget")),
+        ("ns", info("", "v1", "namespaces", "Namespace", namespaced=False)),
+    ],
+)
 def test_resolve_reads_arguments_as_kubectl_does(mapper: RESTMapper, arg: str, expected: ResourceInfo) -> None:
     assert mapper.resolve(arg) == expected
 
@@ -136,15 +165,24 @@ def test_subresources_never_match(mapper: RESTMapper) -> None:
         mapper.resource_for("autoscaling", "Scale")
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda m: m.resolve("nothing"), "the server doesn't have a resource type 'nothing'"),
-    (lambda m: m.resolve("deploy.v9.apps"), "the server doesn't have a resource type 'deploy'"),
-    (lambda m: m.kind_for(None, "nothing"), "the server has no resource 'nothing'$"),
-    (lambda m: m.kind_for("apps", "pods"), "the server has no resource 'pods' in group 'apps'"),
-    (lambda m: m.kind_for(None, "pods", "v2"), "the server has no resource 'pods' in version 'v2'"),
-    (lambda m: m.resource_for("example.com", "Widget", "v3"), "the server has no kind 'Widget' in 'example.com/v3'"),
-    (lambda m: m.resource_for("metrics.example", "Metric"), "the server has no kind 'Metric' in group 'metrics.example'"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m: m.resolve("nothing"), "the server doesn't have a resource type 'nothing'"),
+        (lambda m: m.resolve("deploy.v9.apps"), "the server doesn't have a resource type 'deploy'"),
+        (lambda m: m.kind_for(None, "nothing"), "the server has no resource 'nothing'$"),
+        (lambda m: m.kind_for("apps", "pods"), "the server has no resource 'pods' in group 'apps'"),
+        (lambda m: m.kind_for(None, "pods", "v2"), "the server has no resource 'pods' in version 'v2'"),
+        (
+            lambda m: m.resource_for("example.com", "Widget", "v3"),
+            "the server has no kind 'Widget' in 'example.com/v3'",
+        ),
+        (
+            lambda m: m.resource_for("metrics.example", "Metric"),
+            "the server has no kind 'Metric' in group 'metrics.example'",
+        ),
+    ],
+)
 def test_what_nothing_matches_raises_no_match_naming_it(mapper: RESTMapper, call, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(NoMatchError, match=message):
         call(mapper)

@@ -25,7 +25,9 @@ def test_pinned_release_is_the_go_modules_kubernetes_requirement() -> None:
 
 def test_every_staging_module_is_replaced_at_the_matching_published_version() -> None:
     staging = "v0." + pinned_release().split(".", 1)[1]  # v1.37.2 -> v0.37.2
-    replaces = re.findall(r"^\s*(k8s\.io/[\w-]+) => (k8s\.io/[\w-]+) (\S+)$", (GO_MODULE_DIR / "go.mod").read_text(), re.M)
+    replaces = re.findall(
+        r"^\s*(k8s\.io/[\w-]+) => (k8s\.io/[\w-]+) (\S+)$", (GO_MODULE_DIR / "go.mod").read_text(), re.M
+    )
     assert len(replaces) > 20
     assert all(src == dst and version == staging for src, dst, version in replaces)
 
@@ -35,7 +37,11 @@ def test_build_command_stamps_the_release_into_the_binaries() -> None:
     ldflags = cmd[cmd.index("-ldflags") + 1]
     assert "version.gitVersion=v1.37.2" in ldflags
     assert "version.gitMajor=1" in ldflags and "version.gitMinor=37" in ldflags
-    assert cmd[-3:] == ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-scheduler", "go.etcd.io/etcd/server/v3"]
+    assert cmd[-3:] == [
+        "k8s.io/kubernetes/cmd/kube-apiserver",
+        "k8s.io/kubernetes/cmd/kube-scheduler",
+        "go.etcd.io/etcd/server/v3",
+    ]
 
 
 def test_without_go_the_build_fails_with_one_clear_error_and_the_command_to_run(tmp_path: Path) -> None:
@@ -62,17 +68,24 @@ def test_controller_manager_is_built_alone_from_the_same_module_with_the_release
 
 
 def test_assets_folder_without_kube_controller_manager_is_rejected_by_name(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KCORE_TESTENV_ASSETS", str(tmp_path))
-    with pytest.raises(ControlPlaneError, match=f"KCORE_TESTENV_ASSETS={tmp_path} must hold an executable kube-controller-manager"):
+    with pytest.raises(
+        ControlPlaneError, match=f"KCORE_TESTENV_ASSETS={tmp_path} must hold an executable kube-controller-manager"
+    ):
         ensure_controller_manager()
 
 
 def test_kubeconfig_has_one_cluster_user_and_current_context() -> None:
     client = CertificateFiles(Path("/p/c.crt"), Path("/p/c.key"))
-    config = json.loads(kubeconfig_text("https://127.0.0.1:6443", Path("/p/ca.crt"), user="bob", client=client, namespace="ns"))
+    config = json.loads(
+        kubeconfig_text("https://127.0.0.1:6443", Path("/p/ca.crt"), user="bob", client=client, namespace="ns")
+    )
     assert config["current-context"] == "kcore-testenv"
-    assert config["clusters"] == [{"name": "kcore-testenv", "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority": "/p/ca.crt"}}]
+    assert config["clusters"] == [
+        {"name": "kcore-testenv", "cluster": {"server": "https://127.0.0.1:6443", "certificate-authority": "/p/ca.crt"}}
+    ]
     assert config["users"] == [{"name": "bob", "user": {"client-certificate": "/p/c.crt", "client-key": "/p/c.key"}}]
     assert config["contexts"][0]["context"] == {"cluster": "kcore-testenv", "user": "bob", "namespace": "ns"}

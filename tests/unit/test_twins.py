@@ -28,7 +28,9 @@ def twins() -> dict[str, tuple[Any, Any]]:
     for package in PACKAGES:
         for name in package.__all__:
             if name.startswith("Async"):
-                found.setdefault(name[len("Async"):], (getattr(package, name), getattr(package, name[len("Async"):], None)))
+                found.setdefault(
+                    name[len("Async") :], (getattr(package, name), getattr(package, name[len("Async") :], None))
+                )
     return found
 
 
@@ -53,7 +55,7 @@ def test_the_asyncio_twin_has_the_blocking_twins_members_and_parameters(name: st
     assert public(async_twin) == public(sync_twin)
     assert shape(async_twin.__init__) == shape(sync_twin.__init__)
     for member in sorted(public(async_twin)):
-        a, s = inspect.getattr_static(async_twin, member), inspect.getattr_static(sync_twin, member)
+        a = inspect.getattr_static(async_twin, member)
         if callable(a) and not inspect.isclass(a):
             assert shape(getattr(async_twin, member)) == shape(getattr(sync_twin, member)), f"{name}.{member}"
 

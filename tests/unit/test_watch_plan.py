@@ -53,8 +53,14 @@ def test_a_resuming_watch_reopens_from_the_last_version_it_saw_bookmarks_include
     assert isinstance(again, OpenWatch) and again.resource_version == "9"
 
 
-@pytest.mark.parametrize("failure", [TransportError("reset"), TooManyRequests(status(429, "TooManyRequests")),
-                                     InternalError(status(500, "InternalError"))])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        TransportError("reset"),
+        TooManyRequests(status(429, "TooManyRequests")),
+        InternalError(status(500, "InternalError")),
+    ],
+)
 def test_a_failure_worth_retrying_backs_off_then_reopens(failure: Exception) -> None:
     plan = resuming_watch(WatchState("5"), None, Clock())
     next(plan)

@@ -4,7 +4,11 @@ server serves, with one accessor per resource, and ``BuiltinAPIs`` holding one o
 from __future__ import annotations
 
 from tools.clientset_gen.names import (
-    group_version_attribute, group_version_class, resource_method, schema_class, schema_module,
+    group_version_attribute,
+    group_version_class,
+    resource_method,
+    schema_class,
+    schema_module,
 )
 from tools.clientset_gen.server_model import GroupVersionModel, ServerModel
 
@@ -42,14 +46,16 @@ def _accessors(gv: GroupVersionModel) -> list[tuple[str, str]]:
 
 def _group_version_class(gv: GroupVersionModel) -> str:
     name = group_version_class(gv.group, gv.version)
-    return "\n".join([
-        f"class {name}(GroupVersion[R]):",
-        f'    """{gv.group or "core"}/{gv.version}: ``{group_version_attribute(gv.group, gv.version)}``."""',
-        "",
-        f'    group = "{gv.group}"',
-        f'    version = "{gv.version}"',
-        *[line for _, line in _accessors(gv)],
-    ])
+    return "\n".join(
+        [
+            f"class {name}(GroupVersion[R]):",
+            f'    """{gv.group or "core"}/{gv.version}: ``{group_version_attribute(gv.group, gv.version)}``."""',
+            "",
+            f'    group = "{gv.group}"',
+            f'    version = "{gv.version}"',
+            *[line for _, line in _accessors(gv)],
+        ]
+    )
 
 
 def render_clientset(model: ServerModel) -> str:
@@ -61,12 +67,17 @@ def render_clientset(model: ServerModel) -> str:
         '    """One client per built-in group-version, each over the RESTClient ``rest(group, version)`` gives."""',
         "",
         # Declared for type checkers, which infer Any from assignments under a constrained type variable.
-        *[f"    {group_version_attribute(gv.group, gv.version)}: {group_version_class(gv.group, gv.version)}[R]"
-          for gv in group_versions],
+        *[
+            f"    {group_version_attribute(gv.group, gv.version)}: {group_version_class(gv.group, gv.version)}[R]"
+            for gv in group_versions
+        ],
         "",
         "    def __init__(self, rest: Callable[[str, str], R]) -> None:",
-        *[f'        self.{group_version_attribute(gv.group, gv.version)} = '
-          f'{group_version_class(gv.group, gv.version)}(rest("{gv.group}", "{gv.version}"))' for gv in group_versions],
+        *[
+            f"        self.{group_version_attribute(gv.group, gv.version)} = "
+            f'{group_version_class(gv.group, gv.version)}(rest("{gv.group}", "{gv.version}"))'
+            for gv in group_versions
+        ],
     ]
     imports = "".join(f"from kcore.clients.types import {m}\n" for m in modules)
     parts = [HEADER.format(release=model.release) + imports.rstrip("\n")]

@@ -42,7 +42,7 @@ def resource_method(kind: str) -> str:
     """``cs.<group_version>.<resource_method>(...)``: ``ConfigMap`` → ``config_maps``."""
     # Pluralized before the split so that an acronym's plural (``ServiceCIDRs``) stays in its word.
     plural_kind = plural(kind)
-    return snake_case(kind) + plural_kind[len(kind):] if plural_kind.startswith(kind) else snake_case(plural_kind)
+    return snake_case(kind) + plural_kind[len(kind) :] if plural_kind.startswith(kind) else snake_case(plural_kind)
 
 
 def group_version_attribute(group: str, version: str) -> str:

@@ -137,7 +137,10 @@ def _functional(name: str, doc: str, required: Mapping[str, str], optional: Mapp
         lines += [f'_{name}Optional = TypedDict("_{name}Optional", {fields(optional)}, total=False)', "", ""]
         lines += [f"class {name}(_{name}Required, _{name}Optional):", *_docstring(doc, "    ")]
         return "\n".join(lines)
-    return "\n".join([f"# {line}" for line in textwrap.wrap(doc, 94)] + [f'{name} = TypedDict("{name}", {fields(optional)}, total=False)'])
+    return "\n".join(
+        [f"# {line}" for line in textwrap.wrap(doc, 94)]
+        + [f'{name} = TypedDict("{name}", {fields(optional)}, total=False)']
+    )
 
 
 def _first_sentence(description: str) -> str:

@@ -16,15 +16,19 @@ from kcore.clients.clientset import AsyncClientset, Clientset
 from kcore.clients.discovery import AsyncDiscovery, Discovery
 from kcore.clients.discovery_types import APIGroup, APIResource, APISubresource, ServerAPIs
 from kcore.clients.dynamic import (
-    AsyncDynamicClient, AsyncDynamicResourceClient, DynamicClient, DynamicResource, DynamicResourceClient,
+    AsyncDynamicClient,
+    AsyncDynamicResourceClient,
+    DynamicClient,
+    DynamicResource,
+    DynamicResourceClient,
 )
 from kcore.clients.portforward import AsyncPortForward, PortForward
 from kcore.clients.remotecommand import AsyncExecSession, ExecResult, ExecSession
 from kcore.clients.resource import AsyncResourceClient, ResourceClient, ResourceInfo
-from kcore.clients.watch import AsyncWatch, Watch
 from kcore.clients.rest import AsyncRequest, AsyncRESTClient, Request, RESTClient
 from kcore.clients.rest_mapper import RESTMapper
 from kcore.clients.transport import AsyncStream, AsyncTransport, Response, Stream, Transport
+from kcore.clients.watch import AsyncWatch, Watch
 
 __all__ = [
     "APIGroup",

@@ -29,7 +29,9 @@ class Clientset(BuiltinAPIs[RESTClient]):
     def __init__(self, config: Config, *, transport: Optional[Transport] = None) -> None:
         self.config = config
         self.transport = transport or Transport(config)
-        super().__init__(lambda group, version: RESTClient(config, group=group, version=version, transport=self.transport))
+        super().__init__(
+            lambda group, version: RESTClient(config, group=group, version=version, transport=self.transport)
+        )
 
 
 class AsyncClientset(BuiltinAPIs[AsyncRESTClient]):
@@ -38,4 +40,6 @@ class AsyncClientset(BuiltinAPIs[AsyncRESTClient]):
     def __init__(self, config: Config, *, transport: Optional[AsyncTransport] = None) -> None:
         self.config = config
         self.transport = transport or AsyncTransport(config)
-        super().__init__(lambda group, version: AsyncRESTClient(config, group=group, version=version, transport=self.transport))
+        super().__init__(
+            lambda group, version: AsyncRESTClient(config, group=group, version=version, transport=self.transport)
+        )

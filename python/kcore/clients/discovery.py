@@ -26,8 +26,16 @@ from typing import Any, Generator, Optional, Union
 
 from kcore.clients.discovery_cache import GROUPS_FILE, DiscoveryDiskCache, resources_file
 from kcore.clients.discovery_documents import (
-    ACCEPT_AGGREGATED, ACCEPT_LEGACY, Document, api_groups, core_group, group_list_document, is_aggregated,
-    read_groups, read_resources, split_aggregated,
+    ACCEPT_AGGREGATED,
+    ACCEPT_LEGACY,
+    Document,
+    api_groups,
+    core_group,
+    group_list_document,
+    is_aggregated,
+    read_groups,
+    read_resources,
+    split_aggregated,
 )
 from kcore.clients.discovery_types import APIGroup, APIResource, ServerAPIs, group_version
 from kcore.clients.rest import AsyncRESTClient, RESTClient, api_error
@@ -78,8 +86,12 @@ def _groups_of(answer: Answer, path: str) -> tuple[list[Document], Optional[dict
 
 
 def _group_versions(groups: list[Document]) -> list[str]:
-    return [v["groupVersion"] for g in groups for v in g.get("versions") or []
-            if isinstance(v, dict) and isinstance(v.get("groupVersion"), str)]
+    return [
+        v["groupVersion"]
+        for g in groups
+        for v in g.get("versions") or []
+        if isinstance(v, dict) and isinstance(v.get("groupVersion"), str)
+    ]
 
 
 class _DiscoveryCore:
@@ -164,8 +176,12 @@ class _DiscoveryCore:
         read = read_groups(group_list_document(groups))
         apis = ServerAPIs(
             groups=read,
-            resources={group_version(g.name, v): read_resources(g.name, v, resources[group_version(g.name, v)])
-                       for g in read for v in g.versions if group_version(g.name, v) in resources},
+            resources={
+                group_version(g.name, v): read_resources(g.name, v, resources[group_version(g.name, v)])
+                for g in read
+                for v in g.versions
+                if group_version(g.name, v) in resources
+            },
             failed=failed,
         )
         self._memory = (time.monotonic(), apis)
@@ -182,7 +198,7 @@ class _DiscoveryCore:
 
 def _config_and_transport(source: Any, rest_type: type, transport_type: type) -> tuple[Config, Any]:
     if isinstance(source, rest_type):
-        transport = getattr(source, "transport")
+        transport = getattr(source, "transport")  # noqa: B009 (mypy narrows source to object here)
         return transport.config, transport
     if isinstance(source, Config):
         return source, transport_type(dataclasses.replace(source, burst=max(source.burst, DISCOVERY_BURST)))
@@ -192,8 +208,14 @@ def _config_and_transport(source: Any, rest_type: type, transport_type: type) ->
 class Discovery:
     """Blocking discovery; safe to share between threads (one refresh at a time)."""
 
-    def __init__(self, config_or_rest: Union[Config, RESTClient], *, cache_dir: Optional[str] = None,
-                 ttl: float = DEFAULT_TTL, legacy: bool = False) -> None:
+    def __init__(
+        self,
+        config_or_rest: Union[Config, RESTClient],
+        *,
+        cache_dir: Optional[str] = None,
+        ttl: float = DEFAULT_TTL,
+        legacy: bool = False,
+    ) -> None:
         config, self._transport = _config_and_transport(config_or_rest, RESTClient, Transport)
         self._core = _DiscoveryCore(config.server, cache_dir, ttl, legacy)
         self._lock = threading.Lock()
@@ -238,8 +260,14 @@ class Discovery:
 class AsyncDiscovery:
     """The asyncio twin of Discovery; legacy group-versions are fetched concurrently."""
 
-    def __init__(self, config_or_rest: Union[Config, AsyncRESTClient], *, cache_dir: Optional[str] = None,
-                 ttl: float = DEFAULT_TTL, legacy: bool = False) -> None:
+    def __init__(
+        self,
+        config_or_rest: Union[Config, AsyncRESTClient],
+        *,
+        cache_dir: Optional[str] = None,
+        ttl: float = DEFAULT_TTL,
+        legacy: bool = False,
+    ) -> None:
         config, self._transport = _config_and_transport(config_or_rest, AsyncRESTClient, AsyncTransport)
         self._core = _DiscoveryCore(config.server, cache_dir, ttl, legacy)
 

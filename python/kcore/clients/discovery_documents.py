@@ -30,8 +30,12 @@ def is_aggregated(content_type: Optional[str]) -> bool:
     for part in rest.split(";"):
         key, _, value = part.partition("=")
         params[key.strip().lower()] = value.strip().strip('"')
-    return (base.strip().lower() == "application/json" and params.get("g") == "apidiscovery.k8s.io"
-            and params.get("v") == "v2" and params.get("as") == "APIGroupDiscoveryList")
+    return (
+        base.strip().lower() == "application/json"
+        and params.get("g") == "apidiscovery.k8s.io"
+        and params.get("v") == "v2"
+        and params.get("as") == "APIGroupDiscoveryList"
+    )
 
 
 def _object(value: Any, what: str) -> Mapping[str, Any]:
@@ -46,6 +50,7 @@ def _strings(value: Any) -> list[str]:
 
 # -- aggregated (v2) -> legacy documents --------------------------------------------------------
 
+
 def _kind_of(entry: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     kind = entry.get("responseKind")
     return kind if isinstance(kind, Mapping) and any(kind.get(k) for k in ("group", "version", "kind")) else None
@@ -56,8 +61,10 @@ def _legacy_resource(entry: Mapping[str, Any]) -> Optional[Document]:
     if kind is None or not isinstance(entry.get("resource"), str):
         return None  # client-go drops a resource without a kind
     resource: Document = {
-        "name": entry["resource"], "singularName": entry.get("singularResource") or "",
-        "namespaced": entry.get("scope") == "Namespaced", "kind": kind.get("kind") or "",
+        "name": entry["resource"],
+        "singularName": entry.get("singularResource") or "",
+        "namespaced": entry.get("scope") == "Namespaced",
+        "kind": kind.get("kind") or "",
         "verbs": _strings(entry.get("verbs")),
     }
     if kind.get("group"):
@@ -76,13 +83,17 @@ def _legacy_subresources(parent: Document, entry: Mapping[str, Any]) -> list[Doc
         kind = _kind_of(sub) if isinstance(sub, Mapping) else None
         if kind is None or not isinstance(sub.get("subresource"), str):
             continue
-        found.append({
-            "name": f"{parent['name']}/{sub['subresource']}", "singularName": "",
-            "namespaced": parent["namespaced"], "kind": kind.get("kind") or "",
-            **({"group": kind["group"]} if kind.get("group") else {}),
-            **({"version": kind["version"]} if kind.get("version") else {}),
-            "verbs": _strings(sub.get("verbs")),
-        })
+        found.append(
+            {
+                "name": f"{parent['name']}/{sub['subresource']}",
+                "singularName": "",
+                "namespaced": parent["namespaced"],
+                "kind": kind.get("kind") or "",
+                **({"group": kind["group"]} if kind.get("group") else {}),
+                **({"version": kind["version"]} if kind.get("version") else {}),
+                "verbs": _strings(sub.get("verbs")),
+            }
+        )
     return found
 
 
@@ -125,6 +136,7 @@ def split_aggregated(doc: Any) -> tuple[list[Document], dict[str, Document], dic
 
 # -- legacy documents -----------------------------------------------------------------------------
 
+
 def core_group(api_versions: Any) -> list[Document]:
     """The core group from /api's APIVersions (none if it lists no version)."""
     versions = _strings(_object(api_versions, "the APIVersions at /api").get("versions"))
@@ -147,34 +159,59 @@ def group_list_document(groups: list[Document]) -> Document:
 def read_groups(doc: Any) -> tuple[APIGroup, ...]:
     groups = []
     for g in api_groups(doc):
-        versions = tuple(v["version"] for v in g.get("versions") or []
-                         if isinstance(v, Mapping) and isinstance(v.get("version"), str))
+        versions = tuple(
+            v["version"]
+            for v in g.get("versions") or []
+            if isinstance(v, Mapping) and isinstance(v.get("version"), str)
+        )
         preferred = g.get("preferredVersion")
         preferred_version = preferred.get("version") if isinstance(preferred, Mapping) else None
         if not versions:
             continue
-        groups.append(APIGroup(name=str(g.get("name") or ""), versions=versions,
-                               preferred_version=str(preferred_version) if preferred_version in versions else versions[0]))
+        groups.append(
+            APIGroup(
+                name=str(g.get("name") or ""),
+                versions=versions,
+                preferred_version=str(preferred_version) if preferred_version in versions else versions[0],
+            )
+        )
     return tuple(groups)
 
 
 def read_resources(group: str, version: str, doc: Any) -> tuple[APIResource, ...]:
     """An APIResourceList as APIResources, each with its subresources folded in."""
     entries = _object(doc, f"the APIResourceList of {group_version(group, version)}").get("resources")
-    entries = [e for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)] if isinstance(entries, list) else []
+    entries = (
+        [e for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)]
+        if isinstance(entries, list)
+        else []
+    )
     subresources: dict[str, list[APISubresource]] = {}
     for e in entries:
         parent, slash, sub = e["name"].partition("/")
         if slash:  # an empty group or version is the list's own (metav1.APIResource)
-            subresources.setdefault(parent, []).append(APISubresource(
-                name=sub, kind=str(e.get("kind") or ""), group=str(e.get("group") or group),
-                version=str(e.get("version") or version), verbs=tuple(_strings(e.get("verbs")))))
+            subresources.setdefault(parent, []).append(
+                APISubresource(
+                    name=sub,
+                    kind=str(e.get("kind") or ""),
+                    group=str(e.get("group") or group),
+                    version=str(e.get("version") or version),
+                    verbs=tuple(_strings(e.get("verbs"))),
+                )
+            )
     return tuple(
         APIResource(
-            name=e["name"], singular_name=str(e.get("singularName") or ""), namespaced=bool(e.get("namespaced")),
-            kind=str(e.get("kind") or ""), group=group, version=version, verbs=tuple(_strings(e.get("verbs"))),
-            short_names=tuple(_strings(e.get("shortNames"))), categories=tuple(_strings(e.get("categories"))),
+            name=e["name"],
+            singular_name=str(e.get("singularName") or ""),
+            namespaced=bool(e.get("namespaced")),
+            kind=str(e.get("kind") or ""),
+            group=group,
+            version=version,
+            verbs=tuple(_strings(e.get("verbs"))),
+            short_names=tuple(_strings(e.get("shortNames"))),
+            categories=tuple(_strings(e.get("categories"))),
             subresources=tuple(subresources.get(e["name"], ())),
         )
-        for e in entries if "/" not in e["name"]
+        for e in entries
+        if "/" not in e["name"]
     )

@@ -33,8 +33,10 @@ C = TypeVar("C", "DynamicResourceClient", "AsyncDynamicResourceClient")
 def check_appliable(obj: Object) -> None:
     metadata = obj.get("metadata")
     if isinstance(metadata, dict) and metadata.get("managedFields"):
-        raise ValueError("cannot apply an object that carries metadata.managedFields: remove them first "
-                         "(they are the server's record of which manager owns which field)")
+        raise ValueError(
+            "cannot apply an object that carries metadata.managedFields: remove them first "
+            "(they are the server's record of which manager owns which field)"
+        )
 
 
 class DynamicResourceClient(ResourceClient[Unstructured]):
@@ -58,7 +60,9 @@ class DynamicResource(Generic[C]):
     (``get``, ``list``, ``watch``, ``create``...) used on this handle itself act on a
     cluster-scoped resource, or across all namespaces."""
 
-    def __init__(self, rest: Union[RESTClient, AsyncRESTClient], info: ResourceInfo, client_type: Callable[..., C]) -> None:
+    def __init__(
+        self, rest: Union[RESTClient, AsyncRESTClient], info: ResourceInfo, client_type: Callable[..., C]
+    ) -> None:
         self.info = info
         self._rest = rest
         self._client_type: Callable[..., C] = client_type
@@ -100,7 +104,9 @@ def _by_kind(api_version: str, kind: str) -> Callable[[RESTMapper], ResourceInfo
 class DynamicClient:
     """Blocking. One transport for discovery and every resource; safe to share between threads."""
 
-    def __init__(self, config: Config, *, transport: Optional[Transport] = None, cache_dir: Optional[str] = None) -> None:
+    def __init__(
+        self, config: Config, *, transport: Optional[Transport] = None, cache_dir: Optional[str] = None
+    ) -> None:
         self.config = config
         self.transport = transport or Transport(config)
         self.discovery = Discovery(RESTClient(config, transport=self.transport), cache_dir=cache_dir)
@@ -129,7 +135,9 @@ class DynamicClient:
 class AsyncDynamicClient:
     """The asyncio twin of DynamicClient: ``await dyn.resource(...)``, then awaited verbs."""
 
-    def __init__(self, config: Config, *, transport: Optional[AsyncTransport] = None, cache_dir: Optional[str] = None) -> None:
+    def __init__(
+        self, config: Config, *, transport: Optional[AsyncTransport] = None, cache_dir: Optional[str] = None
+    ) -> None:
         self.config = config
         self.transport = transport or AsyncTransport(config)
         self.discovery = AsyncDiscovery(AsyncRESTClient(config, transport=self.transport), cache_dir=cache_dir)
@@ -143,7 +151,9 @@ class AsyncDynamicClient:
             return lookup(self._mappings.mapper(await self.discovery.server_apis()))
 
     def _resource(self, info: ResourceInfo) -> DynamicResource[AsyncDynamicResourceClient]:
-        rest = AsyncRESTClient(self.config, group=info.group, version=info.version, protobuf=False, transport=self.transport)
+        rest = AsyncRESTClient(
+            self.config, group=info.group, version=info.version, protobuf=False, transport=self.transport
+        )
         return DynamicResource(rest, info, AsyncDynamicResourceClient)
 
     async def resource(self, group: str, version: str, resource: str) -> DynamicResource[AsyncDynamicResourceClient]:

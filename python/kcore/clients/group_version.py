@@ -52,7 +52,9 @@ class GroupVersion(Generic[R]):
         """``{accessor name: ResourceInfo}`` of every resource of this group-version."""
         return {name: value.info for name, value in vars(cls).items() if isinstance(value, _ResourceAccessor)}
 
-    def _client(self, info: ResourceInfo, namespace: Optional[str] = None) -> Union[ResourceClient[Any], AsyncResourceClient[Any]]:
+    def _client(
+        self, info: ResourceInfo, namespace: Optional[str] = None
+    ) -> Union[ResourceClient[Any], AsyncResourceClient[Any]]:
         if isinstance(self.rest_client, AsyncRESTClient):
             return AsyncResourceClient(self.rest_client, info, namespace)
         return ResourceClient(self.rest_client, info, namespace)
@@ -84,7 +86,9 @@ class Namespaced(_ResourceAccessor[T]):
     @overload
     def __get__(self, group: GroupVersion[RESTClient], owner: Any) -> NamespacedResource[ResourceClient[T]]: ...
     @overload
-    def __get__(self, group: GroupVersion[AsyncRESTClient], owner: Any) -> NamespacedResource[AsyncResourceClient[T]]: ...
+    def __get__(
+        self, group: GroupVersion[AsyncRESTClient], owner: Any
+    ) -> NamespacedResource[AsyncResourceClient[T]]: ...
     def __get__(self, group: Optional[GroupVersion[Any]], owner: Any) -> Any:
         return self._bound(group)
 
@@ -97,6 +101,8 @@ class ClusterScoped(_ResourceAccessor[T]):
     @overload
     def __get__(self, group: GroupVersion[RESTClient], owner: Any) -> ClusterScopedResource[ResourceClient[T]]: ...
     @overload
-    def __get__(self, group: GroupVersion[AsyncRESTClient], owner: Any) -> ClusterScopedResource[AsyncResourceClient[T]]: ...
+    def __get__(
+        self, group: GroupVersion[AsyncRESTClient], owner: Any
+    ) -> ClusterScopedResource[AsyncResourceClient[T]]: ...
     def __get__(self, group: Optional[GroupVersion[Any]], owner: Any) -> Any:
         return self._bound(group)

@@ -52,17 +52,25 @@ class RestClientCollector:
         return iter(self._families(_core.rest_client_metrics()))
 
     @staticmethod
-    def _families(counts: Tuple[Sequence[Tuple[str, str, str, int]], Sequence[Tuple[str, str, str, int]],
-                                Sequence[Tuple[str, str, List[int], float]], Sequence[Tuple[str, str, List[int], float]]]) -> List[Metric]:
+    def _families(
+        counts: Tuple[
+            Sequence[Tuple[str, str, str, int]],
+            Sequence[Tuple[str, str, str, int]],
+            Sequence[Tuple[str, str, List[int], float]],
+            Sequence[Tuple[str, str, List[int], float]],
+        ],
+    ) -> List[Metric]:
         requests, retries, durations, waits = counts
         results = CounterMetricFamily(
-            "rest_client_requests", "Number of HTTP requests, partitioned by status code, method, and host.",
+            "rest_client_requests",
+            "Number of HTTP requests, partitioned by status code, method, and host.",
             labels=["code", "method", "host"],
         )
         for code, method, host, n in requests:
             results.add_metric([code, method, host], n)
         retried = CounterMetricFamily(
-            "rest_client_request_retries", "Number of request retries, partitioned by status code, verb, and host.",
+            "rest_client_request_retries",
+            "Number of request retries, partitioned by status code, verb, and host.",
             labels=["code", "verb", "host"],
         )
         for code, verb, host, n in retries:
@@ -70,10 +78,15 @@ class RestClientCollector:
         return [
             results,
             retried,
-            _histogram("rest_client_request_duration_seconds", "Request latency in seconds. Broken down by verb, and host.", durations),
+            _histogram(
+                "rest_client_request_duration_seconds",
+                "Request latency in seconds. Broken down by verb, and host.",
+                durations,
+            ),
             _histogram(
                 "rest_client_rate_limiter_duration_seconds",
-                "Client side rate limiter latency in seconds. Broken down by verb, and host.", waits,
+                "Client side rate limiter latency in seconds. Broken down by verb, and host.",
+                waits,
             ),
         ]
 

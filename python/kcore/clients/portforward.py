@@ -123,7 +123,9 @@ class PortForward(_Forwarding):
     ends). ``local_ports[remote]`` is the local port for a pod's port; ``errors`` collects what
     the server said about connections that failed."""
 
-    def __init__(self, open_socket: Callable[[int], _core.WebSocket], ports: Iterable[Port], address: str = "127.0.0.1") -> None:
+    def __init__(
+        self, open_socket: Callable[[int], _core.WebSocket], ports: Iterable[Port], address: str = "127.0.0.1"
+    ) -> None:
         super().__init__(ports, address)
         self._open = open_socket
         self._closed = threading.Event()
@@ -134,7 +136,9 @@ class PortForward(_Forwarding):
         self._listeners = [(_listen(self.address, local), remote) for local, remote in self.ports]
         self.local_ports = {remote: listener.getsockname()[1] for listener, remote in self._listeners}
         for listener, remote in self._listeners:
-            threading.Thread(target=self._accept, args=(listener, remote), name=f"kcore-port-forward-{remote}", daemon=True).start()
+            threading.Thread(
+                target=self._accept, args=(listener, remote), name=f"kcore-port-forward-{remote}", daemon=True
+            ).start()
         return self
 
     def _accept(self, listener: socket.socket, remote: int) -> None:
@@ -192,8 +196,12 @@ class PortForward(_Forwarding):
 class AsyncPortForward(_Forwarding):
     """The asyncio twin of PortForward."""
 
-    def __init__(self, open_socket: Callable[[int], Awaitable[_core.WebSocket]], ports: Iterable[Port],
-                 address: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        open_socket: Callable[[int], Awaitable[_core.WebSocket]],
+        ports: Iterable[Port],
+        address: str = "127.0.0.1",
+    ) -> None:
         super().__init__(ports, address)
         self._open = open_socket
         self._servers: list[asyncio.AbstractServer] = []

@@ -50,9 +50,13 @@ def exec_params(command: Sequence[str], container: Optional[str], stdin: bool, t
     params = [("command", str(arg)) for arg in command]
     if container:
         params.append(("container", container))
-    params += [("stdin", "true" if stdin else "false"), ("stdout", "true"),
-               # A terminal has one output stream: the server refuses stderr with tty.
-               ("stderr", "false" if tty else "true"), ("tty", "true" if tty else "false")]
+    params += [
+        ("stdin", "true" if stdin else "false"),
+        ("stdout", "true"),
+        # A terminal has one output stream: the server refuses stderr with tty.
+        ("stderr", "false" if tty else "true"),
+        ("tty", "true" if tty else "false"),
+    ]
     return params
 
 
@@ -74,8 +78,9 @@ def exit_code_of(status: Any) -> int:
         raise TransportError(f"a NonZeroExitCode Status without a valid ExitCode cause: {status!r:.300}")
     code = status.get("code")
     # The kubelet's Status carries no kind; a failure without a code is the server's (500).
-    raise api_error_from_status(code if isinstance(code, int) and code else 500, {"kind": "Status", **status},
-                                json.dumps(status).encode())
+    raise api_error_from_status(
+        code if isinstance(code, int) and code else 500, {"kind": "Status", **status}, json.dumps(status).encode()
+    )
 
 
 class RemoteCommand:
@@ -84,7 +89,9 @@ class RemoteCommand:
 
     def __init__(self, protocol: str) -> None:
         if protocol not in PROTOCOLS:
-            raise TransportError(f"the server chose WebSocket subprotocol {protocol!r}; kcore speaks {', '.join(PROTOCOLS)}")
+            raise TransportError(
+                f"the server chose WebSocket subprotocol {protocol!r}; kcore speaks {', '.join(PROTOCOLS)}"
+            )
         self.protocol = protocol
         self._error = bytearray()
         self.ended = False
@@ -96,7 +103,7 @@ class RemoteCommand:
     @staticmethod
     def stdin_messages(data: bytes) -> Iterator[bytes]:
         for start in range(0, len(data), STDIN_CHUNK):
-            yield bytes([STDIN]) + data[start:start + STDIN_CHUNK]
+            yield bytes([STDIN]) + data[start : start + STDIN_CHUNK]
 
     def close_stdin_message(self) -> bytes:
         if not self.can_close_stdin:
@@ -254,7 +261,9 @@ class AsyncExecSession(_Session):
 
 
 def _collect(outputs: list[tuple[int, bytes]], exit_code: int) -> ExecResult:
-    return ExecResult(exit_code, b"".join(d for c, d in outputs if c == STDOUT), b"".join(d for c, d in outputs if c == STDERR))
+    return ExecResult(
+        exit_code, b"".join(d for c, d in outputs if c == STDOUT), b"".join(d for c, d in outputs if c == STDERR)
+    )
 
 
 def run_to_end(session: ExecSession, stdin: Optional[bytes]) -> ExecResult:
@@ -269,7 +278,11 @@ def run_to_end(session: ExecSession, stdin: Optional[bytes]) -> ExecResult:
         except BaseException as exc:  # handed to the caller below
             failures.append(exc)
 
-    feeder = threading.Thread(target=feed, args=(stdin,), name="kcore-exec-stdin", daemon=True) if stdin is not None else None
+    feeder = (
+        threading.Thread(target=feed, args=(stdin,), name="kcore-exec-stdin", daemon=True)
+        if stdin is not None
+        else None
+    )
     with session:
         if feeder:
             feeder.start()

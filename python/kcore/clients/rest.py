@@ -152,7 +152,9 @@ class RequestBuilder:
             if content_type is None and "content-type" not in self._headers and self._client.protobuf:
                 encoded = _protobuf(obj)
                 content_type = codec.PROTOBUF if encoded is not None else None
-            self._body = encoded if encoded is not None else json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+            self._body = (
+                encoded if encoded is not None else json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+            )
         if content_type:
             self._headers["content-type"] = content_type
         else:
@@ -177,8 +179,13 @@ class RequestBuilder:
 
     def _is_list(self) -> bool:
         """A GET of a collection: a LIST, whose answer ``do()`` decodes while it arrives."""
-        return (self._method == "GET" and self._resource is not None and self._name is None
-                and self._abs_path is None and not self._subresource)
+        return (
+            self._method == "GET"
+            and self._resource is not None
+            and self._name is None
+            and self._abs_path is None
+            and not self._subresource
+        )
 
     def _request_headers(self) -> dict[str, str]:
         headers = {"accept": ACCEPT_PROTOBUF if self._client.protobuf else codec.JSON}
@@ -244,9 +251,16 @@ class Request(RequestBuilder):
         with ``strip_managed_fields`` without metadata.managedFields (left out while decoding).
         A LIST (a GET of a collection) has its items decoded while its body arrives."""
         if self._is_list():
-            return _decoded(self._client.transport.request_decoded(
-                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact,
-                strip_managed_fields=strip_managed_fields))
+            return _decoded(
+                self._client.transport.request_decoded(
+                    self._method,
+                    self.path(),
+                    headers=self._request_headers(),
+                    timeout=self._timeout,
+                    compact=compact,
+                    strip_managed_fields=strip_managed_fields,
+                )
+            )
         return _decoded(self._send(), compact, strip_managed_fields)
 
     def do_raw(self) -> bytes:
@@ -259,7 +273,9 @@ class Request(RequestBuilder):
 
     def stream(self) -> Stream:
         """Send it and return the open body (e.g. a log to follow); raises on a failure status."""
-        stream = self._client.transport.stream(self._method, self.path(), headers=self._request_headers(), body=self._body)
+        stream = self._client.transport.stream(
+            self._method, self.path(), headers=self._request_headers(), body=self._body
+        )
         if stream.status >= 300:
             body = stream.read_all()
             raise api_error(stream.status, body, stream.content_type)
@@ -270,8 +286,13 @@ class Request(RequestBuilder):
         return _opened(self._client.transport.websocket(self.path(), protocols, headers=self._websocket_headers()))
 
     def watch(
-        self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
-        bookmarks: bool = True, compact: bool = False, strip_managed_fields: bool = False,
+        self,
+        resource_version: Optional[str] = None,
+        *,
+        timeout_seconds: Optional[int] = None,
+        bookmarks: bool = True,
+        compact: bool = False,
+        strip_managed_fields: bool = False,
         idle_timeout: Optional[float] = None,
     ) -> "EventStream":
         """One watch request: ``(event_type, object)`` as they come, until the server ends it or
@@ -290,8 +311,13 @@ class Request(RequestBuilder):
 class _EventDecoding:
     """The decoding half of an event stream, shared by the twins."""
 
-    def __init__(self, stream: Union[Stream, AsyncStream], compact: bool, strip_managed_fields: bool = False,
-                 idle_timeout: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        stream: Union[Stream, AsyncStream],
+        compact: bool,
+        strip_managed_fields: bool = False,
+        idle_timeout: Optional[float] = None,
+    ) -> None:
         self._stream = stream
         self._idle_timeout = idle_timeout
         self._decoder = codec.WatchDecoder(stream.content_type, compact, strip_managed_fields)
@@ -362,9 +388,16 @@ class AsyncRequest(RequestBuilder):
 
     async def do(self, compact: bool = False, strip_managed_fields: bool = False) -> Any:
         if self._is_list():
-            return _decoded(await self._client.transport.request_decoded(
-                self._method, self.path(), headers=self._request_headers(), timeout=self._timeout, compact=compact,
-                strip_managed_fields=strip_managed_fields))
+            return _decoded(
+                await self._client.transport.request_decoded(
+                    self._method,
+                    self.path(),
+                    headers=self._request_headers(),
+                    timeout=self._timeout,
+                    compact=compact,
+                    strip_managed_fields=strip_managed_fields,
+                )
+            )
         return _decoded(await self._send(), compact, strip_managed_fields)
 
     async def do_raw(self) -> bytes:
@@ -384,11 +417,18 @@ class AsyncRequest(RequestBuilder):
         return stream
 
     async def websocket(self, protocols: Sequence[str]) -> "_core.WebSocket":
-        return _opened(await self._client.transport.websocket(self.path(), protocols, headers=self._websocket_headers()))
+        return _opened(
+            await self._client.transport.websocket(self.path(), protocols, headers=self._websocket_headers())
+        )
 
     async def watch(
-        self, resource_version: Optional[str] = None, *, timeout_seconds: Optional[int] = None,
-        bookmarks: bool = True, compact: bool = False, strip_managed_fields: bool = False,
+        self,
+        resource_version: Optional[str] = None,
+        *,
+        timeout_seconds: Optional[int] = None,
+        bookmarks: bool = True,
+        compact: bool = False,
+        strip_managed_fields: bool = False,
         idle_timeout: Optional[float] = None,
     ) -> AsyncEventStream:
         path = self._watch_path(resource_version, timeout_seconds, bookmarks)
@@ -446,8 +486,14 @@ class RESTClient(RESTClientBase[Request]):
     _request_type = Request
 
     def __init__(
-        self, config: Config, *, group: str = "", version: str = "v1", protobuf: bool = True,
-        transport: Optional[Transport] = None, warning_handler: Optional[WarningHandler] = None,
+        self,
+        config: Config,
+        *,
+        group: str = "",
+        version: str = "v1",
+        protobuf: bool = True,
+        transport: Optional[Transport] = None,
+        warning_handler: Optional[WarningHandler] = None,
     ) -> None:
         super().__init__(group, version, protobuf)
         self.transport = transport or Transport(config, warning_handler=warning_handler)
@@ -459,8 +505,14 @@ class AsyncRESTClient(RESTClientBase[AsyncRequest]):
     _request_type = AsyncRequest
 
     def __init__(
-        self, config: Config, *, group: str = "", version: str = "v1", protobuf: bool = True,
-        transport: Optional[AsyncTransport] = None, warning_handler: Optional[WarningHandler] = None,
+        self,
+        config: Config,
+        *,
+        group: str = "",
+        version: str = "v1",
+        protobuf: bool = True,
+        transport: Optional[AsyncTransport] = None,
+        warning_handler: Optional[WarningHandler] = None,
     ) -> None:
         super().__init__(group, version, protobuf)
         self.transport = transport or AsyncTransport(config, warning_handler=warning_handler)

@@ -59,8 +59,11 @@ class RESTMapper:
     def __init__(self, apis: ServerAPIs) -> None:
         rank = {gv: i for i, gv in enumerate(_priority(apis))}
         entries = [
-            _Entry(ResourceInfo(r.group, r.version, r.name, r.kind, r.namespaced), _singular(r), r.short_names, rank[gv])
-            for gv, resources in apis.resources.items() if gv in rank
+            _Entry(
+                ResourceInfo(r.group, r.version, r.name, r.kind, r.namespaced), _singular(r), r.short_names, rank[gv]
+            )
+            for gv, resources in apis.resources.items()
+            if gv in rank
             for r in resources
         ]
         # Discovery order among equals: a stable sort keeps it.
@@ -73,6 +76,7 @@ class RESTMapper:
         """kubectl's shortcut expansion: a name that is some resource's plural or singular stays
         as it is; else the first resource with it as a short name (in the group, if given),
         else one whose group starts with the given group."""
+
         def in_group(e: _Entry) -> bool:
             return group is None or e.info.group == group
 
@@ -93,8 +97,11 @@ class RESTMapper:
         group, name = self._expand_short_name(group, resource.lower())
 
         def named(e: _Entry, exact_group: bool = True) -> bool:
-            return (name in (e.info.resource, e.singular) and (version is None or e.info.version == version)
-                    and (group is None or (e.info.group == group if exact_group else e.info.group.startswith(group))))
+            return (
+                name in (e.info.resource, e.singular)
+                and (version is None or e.info.version == version)
+                and (group is None or (e.info.group == group if exact_group else e.info.group.startswith(group)))
+            )
 
         found = self._best(named)
         if found is None and group and version is None:
@@ -108,8 +115,13 @@ class RESTMapper:
         core group), in ``version`` if given, else the best version by priority."""
         if not kind:
             raise ValueError("a kind is required")
-        found = self._best(lambda e: e.info.group == group and kind in (e.info.kind, e.info.kind.lower())
-                           and (version is None or e.info.version == version))
+        found = self._best(
+            lambda e: (
+                e.info.group == group
+                and kind in (e.info.kind, e.info.kind.lower())
+                and (version is None or e.info.version == version)
+            )
+        )
         if found is None:
             raise NoMatchError(_describe("kind", kind, group, version))
         return found

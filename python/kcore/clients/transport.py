@@ -62,7 +62,7 @@ class ResponseHead:
     """What every answer has before its body: ``status``, ``raw_headers`` (looked up without
     regard to case by ``header``), and the ``http_version`` it came over ("HTTP/2.0", "HTTP/1.1")."""
 
-    __slots__ = ("status", "raw_headers", "http_version")
+    __slots__ = ("http_version", "raw_headers", "status")
 
     def __init__(self, status: int, raw_headers: Headers, http_version: str) -> None:
         self.status = status
@@ -156,9 +156,16 @@ class _TransportCore:
             c = self.config
             try:
                 rust = _core.Transport(
-                    c.server, ca_pem=c.ca_data, client_cert_pem=cert[0], client_key_pem=cert[1],
-                    insecure=c.insecure_skip_tls_verify, tls_server_name=c.tls_server_name,
-                    proxy_url=c.proxy_url, qps=c.qps, burst=max(c.burst, 1), user_agent=c.user_agent,
+                    c.server,
+                    ca_pem=c.ca_data,
+                    client_cert_pem=cert[0],
+                    client_key_pem=cert[1],
+                    insecure=c.insecure_skip_tls_verify,
+                    tls_server_name=c.tls_server_name,
+                    proxy_url=c.proxy_url,
+                    qps=c.qps,
+                    burst=max(c.burst, 1),
+                    user_agent=c.user_agent,
                     http2=c.http2,
                 )
             except ValueError as exc:
@@ -205,43 +212,87 @@ class Transport:
         return self._core.config
 
     def request(
-        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
-        timeout: Optional[float] = None, rate_limited: bool = True,
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        rate_limited: bool = True,
     ) -> Response:
         """Send and read the whole answer. Any status comes back; only "no answer" raises."""
-        raw = self._send(headers, lambda rust, sent: rust.request(
-            method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
+        raw = self._send(
+            headers,
+            lambda rust, sent: rust.request(
+                method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited
+            ),
+        )
         return Response(raw.status, raw.headers, raw.body, raw.http_version)
 
     def request_decoded(
-        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
-        timeout: Optional[float] = None, compact: bool = False, strip_managed_fields: bool = False,
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        compact: bool = False,
+        strip_managed_fields: bool = False,
         rate_limited: bool = True,
     ) -> "Union[Response, Decoded]":
         """As ``request``, but a 2xx answer in JSON or protobuf comes back ``Decoded`` (compact:
         as ``decode_compact``, ``strip_managed_fields`` too), a list's items decoded while its
         body arrives; any other answer as ``request`` gives it. A body that does not decode
         raises ``kcore.codec.DecodeError``."""
-        return _answer(self._send(headers, lambda rust, sent: rust.request_decoded(
-            method, path, sent, body, compact=compact, strip_managed_fields=strip_managed_fields,
-            timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
+        return _answer(
+            self._send(
+                headers,
+                lambda rust, sent: rust.request_decoded(
+                    method,
+                    path,
+                    sent,
+                    body,
+                    compact=compact,
+                    strip_managed_fields=strip_managed_fields,
+                    timeout=self._core.timeout(timeout),
+                    rate_limited=rate_limited,
+                ),
+            )
+        )
 
     def stream(
-        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
         rate_limited: bool = True,
     ) -> "Stream":
         """Send and return once the headers are in; read the body with ``Stream.chunks()``."""
-        return Stream(self._send(headers, lambda rust, sent: rust.stream(method, path, sent, body, rate_limited=rate_limited)))
+        return Stream(
+            self._send(headers, lambda rust, sent: rust.stream(method, path, sent, body, rate_limited=rate_limited))
+        )
 
     def websocket(
-        self, path: str, protocols: Sequence[str], *, headers: Optional[Mapping[str, str]] = None,
+        self,
+        path: str,
+        protocols: Sequence[str],
+        *,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> "Union[_core.WebSocket, Response]":
         """Open a WebSocket (GET ``path`` upgraded, HTTP/1.1), offering ``protocols`` in order;
         the server's ``Response`` instead when it refuses the upgrade."""
         raw = self._send(headers, lambda rust, sent: rust.websocket(path, sent, list(protocols)))
-        return raw if isinstance(raw, _core.WebSocket) else Response(raw.status, raw.headers, raw.body, raw.http_version)
+        return (
+            raw if isinstance(raw, _core.WebSocket) else Response(raw.status, raw.headers, raw.body, raw.http_version)
+        )
 
-    def _send(self, headers: Optional[Mapping[str, str]], send: Callable[[_core.Transport, list[tuple[str, str]]], Any]) -> Any:
+    def _send(
+        self, headers: Optional[Mapping[str, str]], send: Callable[[_core.Transport, list[tuple[str, str]]], Any]
+    ) -> Any:
         """``send`` with the Config's credentials; after a 401, once more if they refresh."""
         credentials = self.config.credentials()
         raw = self._attempt(credentials, headers, send)
@@ -252,8 +303,12 @@ class Transport:
                 raw = self._attempt(fresh, headers, send)
         return raw
 
-    def _attempt(self, credentials: Credentials, headers: Optional[Mapping[str, str]],
-                 send: Callable[[_core.Transport, list[tuple[str, str]]], Any]) -> Any:
+    def _attempt(
+        self,
+        credentials: Credentials,
+        headers: Optional[Mapping[str, str]],
+        send: Callable[[_core.Transport, list[tuple[str, str]]], Any],
+    ) -> Any:
         try:
             raw = send(self._core.rust(credentials), self._core.headers(credentials, headers))
         except _core.TransportFailure as exc:
@@ -342,39 +397,89 @@ class AsyncTransport:
         return self._core.config
 
     async def request(
-        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
-        timeout: Optional[float] = None, rate_limited: bool = True,
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        rate_limited: bool = True,
     ) -> Response:
-        raw = await self._send(headers, lambda rust, sent, done: rust.request_async(
-            done, method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited))
+        raw = await self._send(
+            headers,
+            lambda rust, sent, done: rust.request_async(
+                done, method, path, sent, body, timeout=self._core.timeout(timeout), rate_limited=rate_limited
+            ),
+        )
         return Response(raw.status, raw.headers, raw.body, raw.http_version)
 
     async def request_decoded(
-        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
-        timeout: Optional[float] = None, compact: bool = False, strip_managed_fields: bool = False,
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        compact: bool = False,
+        strip_managed_fields: bool = False,
         rate_limited: bool = True,
     ) -> "Union[Response, Decoded]":
         """As Transport.request_decoded; the body is decoded off the event loop, which gets the
         GIL between batches of Python objects."""
-        return _answer(await self._send(headers, lambda rust, sent, done: rust.request_decoded_async(
-            done, method, path, sent, body, compact=compact, strip_managed_fields=strip_managed_fields,
-            timeout=self._core.timeout(timeout), rate_limited=rate_limited)))
+        return _answer(
+            await self._send(
+                headers,
+                lambda rust, sent, done: rust.request_decoded_async(
+                    done,
+                    method,
+                    path,
+                    sent,
+                    body,
+                    compact=compact,
+                    strip_managed_fields=strip_managed_fields,
+                    timeout=self._core.timeout(timeout),
+                    rate_limited=rate_limited,
+                ),
+            )
+        )
 
     async def stream(
-        self, method: str, path: str, *, headers: Optional[Mapping[str, str]] = None, body: Optional[bytes] = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        body: Optional[bytes] = None,
         rate_limited: bool = True,
     ) -> "AsyncStream":
-        return AsyncStream(await self._send(headers, lambda rust, sent, done: rust.stream_async(
-            done, method, path, sent, body, rate_limited=rate_limited)))
+        return AsyncStream(
+            await self._send(
+                headers,
+                lambda rust, sent, done: rust.stream_async(done, method, path, sent, body, rate_limited=rate_limited),
+            )
+        )
 
     async def websocket(
-        self, path: str, protocols: Sequence[str], *, headers: Optional[Mapping[str, str]] = None,
+        self,
+        path: str,
+        protocols: Sequence[str],
+        *,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> "Union[_core.WebSocket, Response]":
-        raw = await self._send(headers, lambda rust, sent, done: rust.websocket_async(done, path, sent, list(protocols)))
-        return raw if isinstance(raw, _core.WebSocket) else Response(raw.status, raw.headers, raw.body, raw.http_version)
+        raw = await self._send(
+            headers, lambda rust, sent, done: rust.websocket_async(done, path, sent, list(protocols))
+        )
+        return (
+            raw if isinstance(raw, _core.WebSocket) else Response(raw.status, raw.headers, raw.body, raw.http_version)
+        )
 
-    async def _send(self, headers: Optional[Mapping[str, str]],
-                    send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None]) -> Any:
+    async def _send(
+        self,
+        headers: Optional[Mapping[str, str]],
+        send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None],
+    ) -> Any:
         """As Transport._send, awaited: the plugin or token file is read off the event loop."""
         credentials = await self.config.credentials_async()
         raw = await self._attempt(credentials, headers, send)
@@ -385,8 +490,12 @@ class AsyncTransport:
                 raw = await self._attempt(fresh, headers, send)
         return raw
 
-    async def _attempt(self, credentials: Credentials, headers: Optional[Mapping[str, str]],
-                       send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None]) -> Any:
+    async def _attempt(
+        self,
+        credentials: Credentials,
+        headers: Optional[Mapping[str, str]],
+        send: Callable[[_core.Transport, list[tuple[str, str]], Callable[[bool, Any], Any]], None],
+    ) -> Any:
         rust, sent = self._core.rust(credentials), self._core.headers(credentials, headers)
         raw = await _awaitable(lambda done: send(rust, sent, done))
         self._core.answered(raw.headers)

@@ -29,6 +29,7 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 # -- commands ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ListPage:
     """One LIST request; answered with the list, its items decoded compact."""
@@ -65,6 +66,7 @@ NEXT_EVENT = NextEvent()
 
 
 # -- rules -------------------------------------------------------------------------------------
+
 
 class Backoff:
     """client-go's reflector backoff: 0.8 s doubling to a 30 s cap, each delay jittered into
@@ -129,8 +131,12 @@ def reconnectable(error: BaseException) -> bool:
     )
 
 
-def resuming_watch(state: WatchState, timeout_seconds: Optional[int],
-                   clock: Callable[[], float] = time.monotonic, backoff: Optional[Backoff] = None) -> Plan:
+def resuming_watch(
+    state: WatchState,
+    timeout_seconds: Optional[int],
+    clock: Callable[[], float] = time.monotonic,
+    backoff: Optional[Backoff] = None,
+) -> Plan:
     """The plan of ``ResourceClient.watch``. With ``timeout_seconds``: one watch request.
     Without: watch until stopped, resuming from the last resourceVersion seen whenever the stream
     ends or breaks; back off after failures and after streams that end at once; a failure that
@@ -149,7 +155,7 @@ def resuming_watch(state: WatchState, timeout_seconds: Optional[int],
             while (event := (yield NEXT_EVENT)) is not None:
                 state.saw(*event)
                 yield Emit(event)
-        except Exception as error:  # noqa: BLE001 - sorted by reconnectable()
+        except Exception as error:
             if not reconnectable(error):
                 raise
             yield Sleep(backoff.next_delay())
@@ -160,6 +166,7 @@ def resuming_watch(state: WatchState, timeout_seconds: Optional[int],
 
 # -- drivers -----------------------------------------------------------------------------------
 
+
 class _DriverBase:
     """What both drivers keep: the open watch, the stop flag, how requests are built:
     ``request(send_initial_events)`` the watch request, ``list_request(page)`` a LIST's.
@@ -167,8 +174,14 @@ class _DriverBase:
     ``strip_managed_fields`` (compact objects only; may be set until the plan runs): objects
     are decoded without metadata.managedFields."""
 
-    def __init__(self, request: Callable[[bool], Any], list_request: Callable[[ListPage], Any],
-                 bookmarks: bool, compact: bool, idle_timeout: Optional[float]) -> None:
+    def __init__(
+        self,
+        request: Callable[[bool], Any],
+        list_request: Callable[[ListPage], Any],
+        bookmarks: bool,
+        compact: bool,
+        idle_timeout: Optional[float],
+    ) -> None:
         self._request = request
         self._list_request = list_request
         self._bookmarks = bookmarks
@@ -196,8 +209,14 @@ class _DriverBase:
 class WatchDriver(_DriverBase):
     """Runs a plan with blocking calls. ``run(plan)`` yields what the plan emits."""
 
-    def __init__(self, request: Callable[[bool], Request], list_request: Callable[[ListPage], Request],
-                 bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        request: Callable[[bool], Request],
+        list_request: Callable[[ListPage], Request],
+        bookmarks: bool = True,
+        compact: bool = False,
+        idle_timeout: Optional[float] = None,
+    ) -> None:
         super().__init__(request, list_request, bookmarks, compact, idle_timeout)
         self._wake = threading.Event()
 
@@ -218,7 +237,7 @@ class WatchDriver(_DriverBase):
                     return
                 try:
                     answer = self._execute(command)
-                except Exception as exc:  # noqa: BLE001 - the plan decides what a failure means
+                except Exception as exc:
                     error = exc
                 if self._stopped:
                     return
@@ -233,8 +252,13 @@ class WatchDriver(_DriverBase):
         if isinstance(command, OpenWatch):
             self._close_current()
             self._current = self._request(command.send_initial_events).watch(
-                command.resource_version, timeout_seconds=command.timeout_seconds, bookmarks=self._bookmarks,
-                compact=self._compact, strip_managed_fields=self.strip_managed_fields, idle_timeout=self._idle_timeout)
+                command.resource_version,
+                timeout_seconds=command.timeout_seconds,
+                bookmarks=self._bookmarks,
+                compact=self._compact,
+                strip_managed_fields=self.strip_managed_fields,
+                idle_timeout=self._idle_timeout,
+            )
             if self._stopped:  # stopped while the request was on its way
                 self._close_current()
             return None
@@ -249,8 +273,14 @@ class WatchDriver(_DriverBase):
 class AsyncWatchDriver(_DriverBase):
     """The asyncio twin of WatchDriver: ``async for event in driver.run(plan)``."""
 
-    def __init__(self, request: Callable[[bool], AsyncRequest], list_request: Callable[[ListPage], AsyncRequest],
-                 bookmarks: bool = True, compact: bool = False, idle_timeout: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        request: Callable[[bool], AsyncRequest],
+        list_request: Callable[[ListPage], AsyncRequest],
+        bookmarks: bool = True,
+        compact: bool = False,
+        idle_timeout: Optional[float] = None,
+    ) -> None:
         super().__init__(request, list_request, bookmarks, compact, idle_timeout)
         self._wake: Optional[asyncio.Event] = None
 
@@ -275,7 +305,7 @@ class AsyncWatchDriver(_DriverBase):
                     return
                 try:
                     answer = await self._execute(command)
-                except Exception as exc:  # noqa: BLE001 - the plan decides what a failure means
+                except Exception as exc:
                     error = exc
                 if self._stopped:
                     return
@@ -295,8 +325,13 @@ class AsyncWatchDriver(_DriverBase):
         if isinstance(command, OpenWatch):
             self._close_current()
             self._current = await self._request(command.send_initial_events).watch(
-                command.resource_version, timeout_seconds=command.timeout_seconds, bookmarks=self._bookmarks,
-                compact=self._compact, strip_managed_fields=self.strip_managed_fields, idle_timeout=self._idle_timeout)
+                command.resource_version,
+                timeout_seconds=command.timeout_seconds,
+                bookmarks=self._bookmarks,
+                compact=self._compact,
+                strip_managed_fields=self.strip_managed_fields,
+                idle_timeout=self._idle_timeout,
+            )
             if self._stopped:
                 self._close_current()
             return None
@@ -308,11 +343,14 @@ class AsyncWatchDriver(_DriverBase):
                 pass
             return None
         if isinstance(command, ListPage):
-            return await self._list_request(command).do(compact=self._compact, strip_managed_fields=self.strip_managed_fields)
+            return await self._list_request(command).do(
+                compact=self._compact, strip_managed_fields=self.strip_managed_fields
+            )
         raise TypeError(f"not a watch command: {command!r}")
 
 
 # -- the watch of ResourceClient ---------------------------------------------------------------
+
 
 class _WatchHandle:
     """What both watch twins keep: the driver running the plan, where it stands."""

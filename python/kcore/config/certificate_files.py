@@ -65,8 +65,9 @@ class CertificateFiles:
             return self._credentials
 
     def _read(self) -> tuple[bytes, bytes]:
-        cert = require_pem(read_file(self.cert_file, "client-certificate"), "CERTIFICATE",
-                           f"client-certificate {self.cert_file}")
+        cert = require_pem(
+            read_file(self.cert_file, "client-certificate"), "CERTIFICATE", f"client-certificate {self.cert_file}"
+        )
         key = require_pem(read_file(self.key_file, "client-key"), "PRIVATE KEY", f"client-key {self.key_file}")
         return cert, key
 

@@ -103,8 +103,11 @@ class Config:
 
     def _credential_source(self) -> CredentialSource:
         fixed = Credentials(
-            token=self.token, username=self.username, password=self.password,
-            client_cert_data=self.client_cert_data, client_key_data=self.client_key_data,
+            token=self.token,
+            username=self.username,
+            password=self.password,
+            client_cert_data=self.client_cert_data,
+            client_key_data=self.client_key_data,
         )
         source: CredentialSource
         if self.token_file:

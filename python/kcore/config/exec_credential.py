@@ -93,8 +93,12 @@ class ExecPlugin:
         env = {**os.environ, **dict(p.env), EXEC_INFO_ENV: json.dumps(exec_info)}
         try:
             done = subprocess.run(
-                [p.command, *p.args], env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+                [p.command, *p.args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                check=False,
             )
         except FileNotFoundError:
             hint = f"\n{p.install_hint}" if p.install_hint else ""

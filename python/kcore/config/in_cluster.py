@@ -25,8 +25,9 @@ def in_cluster_config(directory: Union[str, "os.PathLike[str]", None] = None) ->
     ``namespace`` file, else "default"."""
     host, port = os.environ.get("KUBERNETES_SERVICE_HOST", ""), os.environ.get("KUBERNETES_SERVICE_PORT", "")
     if not host or not port:
-        raise ConfigError("not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set",
-                          source=SOURCE)
+        raise ConfigError(
+            "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set", source=SOURCE
+        )
     if not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"KUBERNETES_SERVICE_PORT {port!r} is not a port number", source=SOURCE)
     directory = os.fspath(directory if directory is not None else SERVICE_ACCOUNT_DIR)
@@ -58,5 +59,7 @@ def _namespace(path: str) -> str:
     if from_env:
         return from_env
     if os.path.exists(path):
-        return read_file(path, "service-account namespace", source=SOURCE).decode("utf-8", "replace").strip() or "default"
+        return (
+            read_file(path, "service-account namespace", source=SOURCE).decode("utf-8", "replace").strip() or "default"
+        )
     return "default"

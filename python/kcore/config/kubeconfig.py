@@ -25,7 +25,9 @@ IMPERSONATION_FIELDS = ("as", "as-uid", "as-groups", "as-user-extra")
 
 
 def load_kubeconfig(
-    path: Union[PathLike, Sequence[PathLike], None] = None, *, context: Optional[str] = None,
+    path: Union[PathLike, Sequence[PathLike], None] = None,
+    *,
+    context: Optional[str] = None,
 ) -> Config:
     """The Config for ``context`` (default: the current-context) of the kubeconfig at ``path``
     (a file or a list of files merged in order), or of KUBECONFIG / ~/.kube/config."""
@@ -37,8 +39,9 @@ def load_kubeconfig(
     if entry is None:
         if context:
             raise ConfigError(f"context {context!r} is not defined", source=merged.description)
-        raise ConfigError(f"current-context {name!r} is not defined in any kubeconfig file",
-                          source=merged.current_context_origin)
+        raise ConfigError(
+            f"current-context {name!r} is not defined in any kubeconfig file", source=merged.current_context_origin
+        )
     return _ContextResolver(merged, entry).config()
 
 
@@ -105,8 +108,11 @@ class _ContextResolver:
         provider = body.get("auth-provider")
         if provider is not None:
             name = provider.get("name") if isinstance(provider, dict) else provider
-            raise self._error(user, "user", f"auth-provider {name!r} is not supported; use an exec plugin instead "
-                                            "(e.g. kubelogin for OIDC)")
+            raise self._error(
+                user,
+                "user",
+                f"auth-provider {name!r} is not supported; use an exec plugin instead (e.g. kubelogin for OIDC)",
+            )
         for field in IMPERSONATION_FIELDS:
             if body.get(field):
                 raise self._error(user, "user", f"impersonation ({field!r}) is not supported yet")
@@ -171,9 +177,13 @@ class _ContextResolver:
         if not isinstance(provide, bool) or not isinstance(hint, (str, type(None))):
             raise fail("provideClusterInfo must be a boolean and installHint a string")
         return ExecProvider(
-            command=command, api_version=api_version, args=args,
-            env=[(e["name"], e.get("value", "")) for e in env], install_hint=hint,
-            provide_cluster_info=provide, cluster_config=self._exec_extension(cluster),
+            command=command,
+            api_version=api_version,
+            args=args,
+            env=[(e["name"], e.get("value", "")) for e in env],
+            install_hint=hint,
+            provide_cluster_info=provide,
+            cluster_config=self._exec_extension(cluster),
             origin=f"{user.origin}: {where}",
         )
 
@@ -215,7 +225,7 @@ class _ContextResolver:
         return value
 
     def _where(self, entry: Entry, kind: str) -> str:
-        """"user 'bob' (context 'dev')": the entry at fault and the context in use."""
+        """ "user 'bob' (context 'dev')": the entry at fault and the context in use."""
         if entry is self.context:
             return f"context {entry.name!r}"
         return f"{kind} {entry.name!r} (context {self.context.name!r})"

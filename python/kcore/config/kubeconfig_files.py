@@ -112,7 +112,9 @@ def _merge_file(merged: MergedKubeconfig, path: str, document: dict[str, Any]) -
             if body is None:
                 body = {}
             if not isinstance(body, dict):
-                raise ConfigError(f"{where} ({name!r}): {body_key} must be a mapping, found a {type_name(body)}", source=path)
+                raise ConfigError(
+                    f"{where} ({name!r}): {body_key} must be a mapping, found a {type_name(body)}", source=path
+                )
             seen[name] = Entry(name, body, path)  # within one file the last wins, as in clientcmd
         target: dict[str, Entry] = getattr(merged, section)
         for name, entry in seen.items():

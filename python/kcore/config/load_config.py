@@ -25,6 +25,5 @@ def load_config(context: Optional[str] = None) -> Config:
         return in_cluster_config()
     except ConfigError as e:
         raise ConfigError(
-            f"no configuration found: no kubeconfig at {os.pathsep.join(paths)}, and the in-cluster "
-            f"config failed: {e}"
+            f"no configuration found: no kubeconfig at {os.pathsep.join(paths)}, and the in-cluster config failed: {e}"
         ) from None

@@ -58,10 +58,22 @@ from kcore.controller.finalizers import Finalizer, add_finalizer, has_finalizer,
 from kcore.controller.leader_election import LeaderElectionCore, LeaderElector
 from kcore.controller.lease_lock import LeaderElectionRecord
 from kcore.controller.manager import (
-    GracefulShutdownTimeout, LeaderElectionLost, LeaderElectionOptions, Manager, default_identity,
+    GracefulShutdownTimeout,
+    LeaderElectionLost,
+    LeaderElectionOptions,
+    Manager,
+    default_identity,
 )
 from kcore.controller.predicates import (
-    AnnotationsChanged, And, Filter, Funcs, GenerationChanged, LabelsChanged, Not, Or, Predicate,
+    And,
+    AnnotationsChanged,
+    Filter,
+    Funcs,
+    GenerationChanged,
+    LabelsChanged,
+    Not,
+    Or,
+    Predicate,
     ResourceVersionChanged,
 )
 from kcore.controller.result import Result, TerminalError

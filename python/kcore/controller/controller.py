@@ -36,7 +36,7 @@ SYNC_POLL = 0.1
 
 Outcome = Union[Result, None, BaseException]
 """What one reconcile ended with: what it returned, or what it raised."""
-I = TypeVar("I", SharedIndexInformer, AsyncSharedIndexInformer)
+InformerT = TypeVar("InformerT", SharedIndexInformer, AsyncSharedIndexInformer)
 C = TypeVar("C", bound="ControllerCore[Any]")
 
 
@@ -44,12 +44,19 @@ class CacheSyncTimeout(KcoreError, TimeoutError):
     """The informers had not synced when the controller's cache sync timeout expired."""
 
 
-class ControllerCore(Generic[I]):
+class ControllerCore(Generic[InformerT]):
     """Sources, queue, metrics and the per-key step: shared by both twins."""
 
-    def __init__(self, name: str, reconcile: Callable[[str], Any], *, workers: int = 1,
-                 rate_limiter: Optional[RateLimiter] = None, cache_sync_timeout: float = CACHE_SYNC_TIMEOUT,
-                 registry: Optional[CollectorRegistry] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        reconcile: Callable[[str], Any],
+        *,
+        workers: int = 1,
+        rate_limiter: Optional[RateLimiter] = None,
+        cache_sync_timeout: float = CACHE_SYNC_TIMEOUT,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
         if not name:
             raise ValueError("a controller needs a name: it labels its metrics and names its workqueue")
         if workers < 1:
@@ -62,8 +69,8 @@ class ControllerCore(Generic[I]):
         self.rate_limiter = rate_limiter if rate_limiter is not None else default_controller_rate_limiter()
         self.queue = RateLimitingQueue(self.rate_limiter, name=name, registry=registry)
         self._sources: list[Source] = []
-        self._for: Optional[I] = None
-        self._owned: list[tuple[I, Sequence[Predicate]]] = []
+        self._for: Optional[InformerT] = None
+        self._owned: list[tuple[InformerT, Sequence[Predicate]]] = []
         self._metrics: Optional[ControllerMetrics] = None
         self._lock = threading.Lock()
         self.started = False
@@ -71,7 +78,7 @@ class ControllerCore(Generic[I]):
 
     # -- what feeds the queue (before start) ------------------------------------------------
 
-    def for_(self: C, informer: I, *, predicates: Sequence[Predicate] = ()) -> C:
+    def for_(self: C, informer: InformerT, *, predicates: Sequence[Predicate] = ()) -> C:
         """Reconcile the objects of ``informer``: each event enqueues the object's key. Once."""
         if self._for is not None:
             raise ValueError("for_() was already called: a controller reconciles one resource")
@@ -79,7 +86,7 @@ class ControllerCore(Generic[I]):
         self._for = informer
         return self
 
-    def owns(self: C, informer: I, *, predicates: Sequence[Predicate] = ()) -> C:
+    def owns(self: C, informer: InformerT, *, predicates: Sequence[Predicate] = ()) -> C:
         """Each event of ``informer`` enqueues the object's controller owner when it is of the
         ``for_`` resource (group and kind, as in its ownerReferences)."""
         with self._lock:
@@ -88,15 +95,16 @@ class ControllerCore(Generic[I]):
             self._owned.append((informer, predicates))
         return self
 
-    def watches(self: C, informer: I, map_fn: Union[MapFunc, EventHandler], *,
-                predicates: Sequence[Predicate] = ()) -> C:
+    def watches(
+        self: C, informer: InformerT, map_fn: Union[MapFunc, EventHandler], *, predicates: Sequence[Predicate] = ()
+    ) -> C:
         """Each event of ``informer`` enqueues the keys ``map_fn(obj)`` returns (a key, a list
         of keys, or None), or, given an EventHandler, what its method for that kind of event
         returns."""
         handler = map_fn if isinstance(map_fn, EventHandler) else mapped_keys(map_fn)
         return self._add(Source(informer, handler, predicates))
 
-    def reads(self: C, informer: I) -> C:
+    def reads(self: C, informer: InformerT) -> C:
         """The reconcile reads ``informer``'s cache (a lister) but its events reconcile nothing:
         the workers wait for it to sync too, and it starts with the controller."""
         return self._add(Source(informer, EventHandler(), ()))
@@ -108,7 +116,7 @@ class ControllerCore(Generic[I]):
             self._sources.append(source)
         return self
 
-    def informers(self) -> list[I]:
+    def informers(self) -> list[InformerT]:
         """The informers that feed this controller (its ``for_``, ``owns`` and ``watches``), each once."""
         with self._lock:
             found = [source.informer for source in self._sources] + [informer for informer, _ in self._owned]
@@ -152,8 +160,10 @@ class ControllerCore(Generic[I]):
             return False
         waiting = sorted({source.informer.resource for source in self._sources if not source.has_synced()})
         self._begin_stop()
-        raise CacheSyncTimeout(f"controller {self.name!r}: timed out after {self.cache_sync_timeout:g} s waiting "
-                               f"for the caches of {', '.join(waiting)} to sync")
+        raise CacheSyncTimeout(
+            f"controller {self.name!r}: timed out after {self.cache_sync_timeout:g} s waiting "
+            f"for the caches of {', '.join(waiting)} to sync"
+        )
 
     def _begin_stop(self) -> None:
         """No new reconcile starts from now on; the sources stop feeding the queue."""
@@ -203,8 +213,13 @@ class ControllerCore(Generic[I]):
         """What the outcome does to the key (controller-runtime's reconcileHandler); returns the
         ``result`` label."""
         if isinstance(outcome, TerminalError):
-            log.error("Reconciler error (terminal, not requeued): controller=%s key=%s: %s", self.name, key,
-                      outcome, exc_info=outcome)
+            log.error(
+                "Reconciler error (terminal, not requeued): controller=%s key=%s: %s",
+                self.name,
+                key,
+                outcome,
+                exc_info=outcome,
+            )
             return "error"
         if isinstance(outcome, BaseException):
             self.queue.add_rate_limited(key)
@@ -241,11 +256,24 @@ class Controller(ControllerCore[SharedIndexInformer]):
     not been, never stopped: they belong to whoever made them (a factory's ``shutdown``).
     """
 
-    def __init__(self, name: str, reconcile: Callable[[str], Optional[Result]], *, workers: int = 1,
-                 rate_limiter: Optional[RateLimiter] = None, cache_sync_timeout: float = CACHE_SYNC_TIMEOUT,
-                 registry: Optional[CollectorRegistry] = None) -> None:
-        super().__init__(name, reconcile, workers=workers, rate_limiter=rate_limiter,
-                         cache_sync_timeout=cache_sync_timeout, registry=registry)
+    def __init__(
+        self,
+        name: str,
+        reconcile: Callable[[str], Optional[Result]],
+        *,
+        workers: int = 1,
+        rate_limiter: Optional[RateLimiter] = None,
+        cache_sync_timeout: float = CACHE_SYNC_TIMEOUT,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
+        super().__init__(
+            name,
+            reconcile,
+            workers=workers,
+            rate_limiter=rate_limiter,
+            cache_sync_timeout=cache_sync_timeout,
+            registry=registry,
+        )
         self._threads: list[threading.Thread] = []
         self._stopped = threading.Event()
 
@@ -303,7 +331,7 @@ class Controller(ControllerCore[SharedIndexInformer]):
             started = time.perf_counter()
             try:
                 outcome: Outcome = self._reconcile(key)
-            except BaseException as error:  # noqa: BLE001 - the key's failure: _settle requeues it
+            except BaseException as error:
                 outcome = error
             self._settle(key, outcome, started)
 
@@ -318,11 +346,24 @@ class AsyncController(ControllerCore[AsyncSharedIndexInformer]):
             ...
     """
 
-    def __init__(self, name: str, reconcile: Callable[[str], Union[Awaitable[Optional[Result]], Optional[Result]]],
-                 *, workers: int = 1, rate_limiter: Optional[RateLimiter] = None,
-                 cache_sync_timeout: float = CACHE_SYNC_TIMEOUT, registry: Optional[CollectorRegistry] = None) -> None:
-        super().__init__(name, reconcile, workers=workers, rate_limiter=rate_limiter,
-                         cache_sync_timeout=cache_sync_timeout, registry=registry)
+    def __init__(
+        self,
+        name: str,
+        reconcile: Callable[[str], Union[Awaitable[Optional[Result]], Optional[Result]]],
+        *,
+        workers: int = 1,
+        rate_limiter: Optional[RateLimiter] = None,
+        cache_sync_timeout: float = CACHE_SYNC_TIMEOUT,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
+        super().__init__(
+            name,
+            reconcile,
+            workers=workers,
+            rate_limiter=rate_limiter,
+            cache_sync_timeout=cache_sync_timeout,
+            registry=registry,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped: Optional[asyncio.Event] = None
 
@@ -337,8 +378,9 @@ class AsyncController(ControllerCore[AsyncSharedIndexInformer]):
         if self.stopping:
             return
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._work(), name=f"controller-{self.name}-{number}")
-                       for number in range(self.workers)]
+        self._tasks = [
+            loop.create_task(self._work(), name=f"controller-{self.name}-{number}") for number in range(self.workers)
+        ]
 
     async def run(self) -> None:
         """Start, and wait until ``stop()`` has drained the workers."""
@@ -374,7 +416,7 @@ class AsyncController(ControllerCore[AsyncSharedIndexInformer]):
                 outcome: Outcome = self._reconcile(key)
                 if inspect.isawaitable(outcome):
                     outcome = await outcome
-            except BaseException as error:  # noqa: BLE001 - the key's failure: _settle requeues it
+            except BaseException as error:
                 outcome = error
             self._settle(key, outcome, started)
 

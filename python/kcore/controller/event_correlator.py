@@ -94,27 +94,58 @@ def _source(event: dict[str, Any]) -> dict[str, Any]:
 def event_key(event: dict[str, Any]) -> str:
     """client-go's getEventKey: what makes two events identical (the message included)."""
     ref, source = _ref(event), _source(event)
-    return "".join([source.get("component", ""), source.get("host", ""), ref.get("kind", ""),
-                    ref.get("namespace", ""), ref.get("name", ""), ref.get("fieldPath", ""), ref.get("uid", ""),
-                    ref.get("apiVersion", ""), event.get("type", ""), event.get("reason", ""),
-                    event.get("message", "")])
+    return "".join(
+        [
+            source.get("component", ""),
+            source.get("host", ""),
+            ref.get("kind", ""),
+            ref.get("namespace", ""),
+            ref.get("name", ""),
+            ref.get("fieldPath", ""),
+            ref.get("uid", ""),
+            ref.get("apiVersion", ""),
+            event.get("type", ""),
+            event.get("reason", ""),
+            event.get("message", ""),
+        ]
+    )
 
 
 def spam_key(event: dict[str, Any]) -> str:
     """client-go's getSpamKey: source + involved object + type (not the reason, not the message)."""
     ref, source = _ref(event), _source(event)
-    return "".join([source.get("component", ""), source.get("host", ""), ref.get("kind", ""),
-                    ref.get("namespace", ""), ref.get("name", ""), ref.get("uid", ""), ref.get("apiVersion", ""),
-                    event.get("type", "")])
+    return "".join(
+        [
+            source.get("component", ""),
+            source.get("host", ""),
+            ref.get("kind", ""),
+            ref.get("namespace", ""),
+            ref.get("name", ""),
+            ref.get("uid", ""),
+            ref.get("apiVersion", ""),
+            event.get("type", ""),
+        ]
+    )
 
 
 def aggregate_key(event: dict[str, Any]) -> tuple[str, str]:
     """client-go's EventAggregatorByReasonFunc: (the aggregate key, the local key = the message)."""
     ref, source = _ref(event), _source(event)
-    key = "".join([source.get("component", ""), source.get("host", ""), ref.get("kind", ""),
-                   ref.get("namespace", ""), ref.get("name", ""), ref.get("uid", ""), ref.get("apiVersion", ""),
-                   event.get("type", ""), event.get("reason", ""), event.get("reportingComponent", ""),
-                   event.get("reportingInstance", "")])
+    key = "".join(
+        [
+            source.get("component", ""),
+            source.get("host", ""),
+            ref.get("kind", ""),
+            ref.get("namespace", ""),
+            ref.get("name", ""),
+            ref.get("uid", ""),
+            ref.get("apiVersion", ""),
+            event.get("type", ""),
+            event.get("reason", ""),
+            event.get("reportingComponent", ""),
+            event.get("reportingInstance", ""),
+        ]
+    )
     return key, event.get("message", "")
 
 
@@ -149,8 +180,12 @@ class _AggregateRecord:
 class Aggregator:
     """EventAggregator with client-go's by-reason key and "(combined from similar events)" message."""
 
-    def __init__(self, size: int = MAX_LRU_CACHE_ENTRIES, max_events: int = AGGREGATE_MAX_EVENTS,
-                 max_interval: float = AGGREGATE_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        size: int = MAX_LRU_CACHE_ENTRIES,
+        max_events: int = AGGREGATE_MAX_EVENTS,
+        max_interval: float = AGGREGATE_INTERVAL_SECONDS,
+    ) -> None:
         self.max_events, self.max_interval = max_events, max_interval
         self._cache: LRU[str, _AggregateRecord] = LRU(size)
 
@@ -170,8 +205,10 @@ class Aggregator:
         record.local_keys.pop()
         stamp = rfc3339(now)
         combined = {
-            "metadata": {"name": f"{_ref(event).get('name', '')}.{now_ns:x}",
-                         "namespace": event["metadata"]["namespace"]},
+            "metadata": {
+                "name": f"{_ref(event).get('name', '')}.{now_ns:x}",
+                "namespace": event["metadata"]["namespace"],
+            },
             "involvedObject": event["involvedObject"],
             "reason": event.get("reason", ""),
             "message": COMBINED_PREFIX + event.get("message", ""),
@@ -222,10 +259,20 @@ class EventCorrelator:
             event["count"] = last.count + 1
             # the two-way merge patch client-go computes against a copy without count,
             # lastTimestamp and message
-            patch = {"count": event["count"], "lastTimestamp": event.get("lastTimestamp"),
-                     "message": event.get("message", "")}
-        self._observed.add(key, _Observation(event.get("count", 0), event.get("firstTimestamp"),
-                                             event["metadata"]["name"], event["metadata"].get("resourceVersion", "")))
+            patch = {
+                "count": event["count"],
+                "lastTimestamp": event.get("lastTimestamp"),
+                "message": event.get("message", ""),
+            }
+        self._observed.add(
+            key,
+            _Observation(
+                event.get("count", 0),
+                event.get("firstTimestamp"),
+                event["metadata"]["name"],
+                event["metadata"].get("resourceVersion", ""),
+            ),
+        )
         return event, patch
 
     def correlate(self, event: dict[str, Any], now: float, now_ns: Optional[int] = None) -> Correlated:
@@ -240,6 +287,12 @@ class EventCorrelator:
     def update_state(self, written: dict[str, Any]) -> None:
         """After a successful write: remember the server's copy (its name, count, resourceVersion)."""
         metadata = written.get("metadata") or {}
-        self._observed.add(event_key(written), _Observation(written.get("count", 0), written.get("firstTimestamp"),
-                                                            metadata.get("name", ""),
-                                                            metadata.get("resourceVersion", "")))
+        self._observed.add(
+            event_key(written),
+            _Observation(
+                written.get("count", 0),
+                written.get("firstTimestamp"),
+                metadata.get("name", ""),
+                metadata.get("resourceVersion", ""),
+            ),
+        )

@@ -118,9 +118,14 @@ def object_reference(obj: Optional[Mapping[str, Any]], *, kind: str = "", api_ve
         return None
     if "metadata" in obj:
         meta = obj.get("metadata") or {}
-        ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""),
-               "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
-               "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")}
+        ref = {
+            "kind": obj.get("kind", ""),
+            "apiVersion": obj.get("apiVersion", ""),
+            "name": meta.get("name", ""),
+            "namespace": meta.get("namespace", ""),
+            "uid": meta.get("uid", ""),
+            "resourceVersion": meta.get("resourceVersion", ""),
+        }
     else:
         ref = dict(obj)
     if kind:
@@ -151,8 +156,10 @@ class Occurrence:
 
     def metadata(self) -> dict[str, str]:
         """The new Event's name and namespace (default for a cluster-scoped object), as makeEvent's."""
-        return {"name": event_name(self.regarding.get("name", ""), self.time_ns),
-                "namespace": self.regarding.get("namespace") or "default"}
+        return {
+            "name": event_name(self.regarding.get("name", ""), self.time_ns),
+            "namespace": self.regarding.get("namespace") or "default",
+        }
 
 
 @dataclass
@@ -183,8 +190,9 @@ class SeriesCore:
     """tools/events' eventBroadcasterImpl cache, without I/O: which writes each occurrence, each
     heartbeat, each finishing round and the final flush need."""
 
-    def __init__(self, reporting_controller: str, reporting_instance: str,
-                 max_entries: int = MAX_CACHED_EVENTS) -> None:
+    def __init__(
+        self, reporting_controller: str, reporting_instance: str, max_entries: int = MAX_CACHED_EVENTS
+    ) -> None:
         self.reporting_controller = reporting_controller
         self.reporting_instance = reporting_instance
         self.max_entries = max_entries
@@ -193,7 +201,8 @@ class SeriesCore:
     def make_event(self, occurrence: Occurrence) -> dict[str, Any]:
         """client-go's makeEvent."""
         event: dict[str, Any] = {
-            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
             "metadata": occurrence.metadata(),
             "eventTime": micro_time(occurrence.time_ns),
             "reportingController": self.reporting_controller,
@@ -211,16 +220,28 @@ class SeriesCore:
     @staticmethod
     def key(event: Mapping[str, Any]) -> EventKey:
         """client-go's getKey: everything but the note (and the name and times)."""
-        return (event.get("type", ""), event.get("action", ""), event.get("reason", ""),
-                event.get("reportingController", ""), event.get("reportingInstance", ""),
-                _frozen(event.get("regarding")), _frozen(event.get("related")))
+        return (
+            event.get("type", ""),
+            event.get("action", ""),
+            event.get("reason", ""),
+            event.get("reportingController", ""),
+            event.get("reportingInstance", ""),
+            _frozen(event.get("regarding")),
+            _frozen(event.get("related")),
+        )
 
     @staticmethod
     def _write(key: EventKey, event: dict[str, Any]) -> Write:
         snapshot = copy.deepcopy(event)
         series = snapshot.get("series")
-        return Write(namespace=snapshot["metadata"]["namespace"], name=snapshot["metadata"]["name"], body=snapshot,
-                     patch={"series": dict(series)} if series else None, key=key, is_series=series is not None)
+        return Write(
+            namespace=snapshot["metadata"]["namespace"],
+            name=snapshot["metadata"]["name"],
+            body=snapshot,
+            patch={"series": dict(series)} if series else None,
+            key=key,
+            is_series=series is not None,
+        )
 
     def observe(self, occurrence: Occurrence, now_ns: int) -> list[Write]:
         """recordToSink: the create of a 1st occurrence, the series patch of a 2nd, nothing after.
@@ -236,7 +257,7 @@ class SeriesCore:
                 if "series" in old.event:
                     writes.append(self._write(old_key, old.event))
             self.cache[key] = _Entry(event, occurrence.time_ns)
-            return writes + [self._write(key, event)]
+            return [*writes, self._write(key, event)]
         self.cache.move_to_end(key)
         entry.last_observed_ns = now_ns
         series = entry.event.get("series")
@@ -267,8 +288,11 @@ class SeriesCore:
 
     def flush(self) -> list[Write]:
         """At close: a patch of each series counted further since its last write."""
-        return [self._write(key, entry.event) for key, entry in self.cache.items()
-                if "series" in entry.event and entry.event["series"]["count"] != entry.written_count]
+        return [
+            self._write(key, entry.event)
+            for key, entry in self.cache.items()
+            if "series" in entry.event and entry.event["series"]["count"] != entry.written_count
+        ]
 
     def written(self, write: Write, answer: Any) -> None:
         """A write succeeded: remember which count the server has."""
@@ -303,7 +327,8 @@ class LegacyCore:
         """tools/record's makeEvent, with source, reportingComponent and reportingInstance."""
         stamp = rfc3339(occurrence.time_ns / 1e9)
         event: dict[str, Any] = {
-            "apiVersion": "v1", "kind": "Event",
+            "apiVersion": "v1",
+            "kind": "Event",
             "metadata": occurrence.metadata(),
             "involvedObject": dict(occurrence.regarding),
             "reason": occurrence.reason,
@@ -325,8 +350,14 @@ class LegacyCore:
         event = result.event
         body = copy.deepcopy(event)
         body["metadata"].pop("resourceVersion", None)  # a create after NotFound carries none
-        return [Write(namespace=event["metadata"]["namespace"], name=event["metadata"]["name"], body=body,
-                      patch=result.patch if event.get("count", 1) > 1 else None)]
+        return [
+            Write(
+                namespace=event["metadata"]["namespace"],
+                name=event["metadata"]["name"],
+                body=body,
+                patch=result.patch if event.get("count", 1) > 1 else None,
+            )
+        ]
 
     def heartbeat(self) -> list[Write]:
         return []
@@ -370,9 +401,17 @@ class EventRecorder:
     served; True or False decides without asking. ``retry_interval`` (10 s) and ``clock`` (unix
     nanoseconds) are there for tests."""
 
-    def __init__(self, clientset: Any, component: str, host: str, *, events_v1: Optional[bool] = None,
-                 retry_interval: float = RETRY_INTERVAL, max_queued: int = MAX_QUEUED_EVENTS,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self,
+        clientset: Any,
+        component: str,
+        host: str,
+        *,
+        events_v1: Optional[bool] = None,
+        retry_interval: float = RETRY_INTERVAL,
+        max_queued: int = MAX_QUEUED_EVENTS,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
         if not component:
             raise ValueError("an EventRecorder needs a component: the reportingController of its events")
         self.clientset = clientset
@@ -396,8 +435,16 @@ class EventRecorder:
 
     # -- the caller's side -------------------------------------------------------------------
 
-    def event(self, regarding: Mapping[str, Any], related: Optional[Mapping[str, Any]] = None, *,
-              type: str, reason: str, action: str, note: str = "") -> None:
+    def event(
+        self,
+        regarding: Mapping[str, Any],
+        related: Optional[Mapping[str, Any]] = None,
+        *,
+        type: str,
+        reason: str,
+        action: str,
+        note: str = "",
+    ) -> None:
         """Record that ``action`` happened to ``regarding`` (an object, or an ObjectReference) for
         ``reason``; ``type`` "Normal" or "Warning". Never blocks, never raises for a bad event:
         a refused or dropped event is logged."""
@@ -410,27 +457,46 @@ class EventRecorder:
                 return
         ref = object_reference(regarding)
         if ref is None:
-            log.error("Could not construct reference to %r (no kind or no name; items of a list() carry no "
-                      "kind: pass object_reference(obj, kind=..., api_version=...)), will not report event: "
-                      "type=%s reason=%s note=%r", regarding, type, reason, note)
+            log.error(
+                "Could not construct reference to %r (no kind or no name; items of a list() carry no "
+                "kind: pass object_reference(obj, kind=..., api_version=...)), will not report event: "
+                "type=%s reason=%s note=%r",
+                regarding,
+                type,
+                reason,
+                note,
+            )
             return
         related_ref = object_reference(related)
         if related is not None and related_ref is None:
             log.debug("Could not construct reference to related object %r", related)
-        occurrence = Occurrence(ref, related_ref, type, reason, action,
-                                truncate_utf8(note, NOTE_LENGTH_LIMIT), self.clock())
+        occurrence = Occurrence(
+            ref, related_ref, type, reason, action, truncate_utf8(note, NOTE_LENGTH_LIMIT), self.clock()
+        )
         with self._lock:
             if self._closed:
                 log.error("Event recorder is closed, dropped event: %s %s %s", type, reason, _describe(ref))
                 return
             if self._queue.qsize() >= self.max_queued:
-                log.error("Unable to record event: too many queued events, dropped event: %s %s %s",
-                          type, reason, _describe(ref))
+                log.error(
+                    "Unable to record event: too many queued events, dropped event: %s %s %s",
+                    type,
+                    reason,
+                    _describe(ref),
+                )
                 return
             self._queue.put_nowait(occurrence)
 
-    def eventf(self, regarding: Mapping[str, Any], type: str, reason: str, action: str, note: str, *args: Any,
-               related: Optional[Mapping[str, Any]] = None) -> None:
+    def eventf(
+        self,
+        regarding: Mapping[str, Any],
+        type: str,
+        reason: str,
+        action: str,
+        note: str,
+        *args: Any,
+        related: Optional[Mapping[str, Any]] = None,
+    ) -> None:
         """client-go's Eventf: ``note % args`` (Python's printf-style for Go's Sprintf)."""
         self.event(regarding, related, type=type, reason=reason, action=action, note=note % args if args else note)
 
@@ -467,7 +533,8 @@ class EventRecorder:
         if served is None:
             try:
                 answer = self.clientset.transport.request(
-                    "GET", "/apis/events.k8s.io/v1", headers={"accept": "application/json"})
+                    "GET", "/apis/events.k8s.io/v1", headers={"accept": "application/json"}
+                )
                 served = answer.status == 200
             except Exception as exc:  # client-go's adapter falls back on any discovery error too
                 log.warning("Event recorder: discovery of events.k8s.io/v1 failed (%s): writing core/v1 events", exc)
@@ -477,7 +544,7 @@ class EventRecorder:
         return LegacyCore(self.component, self.host)
 
     def _send(self, write: Write) -> Any:
-        client = (self.clientset.events_v1 if isinstance(self.core, SeriesCore) else self.clientset.core_v1)
+        client = self.clientset.events_v1 if isinstance(self.core, SeriesCore) else self.clientset.core_v1
         events = client.events(write.namespace)
         if write.patch is not None:
             try:
@@ -493,7 +560,9 @@ class EventRecorder:
             answer = self._send(write)
         except Exception as exc:
             if self.core.retry_after(exc, write):
-                log.warning("Unable to write event %s/%s (may retry after sleeping): %s", write.namespace, write.name, exc)
+                log.warning(
+                    "Unable to write event %s/%s (may retry after sleeping): %s", write.namespace, write.name, exc
+                )
                 return True
             if isinstance(exc, AlreadyExists):
                 log.debug("Server rejected event %s/%s (will not retry!): %s", write.namespace, write.name, exc)
@@ -509,11 +578,14 @@ class EventRecorder:
             return
         write.tries += 1
         if write.tries >= MAX_TRIES_PER_EVENT:
-            log.error("Unable to write event %s/%s (retry limit exceeded!): %s", write.namespace, write.name, write.body)
+            log.error(
+                "Unable to write event %s/%s (retry limit exceeded!): %s", write.namespace, write.name, write.body
+            )
             return
         if len(self._retries) >= self.max_queued:
-            log.error("Unable to write event %s/%s: too many events waiting for a retry, dropped", write.namespace,
-                      write.name)
+            log.error(
+                "Unable to write event %s/%s: too many events waiting for a retry, dropped", write.namespace, write.name
+            )
             return
         delay = self.core.retry_delay(write.tries, self.retry_interval) if self.core else self.retry_interval
         heapq.heappush(self._retries, _Due(time.monotonic() + delay, next(self._seq), write))
@@ -559,6 +631,7 @@ class EventRecorder:
 
     def _drain(self, core: Core) -> None:
         """At close, until the deadline: the queue, one more try of each retry, the series' counts."""
+
         def in_time() -> bool:
             return time.monotonic() < self._close_deadline
 
@@ -577,8 +650,11 @@ class EventRecorder:
                 log.error("Unable to write event %s/%s at close, dropped", write.namespace, write.name)
         for write in core.flush():
             if not in_time() or self._try(write):
-                log.error("Unable to write the last count of event series %s/%s at close, dropped",
-                          write.namespace, write.name)
+                log.error(
+                    "Unable to write the last count of event series %s/%s at close, dropped",
+                    write.namespace,
+                    write.name,
+                )
 
 
 def _describe(ref: Ref) -> str:

@@ -63,13 +63,16 @@ def finalizer_patch(obj: Mapping[str, Any], name: str, *, present: bool) -> Opti
 def _name_of(client: Union[ResourceClient[Any], AsyncResourceClient[Any]], obj: Mapping[str, Any]) -> str:
     metadata = obj.get("metadata", {})
     if client.info.namespaced and client.namespace is None:
-        raise ValueError(f"a finalizer of a namespaced {client.info.resource} is written through a client of its "
-                         f"namespace ({metadata.get('namespace')!r}), not an all-namespaces one")
+        raise ValueError(
+            f"a finalizer of a namespaced {client.info.resource} is written through a client of its "
+            f"namespace ({metadata.get('namespace')!r}), not an all-namespaces one"
+        )
     return str(metadata["name"])
 
 
-def _patch_of(client: Union[ResourceClient[Any], AsyncResourceClient[Any]], obj: Mapping[str, Any], name: str,
-              present: bool) -> Optional[tuple[str, dict[str, Any]]]:
+def _patch_of(
+    client: Union[ResourceClient[Any], AsyncResourceClient[Any]], obj: Mapping[str, Any], name: str, present: bool
+) -> Optional[tuple[str, dict[str, Any]]]:
     """The object's name and the patch to send, None when there is nothing to write."""
     patch = finalizer_patch(obj, name, present=present)
     return None if patch is None else (_name_of(client, obj), patch)
@@ -146,8 +149,9 @@ class AsyncFinalizer:
         self.client = client
         self.name = name
 
-    async def reconcile(self, obj: Mapping[str, Any], *,
-                        cleanup: Callable[[Mapping[str, Any]], Union[Any, Awaitable[Any]]]) -> bool:
+    async def reconcile(
+        self, obj: Mapping[str, Any], *, cleanup: Callable[[Mapping[str, Any]], Union[Any, Awaitable[Any]]]
+    ) -> bool:
         if not is_being_deleted(obj):
             await add_finalizer_async(self.client, obj, self.name)
             return False
@@ -159,5 +163,14 @@ class AsyncFinalizer:
         return True
 
 
-__all__ = ["AsyncFinalizer", "Finalizer", "add_finalizer", "add_finalizer_async", "finalizer_patch", "has_finalizer",
-           "is_being_deleted", "remove_finalizer", "remove_finalizer_async"]
+__all__ = [
+    "AsyncFinalizer",
+    "Finalizer",
+    "add_finalizer",
+    "add_finalizer_async",
+    "finalizer_patch",
+    "has_finalizer",
+    "is_being_deleted",
+    "remove_finalizer",
+    "remove_finalizer_async",
+]

@@ -28,7 +28,7 @@ def passes(check: Check) -> tuple[bool, str]:
     """Whether a check passes, and why not."""
     try:
         outcome = check()
-    except Exception as error:  # noqa: BLE001 - a failing check is an answer, not a crash
+    except Exception as error:
         return False, str(error) or type(error).__name__
     return outcome is not False, "returned False" if outcome is False else ""
 
@@ -60,7 +60,7 @@ class ProbeServer:
 
     def __init__(self, address: tuple[str, int], checks: Checks) -> None:
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 endpoint, _, only = url.path.strip("/").partition("/")
                 endpoint_checks = checks(endpoint)
@@ -76,7 +76,7 @@ class ProbeServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+            def log_message(self, format: str, *args: Any) -> None:
                 log.debug("probe %s", format % args)
 
         self._server = ThreadingHTTPServer(address, Handler)

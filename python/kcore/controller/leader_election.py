@@ -81,6 +81,7 @@ _FAILURES = (KcoreError, TimeoutError, OSError)
 
 # -- commands ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GetLease:
     """GET the Lease; answered with it (NotFound raised if there is none)."""
@@ -126,16 +127,24 @@ Plan = Generator[Command, Any, None]
 Try = Generator[Command, Any, bool]
 
 
-def validate(*, namespace: str, name: str, identity: str, lease_duration: float, renew_deadline: float,
-             retry_period: float) -> None:
+def validate(
+    *, namespace: str, name: str, identity: str, lease_duration: float, renew_deadline: float, retry_period: float
+) -> None:
     """client-go's NewLeaderElector checks, in its order, as ValueErrors."""
     if lease_duration <= renew_deadline:
-        raise ValueError(f"lease_duration ({lease_duration} s) must be greater than renew_deadline ({renew_deadline} s)")
+        raise ValueError(
+            f"lease_duration ({lease_duration} s) must be greater than renew_deadline ({renew_deadline} s)"
+        )
     if renew_deadline <= JITTER_FACTOR * retry_period:
-        raise ValueError(f"renew_deadline ({renew_deadline} s) must be greater than retry_period × {JITTER_FACTOR} "
-                         f"({retry_period} s × {JITTER_FACTOR} = {retry_period * JITTER_FACTOR:g} s)")
-    for label, value in (("lease_duration", lease_duration), ("renew_deadline", renew_deadline),
-                         ("retry_period", retry_period)):
+        raise ValueError(
+            f"renew_deadline ({renew_deadline} s) must be greater than retry_period × {JITTER_FACTOR} "
+            f"({retry_period} s × {JITTER_FACTOR} = {retry_period * JITTER_FACTOR:g} s)"
+        )
+    for label, value in (
+        ("lease_duration", lease_duration),
+        ("renew_deadline", renew_deadline),
+        ("retry_period", retry_period),
+    ):
         if value <= 0:
             raise ValueError(f"{label} must be greater than zero; got {value}")
     if not identity:
@@ -153,12 +162,28 @@ class LeaderElectionCore:
     whether it leads. ``clock`` is the local monotonic clock (observed times), ``wall`` the time
     written into the Lease, ``rng`` the jitter's random source: a test steps all three."""
 
-    def __init__(self, *, namespace: str, name: str, identity: str, lease_duration: float = DEFAULT_LEASE_DURATION,
-                 renew_deadline: float = DEFAULT_RENEW_DEADLINE, retry_period: float = DEFAULT_RETRY_PERIOD,
-                 release_on_cancel: bool = False, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], datetime] = _utc_now, rng: Callable[[], float] = random.random) -> None:
-        validate(namespace=namespace, name=name, identity=identity, lease_duration=lease_duration,
-                 renew_deadline=renew_deadline, retry_period=retry_period)
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_duration: float = DEFAULT_LEASE_DURATION,
+        renew_deadline: float = DEFAULT_RENEW_DEADLINE,
+        retry_period: float = DEFAULT_RETRY_PERIOD,
+        release_on_cancel: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = _utc_now,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        validate(
+            namespace=namespace,
+            name=name,
+            identity=identity,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+        )
         self.namespace = namespace
         self.name = name
         self.identity = identity
@@ -236,8 +261,13 @@ class LeaderElectionCore:
             yield from self._report_transition()
             if not renewed:
                 if not self.stopping:
-                    log.info("%s failed to renew lease %s/%s within %s s", self.identity, self.namespace, self.name,
-                             self.renew_deadline)
+                    log.info(
+                        "%s failed to renew lease %s/%s within %s s",
+                        self.identity,
+                        self.namespace,
+                        self.name,
+                        self.renew_deadline,
+                    )
                 return
             yield Sleep(self.retry_period)
 
@@ -266,8 +296,13 @@ class LeaderElectionCore:
             yield NewLeader(self._reported_leader)
 
     def _desired(self, now: datetime, acquire_time: Optional[datetime], transitions: int) -> LeaderElectionRecord:
-        return LeaderElectionRecord(holder_identity=self.identity, lease_duration_seconds=int(self.lease_duration),
-                                    acquire_time=acquire_time or now, renew_time=now, leader_transitions=transitions)
+        return LeaderElectionRecord(
+            holder_identity=self.identity,
+            lease_duration_seconds=int(self.lease_duration),
+            acquire_time=acquire_time or now,
+            renew_time=now,
+            leader_transitions=transitions,
+        )
 
     def try_acquire_or_renew(self, deadline: float) -> Try:
         """One try (client-go's tryAcquireOrRenew); every request ends by ``deadline``."""
@@ -332,8 +367,11 @@ class LeaderElectionCore:
                 return True  # not ours (any more): nothing to release
             now = self._wall()
             record = LeaderElectionRecord(
-                lease_duration_seconds=1, acquire_time=now, renew_time=now,
-                leader_transitions=LeaderElectionRecord.from_lease(lease).leader_transitions)
+                lease_duration_seconds=1,
+                acquire_time=now,
+                renew_time=now,
+                leader_transitions=LeaderElectionRecord.from_lease(lease).leader_transitions,
+            )
             try:
                 self._lease = yield UpdateLease(updated_lease(lease, record), deadline - self._clock())
             except Conflict:
@@ -347,6 +385,7 @@ class LeaderElectionCore:
 
 
 # -- metrics -----------------------------------------------------------------------------------
+
 
 class LeaderElectionCollector:
     """``leader_election_master_status{name}``: 1 while the candidate leads, else 0 (client-go's
@@ -370,10 +409,13 @@ class LeaderElectionCollector:
 
     @staticmethod
     def _family(cores: list[LeaderElectionCore]) -> Metric:
-        status = GaugeMetricFamily("leader_election_master_status",
-                                   "Gauge of if the reporting system is master of the relevant lease, 0 indicates "
-                                   "backup, 1 indicates master. 'name' is the string used to identify the lease. "
-                                   "Please make sure to group by name.", labels=["name"])
+        status = GaugeMetricFamily(
+            "leader_election_master_status",
+            "Gauge of if the reporting system is master of the relevant lease, 0 indicates "
+            "backup, 1 indicates master. 'name' is the string used to identify the lease. "
+            "Please make sure to group by name.",
+            labels=["name"],
+        )
         for core in cores:
             status.add_metric([core.name], 1.0 if core.leading else 0.0)
         return status
@@ -384,7 +426,10 @@ _collectors = PerRegistry(LeaderElectionCollector)
 
 # -- drivers -----------------------------------------------------------------------------------
 
-def lease_request(requests: ResourceRequests[Any], name: str, command: Union[GetLease, CreateLease, UpdateLease]) -> Any:
+
+def lease_request(
+    requests: ResourceRequests[Any], name: str, command: Union[GetLease, CreateLease, UpdateLease]
+) -> Any:
     """The request of a Lease command, for either twin to send."""
     if isinstance(command, GetLease):
         request = requests.get(name, None)
@@ -398,13 +443,31 @@ def lease_request(requests: ResourceRequests[Any], name: str, command: Union[Get
 class _ElectorBase:
     """What both twins keep: the core, the Lease's requests, the callbacks."""
 
-    def __init__(self, rest: Any, *, namespace: str, name: str, identity: str, lease_duration: float,
-                 renew_deadline: float, retry_period: float, release_on_cancel: bool,
-                 on_started_leading: Optional[Callable[..., Any]], on_stopped_leading: Optional[Callable[[], Any]],
-                 on_new_leader: Optional[Callable[[str], Any]], registry: Optional[CollectorRegistry]) -> None:
-        self._core = LeaderElectionCore(namespace=namespace, name=name, identity=identity,
-                                        lease_duration=lease_duration, renew_deadline=renew_deadline,
-                                        retry_period=retry_period, release_on_cancel=release_on_cancel)
+    def __init__(
+        self,
+        rest: Any,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_duration: float,
+        renew_deadline: float,
+        retry_period: float,
+        release_on_cancel: bool,
+        on_started_leading: Optional[Callable[..., Any]],
+        on_stopped_leading: Optional[Callable[[], Any]],
+        on_new_leader: Optional[Callable[[str], Any]],
+        registry: Optional[CollectorRegistry],
+    ) -> None:
+        self._core = LeaderElectionCore(
+            namespace=namespace,
+            name=name,
+            identity=identity,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            release_on_cancel=release_on_cancel,
+        )
         if on_started_leading is None:
             raise ValueError("on_started_leading is required: it runs the work only the leader may do")
         if on_stopped_leading is None:
@@ -451,6 +514,7 @@ def _log_failure(what: str) -> Callable[[Any], None]:
         else:
             error = outcome
         log.error("leader election: %s raised", what, exc_info=error)
+
     return done
 
 
@@ -460,17 +524,36 @@ class LeaderElector(_ElectorBase):
     a ``threading.Event`` set when leading ends; ``on_new_leader`` runs on the election's
     thread: keep it quick."""
 
-    def __init__(self, clientset: Clientset, *, namespace: str, name: str, identity: str,
-                 lease_duration: float = DEFAULT_LEASE_DURATION, renew_deadline: float = DEFAULT_RENEW_DEADLINE,
-                 retry_period: float = DEFAULT_RETRY_PERIOD, release_on_cancel: bool = False,
-                 on_started_leading: Optional[Callable[[threading.Event], Any]] = None,
-                 on_stopped_leading: Optional[Callable[[], Any]] = None,
-                 on_new_leader: Optional[Callable[[str], Any]] = None,
-                 registry: Optional[CollectorRegistry] = None) -> None:
-        super().__init__(clientset.coordination_v1.rest_client, namespace=namespace, name=name, identity=identity,
-                         lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period,
-                         release_on_cancel=release_on_cancel, on_started_leading=on_started_leading,
-                         on_stopped_leading=on_stopped_leading, on_new_leader=on_new_leader, registry=registry)
+    def __init__(
+        self,
+        clientset: Clientset,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_duration: float = DEFAULT_LEASE_DURATION,
+        renew_deadline: float = DEFAULT_RENEW_DEADLINE,
+        retry_period: float = DEFAULT_RETRY_PERIOD,
+        release_on_cancel: bool = False,
+        on_started_leading: Optional[Callable[[threading.Event], Any]] = None,
+        on_stopped_leading: Optional[Callable[[], Any]] = None,
+        on_new_leader: Optional[Callable[[str], Any]] = None,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
+        super().__init__(
+            clientset.coordination_v1.rest_client,
+            namespace=namespace,
+            name=name,
+            identity=identity,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            release_on_cancel=release_on_cancel,
+            on_started_leading=on_started_leading,
+            on_stopped_leading=on_stopped_leading,
+            on_new_leader=on_new_leader,
+            registry=registry,
+        )
         self.stop_event = threading.Event()
         self._wake = threading.Event()
         self._runner: Optional[threading.Thread] = None
@@ -519,7 +602,7 @@ class LeaderElector(_ElectorBase):
             if self.on_new_leader is not None:
                 try:
                     self.on_new_leader(command.identity)
-                except Exception as exc:  # noqa: BLE001 - a callback's failure must not end the election
+                except Exception as exc:
                     _log_failure("on_new_leader")(exc)
         elif isinstance(command, StartedLeading):
             if self._core.stopping:
@@ -532,7 +615,7 @@ class LeaderElector(_ElectorBase):
     def _lead(self) -> None:
         try:
             self.on_started_leading(self.stop_event)
-        except Exception as exc:  # noqa: BLE001 - logged; leading goes on until renewal fails or stop()
+        except Exception as exc:
             _log_failure("on_started_leading")(exc)
 
 
@@ -546,17 +629,36 @@ class AsyncLeaderElector(_ElectorBase):
     returns; ``on_new_leader`` coroutines run as tasks. ``stop()`` is safe from any thread and
     from a signal handler."""
 
-    def __init__(self, clientset: AsyncClientset, *, namespace: str, name: str, identity: str,
-                 lease_duration: float = DEFAULT_LEASE_DURATION, renew_deadline: float = DEFAULT_RENEW_DEADLINE,
-                 retry_period: float = DEFAULT_RETRY_PERIOD, release_on_cancel: bool = False,
-                 on_started_leading: Optional[AsyncCallback] = None,
-                 on_stopped_leading: Optional[AsyncCallback] = None,
-                 on_new_leader: Optional[AsyncCallback] = None,
-                 registry: Optional[CollectorRegistry] = None) -> None:
-        super().__init__(clientset.coordination_v1.rest_client, namespace=namespace, name=name, identity=identity,
-                         lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period,
-                         release_on_cancel=release_on_cancel, on_started_leading=on_started_leading,
-                         on_stopped_leading=on_stopped_leading, on_new_leader=on_new_leader, registry=registry)
+    def __init__(
+        self,
+        clientset: AsyncClientset,
+        *,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_duration: float = DEFAULT_LEASE_DURATION,
+        renew_deadline: float = DEFAULT_RENEW_DEADLINE,
+        retry_period: float = DEFAULT_RETRY_PERIOD,
+        release_on_cancel: bool = False,
+        on_started_leading: Optional[AsyncCallback] = None,
+        on_stopped_leading: Optional[AsyncCallback] = None,
+        on_new_leader: Optional[AsyncCallback] = None,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
+        super().__init__(
+            clientset.coordination_v1.rest_client,
+            namespace=namespace,
+            name=name,
+            identity=identity,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            release_on_cancel=release_on_cancel,
+            on_started_leading=on_started_leading,
+            on_stopped_leading=on_stopped_leading,
+            on_new_leader=on_new_leader,
+            registry=registry,
+        )
         self.stop_event = asyncio.Event()
         self._wake = asyncio.Event()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -622,7 +724,7 @@ class AsyncLeaderElector(_ElectorBase):
         """Call ``callback``; a coroutine it returns runs as a task (kept until done)."""
         try:
             result = callback(argument)
-        except Exception as exc:  # noqa: BLE001 - a callback's failure must not end the election
+        except Exception as exc:
             _log_failure(what)(exc)
             return
         if inspect.isawaitable(result):

@@ -52,8 +52,15 @@ class LeaderElectionRecord:
     def observed_bytes(self) -> tuple[Any, ...]:
         """What client-go compares to tell that the record changed: the JSON of the record, whose
         times (metav1.Time) keep whole seconds only. Two renewals within one second look alike."""
-        return (self.holder_identity, self.lease_duration_seconds, _seconds(self.acquire_time),
-                _seconds(self.renew_time), self.leader_transitions, self.strategy, self.preferred_holder)
+        return (
+            self.holder_identity,
+            self.lease_duration_seconds,
+            _seconds(self.acquire_time),
+            _seconds(self.renew_time),
+            self.leader_transitions,
+            self.strategy,
+            self.preferred_holder,
+        )
 
     @classmethod
     def from_lease(cls, lease: Mapping[str, Any]) -> "LeaderElectionRecord":
@@ -87,8 +94,12 @@ class LeaderElectionRecord:
 
 def new_lease(namespace: str, name: str, record: LeaderElectionRecord) -> dict[str, Any]:
     """The Lease a first candidate creates."""
-    return {"apiVersion": LEASES.api_version, "kind": LEASES.kind,
-            "metadata": {"name": name, "namespace": namespace}, "spec": record.lease_spec()}
+    return {
+        "apiVersion": LEASES.api_version,
+        "kind": LEASES.kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": record.lease_spec(),
+    }
 
 
 def updated_lease(lease: Mapping[str, Any], record: LeaderElectionRecord) -> dict[str, Any]:

@@ -85,9 +85,14 @@ class LeaderElectionOptions:
     release_on_cancel: bool = False
 
     def __post_init__(self) -> None:
-        leader_election.validate(namespace=self.namespace, name=self.name, identity=self.identity,
-                                 lease_duration=self.lease_duration, renew_deadline=self.renew_deadline,
-                                 retry_period=self.retry_period)
+        leader_election.validate(
+            namespace=self.namespace,
+            name=self.name,
+            identity=self.identity,
+            lease_duration=self.lease_duration,
+            renew_deadline=self.renew_deadline,
+            retry_period=self.retry_period,
+        )
 
 
 class LeaderElectionLost(KcoreError, RuntimeError):
@@ -108,6 +113,7 @@ def _address(address: Address) -> Optional[tuple[str, int]]:
 
 
 # -- the plan's steps --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StartElector:
@@ -144,10 +150,19 @@ class ManagerCore(Generic[C, F]):
     """What both twins share: options, controllers, health checks, HTTP servers, the state of
     the run and its plan."""
 
-    def __init__(self, config: Config, clientset: Any, factory: F, *, namespace: Optional[str],
-                 leader_election: Optional[LeaderElectionOptions], metrics_address: Address,
-                 health_address: Address, graceful_shutdown_timeout: Optional[float],
-                 registry: Optional[CollectorRegistry]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clientset: Any,
+        factory: F,
+        *,
+        namespace: Optional[str],
+        leader_election: Optional[LeaderElectionOptions],
+        metrics_address: Address,
+        health_address: Address,
+        graceful_shutdown_timeout: Optional[float],
+        registry: Optional[CollectorRegistry],
+    ) -> None:
         self.config = config
         self.clientset = clientset
         self.factory: F = factory
@@ -323,7 +338,7 @@ class ManagerCore(Generic[C, F]):
                 elif self.may_start_controllers():
                     self.start_controllers()
                 yield WaitForStop()
-            except Exception as error:  # noqa: BLE001 - a start that failed: shut down, then raise it
+            except Exception as error:
                 self.fail(error)
             with self._lock:
                 self.stopping = True
@@ -338,8 +353,9 @@ class ManagerCore(Generic[C, F]):
         if self.error is not None:
             raise self.error
         if not drained:
-            raise GracefulShutdownTimeout(f"reconciles still running after the graceful shutdown timeout of "
-                                          f"{self.graceful_shutdown_timeout} s")
+            raise GracefulShutdownTimeout(
+                f"reconciles still running after the graceful shutdown timeout of {self.graceful_shutdown_timeout} s"
+            )
 
     def _serve(self) -> None:
         if self._health_option is not None:
@@ -362,10 +378,16 @@ class ManagerCore(Generic[C, F]):
     def elector_options(self) -> dict[str, Any]:
         options = self.leader_election
         assert options is not None
-        return dict(namespace=options.namespace, name=options.name, identity=options.identity,
-                    lease_duration=options.lease_duration, renew_deadline=options.renew_deadline,
-                    retry_period=options.retry_period, release_on_cancel=options.release_on_cancel,
-                    registry=self.registry)
+        return dict(
+            namespace=options.namespace,
+            name=options.name,
+            identity=options.identity,
+            lease_duration=options.lease_duration,
+            renew_deadline=options.renew_deadline,
+            retry_period=options.retry_period,
+            release_on_cancel=options.release_on_cancel,
+            registry=self.registry,
+        )
 
 
 class Manager(ManagerCore[Controller, SharedInformerFactory]):
@@ -379,16 +401,29 @@ class Manager(ManagerCore[Controller, SharedInformerFactory]):
     ``controller()``); default REGISTRY.
     """
 
-    def __init__(self, config: Config, *, namespace: Optional[str] = None,
-                 leader_election: Optional[LeaderElectionOptions] = None,
-                 metrics_address: Address = ("127.0.0.1", 8080), health_address: Address = ("127.0.0.1", 8081),
-                 graceful_shutdown_timeout: Optional[float] = GRACEFUL_SHUTDOWN_TIMEOUT,
-                 registry: Optional[CollectorRegistry] = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        namespace: Optional[str] = None,
+        leader_election: Optional[LeaderElectionOptions] = None,
+        metrics_address: Address = ("127.0.0.1", 8080),
+        health_address: Address = ("127.0.0.1", 8081),
+        graceful_shutdown_timeout: Optional[float] = GRACEFUL_SHUTDOWN_TIMEOUT,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
         clientset = Clientset(config)
-        super().__init__(config, clientset, SharedInformerFactory(clientset, namespace=namespace), namespace=namespace,
-                         leader_election=leader_election, metrics_address=metrics_address,
-                         health_address=health_address, graceful_shutdown_timeout=graceful_shutdown_timeout,
-                         registry=registry)
+        super().__init__(
+            config,
+            clientset,
+            SharedInformerFactory(clientset, namespace=namespace),
+            namespace=namespace,
+            leader_election=leader_election,
+            metrics_address=metrics_address,
+            health_address=health_address,
+            graceful_shutdown_timeout=graceful_shutdown_timeout,
+            registry=registry,
+        )
         self.clientset: Clientset = clientset
         self._stop = threading.Event()
         self.wake = self._stop.set
@@ -424,7 +459,7 @@ class Manager(ManagerCore[Controller, SharedInformerFactory]):
                 answer, error = None, None
                 try:
                     answer = self._execute(step)
-                except Exception as exc:  # noqa: BLE001 - thrown into the plan, which shuts down
+                except Exception as exc:
                     error = exc
         finally:
             plan.close()
@@ -434,20 +469,28 @@ class Manager(ManagerCore[Controller, SharedInformerFactory]):
     def _install_signals(self) -> Optional[Callable[[], None]]:
         if threading.current_thread() is not threading.main_thread():
             return None
-        previous = {sig: signal.signal(sig, lambda signum, frame: self.on_signal(signum))
-                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {
+            sig: signal.signal(sig, lambda signum, frame: self.on_signal(signum))
+            for sig in (signal.SIGTERM, signal.SIGINT)
+        }
 
         def restore() -> None:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
         return restore
 
     def _execute(self, step: Step) -> Any:
         if isinstance(step, StartElector):
-            self._elector = LeaderElector(self.clientset, on_started_leading=self.on_started_leading,
-                                          on_stopped_leading=self.on_stopped_leading, **self.elector_options())
-            self._elector_thread = threading.Thread(target=self._elector.run, name="manager-leader-election",
-                                                    daemon=True)
+            self._elector = LeaderElector(
+                self.clientset,
+                on_started_leading=self.on_started_leading,
+                on_stopped_leading=self.on_stopped_leading,
+                **self.elector_options(),
+            )
+            self._elector_thread = threading.Thread(
+                target=self._elector.run, name="manager-leader-election", daemon=True
+            )
             self._elector_thread.start()
         elif isinstance(step, WaitForStop):
             self._stop.wait()
@@ -463,13 +506,14 @@ class Manager(ManagerCore[Controller, SharedInformerFactory]):
 
     def start_controllers(self) -> None:
         for controller in self.controllers:
-            threading.Thread(target=self._start_one, args=(controller,), name=f"start-{controller.name}",
-                             daemon=True).start()
+            threading.Thread(
+                target=self._start_one, args=(controller,), name=f"start-{controller.name}", daemon=True
+            ).start()
 
     def _start_one(self, controller: Controller) -> None:
         try:
             controller.start()
-        except Exception as error:  # noqa: BLE001 - the manager stops and run() raises it
+        except Exception as error:
             self.fail(error)
 
     def _stop_controllers(self, timeout: Optional[float]) -> bool:
@@ -487,16 +531,29 @@ class AsyncManager(ManagerCore[AsyncController, AsyncSharedInformerFactory]):
     ``kcore.aio.Controller``s on the event loop, informers the asyncio factory's. The same
     options, plan, probes and metrics servers as Manager."""
 
-    def __init__(self, config: Config, *, namespace: Optional[str] = None,
-                 leader_election: Optional[LeaderElectionOptions] = None,
-                 metrics_address: Address = ("127.0.0.1", 8080), health_address: Address = ("127.0.0.1", 8081),
-                 graceful_shutdown_timeout: Optional[float] = GRACEFUL_SHUTDOWN_TIMEOUT,
-                 registry: Optional[CollectorRegistry] = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        namespace: Optional[str] = None,
+        leader_election: Optional[LeaderElectionOptions] = None,
+        metrics_address: Address = ("127.0.0.1", 8080),
+        health_address: Address = ("127.0.0.1", 8081),
+        graceful_shutdown_timeout: Optional[float] = GRACEFUL_SHUTDOWN_TIMEOUT,
+        registry: Optional[CollectorRegistry] = None,
+    ) -> None:
         clientset = AsyncClientset(config)
-        super().__init__(config, clientset, AsyncSharedInformerFactory(clientset, namespace=namespace),
-                         namespace=namespace, leader_election=leader_election, metrics_address=metrics_address,
-                         health_address=health_address, graceful_shutdown_timeout=graceful_shutdown_timeout,
-                         registry=registry)
+        super().__init__(
+            config,
+            clientset,
+            AsyncSharedInformerFactory(clientset, namespace=namespace),
+            namespace=namespace,
+            leader_election=leader_election,
+            metrics_address=metrics_address,
+            health_address=health_address,
+            graceful_shutdown_timeout=graceful_shutdown_timeout,
+            registry=registry,
+        )
         self.clientset: AsyncClientset = clientset
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop: Optional[asyncio.Event] = None
@@ -534,7 +591,7 @@ class AsyncManager(ManagerCore[AsyncController, AsyncSharedInformerFactory]):
                 answer, error = None, None
                 try:
                     answer = await self._execute(step)
-                except Exception as exc:  # noqa: BLE001 - thrown into the plan, which shuts down
+                except Exception as exc:
                     error = exc
         finally:
             plan.close()
@@ -556,8 +613,12 @@ class AsyncManager(ManagerCore[AsyncController, AsyncSharedInformerFactory]):
 
     async def _execute(self, step: Step) -> Any:
         if isinstance(step, StartElector):
-            self._elector = AsyncLeaderElector(self.clientset, on_started_leading=self.on_started_leading,
-                                               on_stopped_leading=self.on_stopped_leading, **self.elector_options())
+            self._elector = AsyncLeaderElector(
+                self.clientset,
+                on_started_leading=self.on_started_leading,
+                on_stopped_leading=self.on_stopped_leading,
+                **self.elector_options(),
+            )
             self._elector_task = asyncio.get_running_loop().create_task(self._elector.run())
         elif isinstance(step, WaitForStop):
             assert self._stop is not None
@@ -588,5 +649,13 @@ class AsyncManager(ManagerCore[AsyncController, AsyncSharedInformerFactory]):
             self.fail(task.exception())  # type: ignore[arg-type]
 
 
-__all__ = ["GRACEFUL_SHUTDOWN_TIMEOUT", "AsyncManager", "GracefulShutdownTimeout", "LeaderElectionLost",
-           "LeaderElectionOptions", "Manager", "ManagerCore", "default_identity"]
+__all__ = [
+    "GRACEFUL_SHUTDOWN_TIMEOUT",
+    "AsyncManager",
+    "GracefulShutdownTimeout",
+    "LeaderElectionLost",
+    "LeaderElectionOptions",
+    "Manager",
+    "ManagerCore",
+    "default_identity",
+]

@@ -18,8 +18,46 @@ from prometheus_client.core import Metric
 from kcore._prometheus import PerRegistry
 
 RECONCILE_TIME_BUCKETS = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0,
-    1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.35,
+    0.4,
+    0.45,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    1.0,
+    1.25,
+    1.5,
+    1.75,
+    2.0,
+    2.5,
+    3.0,
+    3.5,
+    4.0,
+    4.5,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    15,
+    20,
+    25,
+    30,
+    40,
+    50,
+    60,
 )
 """controller-runtime's buckets of controller_runtime_reconcile_time_seconds."""
 
@@ -31,21 +69,43 @@ class ControllerCollector:
     """The metric families of every controller reporting to one registry."""
 
     def __init__(self) -> None:
-        self.total = Counter("controller_runtime_reconcile_total", "Total number of reconciliations per controller",
-                             ["controller", "result"], registry=None)
-        self.errors = Counter("controller_runtime_reconcile_errors_total",
-                              "Total number of reconciliation errors per controller", ["controller"], registry=None)
-        self.terminal_errors = Counter("controller_runtime_terminal_reconcile_errors_total",
-                                       "Total number of terminal reconciliation errors per controller", ["controller"],
-                                       registry=None)
-        self.time = Histogram("controller_runtime_reconcile_time_seconds",
-                              "Length of time per reconciliation per controller", ["controller"],
-                              buckets=RECONCILE_TIME_BUCKETS, registry=None)
-        self.max_concurrent = Gauge("controller_runtime_max_concurrent_reconciles",
-                                    "Maximum number of concurrent reconciles per controller", ["controller"],
-                                    registry=None)
-        self.active = Gauge("controller_runtime_active_workers", "Number of currently used workers per controller",
-                            ["controller"], registry=None)
+        self.total = Counter(
+            "controller_runtime_reconcile_total",
+            "Total number of reconciliations per controller",
+            ["controller", "result"],
+            registry=None,
+        )
+        self.errors = Counter(
+            "controller_runtime_reconcile_errors_total",
+            "Total number of reconciliation errors per controller",
+            ["controller"],
+            registry=None,
+        )
+        self.terminal_errors = Counter(
+            "controller_runtime_terminal_reconcile_errors_total",
+            "Total number of terminal reconciliation errors per controller",
+            ["controller"],
+            registry=None,
+        )
+        self.time = Histogram(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            ["controller"],
+            buckets=RECONCILE_TIME_BUCKETS,
+            registry=None,
+        )
+        self.max_concurrent = Gauge(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            ["controller"],
+            registry=None,
+        )
+        self.active = Gauge(
+            "controller_runtime_active_workers",
+            "Number of currently used workers per controller",
+            ["controller"],
+            registry=None,
+        )
         self._metrics = (self.total, self.errors, self.terminal_errors, self.time, self.max_concurrent, self.active)
 
     def describe(self) -> Iterator[Metric]:

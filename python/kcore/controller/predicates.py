@@ -44,9 +44,12 @@ class Predicate:
 class Funcs(Predicate):
     """A predicate from functions, one per event kind; an omitted one lets its events through."""
 
-    def __init__(self, create: Optional[Callable[[Any], bool]] = None,
-                 update: Optional[Callable[[Any, Any], bool]] = None,
-                 delete: Optional[Callable[[Any], bool]] = None) -> None:
+    def __init__(
+        self,
+        create: Optional[Callable[[Any], bool]] = None,
+        update: Optional[Callable[[Any, Any], bool]] = None,
+        delete: Optional[Callable[[Any], bool]] = None,
+    ) -> None:
         self._create, self._update, self._delete = create, update, delete
 
     def create(self, obj: Any) -> bool:
@@ -167,5 +170,15 @@ class Not(Predicate):
         return not self.predicate.delete(obj)
 
 
-__all__ = ["AnnotationsChanged", "And", "Filter", "Funcs", "GenerationChanged", "LabelsChanged", "Not", "Or",
-           "Predicate", "ResourceVersionChanged"]
+__all__ = [
+    "And",
+    "AnnotationsChanged",
+    "Filter",
+    "Funcs",
+    "GenerationChanged",
+    "LabelsChanged",
+    "Not",
+    "Or",
+    "Predicate",
+    "ResourceVersionChanged",
+]

@@ -73,8 +73,14 @@ class Enqueue(Protocol):
 class Source:
     """One informer's events, mapped to keys and filtered by predicates, added to a queue."""
 
-    def __init__(self, informer: Any, keys_of: Union[Callable[[Any], Iterable[str]], EventHandler],
-                 predicates: Sequence[Predicate], *, key_of_tombstone: bool = False) -> None:
+    def __init__(
+        self,
+        informer: Any,
+        keys_of: Union[Callable[[Any], Iterable[str]], EventHandler],
+        predicates: Sequence[Predicate],
+        *,
+        key_of_tombstone: bool = False,
+    ) -> None:
         self.informer = informer
         self._handler = keys_of if isinstance(keys_of, EventHandler) else _MapEachObject(keys_of)
         self._predicate = And(*predicates)
@@ -85,8 +91,9 @@ class Source:
     def register(self, queue: Enqueue) -> None:
         """Start adding keys to ``queue`` (the informer hands over its whole cache first)."""
         self._queue = queue
-        self.registration = self.informer.add_event_handler(on_add=self.on_add, on_update=self.on_update,
-                                                            on_delete=self.on_delete)
+        self.registration = self.informer.add_event_handler(
+            on_add=self.on_add, on_update=self.on_update, on_delete=self.on_delete
+        )
 
     def has_synced(self) -> bool:
         return self.registration is not None and bool(self.registration.has_synced())
@@ -143,6 +150,7 @@ def controller_owner_keys(owner: ResourceInfo) -> Callable[[Any], list[str]]:
             namespace = metadata.get("namespace") if owner.namespaced else None
             return [f"{namespace}/{ref['name']}" if namespace else ref["name"]]
         return []
+
     return keys_of
 
 
@@ -154,6 +162,7 @@ def mapped_keys(map_fn: MapFunc) -> Callable[[Any], list[str]]:
         if keys is None:
             return []
         return [keys] if isinstance(keys, str) else list(keys)
+
     return keys_of
 
 

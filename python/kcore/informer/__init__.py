@@ -29,7 +29,10 @@ from kcore.informer.lister import Lister, NamespaceLister
 from kcore.informer.reflector import Reflector, VeryShortWatchError
 from kcore.informer.selectors import LabelSelector, label_selector, label_selector_string, parse_label_selector
 from kcore.informer.shared_informer import (
-    AsyncSharedIndexInformer, HandlerRegistration, SharedIndexInformer, strip_managed_fields,
+    AsyncSharedIndexInformer,
+    HandlerRegistration,
+    SharedIndexInformer,
+    strip_managed_fields,
 )
 
 __all__ = [

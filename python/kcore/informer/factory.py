@@ -26,39 +26,54 @@ from kcore.clients.dynamic import AsyncDynamicClient, DynamicClient
 from kcore.clients.group_version import GroupVersion
 from kcore.clients.resource import AsyncResourceClient, ResourceClient, ResourceInfo
 from kcore.clients.rest import AsyncRESTClient, RESTClient
-from kcore.informer.shared_informer import AsyncSharedIndexInformer, SharedIndexInformer, Transform, strip_managed_fields
+from kcore.informer.shared_informer import (
+    AsyncSharedIndexInformer,
+    SharedIndexInformer,
+    Transform,
+    strip_managed_fields,
+)
 
 Key = tuple[str, ...]
 """(group, version, resource) of an informer; (group, version, resource, "metadata") of a
 metadata-only one."""
-I = TypeVar("I", SharedIndexInformer, AsyncSharedIndexInformer)
+InformerT = TypeVar("InformerT", SharedIndexInformer, AsyncSharedIndexInformer)
 
 
-class _FactoryCore(Generic[I]):
+class _FactoryCore(Generic[InformerT]):
     """Options and the informers made so far: shared by both twins."""
 
-    def __init__(self, clientset: Union[Clientset, AsyncClientset], informer_type: Callable[..., I], *,
-                 resync_period: float, namespace: Optional[str], label_selector: Optional[str],
-                 field_selector: Optional[str], transform: Optional[Transform], use_watch_list: bool) -> None:
+    def __init__(
+        self,
+        clientset: Union[Clientset, AsyncClientset],
+        informer_type: Callable[..., InformerT],
+        *,
+        resync_period: float,
+        namespace: Optional[str],
+        label_selector: Optional[str],
+        field_selector: Optional[str],
+        transform: Optional[Transform],
+        use_watch_list: bool,
+    ) -> None:
         self._clientset = clientset
-        self._informer_type: Callable[..., I] = informer_type
+        self._informer_type: Callable[..., InformerT] = informer_type
         self.resync_period = resync_period
         self.namespace = namespace
         self._selectors = (label_selector, field_selector)
         self._transform = transform
         self._use_watch_list = use_watch_list
-        self._informers: dict[Key, I] = {}
+        self._informers: dict[Key, InformerT] = {}
         self._lock = threading.Lock()
         self._started = False
 
-    def __getattr__(self, name: str) -> "GroupVersionInformers[I]":
+    def __getattr__(self, name: str) -> "GroupVersionInformers[InformerT]":
         group = getattr(self._clientset, name, None)
         if not isinstance(group, GroupVersion):
             raise AttributeError(f"{type(self).__name__} has no group-version {name!r}")
         return GroupVersionInformers(self, group)
 
-    def informer_for(self, client: Union[ResourceClient[Any], AsyncResourceClient[Any]],
-                     metadata_only: bool = False) -> I:
+    def informer_for(
+        self, client: Union[ResourceClient[Any], AsyncResourceClient[Any]], metadata_only: bool = False
+    ) -> InformerT:
         """The shared informer of the client's resource (made, with this factory's options, if new);
         ``metadata_only``: of its PartialObjectMetadata (kind, apiVersion, metadata) instead."""
         info = client.info
@@ -66,9 +81,14 @@ class _FactoryCore(Generic[I]):
         with self._lock:
             informer = self._informers.get(key)
             if informer is None:
-                informer = self._informer_type(client, resync_period=self.resync_period,
-                                               label_selector=self._selectors[0], field_selector=self._selectors[1],
-                                               use_watch_list=self._use_watch_list, metadata_only=metadata_only)
+                informer = self._informer_type(
+                    client,
+                    resync_period=self.resync_period,
+                    label_selector=self._selectors[0],
+                    field_selector=self._selectors[1],
+                    use_watch_list=self._use_watch_list,
+                    metadata_only=metadata_only,
+                )
                 informer.set_transform(self._transform)
                 self._informers[key] = informer
                 if self._started:
@@ -81,10 +101,14 @@ class _FactoryCore(Generic[I]):
         cs = self._clientset
         namespace = self.namespace if info.namespaced else None
         if isinstance(cs, AsyncClientset):
-            return AsyncResourceClient(AsyncRESTClient(cs.config, group=info.group, version=info.version,
-                                                       transport=cs.transport), info, namespace)
-        return ResourceClient(RESTClient(cs.config, group=info.group, version=info.version, transport=cs.transport),
-                              info, namespace)
+            return AsyncResourceClient(
+                AsyncRESTClient(cs.config, group=info.group, version=info.version, transport=cs.transport),
+                info,
+                namespace,
+            )
+        return ResourceClient(
+            RESTClient(cs.config, group=info.group, version=info.version, transport=cs.transport), info, namespace
+        )
 
     def _namespaced(self, handle: Any) -> Any:
         """The client of a dynamic resource handle for this factory's namespace."""
@@ -101,11 +125,11 @@ class _FactoryCore(Generic[I]):
         for informer in informers:
             informer.start()
 
-    def _all(self) -> dict[Key, I]:
+    def _all(self) -> dict[Key, InformerT]:
         with self._lock:
             return dict(self._informers)
 
-    def informers(self) -> list[I]:
+    def informers(self) -> list[InformerT]:
         """The informers made so far."""
         return list(self._all().values())
 
@@ -113,12 +137,27 @@ class _FactoryCore(Generic[I]):
 class SharedInformerFactory(_FactoryCore[SharedIndexInformer]):
     """Informers made on first request and shared after; options apply to every one of them."""
 
-    def __init__(self, clientset: Clientset, *, resync_period: float = 0.0, namespace: Optional[str] = None,
-                 label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-                 transform: Optional[Transform] = strip_managed_fields, use_watch_list: bool = True) -> None:
-        super().__init__(clientset, SharedIndexInformer, resync_period=resync_period, namespace=namespace,
-                         label_selector=label_selector, field_selector=field_selector, transform=transform,
-                         use_watch_list=use_watch_list)
+    def __init__(
+        self,
+        clientset: Clientset,
+        *,
+        resync_period: float = 0.0,
+        namespace: Optional[str] = None,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+        transform: Optional[Transform] = strip_managed_fields,
+        use_watch_list: bool = True,
+    ) -> None:
+        super().__init__(
+            clientset,
+            SharedIndexInformer,
+            resync_period=resync_period,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            transform=transform,
+            use_watch_list=use_watch_list,
+        )
         self._dynamic: Optional[DynamicClient] = None
 
     def for_resource(self, group: str, version: str, resource: str) -> SharedIndexInformer:
@@ -142,8 +181,10 @@ class SharedInformerFactory(_FactoryCore[SharedIndexInformer]):
     def wait_for_cache_sync(self, timeout: Optional[float] = None) -> dict[Key, bool]:
         """Which informers synced within ``timeout`` seconds (together, not each)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        return {key: informer.wait_for_cache_sync(None if deadline is None else max(0.0, deadline - time.monotonic()))
-                for key, informer in self._all().items()}
+        return {
+            key: informer.wait_for_cache_sync(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            for key, informer in self._all().items()
+        }
 
     def shutdown(self) -> None:
         """Stop every informer and wait for their threads."""
@@ -154,12 +195,27 @@ class SharedInformerFactory(_FactoryCore[SharedIndexInformer]):
 class AsyncSharedInformerFactory(_FactoryCore[AsyncSharedIndexInformer]):
     """The asyncio twin of SharedInformerFactory (``kcore.aio.SharedInformerFactory``)."""
 
-    def __init__(self, clientset: AsyncClientset, *, resync_period: float = 0.0, namespace: Optional[str] = None,
-                 label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-                 transform: Optional[Transform] = strip_managed_fields, use_watch_list: bool = True) -> None:
-        super().__init__(clientset, AsyncSharedIndexInformer, resync_period=resync_period, namespace=namespace,
-                         label_selector=label_selector, field_selector=field_selector, transform=transform,
-                         use_watch_list=use_watch_list)
+    def __init__(
+        self,
+        clientset: AsyncClientset,
+        *,
+        resync_period: float = 0.0,
+        namespace: Optional[str] = None,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+        transform: Optional[Transform] = strip_managed_fields,
+        use_watch_list: bool = True,
+    ) -> None:
+        super().__init__(
+            clientset,
+            AsyncSharedIndexInformer,
+            resync_period=resync_period,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            transform=transform,
+            use_watch_list=use_watch_list,
+        )
         self._dynamic: Optional[AsyncDynamicClient] = None
 
     async def for_resource(self, group: str, version: str, resource: str) -> AsyncSharedIndexInformer:
@@ -184,14 +240,14 @@ class AsyncSharedInformerFactory(_FactoryCore[AsyncSharedIndexInformer]):
         await asyncio.gather(*(informer.stop() for informer in self._all().values()))
 
 
-class GroupVersionInformers(Generic[I]):
+class GroupVersionInformers(Generic[InformerT]):
     """``factory.core_v1``: an informer accessor per resource of the group-version."""
 
-    def __init__(self, factory: _FactoryCore[I], group: GroupVersion[Any]) -> None:
-        self._factory: _FactoryCore[I] = factory
+    def __init__(self, factory: _FactoryCore[InformerT], group: GroupVersion[Any]) -> None:
+        self._factory: _FactoryCore[InformerT] = factory
         self._group = group
 
-    def __getattr__(self, name: str) -> Callable[[], I]:
+    def __getattr__(self, name: str) -> Callable[[], InformerT]:
         info: Optional[ResourceInfo] = type(self._group).resources().get(name)
         if info is None:
             raise AttributeError(f"{type(self._group).__name__} has no resource {name!r}")

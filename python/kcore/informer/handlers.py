@@ -55,8 +55,16 @@ class Listener:
     """One handler: its callbacks, its buffer, its resync schedule and whether it has seen
     every object of the initial list. The worker that drains the buffer belongs to a twin."""
 
-    def __init__(self, on_add: Handler, on_update: Handler, on_delete: Handler, requested_resync: float,
-                 resync: float, now: float, informer_synced: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        on_add: Handler,
+        on_update: Handler,
+        on_delete: Handler,
+        requested_resync: float,
+        resync: float,
+        now: float,
+        informer_synced: Callable[[], bool],
+    ) -> None:
         self.on_add, self.on_update, self.on_delete = on_add, on_update, on_delete
         self.requested_resync = requested_resync
         self.resync = resync
@@ -104,7 +112,7 @@ class Listener:
             if isinstance(notification, Update):
                 return self.on_update(notification.old, notification.new) if self.on_update else None
             return self.on_delete(notification.obj) if self.on_delete else None
-        except Exception:  # noqa: BLE001 - a handler's failure must not stop the informer
+        except Exception:
             log.exception("event handler failed on %s", type(notification).__name__.lower())
             return None
 

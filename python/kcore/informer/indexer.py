@@ -35,8 +35,13 @@ class Indexer:
     def get_by_key(self, key: str) -> Optional[Any]:
         return self._store.get(key)
 
-    def list(self, *, label_selector: Optional[str] = None, field_selector: Optional[str] = None,
-             namespace: Optional[str] = None) -> List[Any]:
+    def list(
+        self,
+        *,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+        namespace: Optional[str] = None,
+    ) -> List[Any]:
         """Every cached object, or those matching the selectors (evaluated in Rust)."""
         return self._store.list(label_selector, field_selector, namespace)
 

@@ -37,8 +37,9 @@ class NamespaceLister:
         self._namespace = namespace
 
     def list(self, label_selector: Optional[str] = None, field_selector: Optional[str] = None) -> list[Any]:
-        return self._indexer.list(label_selector=label_selector, field_selector=field_selector,
-                                  namespace=self._namespace)
+        return self._indexer.list(
+            label_selector=label_selector, field_selector=field_selector, namespace=self._namespace
+        )
 
     def get(self, name: str) -> Any:
         return _get(self._indexer, self._resource, f"{self._namespace}/{name}", name)
@@ -49,7 +50,16 @@ def _get(indexer: Indexer, resource: str, key: str, name: str) -> Any:
     if obj is None:
         plural, _, group = resource.partition(".")
         details = {"name": name, "group": group, "kind": plural} if group else {"name": name, "kind": plural}
-        raise NotFound({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                        "message": f'{resource} "{name}" not found', "reason": "NotFound",
-                        "details": details, "code": 404})
+        raise NotFound(
+            {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "metadata": {},
+                "status": "Failure",
+                "message": f'{resource} "{name}" not found',
+                "reason": "NotFound",
+                "details": details,
+                "code": 404,
+            }
+        )
     return obj

@@ -45,22 +45,31 @@ class ReflectorCollector:
     def _families(reflectors: list[Reflector]) -> list[Metric]:
         label = ["name"]
         lists = CounterMetricFamily("reflector_lists", "Total number of API lists done by the reflectors", labels=label)
-        list_duration = SummaryMetricFamily("reflector_list_duration_seconds",
-                                            "How long an API list takes to return and decode for the reflectors",
-                                            labels=label)
-        items_per_list = SummaryMetricFamily("reflector_items_per_list",
-                                             "How many items an API list returns to the reflectors", labels=label)
-        watches = CounterMetricFamily("reflector_watches", "Total number of API watches done by the reflectors",
-                                      labels=label)
-        short_watches = CounterMetricFamily("reflector_short_watches",
-                                            "Total number of short API watches done by the reflectors", labels=label)
-        watch_duration = SummaryMetricFamily("reflector_watch_duration_seconds",
-                                             "How long an API watch takes to return and decode for the reflectors",
-                                             labels=label)
-        items_per_watch = SummaryMetricFamily("reflector_items_per_watch",
-                                              "How many items an API watch returns to the reflectors", labels=label)
-        last_rv = GaugeMetricFamily("reflector_last_resource_version",
-                                    "Last resource version seen for the reflectors", labels=label)
+        list_duration = SummaryMetricFamily(
+            "reflector_list_duration_seconds",
+            "How long an API list takes to return and decode for the reflectors",
+            labels=label,
+        )
+        items_per_list = SummaryMetricFamily(
+            "reflector_items_per_list", "How many items an API list returns to the reflectors", labels=label
+        )
+        watches = CounterMetricFamily(
+            "reflector_watches", "Total number of API watches done by the reflectors", labels=label
+        )
+        short_watches = CounterMetricFamily(
+            "reflector_short_watches", "Total number of short API watches done by the reflectors", labels=label
+        )
+        watch_duration = SummaryMetricFamily(
+            "reflector_watch_duration_seconds",
+            "How long an API watch takes to return and decode for the reflectors",
+            labels=label,
+        )
+        items_per_watch = SummaryMetricFamily(
+            "reflector_items_per_watch", "How many items an API watch returns to the reflectors", labels=label
+        )
+        last_rv = GaugeMetricFamily(
+            "reflector_last_resource_version", "Last resource version seen for the reflectors", labels=label
+        )
         for reflector in reflectors:
             m, name = reflector.metrics, [reflector.name]
             lists.add_metric(name, m.lists)

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generator, Iterable, Mapping, Optional, Protocol
 
 from kcore.clients.watch import (
-    NEXT_EVENT, Backoff, Command, ListPage, OpenWatch, Plan, Sleep, is_initial_events_end, watch_timeout_seconds,
+    NEXT_EVENT,
+    Backoff,
+    Command,
+    ListPage,
+    OpenWatch,
+    Plan,
+    Sleep,
+    is_initial_events_end,
+    watch_timeout_seconds,
 )
 from kcore.codec import DecodeError
 from kcore.errors import ApiError, Gone, InternalError, KcoreError, ServerTimeout, TooManyRequests, TransportError
@@ -70,7 +78,8 @@ def is_too_large_resource_version(error: BaseException) -> bool:
     if any(isinstance(c, Mapping) and c.get("reason") == "ResourceVersionTooLarge" for c in causes):
         return True
     return isinstance(error, ServerTimeout) and any(
-        isinstance(c, Mapping) and c.get("message") == "Too large resource version" for c in causes)
+        isinstance(c, Mapping) and c.get("message") == "Too large resource version" for c in causes
+    )
 
 
 def is_watch_error_retriable(error: BaseException) -> bool:
@@ -139,10 +148,18 @@ class Reflector:
     """Keeps a ReflectorStore in step with the server. ``run()`` is the plan a driver runs
     until it stops it; ``last_sync_resource_version`` is where it stands."""
 
-    def __init__(self, store: ReflectorStore, key_of: Callable[[Any], str], *, name: str = "reflector",
-                 use_watch_list: bool = True, page_size: int = PAGE_SIZE,
-                 watch_error_handler: Callable[["Reflector", BaseException], None] = default_watch_error_handler,
-                 clock: Callable[[], float] = time.monotonic, backoff: Optional[Backoff] = None) -> None:
+    def __init__(
+        self,
+        store: ReflectorStore,
+        key_of: Callable[[Any], str],
+        *,
+        name: str = "reflector",
+        use_watch_list: bool = True,
+        page_size: int = PAGE_SIZE,
+        watch_error_handler: Callable[["Reflector", BaseException], None] = default_watch_error_handler,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Optional[Backoff] = None,
+    ) -> None:
         self.name = name
         self._store = store
         self._key_of = key_of
@@ -173,7 +190,7 @@ class Reflector:
         while True:
             try:
                 yield from self.list_and_watch()
-            except Exception as error:  # noqa: BLE001 - every failure ends the round, reported
+            except Exception as error:
                 self.watch_error_handler(self, error)
             yield Sleep(self._backoff.next_delay())
 
@@ -184,7 +201,7 @@ class Reflector:
             try:
                 yield from self._watch_list()
                 streamed = True
-            except Exception as error:  # noqa: BLE001 - any failure falls back to LIST, as upstream
+            except Exception as error:
                 log.debug("%s: streaming list failed, falling back to LIST: %s", self.name, error)
         if not streamed:
             yield from self._list()
@@ -256,7 +273,7 @@ class Reflector:
             try:
                 yield OpenWatch(self._rewatch_resource_version(), watch_timeout_seconds(), send_initial_events=True)
                 ended = yield from self._handle(temporary, started, saw, stop_at_initial_events_end=True)
-            except Exception as error:  # noqa: BLE001 - sorted below, as upstream does
+            except Exception as error:
                 if is_watch_error_retriable(error):
                     yield Sleep(self._backoff.next_delay())
                     continue
@@ -282,7 +299,7 @@ class Reflector:
                 try:
                     self.metrics.watches += 1
                     yield OpenWatch(resource_version, watch_timeout_seconds())
-                except Exception as error:  # noqa: BLE001 - sorted as upstream does
+                except Exception as error:
                     if is_watch_error_retriable(error):
                         yield Sleep(self._backoff.next_delay())
                         continue
@@ -296,7 +313,7 @@ class Reflector:
 
             try:
                 yield from self._handle(self._store, started, saw, stop_at_initial_events_end=False)
-            except Exception as error:  # noqa: BLE001 - sorted as upstream does
+            except Exception as error:
                 if is_expired(error):
                     return  # relist, from the last synced version
                 if isinstance(error, TooManyRequests):
@@ -305,8 +322,9 @@ class Reflector:
                 log.warning("%s: watch ended with an error: %s", self.name, error)
                 return
 
-    def _handle(self, store: Any, started: float, saw: Callable[[str, bool], None],
-                stop_at_initial_events_end: bool) -> Generator[Command, Any, bool]:
+    def _handle(
+        self, store: Any, started: float, saw: Callable[[str, bool], None], stop_at_initial_events_end: bool
+    ) -> Generator[Command, Any, bool]:
         """Apply the open watch's events to ``store``; True once the initial-events-end
         BOOKMARK arrived. A broken connection ends the stream as the server's end would (the
         caller re-watches from where it got); an ERROR event or an undecodable frame raises."""
@@ -320,8 +338,14 @@ class Reflector:
                 log.info("%s: watch stream broke: %s", self.name, error)
                 event = None
             except DecodeError as error:
-                raise InternalError({"kind": "Status", "code": 500, "reason": "InternalError", "message":
-                                     f"unable to decode an event from the watch stream: {error}"}) from error
+                raise InternalError(
+                    {
+                        "kind": "Status",
+                        "code": 500,
+                        "reason": "InternalError",
+                        "message": f"unable to decode an event from the watch stream: {error}",
+                    }
+                ) from error
             if event is None:
                 break
             event_type, obj = event
@@ -345,7 +369,9 @@ class Reflector:
             self.metrics.watched(lasted, count)
         if lasted < 1.0 and count == 0:
             self.metrics.short_watches += 1
-            raise VeryShortWatchError(f"{self.name}: very short watch: the watch ended within a second without an event")
+            raise VeryShortWatchError(
+                f"{self.name}: very short watch: the watch ended within a second without an event"
+            )
         return initial_events_ended
 
 

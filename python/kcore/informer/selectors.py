@@ -35,7 +35,9 @@ def label_selector_string(selector: Optional[Mapping[str, Any]]) -> Optional[str
     for an empty one (everything). Raises ValueError naming what is wrong with an invalid one."""
     if selector is None:
         return None
-    requirements = [f"{_checked(key, [value])}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
+    requirements = [
+        f"{_checked(key, [value])}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())
+    ]
     for expression in selector.get("matchExpressions") or ():
         operator, values = expression["operator"], list(expression.get("values") or ())
         key = _checked(expression["key"], values)

@@ -21,8 +21,16 @@ from kcore.clients.resource import AsyncResourceClient, ResourceClient, Resource
 from kcore.clients.watch import AsyncWatchDriver, WatchDriver
 from kcore.codec import CompactObject
 from kcore.informer.handlers import (
-    MINIMUM_RESYNC_PERIOD, Add, Delete, DeletedFinalStateUnknown, Handler, Listener, Notification, Processor,
-    Update, resync_period,
+    MINIMUM_RESYNC_PERIOD,
+    Add,
+    Delete,
+    DeletedFinalStateUnknown,
+    Handler,
+    Listener,
+    Notification,
+    Processor,
+    Update,
+    resync_period,
 )
 from kcore.informer.indexer import Indexer, IndexFunc
 from kcore.informer.lister import Lister
@@ -70,10 +78,20 @@ class HandlerRegistration:
 class InformerCore:
     """The cache, the handlers and what each event does to them: shared by both twins."""
 
-    def __init__(self, client: Union[ResourceClient[Any], AsyncResourceClient[Any]], driver_type: Any, *,
-                 resync_period: float, indexers: Optional[Mapping[str, IndexFunc]], label_selector: Optional[str],
-                 field_selector: Optional[str], use_watch_list: bool, watch_idle_timeout: Optional[float],
-                 metadata_only: bool, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: Union[ResourceClient[Any], AsyncResourceClient[Any]],
+        driver_type: Any,
+        *,
+        resync_period: float,
+        indexers: Optional[Mapping[str, IndexFunc]],
+        label_selector: Optional[str],
+        field_selector: Optional[str],
+        use_watch_list: bool,
+        watch_idle_timeout: Optional[float],
+        metadata_only: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.info: ResourceInfo = client.info
         """The resource cached: its group, version, kind and whether it is namespaced."""
         self.resource = _qualified(client.info.resource, client.info.group)
@@ -93,8 +111,9 @@ class InformerCore:
         self._synced = False
         self.started = False
         self.stopped = False
-        self.reflector = Reflector(self, _core.object_key, name=self.resource, use_watch_list=use_watch_list,
-                                   clock=clock)
+        self.reflector = Reflector(
+            self, _core.object_key, name=self.resource, use_watch_list=use_watch_list, clock=clock
+        )
 
     # -- configuration (before start) ------------------------------------------------------
 
@@ -129,8 +148,14 @@ class InformerCore:
 
     # -- handlers --------------------------------------------------------------------------
 
-    def add_event_handler(self, on_add: Handler = None, on_update: Handler = None, on_delete: Handler = None, *,
-                          resync_period: Optional[float] = None) -> HandlerRegistration:
+    def add_event_handler(
+        self,
+        on_add: Handler = None,
+        on_update: Handler = None,
+        on_delete: Handler = None,
+        *,
+        resync_period: Optional[float] = None,
+    ) -> HandlerRegistration:
         """``on_add(obj, is_in_initial_list)``, ``on_update(old, new)``, ``on_delete(obj)`` (obj
         may be a DeletedFinalStateUnknown); any may be omitted (in the asyncio twin, any may be
         ``async def``). Each handler has its own buffer and its own thread (or task). Added after
@@ -163,8 +188,9 @@ class InformerCore:
         """Start the reflector and the resync ticker (the twin's threads or tasks)."""
         raise NotImplementedError
 
-    def _add_listener(self, on_add: Handler, on_update: Handler, on_delete: Handler,
-                      resync: Optional[float]) -> tuple[Listener, bool]:
+    def _add_listener(
+        self, on_add: Handler, on_update: Handler, on_delete: Handler, resync: Optional[float]
+    ) -> tuple[Listener, bool]:
         """The new listener, and whether the informer runs already (its worker must start)."""
         with self._start_lock:
             if self.stopped:
@@ -178,8 +204,15 @@ class InformerCore:
                     else:
                         self.resync_check_period = requested
                         self._processor.resync_check_period_changed(requested)
-            listener = Listener(on_add, on_update, on_delete, requested,
-                                resync_period(requested, self.resync_check_period), self._clock(), self.has_synced)
+            listener = Listener(
+                on_add,
+                on_update,
+                on_delete,
+                requested,
+                resync_period(requested, self.resync_check_period),
+                self._clock(),
+                self.has_synced,
+            )
             if not self.started:
                 self._processor.add(listener)
                 return listener, False
@@ -207,8 +240,11 @@ class InformerCore:
         with self._deltas:
             keys = [_core.object_key(obj) for obj in objects]
             listed = set(keys)
-            gone = [DeletedFinalStateUnknown(key, self._store.get(key))
-                    for key in self._store.list_keys() if key not in listed]
+            gone = [
+                DeletedFinalStateUnknown(key, self._store.get(key))
+                for key in self._store.list_keys()
+                if key not in listed
+            ]
             olds = [self._store.get(key) for key in keys]
             self._store.replace(objects)
             initial = not self._synced
@@ -261,13 +297,29 @@ class SharedIndexInformer(InformerCore):
     a watch silent this long is replaced (None: never). ``metadata_only``: cache PartialObjectMetadata.
     """
 
-    def __init__(self, client: ResourceClient[Any], *, resync_period: float = 0.0,
-                 indexers: Optional[Mapping[str, IndexFunc]] = None, label_selector: Optional[str] = None,
-                 field_selector: Optional[str] = None, use_watch_list: bool = True,
-                 watch_idle_timeout: Optional[float] = WATCH_IDLE_TIMEOUT, metadata_only: bool = False) -> None:
-        super().__init__(client, WatchDriver, resync_period=resync_period, indexers=indexers,
-                         label_selector=label_selector, field_selector=field_selector, use_watch_list=use_watch_list,
-                         watch_idle_timeout=watch_idle_timeout, metadata_only=metadata_only)
+    def __init__(
+        self,
+        client: ResourceClient[Any],
+        *,
+        resync_period: float = 0.0,
+        indexers: Optional[Mapping[str, IndexFunc]] = None,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+        use_watch_list: bool = True,
+        watch_idle_timeout: Optional[float] = WATCH_IDLE_TIMEOUT,
+        metadata_only: bool = False,
+    ) -> None:
+        super().__init__(
+            client,
+            WatchDriver,
+            resync_period=resync_period,
+            indexers=indexers,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            use_watch_list=use_watch_list,
+            watch_idle_timeout=watch_idle_timeout,
+            metadata_only=metadata_only,
+        )
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
 
@@ -347,13 +399,29 @@ class AsyncSharedIndexInformer(InformerCore):
     """The asyncio twin: the same cache and rules; the reflector and each handler are tasks on
     the event loop that calls ``start()``; handlers may be coroutine functions."""
 
-    def __init__(self, client: AsyncResourceClient[Any], *, resync_period: float = 0.0,
-                 indexers: Optional[Mapping[str, IndexFunc]] = None, label_selector: Optional[str] = None,
-                 field_selector: Optional[str] = None, use_watch_list: bool = True,
-                 watch_idle_timeout: Optional[float] = WATCH_IDLE_TIMEOUT, metadata_only: bool = False) -> None:
-        super().__init__(client, AsyncWatchDriver, resync_period=resync_period, indexers=indexers,
-                         label_selector=label_selector, field_selector=field_selector, use_watch_list=use_watch_list,
-                         watch_idle_timeout=watch_idle_timeout, metadata_only=metadata_only)
+    def __init__(
+        self,
+        client: AsyncResourceClient[Any],
+        *,
+        resync_period: float = 0.0,
+        indexers: Optional[Mapping[str, IndexFunc]] = None,
+        label_selector: Optional[str] = None,
+        field_selector: Optional[str] = None,
+        use_watch_list: bool = True,
+        watch_idle_timeout: Optional[float] = WATCH_IDLE_TIMEOUT,
+        metadata_only: bool = False,
+    ) -> None:
+        super().__init__(
+            client,
+            AsyncWatchDriver,
+            resync_period=resync_period,
+            indexers=indexers,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            use_watch_list=use_watch_list,
+            watch_idle_timeout=watch_idle_timeout,
+            metadata_only=metadata_only,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop: Optional[asyncio.Event] = None
 
@@ -419,8 +487,10 @@ class AsyncSharedIndexInformer(InformerCore):
     async def _deliver(self, listener: Listener) -> None:
         ready = asyncio.Event()
         loop = asyncio.get_running_loop()
+
         def wake() -> None:
             loop.call_soon_threadsafe(ready.set)
+
         listener.wake = wake
         while True:
             notification = listener.take()
@@ -436,11 +506,18 @@ class AsyncSharedIndexInformer(InformerCore):
             if inspect.isawaitable(result):
                 try:
                     await result
-                except Exception:  # noqa: BLE001 - a handler's failure must not stop the informer
+                except Exception:
                     log.exception("event handler failed on %s", type(notification).__name__.lower())
             listener.delivered(notification)
 
 
 Informer = Union[SharedIndexInformer, AsyncSharedIndexInformer]
-__all__ = ["AsyncSharedIndexInformer", "HandlerRegistration", "InformerCore", "Informer", "Notification",
-           "SharedIndexInformer", "strip_managed_fields"]
+__all__ = [
+    "AsyncSharedIndexInformer",
+    "HandlerRegistration",
+    "Informer",
+    "InformerCore",
+    "Notification",
+    "SharedIndexInformer",
+    "strip_managed_fields",
+]

@@ -25,6 +25,15 @@ from kcore.scheduler.profile import DEFAULT, LEGACY_PREDICATES, LEGACY_PRIORITIE
 from kcore.scheduler.snapshot import Snapshot
 
 __all__ = [
-    "DEFAULT", "LEGACY_PREDICATES", "LEGACY_PRIORITIES", "MOST_ALLOCATED", "FilterResult", "FitError",
-    "Framework", "NodeFailure", "Profile", "ScoreResult", "Snapshot",
+    "DEFAULT",
+    "LEGACY_PREDICATES",
+    "LEGACY_PRIORITIES",
+    "MOST_ALLOCATED",
+    "FilterResult",
+    "FitError",
+    "Framework",
+    "NodeFailure",
+    "Profile",
+    "ScoreResult",
+    "Snapshot",
 ]

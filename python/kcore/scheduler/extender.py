@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from kcore.errors import NotFound
 from kcore.scheduler.extender_wire import (
-    MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY, ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult,
-    ExtenderFilterResult, ExtenderPreemptionArgs, ExtenderPreemptionResult, HostPriority, Victims,
+    MAX_EXTENDER_PRIORITY,
+    MIN_EXTENDER_PRIORITY,
+    ExtenderArgs,
+    ExtenderBindingArgs,
+    ExtenderBindingResult,
+    ExtenderFilterResult,
+    ExtenderPreemptionArgs,
+    ExtenderPreemptionResult,
+    HostPriority,
+    Victims,
 )
 
 if TYPE_CHECKING:
@@ -92,10 +100,13 @@ class Extender:
         self._preempt: Optional[PreemptFn] = None
 
     @classmethod
-    def from_profile(cls, profile: "Profile", snapshot: "Snapshot", node_lister: Optional[NodeLister] = None) -> "Extender":
+    def from_profile(
+        cls, profile: "Profile", snapshot: "Snapshot", node_lister: Optional[NodeLister] = None
+    ) -> "Extender":
         """A profile's filters and scores (0..10) as an extender over ``snapshot``
         (kcore.scheduler.profile_extender)."""
         from kcore.scheduler.profile_extender import profile_extender  # it builds on this module
+
         return profile_extender(profile, snapshot, node_lister)
 
     # --- registration ------------------------------------------------------------------
@@ -114,6 +125,7 @@ class Extender:
         def batch(pod: Object, nodes: List[Object]) -> Dict[str, Reason]:
             reasons = {_node_name(node): fn(pod, node) for node in nodes}
             return {name: reason for name, reason in reasons.items() if reason is not None}
+
         self.filter_batch(batch)
         return fn
 
@@ -164,13 +176,16 @@ class Extender:
                     unresolvable[name] = reason.reason
                 else:
                     failed[name] = str(reason)
-        except Exception as err:  # noqa: BLE001 - reported to kube-scheduler, as it expects
+        except Exception as err:
             log.exception("extender filter failed")
             return ExtenderFilterResult(error=f"filter: {err}")
         passed = [node for node in nodes if _node_name(node) not in failed and _node_name(node) not in unresolvable]
         if args.node_names is not None:
-            return ExtenderFilterResult(node_names=[_node_name(n) for n in passed], failed_nodes=failed,
-                                        failed_and_unresolvable_nodes=unresolvable)
+            return ExtenderFilterResult(
+                node_names=[_node_name(n) for n in passed],
+                failed_nodes=failed,
+                failed_and_unresolvable_nodes=unresolvable,
+            )
         return ExtenderFilterResult(nodes=passed, failed_nodes=failed, failed_and_unresolvable_nodes=unresolvable)
 
     def _run_prioritize(self, args: ExtenderArgs) -> List[HostPriority]:
@@ -179,16 +194,22 @@ class Extender:
         scores = self._prioritize(args.pod or {}, nodes)
         _only_asked(scores, nodes, "prioritize")
         for name, score in scores.items():
-            if isinstance(score, bool) or not isinstance(score, int) or not MIN_EXTENDER_PRIORITY <= score <= MAX_EXTENDER_PRIORITY:
-                raise _HandlerError(f"prioritize gave node {name!r} the score {score!r}, not an integer in "
-                                    f"{MIN_EXTENDER_PRIORITY}..{MAX_EXTENDER_PRIORITY}")
+            if (
+                isinstance(score, bool)
+                or not isinstance(score, int)
+                or not MIN_EXTENDER_PRIORITY <= score <= MAX_EXTENDER_PRIORITY
+            ):
+                raise _HandlerError(
+                    f"prioritize gave node {name!r} the score {score!r}, not an integer in "
+                    f"{MIN_EXTENDER_PRIORITY}..{MAX_EXTENDER_PRIORITY}"
+                )
         return [HostPriority(name, scores[name]) for name in map(_node_name, nodes) if name in scores]
 
     def _run_bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
         assert self._bind is not None
         try:
             self._bind(args.pod_namespace, args.pod_name, args.pod_uid, args.node)
-        except Exception as err:  # noqa: BLE001 - reported to kube-scheduler, as it expects
+        except Exception as err:
             log.exception("extender bind of %s/%s to %s failed", args.pod_namespace, args.pod_name, args.node)
             return ExtenderBindingResult(error=f"bind: {err}")
         return ExtenderBindingResult()
@@ -202,8 +223,11 @@ class Extender:
         """One request: the HTTP status and the JSON body to answer with."""
         verbs: Dict[str, Tuple[Any, Callable[[Any], Any], Callable[[Any], Any]]] = {
             "filter": (self._filter, ExtenderArgs.from_wire, lambda a: self._run_filter(a).to_wire()),
-            "prioritize": (self._prioritize, ExtenderArgs.from_wire,
-                           lambda a: [h.to_wire() for h in self._run_prioritize(a)]),
+            "prioritize": (
+                self._prioritize,
+                ExtenderArgs.from_wire,
+                lambda a: [h.to_wire() for h in self._run_prioritize(a)],
+            ),
             "bind": (self._bind, ExtenderBindingArgs.from_wire, lambda a: self._run_bind(a).to_wire()),
             "preempt": (self._preempt, ExtenderPreemptionArgs.from_wire, lambda a: self._run_preempt(a).to_wire()),
         }
@@ -218,7 +242,7 @@ class Extender:
             return _error(400, f"bad {verb} request: {err}")
         try:
             return 200, json.dumps(run(args)).encode()
-        except Exception as err:  # noqa: BLE001 - a handler bug must not take the server down
+        except Exception as err:
             log.exception("extender %s failed", verb)
             return _error(500, f"{verb}: {err}")
 

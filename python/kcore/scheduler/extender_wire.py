@@ -27,7 +27,8 @@ class WireError(KcoreError, ValueError):
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number")
+        type(value), "a number"
+    )
 
 
 def _go_fields(value: Any, names: Sequence[str], what: str) -> Dict[str, Any]:
@@ -146,14 +147,18 @@ class ExtenderFilterResult:
             node_names=_list(f.get("NodeNames"), f"{w}.NodeNames", _string),
             failed_nodes=_failed_nodes(f.get("FailedNodes"), f"{w}.FailedNodes"),
             failed_and_unresolvable_nodes=_failed_nodes(
-                f.get("FailedAndUnresolvableNodes"), f"{w}.FailedAndUnresolvableNodes"),
+                f.get("FailedAndUnresolvableNodes"), f"{w}.FailedAndUnresolvableNodes"
+            ),
             error=_string(f.get("Error"), f"{w}.Error"),
         )
 
     def to_wire(self) -> Dict[str, Any]:
         return {
-            "Nodes": _node_list_wire(self.nodes), "NodeNames": self.node_names, "FailedNodes": self.failed_nodes,
-            "FailedAndUnresolvableNodes": self.failed_and_unresolvable_nodes, "Error": self.error,
+            "Nodes": _node_list_wire(self.nodes),
+            "NodeNames": self.node_names,
+            "FailedNodes": self.failed_nodes,
+            "FailedAndUnresolvableNodes": self.failed_and_unresolvable_nodes,
+            "Error": self.error,
         }
 
 
@@ -202,7 +207,9 @@ class ExtenderBindingResult:
 
     @classmethod
     def from_wire(cls, value: Any) -> "ExtenderBindingResult":
-        return cls(_string(_go_fields(value, ["Error"], "ExtenderBindingResult").get("Error"), "ExtenderBindingResult.Error"))
+        return cls(
+            _string(_go_fields(value, ["Error"], "ExtenderBindingResult").get("Error"), "ExtenderBindingResult.Error")
+        )
 
     def to_wire(self) -> Dict[str, Any]:
         return {"Error": self.error}
@@ -218,13 +225,17 @@ class Victims:
 
     @property
     def pod_uids(self) -> List[str]:
-        return [pod.get("metadata", {}).get("uid", "") if "metadata" in pod else pod.get("UID", "") for pod in self.pods]
+        return [
+            pod.get("metadata", {}).get("uid", "") if "metadata" in pod else pod.get("UID", "") for pod in self.pods
+        ]
 
     @classmethod
     def from_wire(cls, value: Any, what: str) -> "Victims":
         f = _go_fields(value, ["Pods", "NumPDBViolations"], what)
-        return cls(_list(f.get("Pods"), f"{what}.Pods", _required_object) or [],
-                   _int(f.get("NumPDBViolations"), f"{what}.NumPDBViolations"))
+        return cls(
+            _list(f.get("Pods"), f"{what}.Pods", _required_object) or [],
+            _int(f.get("NumPDBViolations"), f"{what}.NumPDBViolations"),
+        )
 
     def to_wire(self) -> Dict[str, Any]:
         return {"Pods": self.pods, "NumPDBViolations": self.num_pdb_violations}
@@ -232,14 +243,21 @@ class Victims:
 
 def _meta_victims(value: Any, what: str) -> Victims:
     victims = Victims.from_wire(value, what)
-    return Victims([{"UID": _string(_go_fields(p, ["UID"], f"{what}.Pods[{i}]").get("UID"), f"{what}.Pods[{i}].UID")}
-                    for i, p in enumerate(victims.pods)], victims.num_pdb_violations)
+    return Victims(
+        [
+            {"UID": _string(_go_fields(p, ["UID"], f"{what}.Pods[{i}]").get("UID"), f"{what}.Pods[{i}].UID")}
+            for i, p in enumerate(victims.pods)
+        ],
+        victims.num_pdb_violations,
+    )
 
 
 def meta_victims_wire(victims: Mapping[str, Victims]) -> Dict[str, Any]:
     """Victims as MetaVictims (pods by UID), the shape of the extender's preemption answer."""
-    return {node: {"Pods": [{"UID": uid} for uid in v.pod_uids], "NumPDBViolations": v.num_pdb_violations}
-            for node, v in victims.items()}
+    return {
+        node: {"Pods": [{"UID": uid} for uid in v.pod_uids], "NumPDBViolations": v.num_pdb_violations}
+        for node, v in victims.items()
+    }
 
 
 @dataclass
@@ -263,9 +281,11 @@ class ExtenderPreemptionArgs:
     def to_wire(self) -> Dict[str, Any]:
         return {
             "Pod": self.pod,
-            "NodeNameToVictims": None if self.node_name_to_victims is None
+            "NodeNameToVictims": None
+            if self.node_name_to_victims is None
             else {n: v.to_wire() for n, v in self.node_name_to_victims.items()},
-            "NodeNameToMetaVictims": None if self.node_name_to_meta_victims is None
+            "NodeNameToMetaVictims": None
+            if self.node_name_to_meta_victims is None
             else meta_victims_wire(self.node_name_to_meta_victims),
         }
 

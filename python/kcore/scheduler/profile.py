@@ -9,8 +9,14 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 #: The filter plugins kcore has, in kube-scheduler v1.37.2's default order.
 FILTERS: Tuple[str, ...] = (
-    "NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
-    "PodTopologySpread", "InterPodAffinity",
+    "NodeName",
+    "NodeUnschedulable",
+    "TaintToleration",
+    "NodeAffinity",
+    "NodePorts",
+    "NodeResourcesFit",
+    "PodTopologySpread",
+    "InterPodAffinity",
 )
 #: The score plugins kcore has, with kube-scheduler v1.37.2's default weights.
 DEFAULT_WEIGHTS: Dict[str, int] = {
@@ -57,7 +63,10 @@ class Profile:
 
     @classmethod
     def from_legacy(
-        cls, name: str, predicates: Iterable[str], priorities: Mapping[str, int],
+        cls,
+        name: str,
+        predicates: Iterable[str],
+        priorities: Mapping[str, int],
     ) -> "Profile":
         """An algorithm provider in the seed's words: predicate names and priority names with
         weights, mapped onto the plugins. LeastRequested and MostRequested are two strategies of
@@ -95,6 +104,8 @@ DEFAULT = Profile("default-scheduler", FILTERS, dict(DEFAULT_WEIGHTS))
 
 #: Bin packing: the default profile with NodeResourcesFit scoring MostAllocated.
 MOST_ALLOCATED = Profile(
-    "most-allocated", FILTERS, dict(DEFAULT_WEIGHTS),
+    "most-allocated",
+    FILTERS,
+    dict(DEFAULT_WEIGHTS),
     {"NodeResourcesFit": {"scoringStrategy": {"type": "MostAllocated"}}},
 )

@@ -27,8 +27,13 @@ def _name(node: Dict[str, Any]) -> str:
     return str(node.get("metadata", {}).get("name", ""))
 
 
-def profile_extender(profile: Profile, snapshot: Snapshot, node_lister: Optional[NodeLister] = None,
-                     filter: bool = True, prioritize: bool = True) -> Extender:
+def profile_extender(
+    profile: Profile,
+    snapshot: Snapshot,
+    node_lister: Optional[NodeLister] = None,
+    filter: bool = True,
+    prioritize: bool = True,
+) -> Extender:
     """An extender whose filter verb runs ``profile``'s filters and whose prioritize verb its
     weighted scores, scaled to 0..10, for the nodes kube-scheduler asks about."""
     framework = Framework(profile)
@@ -36,6 +41,7 @@ def profile_extender(profile: Profile, snapshot: Snapshot, node_lister: Optional
     weights = sum(max(weight, 1) for weight in profile.scores.values())  # a weight of 0 counts as 1
 
     if filter:
+
         @ext.filter_batch
         def run_filters(pod: Dict[str, Any], nodes: List[Dict[str, Any]]) -> Dict[str, Reason]:
             result = framework.filter(pod, snapshot)
@@ -53,17 +59,22 @@ def profile_extender(profile: Profile, snapshot: Snapshot, node_lister: Optional
             return reasons
 
     if prioritize and weights:
+
         @ext.prioritize_batch
         def run_scores(pod: Dict[str, Any], nodes: List[Dict[str, Any]]) -> Dict[str, int]:
             totals = framework.score(pod, snapshot).total
-            return {name: totals[name] * MAX_EXTENDER_PRIORITY // (MAX_NODE_SCORE * weights)
-                    for name in map(_name, nodes) if name in totals}
+            return {
+                name: totals[name] * MAX_EXTENDER_PRIORITY // (MAX_NODE_SCORE * weights)
+                for name in map(_name, nodes)
+                if name in totals
+            }
 
     return ext
 
 
-def bin_packing_prioritizer(snapshot: Snapshot, node_lister: Optional[NodeLister] = None,
-                            ignored_resources: Sequence[str] = ()) -> Extender:
+def bin_packing_prioritizer(
+    snapshot: Snapshot, node_lister: Optional[NodeLister] = None, ignored_resources: Sequence[str] = ()
+) -> Extender:
     """A prioritize-only extender that prefers the fullest nodes: NodeResourcesFit's
     MostAllocated score (cpu and memory, weight 1 each), 0..10, over the nodes the pod fits.
     ``ignored_resources``: the managedResources marked ignoredByScheduler in the scheduler's

@@ -22,7 +22,9 @@ class Snapshot:
     __slots__ = ("_core",)
 
     def __init__(
-        self, nodes: Optional[List[Object]] = None, pods: Optional[List[Object]] = None,
+        self,
+        nodes: Optional[List[Object]] = None,
+        pods: Optional[List[Object]] = None,
         namespaces: Optional[List[Object]] = None,
     ) -> None:
         self._core = _core.Snapshot()

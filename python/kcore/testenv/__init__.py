@@ -28,11 +28,11 @@ from kcore.testenv.pki import CertificateFiles
 __all__ = [
     "ADMIN_USER",
     "KWOK_NODE_ANNOTATION",
-    "Kwok",
     "Binaries",
     "CertificateFiles",
     "ControlPlane",
     "ControlPlaneError",
+    "Kwok",
     "ensure_binaries",
     "ensure_controller_manager",
     "ensure_kwok",

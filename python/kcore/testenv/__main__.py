@@ -86,7 +86,10 @@ def _serve(with_scheduler: bool, with_kwok: bool, controllers: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with ControlPlane(
-        with_scheduler=with_scheduler, with_kwok=with_kwok, controllers=_names(controllers), log=print,
+        with_scheduler=with_scheduler,
+        with_kwok=with_kwok,
+        controllers=_names(controllers),
+        log=print,
     ) as cp:
         state = {
             "pid": os.getpid(),
@@ -144,7 +147,10 @@ def _build(with_kwok: bool, with_controller_manager: bool) -> int:
     if with_kwok:
         print(f"kwok: {ensure_kwok(log=lambda m: print(m, file=sys.stderr)).binary}", file=sys.stderr)
     if with_controller_manager:
-        print(f"kube-controller-manager: {ensure_controller_manager(log=lambda m: print(m, file=sys.stderr))}", file=sys.stderr)
+        print(
+            f"kube-controller-manager: {ensure_controller_manager(log=lambda m: print(m, file=sys.stderr))}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -155,7 +161,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     up.add_argument("--with-scheduler", action="store_true", help="also run kube-scheduler")
     up.add_argument("--with-kwok", action="store_true", help="also run kwok: annotated nodes become fake kubelets")
     up.add_argument(
-        "--controllers", default="", metavar="NAMES",
+        "--controllers",
+        default="",
+        metavar="NAMES",
         help="also run kube-controller-manager with only these controllers (comma-separated, e.g. replicaset)",
     )
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for readiness")

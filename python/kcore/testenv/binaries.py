@@ -75,9 +75,7 @@ def _binaries_in(folder: Path, release: str) -> Binaries:
 
 
 def _complete(binaries: Binaries) -> bool:
-    return all(
-        os.access(p, os.X_OK) for p in (binaries.kube_apiserver, binaries.kube_scheduler, binaries.etcd)
-    )
+    return all(os.access(p, os.X_OK) for p in (binaries.kube_apiserver, binaries.kube_scheduler, binaries.etcd))
 
 
 def build_command(release: str, out_dir: Path, packages: Sequence[str] = tuple(PACKAGES.values())) -> list[str]:
@@ -111,8 +109,12 @@ def _manual_command(module_dir: Path, command: list[str], renames: dict[str, str
 
 
 def _build_cached(
-    what: str, module_dir: Path, command: Callable[[Path], list[str]], target: Path,
-    renames: dict[str, str], log: Optional[Callable[[str], None]],
+    what: str,
+    module_dir: Path,
+    command: Callable[[Path], list[str]],
+    target: Path,
+    renames: dict[str, str],
+    log: Optional[Callable[[str], None]],
     finish: Optional[Callable[[Path], None]] = None,
 ) -> None:
     """Build into ``target`` unless another process already did (a file lock serializes
@@ -132,8 +134,11 @@ def _build_cached(
             if log:
                 log(f"building {what} (first time only: minutes)")
             code, tail = progress.run(
-                f"building {what}", command(staging), count=progress.GO_PACKAGE_LINE,
-                cwd=str(module_dir), env=_build_env(),
+                f"building {what}",
+                command(staging),
+                count=progress.GO_PACKAGE_LINE,
+                cwd=str(module_dir),
+                env=_build_env(),
             )
             if code != 0:
                 raise ControlPlaneError(
@@ -171,8 +176,12 @@ def ensure_binaries(log: Optional[Callable[[str], None]] = None) -> Binaries:
         # Go names a binary after the last element of its package path that is not a major
         # version: go.etcd.io/etcd/server/v3 comes out as "server".
         _build_cached(
-            f"kube-apiserver, kube-scheduler and etcd {release}", GO_MODULE_DIR,
-            lambda out: build_command(release, out), target, {"server": "etcd"}, log,
+            f"kube-apiserver, kube-scheduler and etcd {release}",
+            GO_MODULE_DIR,
+            lambda out: build_command(release, out),
+            target,
+            {"server": "etcd"},
+            log,
         )
     return binaries
 
@@ -194,8 +203,12 @@ def ensure_controller_manager(log: Optional[Callable[[str], None]] = None) -> Pa
         if target.is_dir():
             shutil.rmtree(target)
         _build_cached(
-            f"kube-controller-manager {release}", GO_MODULE_DIR,
-            lambda out: build_command(release, out, [CONTROLLER_MANAGER_PACKAGE]), target, {}, log,
+            f"kube-controller-manager {release}",
+            GO_MODULE_DIR,
+            lambda out: build_command(release, out, [CONTROLLER_MANAGER_PACKAGE]),
+            target,
+            {},
+            log,
         )
     return binary
 
@@ -221,8 +234,12 @@ lease; pods bound to them run, complete and are deleted as a kubelet would."""
 
 def _copy_kwok_stages(out_dir: Path) -> None:
     listed = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], cwd=KWOK_MODULE_DIR, env=_build_env(),
-        capture_output=True, text=True, check=True,
+        ["go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"],
+        cwd=KWOK_MODULE_DIR,
+        env=_build_env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     stages = Path(listed.stdout.strip()) / "kustomize" / "stage"
     (out_dir / "stages").mkdir()
@@ -247,8 +264,12 @@ def ensure_kwok(log: Optional[Callable[[str], None]] = None) -> Kwok:
         if target.is_dir():
             shutil.rmtree(target)
         _build_cached(
-            f"kwok {version}", KWOK_MODULE_DIR,
+            f"kwok {version}",
+            KWOK_MODULE_DIR,
             lambda out: ["go", "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", f"{out}/", KWOK_PACKAGE],
-            target, {}, log, finish=_copy_kwok_stages,
+            target,
+            {},
+            log,
+            finish=_copy_kwok_stages,
         )
     return kwok

@@ -54,8 +54,13 @@ def _self_signed() -> ssl.SSLContext:
 
 
 def kubeconfig_text(
-    server: str, ca_file: Path, *, user: str, token: Optional[str] = None,
-    client: Optional[CertificateFiles] = None, namespace: str = "default",
+    server: str,
+    ca_file: Path,
+    *,
+    user: str,
+    token: Optional[str] = None,
+    client: Optional[CertificateFiles] = None,
+    namespace: str = "default",
 ) -> str:
     """A kubeconfig with one cluster, one user and one current context, as kubectl reads it."""
     credentials: dict[str, str] = {}
@@ -184,7 +189,9 @@ class ControlPlane:
         return ca.issue_client(stem, user, groups)
 
     def issue_serving_certificate(
-        self, dns_names: Sequence[str] = ("localhost",), ip_addresses: Sequence[str] = ("127.0.0.1",),
+        self,
+        dns_names: Sequence[str] = ("localhost",),
+        ip_addresses: Sequence[str] = ("127.0.0.1",),
     ) -> CertificateFiles:
         """A server certificate the cluster's CA vouches for: for webhooks, scheduler
         extenders, aggregated API servers or a test's own proxy in front of the API server."""
@@ -192,12 +199,19 @@ class ControlPlane:
         return ca.issue_serving("serving-" + secrets.token_hex(4), list(dns_names), list(ip_addresses))
 
     def write_kubeconfig(
-        self, path: Path, *, user: str, token: Optional[str] = None,
-        client: Optional[CertificateFiles] = None, namespace: str = "default",
+        self,
+        path: Path,
+        *,
+        user: str,
+        token: Optional[str] = None,
+        client: Optional[CertificateFiles] = None,
+        namespace: str = "default",
     ) -> Path:
         """Write a kubeconfig for this server with the given credentials; returns ``path``."""
         path = Path(path)
-        path.write_text(kubeconfig_text(self.server, self.ca_file, user=user, token=token, client=client, namespace=namespace))
+        path.write_text(
+            kubeconfig_text(self.server, self.ca_file, user=user, token=token, client=client, namespace=namespace)
+        )
         path.chmod(0o600)
         return path
 
@@ -260,6 +274,7 @@ class ControlPlane:
         if threading.current_thread() is not threading.main_thread():
             return
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
             def _exit(signum: int, frame: Optional[FrameType]) -> None:
                 raise SystemExit(128 + signum)
 
@@ -292,23 +307,27 @@ class ControlPlane:
         assert self.dir is not None and self._ca is not None and self.binaries is not None
         pki = self.dir / "pki"
         etcd_port, peer_port, api_port = _free_ports(3)
-        etcd = self._spawn("etcd", [
-            str(self.binaries.etcd),
-            "--name=default",
-            f"--data-dir={self.dir / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-            f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
-            "--unsafe-no-fsync=true",
-            "--log-level=warn",
-        ])
+        etcd = self._spawn(
+            "etcd",
+            [
+                str(self.binaries.etcd),
+                "--name=default",
+                f"--data-dir={self.dir / 'etcd'}",
+                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
         self._etcd_url = f"http://127.0.0.1:{etcd_port}"
         self._wait_until(etcd, f"{self._etcd_url}/health", None, lambda body: b'"health":"true"' in body)
 
         serving = self._ca.issue_serving(
-            "apiserver", ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+            "apiserver",
+            ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
             ["127.0.0.1", "10.0.0.1"],
         )
         self._token = secrets.token_urlsafe(32)
@@ -349,7 +368,9 @@ class ControlPlane:
             "v": "0",
         }
         args.update(self._apiserver_args)
-        apiserver = self._spawn("kube-apiserver", [str(self.binaries.kube_apiserver)] + [f"--{k}={v}" for k, v in args.items()])
+        apiserver = self._spawn(
+            "kube-apiserver", [str(self.binaries.kube_apiserver)] + [f"--{k}={v}" for k, v in args.items()]
+        )
         self._server = f"https://127.0.0.1:{api_port}"
         self._kubeconfig = self.write_kubeconfig(self.dir / "kubeconfig", user=ADMIN_USER, token=self._token)
         context = ssl.create_default_context(cafile=str(self._ca.cert_file))
@@ -359,7 +380,9 @@ class ControlPlane:
         assert self.dir is not None and self._ca is not None and self.binaries is not None
         # The scheduler authenticates as itself; the bootstrap RBAC policy grants it what it needs.
         identity = self._ca.issue_client("kube-scheduler", "system:kube-scheduler")
-        kubeconfig = self.write_kubeconfig(self.dir / "scheduler.kubeconfig", user="system:kube-scheduler", client=identity)
+        kubeconfig = self.write_kubeconfig(
+            self.dir / "scheduler.kubeconfig", user="system:kube-scheduler", client=identity
+        )
         config: dict[str, Any] = {
             "apiVersion": "kubescheduler.config.k8s.io/v1",
             "kind": "KubeSchedulerConfiguration",
@@ -370,17 +393,22 @@ class ControlPlane:
         config_file = self.dir / "scheduler.yaml"
         config_file.write_text(json.dumps(config, indent=2))
         (port,) = _free_ports(1)
-        scheduler = self._spawn("kube-scheduler", [
-            str(self.binaries.kube_scheduler),
-            f"--config={config_file}",
-            f"--secure-port={port}",
-            "--bind-address=127.0.0.1",
-            f"--cert-dir={self.dir / 'scheduler-certs'}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-        ])
+        scheduler = self._spawn(
+            "kube-scheduler",
+            [
+                str(self.binaries.kube_scheduler),
+                f"--config={config_file}",
+                f"--secure-port={port}",
+                "--bind-address=127.0.0.1",
+                f"--cert-dir={self.dir / 'scheduler-certs'}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+            ],
+        )
         # The scheduler serves /readyz with a self-signed certificate of its own.
-        self._wait_until(scheduler, f"https://127.0.0.1:{port}/readyz", _self_signed(), lambda body: body.strip() == b"ok")
+        self._wait_until(
+            scheduler, f"https://127.0.0.1:{port}/readyz", _self_signed(), lambda body: body.strip() == b"ok"
+        )
 
     def _start_controller_manager(self) -> None:
         assert self.dir is not None and self.binaries is not None
@@ -388,19 +416,24 @@ class ControlPlane:
         (port,) = _free_ports(1)
         # Only the named controllers run, as the admin (the bootstrap policy's per-controller
         # service accounts would need the token controller, which tests rarely ask for).
-        manager = self._spawn("kube-controller-manager", [
-            str(binary),
-            f"--kubeconfig={self.kubeconfig}",
-            f"--authentication-kubeconfig={self.kubeconfig}",
-            f"--authorization-kubeconfig={self.kubeconfig}",
-            f"--controllers={','.join(self.controllers)}",
-            "--leader-elect=false",
-            "--use-service-account-credentials=false",
-            f"--secure-port={port}",
-            "--bind-address=127.0.0.1",
-            f"--cert-dir={self.dir / 'controller-manager-certs'}",
-        ])
-        self._wait_until(manager, f"https://127.0.0.1:{port}/healthz", _self_signed(), lambda body: body.strip() == b"ok")
+        manager = self._spawn(
+            "kube-controller-manager",
+            [
+                str(binary),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                f"--controllers={','.join(self.controllers)}",
+                "--leader-elect=false",
+                "--use-service-account-credentials=false",
+                f"--secure-port={port}",
+                "--bind-address=127.0.0.1",
+                f"--cert-dir={self.dir / 'controller-manager-certs'}",
+            ],
+        )
+        self._wait_until(
+            manager, f"https://127.0.0.1:{port}/healthz", _self_signed(), lambda body: body.strip() == b"ok"
+        )
 
     def _start_kwok(self) -> None:
         assert self.dir is not None
@@ -418,29 +451,49 @@ class ControlPlane:
             "ClusterLogs": {"logs": [{"logsFile": str(self.container_log), "follow": True}]},
             "ClusterAttach": {"attaches": [{"logsFile": str(self.container_log)}]},
             "ClusterExec": {"execs": [{"local": {}}]},
-            "ClusterPortForward": {"forwards": [
-                {"ports": [pod_port], "target": {"address": "127.0.0.1", "port": local_port}}
-                for pod_port, local_port in sorted(self.kwok_port_forwards.items())
-            ]},
+            "ClusterPortForward": {
+                "forwards": [
+                    {"ports": [pod_port], "target": {"address": "127.0.0.1", "port": local_port}}
+                    for pod_port, local_port in sorted(self.kwok_port_forwards.items())
+                ]
+            },
         }
         logs = self.dir / "kwok-streaming.yaml"
-        logs.write_text("---\n".join(json.dumps({
-            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": kind, "metadata": {"name": "every-container"}, "spec": spec,
-        }) + "\n" for kind, spec in configs.items()))
-        self._spawn("kwok", [
-            str(kwok.binary),
-            *[f"--config={stage}" for stage in kwok.stages],
-            f"--config={logs}",
-            f"--kubeconfig={self.kubeconfig}",
-            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
-            "--cidr=10.0.1.0/24",
-            "--node-ip=127.0.0.1",
-            f"--node-port={port}",
-            f"--server-address=127.0.0.1:{port}",
-        ])
+        logs.write_text(
+            "---\n".join(
+                json.dumps(
+                    {
+                        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                        "kind": kind,
+                        "metadata": {"name": "every-container"},
+                        "spec": spec,
+                    }
+                )
+                + "\n"
+                for kind, spec in configs.items()
+            )
+        )
+        self._spawn(
+            "kwok",
+            [
+                str(kwok.binary),
+                *[f"--config={stage}" for stage in kwok.stages],
+                f"--config={logs}",
+                f"--kubeconfig={self.kubeconfig}",
+                f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
+                "--cidr=10.0.1.0/24",
+                "--node-ip=127.0.0.1",
+                f"--node-port={port}",
+                f"--server-address=127.0.0.1:{port}",
+            ],
+        )
 
     def _wait_until(
-        self, process: ManagedProcess, url: str, context: Optional[ssl.SSLContext], ready: Callable[[bytes], bool],
+        self,
+        process: ManagedProcess,
+        url: str,
+        context: Optional[ssl.SSLContext],
+        ready: Callable[[bytes], bool],
     ) -> None:
         """Poll ``url`` until ``ready(body)``; fail fast, with its log, if the process exits."""
         headers = {"Authorization": f"Bearer {self._token}"} if self._token and context is not None else {}

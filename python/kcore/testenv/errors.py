@@ -1,6 +1,5 @@
 """The one error kcore.testenv raises: it always says what failed and what to do about it."""
 
-
 from kcore.errors import KcoreError
 
 

@@ -17,9 +17,7 @@ try:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError as exc:  # pragma: no cover - depends on the user's installation
-    raise ControlPlaneError(
-        "kcore.testenv needs the 'cryptography' package: pip install 'kcore[testenv]'"
-    ) from exc
+    raise ControlPlaneError("kcore.testenv needs the 'cryptography' package: pip install 'kcore[testenv]'") from exc
 
 _VALIDITY = datetime.timedelta(days=365)
 
@@ -67,9 +65,15 @@ class CertificateAuthority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -105,7 +109,8 @@ class CertificateAuthority:
             # refuses a chain whose certificates lack them.
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False,
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                critical=False,
             )
         )
         sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
@@ -121,8 +126,11 @@ class CertificateAuthority:
     def issue_serving(self, stem: str, dns_names: Sequence[str], ip_addresses: Sequence[str]) -> CertificateFiles:
         """A server certificate for the given names (returned as a cert/key file pair)."""
         return self._issue(
-            stem, _name(dns_names[0]), ExtendedKeyUsageOID.SERVER_AUTH,
-            dns_names=dns_names, ip_addresses=ip_addresses,
+            stem,
+            _name(dns_names[0]),
+            ExtendedKeyUsageOID.SERVER_AUTH,
+            dns_names=dns_names,
+            ip_addresses=ip_addresses,
         )
 
     def issue_client(self, stem: str, user: str, groups: Sequence[str] = ()) -> CertificateFiles:

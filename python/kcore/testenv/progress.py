@@ -41,8 +41,13 @@ class Progress:
     """Counts a tool's output lines and says, now and then, how far the step has come."""
 
     def __init__(
-        self, step: str, *, count: Optional[str] = None, unit: str = "packages",
-        stream: IO[str] = sys.stderr, terminal: Optional[bool] = None,
+        self,
+        step: str,
+        *,
+        count: Optional[str] = None,
+        unit: str = "packages",
+        stream: IO[str] = sys.stderr,
+        terminal: Optional[bool] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.step = step
@@ -89,8 +94,14 @@ class Progress:
 
 
 def run(
-    step: str, argv: Sequence[str], *, count: Optional[str] = None, unit: str = "packages",
-    cwd: Optional[str] = None, env: Optional[dict[str, str]] = None, stream: IO[str] = sys.stderr,
+    step: str,
+    argv: Sequence[str],
+    *,
+    count: Optional[str] = None,
+    unit: str = "packages",
+    cwd: Optional[str] = None,
+    env: Optional[dict[str, str]] = None,
+    stream: IO[str] = sys.stderr,
     keep: int = 30,
 ) -> tuple[int, str]:
     """Run ``argv`` (stdout and stderr merged) showing its progress; its exit code and the last
@@ -98,8 +109,14 @@ def run(
     progress = Progress(step, count=count, unit=unit, stream=stream)
     tail: deque[str] = deque(maxlen=keep)
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, errors="replace",
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
     )
     assert process.stdout is not None
     done = threading.Event()
@@ -127,7 +144,9 @@ def run(
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="run a command, showing its progress; its output is shown only if it fails")
+    parser = argparse.ArgumentParser(
+        description="run a command, showing its progress; its output is shown only if it fails"
+    )
     parser.add_argument("step", help="what the command does, e.g. 'building kcore._core'")
     parser.add_argument("--count", help="a regular expression matching the output lines to count")
     parser.add_argument("--unit", default="packages", help="what the counted lines are")
@@ -136,7 +155,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         parser.error("no command given after --")
     split = argv.index("--")
-    args, command = parser.parse_args(argv[:split]), argv[split + 1:]
+    args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
     code, tail = run(args.step, command, count=args.count, unit=args.unit)
     if code != 0:
         print(f"{args.step} failed (exit {code}); its output ends with:\n{tail}", file=sys.stderr)

@@ -114,9 +114,7 @@ class WorkqueueCollector:
         latency = HistogramMetricFamily("workqueue_queue_duration_seconds", _HELP["queue_duration"], labels=["name"])
         work = HistogramMetricFamily("workqueue_work_duration_seconds", _HELP["work_duration"], labels=["name"])
         unfinished = GaugeMetricFamily("workqueue_unfinished_work_seconds", _HELP["unfinished"], labels=["name"])
-        longest = GaugeMetricFamily(
-            "workqueue_longest_running_processor_seconds", _HELP["longest"], labels=["name"]
-        )
+        longest = GaugeMetricFamily("workqueue_longest_running_processor_seconds", _HELP["longest"], labels=["name"])
         retries = CounterMetricFamily("workqueue_retries", _HELP["retries"], labels=["name"])
         for name, t in sorted(totals.items()):
             depth.add_metric([name], t.depth)

@@ -16,8 +16,18 @@ from prometheus_client import CollectorRegistry
 from kcore import Config, aio
 from kcore.clients.resource import ResourceInfo
 from kcore.controller import (
-    AnnotationsChanged, CacheSyncTimeout, Controller, EventHandler, Filter, Funcs, GenerationChanged, LabelsChanged, Not,
-    ResourceVersionChanged, Result, TerminalError,
+    AnnotationsChanged,
+    CacheSyncTimeout,
+    Controller,
+    EventHandler,
+    Filter,
+    Funcs,
+    GenerationChanged,
+    LabelsChanged,
+    Not,
+    ResourceVersionChanged,
+    Result,
+    TerminalError,
 )
 from kcore.informer import DeletedFinalStateUnknown
 from kcore.workqueue import RateLimiter
@@ -38,8 +48,14 @@ class FakeRegistration:
 class FakeInformer:
     """An informer whose events the test hands in, synced when the test says so."""
 
-    def __init__(self, kind: str = "ConfigMap", group: str = "", resource: str = "configmaps",
-                 namespaced: bool = True, synced: bool = True) -> None:
+    def __init__(
+        self,
+        kind: str = "ConfigMap",
+        group: str = "",
+        resource: str = "configmaps",
+        namespaced: bool = True,
+        synced: bool = True,
+    ) -> None:
         self.info = ResourceInfo(group, "v1", resource, kind, namespaced)
         self.resource = resource
         self.synced = synced
@@ -74,8 +90,9 @@ def obj(name: str, namespace: Optional[str] = "ns", **metadata: Any) -> dict[str
     return {"metadata": meta}
 
 
-def owned_by(name: str, kind: str = "ConfigMap", api_version: str = "v1", controller: bool = True,
-             **metadata: Any) -> dict[str, Any]:
+def owned_by(
+    name: str, kind: str = "ConfigMap", api_version: str = "v1", controller: bool = True, **metadata: Any
+) -> dict[str, Any]:
     ref = {"apiVersion": api_version, "kind": kind, "name": name, "uid": "u", "controller": controller}
     return obj("child", ownerReferences=[ref], **metadata)
 
@@ -131,16 +148,19 @@ def metric(registry: CollectorRegistry, name: str, controller: str, **labels: st
     return registry.get_sample_value(name, {"controller": controller, **labels})
 
 
-def running(reconcile: Any, registry: CollectorRegistry, *, limiter: Any = None, workers: int = 1,
-            name: str = "c") -> tuple[Controller, FakeInformer]:
+def running(
+    reconcile: Any, registry: CollectorRegistry, *, limiter: Any = None, workers: int = 1, name: str = "c"
+) -> tuple[Controller, FakeInformer]:
     informer = FakeInformer()
-    controller = Controller(name, reconcile, workers=workers, rate_limiter=limiter or RecordingLimiter(),
-                            registry=registry).for_(informer)
+    controller = Controller(
+        name, reconcile, workers=workers, rate_limiter=limiter or RecordingLimiter(), registry=registry
+    ).for_(informer)
     controller.start()
     return controller, informer
 
 
 # -- what each source enqueues ----------------------------------------------------------------
+
 
 def test_for_enqueues_the_key_of_each_added_updated_and_deleted_object(registry: CollectorRegistry) -> None:
     reconcile = Recorder()
@@ -158,8 +178,7 @@ def test_for_enqueues_the_key_of_each_added_updated_and_deleted_object(registry:
         controller.stop()
 
 
-def test_a_tombstone_enqueues_the_deleted_objects_key_even_without_its_last_state(
-        registry: CollectorRegistry) -> None:
+def test_a_tombstone_enqueues_the_deleted_objects_key_even_without_its_last_state(registry: CollectorRegistry) -> None:
     reconcile = Recorder()
     controller, informer = running(reconcile, registry)
     try:
@@ -222,8 +241,7 @@ def test_owns_without_a_for_resource_is_refused_at_start() -> None:
         controller.start()
 
 
-def test_watches_enqueues_the_keys_map_fn_returns_for_the_old_and_the_new_object(
-        registry: CollectorRegistry) -> None:
+def test_watches_enqueues_the_keys_map_fn_returns_for_the_old_and_the_new_object(registry: CollectorRegistry) -> None:
     reconcile = Recorder()
     informer = FakeInformer()
     controller = Controller("maps", reconcile, registry=registry)
@@ -241,7 +259,8 @@ def test_watches_enqueues_the_keys_map_fn_returns_for_the_old_and_the_new_object
 
 
 def test_watches_with_an_event_handler_enqueues_what_the_method_of_each_event_kind_returns_after_it_ran(
-        registry: CollectorRegistry) -> None:
+    registry: CollectorRegistry,
+) -> None:
     seen: list[str] = []
     reconcile = Recorder()
 
@@ -273,7 +292,7 @@ def test_watches_with_an_event_handler_enqueues_what_the_method_of_each_event_ki
         informer.update(obj("a"), obj("b"))
         assert wait_for(lambda: sorted(reconcile.keys()) == ["ns/also", "ns/created", "ns/updated"], timeout=5)
         informer.delete(DeletedFinalStateUnknown("ns/b", obj("b")))  # the handler gets the last known state
-        informer.delete(DeletedFinalStateUnknown("ns/c", None))      # no state: nothing to hand over
+        informer.delete(DeletedFinalStateUnknown("ns/c", None))  # no state: nothing to hand over
         assert wait_for(lambda: seen[-1] == "delete b", timeout=5)
         assert seen == ["create a", "update a->b", "delete b"]
         assert sorted(reconcile.keys()) == ["ns/also", "ns/created", "ns/updated"]
@@ -299,6 +318,7 @@ def test_an_event_handlers_methods_enqueue_nothing_unless_overridden(registry: C
 
 # -- predicates ------------------------------------------------------------------------------
 
+
 def test_generation_changed_lets_updates_through_only_when_the_generation_changed() -> None:
     p = GenerationChanged()
     assert p.update(obj("a", generation=1), obj("a", generation=2))
@@ -311,8 +331,7 @@ def test_generation_changed_lets_updates_through_only_when_the_generation_change
 def test_labels_and_annotations_changed_compare_maps_where_none_and_empty_are_the_same() -> None:
     assert LabelsChanged().update(obj("a", labels={"x": "1"}), obj("a", labels={"x": "2"}))
     assert not LabelsChanged().update(obj("a"), obj("a", labels={}))
-    assert not LabelsChanged().update(obj("a", labels={"x": "1"}, annotations={"n": "1"}),
-                                      obj("a", labels={"x": "1"}))
+    assert not LabelsChanged().update(obj("a", labels={"x": "1"}, annotations={"n": "1"}), obj("a", labels={"x": "1"}))
     assert AnnotationsChanged().update(obj("a"), obj("a", annotations={"n": "1"}))
     assert not AnnotationsChanged().update(obj("a", labels={"x": "1"}), obj("a"))
 
@@ -341,7 +360,8 @@ def test_predicates_combine_with_and_or_not_per_event_kind() -> None:
 
 
 def test_a_sources_predicates_must_all_pass_and_a_tombstone_is_judged_by_its_last_state(
-        registry: CollectorRegistry) -> None:
+    registry: CollectorRegistry,
+) -> None:
     reconcile = Recorder()
     informer = FakeInformer()
     controller = Controller("filtered", reconcile, registry=registry)
@@ -350,9 +370,13 @@ def test_a_sources_predicates_must_all_pass_and_a_tombstone_is_judged_by_its_las
     controller.start()
     try:
         informer.add(obj("plain"))
-        informer.update(obj("a", labels={"x": "1"}, resourceVersion="1"), obj("a", labels={"x": "1"}, resourceVersion="1"))
+        informer.update(
+            obj("a", labels={"x": "1"}, resourceVersion="1"), obj("a", labels={"x": "1"}, resourceVersion="1")
+        )
         informer.delete(DeletedFinalStateUnknown("ns/plain", obj("plain")))
-        informer.update(obj("b", labels={"x": "1"}, resourceVersion="1"), obj("b", labels={"x": "1"}, resourceVersion="2"))
+        informer.update(
+            obj("b", labels={"x": "1"}, resourceVersion="1"), obj("b", labels={"x": "1"}, resourceVersion="2")
+        )
         informer.delete(DeletedFinalStateUnknown("ns/c", obj("c", labels={"x": "1"})))
         assert wait_for(lambda: sorted(reconcile.keys()) == ["ns/b", "ns/c"], timeout=5)
     finally:
@@ -362,8 +386,10 @@ def test_a_sources_predicates_must_all_pass_and_a_tombstone_is_judged_by_its_las
 
 # -- what a reconcile's outcome does to its key --------------------------------------------
 
-def outcomes(registry: CollectorRegistry, *script: Any,
-             until: Callable[[Recorder, RecordingLimiter], bool]) -> tuple[Recorder, RecordingLimiter]:
+
+def outcomes(
+    registry: CollectorRegistry, *script: Any, until: Callable[[Recorder, RecordingLimiter], bool]
+) -> tuple[Recorder, RecordingLimiter]:
     """Reconciles one added object "ns/a", answering from ``script``, until ``until(reconcile,
     limiter)``; the reconcile and the limiter, to read what happened."""
     limiter = RecordingLimiter()
@@ -382,7 +408,8 @@ def forgotten(reconcile: Recorder, limiter: RecordingLimiter) -> bool:
 
 
 def test_a_reconcile_that_raises_is_requeued_through_the_rate_limiter_and_logged_with_its_key(
-        registry: CollectorRegistry, caplog: pytest.LogCaptureFixture) -> None:
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR, logger="kcore.controller"):
         reconcile, limiter = outcomes(registry, RuntimeError("flaky"), RuntimeError("flaky"), until=forgotten)
     assert reconcile.keys() == ["ns/a"] * 3
@@ -392,7 +419,8 @@ def test_a_reconcile_that_raises_is_requeued_through_the_rate_limiter_and_logged
 
 
 def test_a_terminal_error_is_logged_and_not_requeued_nor_forgotten(
-        registry: CollectorRegistry, caplog: pytest.LogCaptureFixture) -> None:
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
     def counted(reconcile: Recorder, limiter: RecordingLimiter) -> bool:
         return metric(registry, "controller_runtime_terminal_reconcile_errors_total", "c") == 1
 
@@ -404,16 +432,22 @@ def test_a_terminal_error_is_logged_and_not_requeued_nor_forgotten(
 
 
 def test_requeue_after_forgets_the_failures_and_brings_the_key_back_after_that_delay(
-        registry: CollectorRegistry) -> None:
-    reconcile, limiter = outcomes(registry, RuntimeError("first"), Result(requeue_after=0.3),
-                                  until=lambda reconcile, limiter: len(reconcile.calls) == 3)
+    registry: CollectorRegistry,
+) -> None:
+    reconcile, limiter = outcomes(
+        registry,
+        RuntimeError("first"),
+        Result(requeue_after=0.3),
+        until=lambda reconcile, limiter: len(reconcile.calls) == 3,
+    )
     assert limiter.events == [("when", "ns/a"), ("forget", "ns/a"), ("forget", "ns/a")]
     (_, second), (_, third) = reconcile.calls[1:]
     assert third - second >= 0.3
 
 
 def test_requeue_brings_the_key_back_through_the_rate_limiter_without_counting_an_error(
-        registry: CollectorRegistry) -> None:
+    registry: CollectorRegistry,
+) -> None:
     reconcile, limiter = outcomes(registry, Result(requeue=True), until=forgotten)
     assert reconcile.keys() == ["ns/a"] * 2
     assert limiter.events == [("when", "ns/a"), ("forget", "ns/a")]
@@ -422,7 +456,7 @@ def test_requeue_brings_the_key_back_through_the_rate_limiter_without_counting_a
 
 
 def test_a_reconcile_returning_anything_but_none_or_a_result_is_an_error(registry: CollectorRegistry) -> None:
-    reconcile, limiter = outcomes(registry, True, until=forgotten)
+    _reconcile, limiter = outcomes(registry, True, until=forgotten)
     assert limiter.events == [("when", "ns/a"), ("forget", "ns/a")]
     assert metric(registry, "controller_runtime_reconcile_errors_total", "c") == 1
 
@@ -444,6 +478,7 @@ def test_the_default_rate_limiter_is_controller_runtimes_exponential_and_bucket(
 
 
 # -- concurrency, sync and stop -------------------------------------------------------------
+
 
 def test_one_key_is_never_reconciled_by_two_workers_at_once_while_two_keys_are(registry: CollectorRegistry) -> None:
     informer = FakeInformer()
@@ -473,8 +508,10 @@ def test_one_key_is_never_reconciled_by_two_workers_at_once_while_two_keys_are(r
     try:
         informer.add(obj("a"))
         informer.add(obj("b"))
-        assert wait_for(lambda: (metric(registry, "controller_runtime_reconcile_total", "exclusive",
-                                        result="success") or 0) >= 40, timeout=10)
+        assert wait_for(
+            lambda: (metric(registry, "controller_runtime_reconcile_total", "exclusive", result="success") or 0) >= 40,
+            timeout=10,
+        )
     finally:
         controller.stop()
     assert met and overlaps == []
@@ -593,6 +630,7 @@ def test_sources_cannot_be_added_once_started(registry: CollectorRegistry) -> No
 
 # -- metrics ---------------------------------------------------------------------------------
 
+
 def test_the_metrics_count_each_result_under_controller_runtimes_names(registry: CollectorRegistry) -> None:
     reconcile = Recorder(RuntimeError("e"), TerminalError("t"), Result(requeue_after=0.01), None)
     controller, informer = running(reconcile, registry, workers=3, name="counted")
@@ -600,15 +638,19 @@ def test_the_metrics_count_each_result_under_controller_runtimes_names(registry:
         assert metric(registry, "controller_runtime_max_concurrent_reconciles", "counted") == 3
         assert metric(registry, "controller_runtime_reconcile_total", "counted", result="success") == 0
         informer.add(obj("a"))  # error, then terminal error (not requeued)
-        assert wait_for(lambda: metric(registry, "controller_runtime_terminal_reconcile_errors_total", "counted") == 1,
-                        timeout=5)
+        assert wait_for(
+            lambda: metric(registry, "controller_runtime_terminal_reconcile_errors_total", "counted") == 1, timeout=5
+        )
         informer.add(obj("a"))  # requeue_after, then success
-        assert wait_for(lambda: metric(registry, "controller_runtime_reconcile_total", "counted", result="success") == 1,
-                        timeout=5)
+        assert wait_for(
+            lambda: metric(registry, "controller_runtime_reconcile_total", "counted", result="success") == 1, timeout=5
+        )
     finally:
         controller.stop()
-    totals = {r: metric(registry, "controller_runtime_reconcile_total", "counted", result=r)
-              for r in ("success", "error", "requeue", "requeue_after")}
+    totals = {
+        r: metric(registry, "controller_runtime_reconcile_total", "counted", result=r)
+        for r in ("success", "error", "requeue", "requeue_after")
+    }
     assert totals == {"success": 1, "error": 2, "requeue": 0, "requeue_after": 1}
     assert metric(registry, "controller_runtime_reconcile_errors_total", "counted") == 2
     assert metric(registry, "controller_runtime_reconcile_time_seconds_count", "counted") == 4
@@ -618,6 +660,7 @@ def test_the_metrics_count_each_result_under_controller_runtimes_names(registry:
 
 
 # -- the asyncio twin ------------------------------------------------------------------------
+
 
 def test_the_asyncio_twin_awaits_async_reconciles_with_the_same_outcome_rules(registry: CollectorRegistry) -> None:
     limiter = RecordingLimiter()

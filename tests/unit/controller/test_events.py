@@ -13,8 +13,16 @@ import pytest
 from kcore.controller import EventCorrelator, EventRecorder
 from kcore.controller.event_correlator import LRU, SpamFilter, TokenBucket
 from kcore.controller.events import (
-    FINISH_TIME, MAX_TRIES_PER_EVENT, LegacyCore, Occurrence, SeriesCore, Write, event_name, micro_time,
-    object_reference, truncate_utf8,
+    FINISH_TIME,
+    MAX_TRIES_PER_EVENT,
+    LegacyCore,
+    Occurrence,
+    SeriesCore,
+    Write,
+    event_name,
+    micro_time,
+    object_reference,
+    truncate_utf8,
 )
 from kcore.errors import AlreadyExists, Invalid, NotFound, TransportError
 from tests.waiting import wait_for
@@ -22,13 +30,24 @@ from tests.waiting import wait_for
 S = 1_000_000_000  # nanoseconds in a second
 T0 = 1_700_000_000 * S + 123_456_789
 
-POD: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
-       "metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1", "resourceVersion": "7"}}
+POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1", "resourceVersion": "7"},
+}
 NODE: dict[str, Any] = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u-n"}}
 
 
-def occurrence(note: str = "it broke", *, at: int = T0, regarding: Optional[dict] = None, related: Optional[dict] = None,
-               type: str = "Warning", reason: str = "Failed", action: str = "Sync") -> Occurrence:
+def occurrence(
+    note: str = "it broke",
+    *,
+    at: int = T0,
+    regarding: Optional[dict] = None,
+    related: Optional[dict] = None,
+    type: str = "Warning",
+    reason: str = "Failed",
+    action: str = "Sync",
+) -> Occurrence:
     ref = object_reference(regarding or POD)
     assert ref is not None
     return Occurrence(ref, object_reference(related), type, reason, action, note, at)
@@ -42,10 +61,18 @@ def observe(core: SeriesCore, occurrence: Occurrence, now_ns: int) -> Optional[W
 
 
 def status(code: int, reason: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": reason}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": reason,
+    }
 
 
 # -- names, times, references, limits -------------------------------------------------------------
+
 
 def test_an_event_is_named_after_what_it_regards_and_the_hex_unix_nanoseconds() -> None:
     assert event_name("web-0", T0) == f"web-0.{T0:x}"
@@ -62,17 +89,31 @@ def test_event_time_is_a_microsecond_utc_timestamp() -> None:
 
 
 def test_a_reference_holds_what_client_go_copies_from_the_object() -> None:
-    assert object_reference(POD) == {"apiVersion": "v1", "kind": "Pod", "name": "web-0", "namespace": "shop",
-                                     "uid": "u-1", "resourceVersion": "7"}
+    assert object_reference(POD) == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "name": "web-0",
+        "namespace": "shop",
+        "uid": "u-1",
+        "resourceVersion": "7",
+    }
     assert object_reference({"kind": "Node", "name": "n1", "apiVersion": "v1"}) == {
-        "kind": "Node", "name": "n1", "apiVersion": "v1"}
+        "kind": "Node",
+        "name": "n1",
+        "apiVersion": "v1",
+    }
     assert object_reference({"metadata": {"name": "no-kind"}}) is None
 
 
 def test_an_object_without_its_kind_as_list_items_come_is_referred_to_with_the_kind_given() -> None:
     item = {"metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1"}}
     assert object_reference(item, kind="Pod", api_version="v1") == {
-        "kind": "Pod", "apiVersion": "v1", "name": "web-0", "namespace": "shop", "uid": "u-1"}
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "name": "web-0",
+        "namespace": "shop",
+        "uid": "u-1",
+    }
 
 
 def test_a_note_is_cut_to_1024_bytes_never_inside_a_character() -> None:
@@ -84,18 +125,25 @@ def test_a_note_is_cut_to_1024_bytes_never_inside_a_character() -> None:
 
 # -- the events.k8s.io/v1 series ------------------------------------------------------------------
 
+
 def test_the_first_occurrence_is_created_as_client_go_makes_it() -> None:
     core = SeriesCore("ctl", "ctl-host")
     write = observe(core, occurrence(related=NODE), T0)
     assert write is not None and write.patch is None
     assert write.namespace == "shop" and write.name == f"web-0.{T0:x}"
     assert write.body == {
-        "apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
         "metadata": {"name": f"web-0.{T0:x}", "namespace": "shop"},
         "eventTime": "2023-11-14T22:13:20.123456Z",
-        "reportingController": "ctl", "reportingInstance": "ctl-host",
-        "action": "Sync", "reason": "Failed", "type": "Warning", "note": "it broke",
-        "regarding": object_reference(POD), "related": object_reference(NODE),
+        "reportingController": "ctl",
+        "reportingInstance": "ctl-host",
+        "action": "Sync",
+        "reason": "Failed",
+        "type": "Warning",
+        "note": "it broke",
+        "regarding": object_reference(POD),
+        "related": object_reference(NODE),
     }
 
 
@@ -130,11 +178,16 @@ def test_events_differing_only_in_their_note_are_isomorphic() -> None:
     assert write.body["note"] == "first note"  # the Event keeps its first note, as client-go's
 
 
-@pytest.mark.parametrize("change", [
-    {"type": "Normal"}, {"action": "Delete"}, {"reason": "Other"},
-    {"regarding": {**POD, "metadata": {**POD["metadata"], "resourceVersion": "8"}}},
-    {"related": NODE},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "Normal"},
+        {"action": "Delete"},
+        {"reason": "Other"},
+        {"regarding": {**POD, "metadata": {**POD["metadata"], "resourceVersion": "8"}}},
+        {"related": NODE},
+    ],
+)
 def test_each_part_of_the_isomorphic_key_makes_a_new_event(change: dict) -> None:
     core = SeriesCore("ctl", "ctl-host")
     observe(core, occurrence(), T0)
@@ -213,12 +266,26 @@ def test_which_failed_writes_are_tried_again() -> None:
 
 # -- the legacy correlator (core/v1) --------------------------------------------------------------
 
-def core_event(message: str = "it broke", *, reason: str = "Failed", type: str = "Warning", name: str = "web-0",
-               component: str = "ctl") -> dict[str, Any]:
-    return {"metadata": {"name": f"{name}.{uuid.uuid4().hex[:8]}", "namespace": "shop"},
-            "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": "shop", "name": name, "uid": "u"},
-            "reason": reason, "message": message, "type": type, "count": 1,
-            "firstTimestamp": "t0", "lastTimestamp": "t0", "source": {"component": component, "host": "h"}}
+
+def core_event(
+    message: str = "it broke",
+    *,
+    reason: str = "Failed",
+    type: str = "Warning",
+    name: str = "web-0",
+    component: str = "ctl",
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"{name}.{uuid.uuid4().hex[:8]}", "namespace": "shop"},
+        "involvedObject": {"kind": "Pod", "apiVersion": "v1", "namespace": "shop", "name": name, "uid": "u"},
+        "reason": reason,
+        "message": message,
+        "type": type,
+        "count": 1,
+        "firstTimestamp": "t0",
+        "lastTimestamp": "t0",
+        "source": {"component": component, "host": "h"},
+    }
 
 
 def test_an_identical_event_becomes_a_patch_of_the_first_with_count_plus_one() -> None:
@@ -239,8 +306,10 @@ def test_ten_distinct_messages_within_600_seconds_each_are_combined_into_one_eve
     assert all(r.event is not None and r.patch is None for r in results[:9])
     combined = [r.event for r in results[9:]]
     assert [e["message"] for e in combined if e] == [
-        "(combined from similar events): message 9", "(combined from similar events): message 10",
-        "(combined from similar events): message 11"]
+        "(combined from similar events): message 9",
+        "(combined from similar events): message 10",
+        "(combined from similar events): message 11",
+    ]
     assert results[10].patch is not None and results[10].patch["count"] == 2
     assert results[11].patch is not None and results[11].patch["count"] == 3
     assert len({e["metadata"]["name"] for e in combined if e}) == 1
@@ -310,6 +379,7 @@ def test_after_a_write_the_correlator_remembers_the_servers_copy() -> None:
 
 
 # -- the recorder over a fake clientset -----------------------------------------------------------
+
 
 class FakeEvents:
     """events_v1 / core_v1 of a fake clientset: records the calls; ``fail`` decides per call."""
@@ -391,7 +461,8 @@ def test_a_long_note_and_reporting_instance_are_cut_to_the_servers_limits() -> N
 
 
 def test_a_write_without_an_answer_is_tried_twelve_times_then_dropped_with_a_log_line(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     cs = FakeClientset()
     cs.events_v1.fail = TransportError("connection refused")
     recorder = EventRecorder(cs, "ctl", "host", events_v1=True, retry_interval=0.001)

@@ -17,7 +17,14 @@ from kcore import Config
 from kcore.clients import Clientset
 from kcore.controller import LeaderElectionCore, LeaderElectionRecord, LeaderElector
 from kcore.controller.leader_election import (
-    Command, CreateLease, GetLease, LeaderElectionCollector, NewLeader, Sleep, StartedLeading, StoppedLeading,
+    Command,
+    CreateLease,
+    GetLease,
+    LeaderElectionCollector,
+    NewLeader,
+    Sleep,
+    StartedLeading,
+    StoppedLeading,
     UpdateLease,
 )
 from kcore.controller.lease_lock import format_micro_time
@@ -62,12 +69,23 @@ class Server:
         self.writes.append((self.clock.now, copy.deepcopy(self.lease["spec"])))
         return copy.deepcopy(self.lease)
 
-    def hold(self, holder: str, duration: int = 15, renew: str = "2026-12-02T01:00:00.000000Z",
-             transitions: int = 3) -> None:
+    def hold(
+        self, holder: str, duration: int = 15, renew: str = "2026-12-02T01:00:00.000000Z", transitions: int = 3
+    ) -> None:
         """Another candidate writes the Lease."""
         base = self.lease or {"metadata": {"name": "lock", "namespace": "ns"}}
-        self.store({**base, "spec": {"holderIdentity": holder, "leaseDurationSeconds": duration,
-                                     "acquireTime": renew, "renewTime": renew, "leaseTransitions": transitions}})
+        self.store(
+            {
+                **base,
+                "spec": {
+                    "holderIdentity": holder,
+                    "leaseDurationSeconds": duration,
+                    "acquireTime": renew,
+                    "renewTime": renew,
+                    "leaseTransitions": transitions,
+                },
+            }
+        )
 
     def answer(self, command: Command) -> Any:
         assert isinstance(command, (GetLease, CreateLease, UpdateLease))
@@ -140,8 +158,15 @@ def new_leaders(run: Run) -> list[str]:
 
 
 def candidate(identity: str, clock: Clock, **options: Any) -> LeaderElectionCore:
-    return LeaderElectionCore(namespace="ns", name="lock", identity=identity, clock=clock.monotonic,
-                              wall=clock.wall, rng=options.pop("rng", lambda: 0.5), **options)
+    return LeaderElectionCore(
+        namespace="ns",
+        name="lock",
+        identity=identity,
+        clock=clock.monotonic,
+        wall=clock.wall,
+        rng=options.pop("rng", lambda: 0.5),
+        **options,
+    )
 
 
 def leader(identity: str, **options: Any) -> tuple[Clock, Server, Run]:
@@ -155,14 +180,19 @@ def leader(identity: str, **options: Any) -> tuple[Clock, Server, Run]:
 
 # -- acquiring ---------------------------------------------------------------------------------
 
+
 def test_the_first_candidate_creates_the_lease_with_every_field_as_client_go_writes_it() -> None:
-    clock, server, run = leader("a")
+    _clock, server, run = leader("a")
     assert [type(c) for _, c in run.log] == [GetLease, CreateLease, NewLeader, StartedLeading]
     assert server.lease is not None
     assert server.lease["metadata"] == {"name": "lock", "namespace": "ns", "resourceVersion": "1"}
-    assert server.lease["spec"] == {"holderIdentity": "a", "leaseDurationSeconds": 15,
-                                    "acquireTime": "2026-12-02T01:00:00.000000Z",
-                                    "renewTime": "2026-12-02T01:00:00.000000Z", "leaseTransitions": 0}
+    assert server.lease["spec"] == {
+        "holderIdentity": "a",
+        "leaseDurationSeconds": 15,
+        "acquireTime": "2026-12-02T01:00:00.000000Z",
+        "renewTime": "2026-12-02T01:00:00.000000Z",
+        "leaseTransitions": 0,
+    }
 
 
 def test_times_are_written_as_microtime_with_six_fractional_digits_in_utc() -> None:
@@ -224,12 +254,15 @@ def test_a_leader_that_keeps_renewing_is_never_displaced() -> None:
 def test_renewals_within_one_second_look_unchanged_as_in_client_gos_record_bytes() -> None:
     """client-go compares the record's JSON, whose times keep whole seconds: a renewal in the same
     second does not restart the lease's clock."""
-    same_second = LeaderElectionRecord(holder_identity="a", lease_duration_seconds=15,
-                                       renew_time=EPOCH + timedelta(microseconds=100))
-    later = LeaderElectionRecord(holder_identity="a", lease_duration_seconds=15,
-                                 renew_time=EPOCH + timedelta(microseconds=900_000))
-    next_second = LeaderElectionRecord(holder_identity="a", lease_duration_seconds=15,
-                                       renew_time=EPOCH + timedelta(seconds=1))
+    same_second = LeaderElectionRecord(
+        holder_identity="a", lease_duration_seconds=15, renew_time=EPOCH + timedelta(microseconds=100)
+    )
+    later = LeaderElectionRecord(
+        holder_identity="a", lease_duration_seconds=15, renew_time=EPOCH + timedelta(microseconds=900_000)
+    )
+    next_second = LeaderElectionRecord(
+        holder_identity="a", lease_duration_seconds=15, renew_time=EPOCH + timedelta(seconds=1)
+    )
     assert same_second.observed_bytes() == later.observed_bytes()
     assert same_second.observed_bytes() != next_second.observed_bytes()
 
@@ -266,8 +299,9 @@ def test_a_released_lease_is_acquired_at_once() -> None:
 
 # -- renewing ----------------------------------------------------------------------------------
 
+
 def test_a_leader_renews_every_retry_period_keeping_acquire_time_and_transitions() -> None:
-    clock, server, run = leader("a")
+    _clock, server, run = leader("a")
     for _ in range(5):
         run.until(lambda c: isinstance(c, UpdateLease))
     times = [t for t, _ in run.commands(UpdateLease)]
@@ -281,7 +315,7 @@ def test_a_leader_renews_every_retry_period_keeping_acquire_time_and_transitions
 
 
 def test_a_leader_whose_optimistic_update_conflicts_reads_the_lease_and_renews() -> None:
-    clock, server, run = leader("a")
+    _clock, server, run = leader("a")
     assert server.lease is not None
     server.store(copy.deepcopy(server.lease))  # someone wrote the same record: a new resourceVersion
     run.until(lambda c: isinstance(c, UpdateLease))
@@ -291,7 +325,7 @@ def test_a_leader_whose_optimistic_update_conflicts_reads_the_lease_and_renews()
 
 
 def test_a_leader_that_sees_another_holder_stops_leading() -> None:
-    clock, server, run = leader("a")
+    _clock, server, run = leader("a")
     server.hold("b", duration=15)
     stop = run.until(lambda c: isinstance(c, StoppedLeading))
     assert isinstance(stop, StoppedLeading) and not run.core.leading
@@ -333,7 +367,7 @@ def test_each_request_of_a_renewal_round_is_bounded_by_what_remains_of_the_deadl
 
 
 def test_a_stop_while_leading_ends_the_plan_without_a_failed_renewal() -> None:
-    clock, server, run = leader("a")
+    _clock, server, run = leader("a")
     run.until(lambda c: isinstance(c, Sleep))
     run.core.stop()
     run.until(lambda c: isinstance(c, StoppedLeading))
@@ -355,6 +389,7 @@ def test_a_stopped_candidate_that_never_led_ends_without_writing() -> None:
 
 # -- releasing ---------------------------------------------------------------------------------
 
+
 def test_release_on_cancel_writes_an_empty_holder_and_a_one_second_lease_keeping_transitions() -> None:
     clock = Clock()
     server = Server(clock)
@@ -368,13 +403,18 @@ def test_release_on_cancel_writes_an_empty_holder_and_a_one_second_lease_keeping
         run.step()
     assert server.lease is not None
     released = format_micro_time(clock.wall())
-    assert server.lease["spec"] == {"holderIdentity": "", "leaseDurationSeconds": 1, "acquireTime": released,
-                                    "renewTime": released, "leaseTransitions": 8}
+    assert server.lease["spec"] == {
+        "holderIdentity": "",
+        "leaseDurationSeconds": 1,
+        "acquireTime": released,
+        "renewTime": released,
+        "leaseTransitions": 8,
+    }
     assert [type(c) for _, c in run.log[-3:]] == [StoppedLeading, GetLease, UpdateLease]
 
 
 def test_release_is_retried_on_conflict() -> None:
-    clock, server, run = leader("a", release_on_cancel=True)
+    _clock, server, run = leader("a", release_on_cancel=True)
     run.until(lambda c: isinstance(c, Sleep))
     run.core.stop()
     run.until(lambda c: isinstance(c, GetLease))
@@ -387,7 +427,7 @@ def test_release_is_retried_on_conflict() -> None:
 
 
 def test_a_leader_that_lost_the_lease_does_not_release_it() -> None:
-    clock, server, run = leader("a", release_on_cancel=True)
+    _clock, server, run = leader("a", release_on_cancel=True)
     server.hold("b", duration=15)
     while not run.finished:
         run.step()
@@ -395,7 +435,7 @@ def test_a_leader_that_lost_the_lease_does_not_release_it() -> None:
 
 
 def test_a_leader_cut_off_until_another_took_over_does_not_clear_the_new_leaders_lease() -> None:
-    clock, server, run = leader("a", release_on_cancel=True)
+    _clock, server, run = leader("a", release_on_cancel=True)
     run.until(lambda c: isinstance(c, Sleep))
     server.down = True
     run.until(lambda c: isinstance(c, StoppedLeading))
@@ -408,6 +448,7 @@ def test_a_leader_cut_off_until_another_took_over_does_not_clear_the_new_leaders
 
 
 # -- reporting ---------------------------------------------------------------------------------
+
 
 def test_on_new_leader_is_reported_on_every_observed_holder_change_and_only_then() -> None:
     clock = Clock()
@@ -443,9 +484,15 @@ def test_the_master_status_gauge_is_one_while_leading() -> None:
 
 def test_each_elector_reports_its_master_status_in_the_registry_it_is_given() -> None:
     registry = CollectorRegistry()
-    elector = LeaderElector(Clientset(Config(server="https://127.0.0.1:1")), namespace="ns", name="my-lock",
-                            identity="a", on_started_leading=lambda stop: None, on_stopped_leading=lambda: None,
-                            registry=registry)
+    elector = LeaderElector(
+        Clientset(Config(server="https://127.0.0.1:1")),
+        namespace="ns",
+        name="my-lock",
+        identity="a",
+        on_started_leading=lambda stop: None,
+        on_stopped_leading=lambda: None,
+        registry=registry,
+    )
     assert registry.get_sample_value("leader_election_master_status", {"name": "my-lock"}) == 0.0
     del elector  # tracked weakly: an elector gone is no longer reported
     gc.collect()
@@ -454,18 +501,29 @@ def test_each_elector_reports_its_master_status_in_the_registry_it_is_given() ->
 
 # -- validation --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("durations", "message"), [
-    ((10.0, 10.0, 2.0), "lease_duration .* must be greater than renew_deadline"),
-    ((15.0, 2.4, 2.0), r"renew_deadline .* must be greater than retry_period × 1.2"),
-    ((-1.0, -2.0, -3.0), "lease_duration must be greater than zero"),
-    ((3.0, 2.0, 0.0), "retry_period must be greater than zero"),
-])
+
+@pytest.mark.parametrize(
+    ("durations", "message"),
+    [
+        ((10.0, 10.0, 2.0), "lease_duration .* must be greater than renew_deadline"),
+        ((15.0, 2.4, 2.0), r"renew_deadline .* must be greater than retry_period × 1.2"),
+        ((-1.0, -2.0, -3.0), "lease_duration must be greater than zero"),
+        ((3.0, 2.0, 0.0), "retry_period must be greater than zero"),
+    ],
+)
 def test_durations_must_satisfy_lease_duration_over_renew_deadline_over_1_2_retry_periods(
-        durations: tuple[float, float, float], message: str) -> None:
+    durations: tuple[float, float, float], message: str
+) -> None:
     lease_duration, renew_deadline, retry_period = durations
     with pytest.raises(ValueError, match=message):
-        LeaderElectionCore(namespace="ns", name="lock", identity="a", lease_duration=lease_duration,
-                           renew_deadline=renew_deadline, retry_period=retry_period)
+        LeaderElectionCore(
+            namespace="ns",
+            name="lock",
+            identity="a",
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+        )
 
 
 def test_the_identity_and_the_lease_name_must_not_be_empty() -> None:

@@ -13,8 +13,15 @@ from prometheus_client import CollectorRegistry
 from kcore.controller.finalizers import Finalizer, finalizer_patch, has_finalizer, is_being_deleted
 from kcore.controller.health import answer
 from kcore.controller.manager import (
-    GracefulShutdownTimeout, LeaderElectionLost, LeaderElectionOptions, ManagerCore, StartElector, StopCaches,
-    StopControllers, StopElector, WaitForStop,
+    GracefulShutdownTimeout,
+    LeaderElectionLost,
+    LeaderElectionOptions,
+    ManagerCore,
+    StartElector,
+    StopCaches,
+    StopControllers,
+    StopElector,
+    WaitForStop,
 )
 
 # -- fakes ----------------------------------------------------------------------------------------
@@ -57,11 +64,25 @@ class FakeController:
 class FakeManager(ManagerCore[Any, Any]):
     """The core, with a twin that only records what it was asked to do."""
 
-    def __init__(self, factory: FakeFactory, *, leader_election: Optional[LeaderElectionOptions] = None,
-                 graceful_shutdown_timeout: Optional[float] = 30.0, metrics_address: Any = None) -> None:
-        super().__init__(None, None, factory, namespace=None, leader_election=leader_election,  # type: ignore[arg-type]
-                         metrics_address=metrics_address, health_address=None,
-                         graceful_shutdown_timeout=graceful_shutdown_timeout, registry=CollectorRegistry())
+    def __init__(
+        self,
+        factory: FakeFactory,
+        *,
+        leader_election: Optional[LeaderElectionOptions] = None,
+        graceful_shutdown_timeout: Optional[float] = 30.0,
+        metrics_address: Any = None,
+    ) -> None:
+        super().__init__(
+            None,
+            None,
+            factory,
+            namespace=None,
+            leader_election=leader_election,  # type: ignore[arg-type]
+            metrics_address=metrics_address,
+            health_address=None,
+            graceful_shutdown_timeout=graceful_shutdown_timeout,
+            registry=CollectorRegistry(),
+        )
         self.controllers_started = 0
 
     def start_controllers(self) -> None:
@@ -92,8 +113,14 @@ def test_leader_election_options_default_to_client_gos_timings_and_keep_the_leas
     assert options.release_on_cancel is False
 
 
-@pytest.mark.parametrize("timings", [dict(lease_duration=10, renew_deadline=10), dict(retry_period=9),
-                                     dict(lease_duration=-1, renew_deadline=-2, retry_period=-3)])
+@pytest.mark.parametrize(
+    "timings",
+    [
+        dict(lease_duration=10, renew_deadline=10),
+        dict(retry_period=9),
+        dict(lease_duration=-1, renew_deadline=-2, retry_period=-3),
+    ],
+)
 def test_leader_election_options_refuse_the_timings_client_go_refuses(timings: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         LeaderElectionOptions("ns", "lease", **timings)
@@ -166,6 +193,7 @@ def test_the_caches_start_on_every_replica_the_factorys_and_the_controllers() ->
 def test_a_failing_check_fails_the_probe_with_500_naming_it_and_withholding_the_reason() -> None:
     def broken() -> None:
         raise RuntimeError("secret detail")
+
     status, body = answer("healthz", {"ping": lambda: True, "db": broken, "cache": lambda: False}, None, False)
     assert status == 500
     assert body == "[-]cache failed: reason withheld\n[-]db failed: reason withheld\n[+]ping ok\nhealthz check failed\n"
@@ -273,7 +301,8 @@ def obj(finalizers: Optional[list[str]] = None, deleting: bool = False, rv: str 
 def test_a_finalizer_patch_sets_the_whole_list_locked_to_the_resource_version_it_was_computed_from() -> None:
     assert finalizer_patch(obj(), "f", present=True) == {"metadata": {"finalizers": ["f"], "resourceVersion": "7"}}
     assert finalizer_patch(obj(["a", "f"]), "f", present=False) == {
-        "metadata": {"finalizers": ["a"], "resourceVersion": "7"}}
+        "metadata": {"finalizers": ["a"], "resourceVersion": "7"}
+    }
 
 
 def test_no_patch_is_needed_when_the_finalizer_already_is_or_is_not_there() -> None:
@@ -323,6 +352,7 @@ def test_a_cleanup_that_raises_keeps_the_finalizer_and_the_error_propagates() ->
 
     def cleanup(o: Any) -> None:
         raise RuntimeError("bucket still full")
+
     with pytest.raises(RuntimeError, match="bucket still full"):
         Finalizer(client, "f").reconcile(obj(["f"], deleting=True), cleanup=cleanup)  # type: ignore[arg-type]
     assert client.patches == []
@@ -330,8 +360,13 @@ def test_a_cleanup_that_raises_keeps_the_finalizer_and_the_error_propagates() ->
 
 def test_an_object_being_deleted_without_the_finalizer_needs_no_cleanup() -> None:
     client, cleaned = FakeClient(), list[Any]()
-    assert Finalizer(client, "f").reconcile(obj(["other"], deleting=True),  # type: ignore[arg-type]
-                                            cleanup=cleaned.append) is True
+    assert (
+        Finalizer(client, "f").reconcile(
+            obj(["other"], deleting=True),  # type: ignore[arg-type]
+            cleanup=cleaned.append,
+        )
+        is True
+    )
     assert cleaned == [] and client.patches == []
 
 

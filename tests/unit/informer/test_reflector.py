@@ -70,8 +70,9 @@ def clock() -> Clock:
 
 def reflector(store: Recorder, clock: Clock, watch_list: bool = False, **kw: Any) -> Reflector:
     errors: list[BaseException] = []
-    r = Reflector(store, key_of, use_watch_list=watch_list, clock=clock,
-                  watch_error_handler=lambda _r, e: errors.append(e), **kw)
+    r = Reflector(
+        store, key_of, use_watch_list=watch_list, clock=clock, watch_error_handler=lambda _r, e: errors.append(e), **kw
+    )
     r.errors = errors  # type: ignore[attr-defined]
     return r
 
@@ -86,7 +87,7 @@ def open_watch_after_list(store: Recorder, clock: Clock) -> tuple[Reflector, Any
 
 def test_the_first_list_asks_for_version_0_in_pages_of_500_and_replaces_the_store() -> None:
     store, clock = Recorder(), Clock()
-    r, plan, command = open_watch_after_list(store, clock)
+    r, _plan, command = open_watch_after_list(store, clock)
     assert store.calls == [("replace", ["a", "b"], "10")]
     assert r.last_sync_resource_version == "10"
     assert isinstance(command, OpenWatch) and command.resource_version == "10"
@@ -176,7 +177,8 @@ def test_429_and_refused_connections_back_off_and_watch_again_without_relisting(
 
 
 def test_a_watch_that_ends_at_once_without_events_is_an_error_and_relists_after_a_backoff(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     store, clock = Recorder(), Clock()
     _, plan, _ = open_watch_after_list(store, clock)
     plan.send(None)

@@ -15,8 +15,8 @@ from typing import Any, Dict, List
 import pytest
 
 from kcore._core import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from kcore.informer import label_selector, label_selector_string
 from kcore.codec import JSON, decode_compact
+from kcore.informer import label_selector, label_selector_string
 
 GO_MODULE = Path(__file__).parent.parent / "selectors_upstream"
 BINARY = Path.home() / ".cache" / "kcore" / "selectors_upstream"
@@ -150,19 +150,124 @@ def test_a_parsed_field_selector_shows_its_text() -> None:
 
 SELECTORS = [
     # valid
-    "", " ", "a", "!a", "a=b", "a==b", "a!=b", "a=", "a==", "a!=", "a in (b)", "a in (b,c)", "a notin (b,c)",
-    "a in ()", "a notin ()", "a in (,)", "a in (b,)", "a in (,b)", "a in (b,,c)", "a in(b)", "a notin(b)",
-    "a>1", "a<1", "a>0", "a<10", "a > 1", "a>01", "a>9223372036854775807", " a = b , c != d ", "a\t=\tb",
-    "a\n,\nb", "a,b,c", "!a,!b", "a,!b", "example.com/a=b", "x.y.z/a-b_c.d=E-f_g.1", "a in (in)", "a in (notin)",
-    "a=in", "in", "notin", "in=notin", "a in (b),c notin (d),e", "A=B", "9=9", "a" * 63, "a=" + "b" * 63,
-    "a.b=c", "a-b=c_d", "a in ( b , c )", "!a ,b", "a=b\x00garbage(((", "a!=b,a=c",
+    "",
+    " ",
+    "a",
+    "!a",
+    "a=b",
+    "a==b",
+    "a!=b",
+    "a=",
+    "a==",
+    "a!=",
+    "a in (b)",
+    "a in (b,c)",
+    "a notin (b,c)",
+    "a in ()",
+    "a notin ()",
+    "a in (,)",
+    "a in (b,)",
+    "a in (,b)",
+    "a in (b,,c)",
+    "a in(b)",
+    "a notin(b)",
+    "a>1",
+    "a<1",
+    "a>0",
+    "a<10",
+    "a > 1",
+    "a>01",
+    "a>9223372036854775807",
+    " a = b , c != d ",
+    "a\t=\tb",
+    "a\n,\nb",
+    "a,b,c",
+    "!a,!b",
+    "a,!b",
+    "example.com/a=b",
+    "x.y.z/a-b_c.d=E-f_g.1",
+    "a in (in)",
+    "a in (notin)",
+    "a=in",
+    "in",
+    "notin",
+    "in=notin",
+    "a in (b),c notin (d),e",
+    "A=B",
+    "9=9",
+    "a" * 63,
+    "a=" + "b" * 63,
+    "a.b=c",
+    "a-b=c_d",
+    "a in ( b , c )",
+    "!a ,b",
+    "a=b\x00garbage(((",
+    "a!=b,a=c",
     # malformed
-    ",", "a,", ",a", "a,,b", "!", "!!a", "!a=b", "!a in (b)", "a b", "a=b c", "a=b=c", "a==b=c", "a=(b)",
-    "a in b", "a in (b", "a in (b c)", "a in ((b))", "a in (b,(c))", "a notin", "a in", "a)", "(a)", "a=b)",
-    "a>b", "a>", "a<", "a>-1", "a>+1", "a>1.5", "a>99999999999999999999", "a>=1", "a<=1", "a=>1", "-a",
-    "a-", "_a", "a_", ".a", "a/b/c", "/a", "a/", "Example.com/a", "exa_mple.com/a", "-example.com/a",
-    "example..com/a", "a" * 64, "a=" + "b" * 64, "a=-b", "a=b-", "a=b_", "a=.b", "a in (-b)", "a=b\x00",
-    "a\x00b", "é=b", "a=é", "a!b", "a=!b", "a!==b", "a===b", "=b", "==b", "in (b)", "a in (b) c",
+    ",",
+    "a,",
+    ",a",
+    "a,,b",
+    "!",
+    "!!a",
+    "!a=b",
+    "!a in (b)",
+    "a b",
+    "a=b c",
+    "a=b=c",
+    "a==b=c",
+    "a=(b)",
+    "a in b",
+    "a in (b",
+    "a in (b c)",
+    "a in ((b))",
+    "a in (b,(c))",
+    "a notin",
+    "a in",
+    "a)",
+    "(a)",
+    "a=b)",
+    "a>b",
+    "a>",
+    "a<",
+    "a>-1",
+    "a>+1",
+    "a>1.5",
+    "a>99999999999999999999",
+    "a>=1",
+    "a<=1",
+    "a=>1",
+    "-a",
+    "a-",
+    "_a",
+    "a_",
+    ".a",
+    "a/b/c",
+    "/a",
+    "a/",
+    "Example.com/a",
+    "exa_mple.com/a",
+    "-example.com/a",
+    "example..com/a",
+    "a" * 64,
+    "a=" + "b" * 64,
+    "a=-b",
+    "a=b-",
+    "a=b_",
+    "a=.b",
+    "a in (-b)",
+    "a=b\x00",
+    "a\x00b",
+    "é=b",
+    "a=é",
+    "a!b",
+    "a=!b",
+    "a!==b",
+    "a===b",
+    "=b",
+    "==b",
+    "in (b)",
+    "a in (b) c",
 ]
 
 LABEL_SETS: List[Dict[str, str]] = [
@@ -180,7 +285,13 @@ def upstream() -> Path:
     go = shutil.which("go")
     assert go, "the parity test needs the Go toolchain (it builds apimachinery's labels package)"
     BINARY.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([go, "build", "-o", str(BINARY), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"}, check=True, timeout=900)
+    subprocess.run(
+        [go, "build", "-o", str(BINARY), "."],
+        cwd=GO_MODULE,
+        env={**os.environ, "GOWORK": "off"},
+        check=True,
+        timeout=900,
+    )
     return BINARY
 
 
@@ -212,27 +323,42 @@ def test_label_selectors_parse_and_match_exactly_as_apimachinery(upstream: Path)
 # --- an object's metav1.LabelSelector, with k8s.io/apimachinery's LabelSelectorAsSelector ---
 
 LABEL_SELECTOR_OBJECTS: List[Dict[str, Any]] = [
-    {}, {"matchLabels": {}}, {"matchLabels": {"a": "b"}}, {"matchLabels": {"a": "b", "c": "e"}},
-    {"matchLabels": {"a": ""}}, {"matchLabels": {"example.com/a": "b"}},
+    {},
+    {"matchLabels": {}},
+    {"matchLabels": {"a": "b"}},
+    {"matchLabels": {"a": "b", "c": "e"}},
+    {"matchLabels": {"a": ""}},
+    {"matchLabels": {"example.com/a": "b"}},
     {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b", "5"]}]},
     {"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["b"]}]},
     {"matchExpressions": [{"key": "e", "operator": "Exists"}]},
     {"matchExpressions": [{"key": "e", "operator": "DoesNotExist"}]},
-    {"matchLabels": {"a": "b"}, "matchExpressions": [{"key": "c", "operator": "In", "values": ["e", "d"]},
-                                                      {"key": "in", "operator": "DoesNotExist"}]},
+    {
+        "matchLabels": {"a": "b"},
+        "matchExpressions": [
+            {"key": "c", "operator": "In", "values": ["e", "d"]},
+            {"key": "in", "operator": "DoesNotExist"},
+        ],
+    },
     # refused
     {"matchExpressions": [{"key": "a", "operator": "In", "values": []}]},
     {"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["b"]}]},
     {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
     {"matchExpressions": [{"key": "a", "operator": "Near", "values": ["b"]}]},
-    {"matchLabels": {"a": "b c"}}, {"matchLabels": {"-a": "b"}}, {"matchLabels": {"a": "b" * 64}},
+    {"matchLabels": {"a": "b c"}},
+    {"matchLabels": {"-a": "b"}},
+    {"matchLabels": {"a": "b" * 64}},
     {"matchExpressions": [{"key": "a", "operator": "In", "values": ["b,c"]}]},
     {"matchExpressions": [{"key": "a b", "operator": "Exists"}]},
-    {"matchLabels": {"a,b": "c"}}, {"matchLabels": {"a": "b,c=d"}}, {"matchLabels": {"a=b": "c"}},
-    {"matchLabels": {"a": "(b)"}}, {"matchExpressions": [{"key": "!a", "operator": "Exists"}]},
+    {"matchLabels": {"a,b": "c"}},
+    {"matchLabels": {"a": "b,c=d"}},
+    {"matchLabels": {"a=b": "c"}},
+    {"matchLabels": {"a": "(b)"}},
+    {"matchExpressions": [{"key": "!a", "operator": "Exists"}]},
     {"matchExpressions": [{"key": "a", "operator": "In", "values": [""]}]},
     {"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["b", ""]}]},
-    {"matchLabels": {"x/y/z": "b"}}, {"matchLabels": {"Example.com/a": "b"}},
+    {"matchLabels": {"x/y/z": "b"}},
+    {"matchLabels": {"Example.com/a": "b"}},
 ]
 
 
@@ -250,8 +376,12 @@ def test_a_label_selector_object_selects_exactly_as_apimachinery_reads_it(upstre
     done = subprocess.run([str(upstream)], input=stdin, capture_output=True, text=True, check=True, timeout=120)
     theirs = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(theirs) == len(cases)
-    differences = [(case, ours, go) for case, go in zip(cases, theirs)
-                   if (ours := kcore_object_result(case["labelSelector"], case["labels"])) != {"ok": go["ok"], "matches": go["matches"]}]
+    differences = [
+        (case, ours, go)
+        for case, go in zip(cases, theirs)
+        if (ours := kcore_object_result(case["labelSelector"], case["labels"]))
+        != {"ok": go["ok"], "matches": go["matches"]}
+    ]
     assert not differences, differences[:5]
     assert {r["ok"] for r in theirs} == {True, False}
     assert {r["matches"] for r in theirs if r["ok"]} == {True, False}

@@ -15,7 +15,14 @@ from kcore._core import CompactObject, Store, object_key, strip_managed_fields, 
 from kcore.codec import JSON, decode_compact
 
 
-def pod(name: str, namespace: Optional[str] = "default", node: str = "", rv: str = "1", labels: Optional[Dict[str, str]] = None, **extra: Any) -> Any:
+def pod(
+    name: str,
+    namespace: Optional[str] = "default",
+    node: str = "",
+    rv: str = "1",
+    labels: Optional[Dict[str, str]] = None,
+    **extra: Any,
+) -> Any:
     meta: Dict[str, Any] = {"name": name, "resourceVersion": rv, "labels": labels or {}}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -44,7 +51,12 @@ def test_the_key_is_namespace_slash_name_or_the_name_alone_without_a_namespace()
 
 
 def test_an_object_without_a_name_has_no_key() -> None:
-    for bad in [{}, {"metadata": {}}, {"metadata": {"namespace": "x"}}, decode_compact(b'{"metadata": {"name": ""}}', JSON)]:
+    for bad in [
+        {},
+        {"metadata": {}},
+        {"metadata": {"namespace": "x"}},
+        decode_compact(b'{"metadata": {"name": ""}}', JSON),
+    ]:
         with pytest.raises(ValueError, match="metadata.name"):
             object_key(bad)
 
@@ -158,7 +170,11 @@ def test_adding_an_indexer_whose_name_exists_is_an_indexer_conflict() -> None:
 
 def test_an_unknown_index_name_raises_key_error_naming_it() -> None:
     s = Store()
-    for call in (lambda: s.by_index("nope", "x"), lambda: s.index_keys("nope", "x"), lambda: s.list_index_values("nope")):
+    for call in (
+        lambda: s.by_index("nope", "x"),
+        lambda: s.index_keys("nope", "x"),
+        lambda: s.list_index_values("nope"),
+    ):
         with pytest.raises(KeyError, match="Index with name nope does not exist"):
             call()
 
@@ -212,12 +228,14 @@ def test_the_store_shows_its_index_functions_to_the_garbage_collector() -> None:
 
 def test_list_filters_by_namespace_label_selector_and_field_selector() -> None:
     s = Store()
-    s.replace([
-        pod("a", "x", node="n1", labels={"app": "web"}),
-        pod("b", "x", node="n2", labels={"app": "db"}),
-        pod("c", "y", node="n1", labels={"app": "web"}),
-        pod("d", None, labels={}),
-    ])
+    s.replace(
+        [
+            pod("a", "x", node="n1", labels={"app": "web"}),
+            pod("b", "x", node="n2", labels={"app": "db"}),
+            pod("c", "y", node="n1", labels={"app": "web"}),
+            pod("d", None, labels={}),
+        ]
+    )
     assert names(s.list()) == ["a", "b", "c", "d"]
     assert names(s.list(namespace="x")) == ["a", "b"]
     assert names(s.list(namespace="")) == ["a", "b", "c", "d"]  # "" is every namespace
@@ -244,12 +262,31 @@ def test_selected_lists_equal_the_selector_applied_to_every_object_through_any_w
     keys, values = ["app", "tier", "x.io/role"], ["a", "b", "c", "7", "12"]
 
     def labels_json() -> str:
-        entries = [f'"{rng.choice(keys)}":' + (f'"{rng.choice(values)}"' if rng.random() < 0.9 else rng.choice(["3", "null", "{}"]))
-                   for _ in range(rng.randrange(4))]  # keys may repeat: the first one counts
+        entries = [
+            f'"{rng.choice(keys)}":'
+            + (f'"{rng.choice(values)}"' if rng.random() < 0.9 else rng.choice(["3", "null", "{}"]))
+            for _ in range(rng.randrange(4))
+        ]  # keys may repeat: the first one counts
         return rng.choice(["{" + ",".join(entries) + "}", "{" + ",".join(entries) + "}", "null"])
 
-    selectors = ["app=a", "app==b", "app!=a", "app in (a,b)", "app notin (a)", "app", "!app", "tier>7", "tier<12",
-                 "app=a,tier", "app in (a,c),tier notin (b)", "x.io/role=c", "app=zzz", "missing", "app,tier,x.io/role", ""]
+    selectors = [
+        "app=a",
+        "app==b",
+        "app!=a",
+        "app in (a,b)",
+        "app notin (a)",
+        "app",
+        "!app",
+        "tier>7",
+        "tier<12",
+        "app=a,tier",
+        "app in (a,c),tier notin (b)",
+        "x.io/role=c",
+        "app=zzz",
+        "missing",
+        "app,tier,x.io/role",
+        "",
+    ]
     s = Store()
     stored: dict[str, Any] = {}
     for step in range(1500):
@@ -266,9 +303,14 @@ def test_selected_lists_equal_the_selector_applied_to_every_object_through_any_w
         for text in selectors if step % 50 == 0 else [rng.choice(selectors)]:
             selector = parse_label_selector(text)
             for namespace in (None, "n1"):
-                want = sorted(k for k, o in stored.items() if (namespace is None or o["metadata"]["namespace"] == namespace)
-                              and selector.matches({k: v for k, v in reversed(list((o["metadata"]["labels"] or {}).items()))
-                                                    if isinstance(v, str)}))
+                want = sorted(
+                    k
+                    for k, o in stored.items()
+                    if (namespace is None or o["metadata"]["namespace"] == namespace)
+                    and selector.matches(
+                        {k: v for k, v in reversed(list((o["metadata"]["labels"] or {}).items())) if isinstance(v, str)}
+                    )
+                )
                 got = sorted(object_key(o) for o in s.list(label_selector=text, namespace=namespace))
                 assert got == want, (step, text, namespace)
 
@@ -278,7 +320,10 @@ def test_list_takes_parsed_selectors_and_refuses_malformed_ones() -> None:
 
     s = Store()
     s.upsert(pod("a", labels={"app": "web"}))
-    assert len(s.list(label_selector=parse_label_selector("app"), field_selector=parse_field_selector("metadata.name=a"))) == 1
+    assert (
+        len(s.list(label_selector=parse_label_selector("app"), field_selector=parse_field_selector("metadata.name=a")))
+        == 1
+    )
     with pytest.raises(ValueError, match="label selector"):
         s.list(label_selector="app in (")
     with pytest.raises(ValueError, match="field selector"):
@@ -289,9 +334,9 @@ def test_list_takes_parsed_selectors_and_refuses_malformed_ones() -> None:
 
 
 def test_to_compact_copies_a_json_like_value_and_keeps_a_compact_object_as_it_is() -> None:
-    value: Dict[str, Any] = {"a": [1, 2**70, -2**70, 1.5, True, None, "s", (3, 4), {}], "b": {"c": []}}
+    value: Dict[str, Any] = {"a": [1, 2**70, -(2**70), 1.5, True, None, "s", (3, 4), {}], "b": {"c": []}}
     c = to_compact(value)
-    assert isinstance(c, CompactObject) and c == {**value, "a": [1, 2**70, -2**70, 1.5, True, None, "s", [3, 4], {}]}
+    assert isinstance(c, CompactObject) and c == {**value, "a": [1, 2**70, -(2**70), 1.5, True, None, "s", [3, 4], {}]}
     assert to_compact(c) is c
     assert to_compact({"nested": c})["nested"] == c
     with pytest.raises(TypeError, match="key"):
@@ -315,7 +360,10 @@ MANAGED = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:metadat
 def test_stripping_managed_fields_drops_only_them() -> None:
     full = pod("a", labels={"app": "web"})
     with_managed = decode_compact(
-        json.dumps({"kind": "Pod", "metadata": {"name": "a", "managedFields": MANAGED, "uid": "u"}, "spec": {"x": 1}}).encode(), JSON
+        json.dumps(
+            {"kind": "Pod", "metadata": {"name": "a", "managedFields": MANAGED, "uid": "u"}, "spec": {"x": 1}}
+        ).encode(),
+        JSON,
     )
     stripped = strip_managed_fields(with_managed)
     assert stripped == {"kind": "Pod", "metadata": {"name": "a", "uid": "u"}, "spec": {"x": 1}}

@@ -21,7 +21,14 @@ LABELS = {
 TAINT_KEYS = ["dedicated", "gpu", "node.kubernetes.io/unschedulable", "example.com/maintenance"]
 TAINT_VALUES = ["", "a", "b"]
 EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"]
-IMAGES = ["nginx:1.25", "redis", "busybox:latest", "registry.io/app:v1", "localhost:5000/tool", "docker.io/library/nginx:1.25"]
+IMAGES = [
+    "nginx:1.25",
+    "redis",
+    "busybox:latest",
+    "registry.io/app:v1",
+    "localhost:5000/tool",
+    "docker.io/library/nginx:1.25",
+]
 MB = 1024 * 1024
 POD_LABELS = {"app": ["web", "db"], "tier": ["front", "back"], "version": ["1", "2"]}
 TOPOLOGY_KEYS = ["zone", "kubernetes.io/hostname", "disk"]
@@ -47,7 +54,9 @@ class RandomClusters:
         if self.chance(0.95):
             allocatable["cpu"] = self.pick(["1", "2", "4", "3500m", "0.5", "8", "1500m", "16", "32", "12"])
         if self.chance(0.95):
-            allocatable["memory"] = self.pick(["1Gi", "2Gi", "4096Mi", "3G", "512Mi", "1.5Gi", "8Gi", "16Gi", "32Gi", "24G"])
+            allocatable["memory"] = self.pick(
+                ["1Gi", "2Gi", "4096Mi", "3G", "512Mi", "1.5Gi", "8Gi", "16Gi", "32Gi", "24G"]
+            )
         if self.chance(0.4):
             allocatable["ephemeral-storage"] = self.pick(["10Gi", "20G", "1Gi"])
         if self.chance(0.4):
@@ -62,7 +71,11 @@ class RandomClusters:
         if self.chance(0.06):
             spec["unschedulable"] = True
         taints = [
-            {"key": self.pick(TAINT_KEYS), "value": self.pick(TAINT_VALUES), "effect": self.pick(EFFECTS + ["PreferNoSchedule"])}
+            {
+                "key": self.pick(TAINT_KEYS),
+                "value": self.pick(TAINT_VALUES),
+                "effect": self.pick([*EFFECTS, "PreferNoSchedule"]),
+            }
             for _ in range(r.choice([0, 0, 0, 0, 0, 1, 1, 2]))
         ]
         if taints:
@@ -81,8 +94,37 @@ class RandomClusters:
     def quantity(self, name: str) -> str:
         choices = {
             # Odd spellings too: rounding below a millicore or a byte happens once, on the sum.
-            "cpu": ["0", "50m", "100m", "250m", "0.5", "1", "1500m", "1e-1", "3", "0.0001", "1.0000000001", "2e-4", "+0.2", "250000u"],
-            "memory": ["0", "64Mi", "128Mi", "256M", "1Gi", "0.5Gi", "1e8", "3Gi", "1k", "0.1Mi", "128974848", "1.5Ki", "500000000n"],
+            "cpu": [
+                "0",
+                "50m",
+                "100m",
+                "250m",
+                "0.5",
+                "1",
+                "1500m",
+                "1e-1",
+                "3",
+                "0.0001",
+                "1.0000000001",
+                "2e-4",
+                "+0.2",
+                "250000u",
+            ],
+            "memory": [
+                "0",
+                "64Mi",
+                "128Mi",
+                "256M",
+                "1Gi",
+                "0.5Gi",
+                "1e8",
+                "3Gi",
+                "1k",
+                "0.1Mi",
+                "128974848",
+                "1.5Ki",
+                "500000000n",
+            ],
             "ephemeral-storage": ["0", "1Gi", "5G", "12Gi"],
             EXTENDED: ["0", "1", "2", "3"],
             HUGEPAGES: ["2Mi", "4Mi", "8Mi"],
@@ -91,13 +133,19 @@ class RandomClusters:
 
     def requests(self) -> Obj:
         out: Obj = {}
-        for name, p in (("cpu", 0.7), ("memory", 0.7), ("ephemeral-storage", 0.15), (EXTENDED, 0.15), (HUGEPAGES, 0.05)):
+        for name, p in (
+            ("cpu", 0.7),
+            ("memory", 0.7),
+            ("ephemeral-storage", 0.15),
+            (EXTENDED, 0.15),
+            (HUGEPAGES, 0.05),
+        ):
             if self.chance(p):
                 out[name] = self.quantity(name)
         return out
 
     def container(self, i: int, sidecar: Optional[bool] = None) -> Obj:
-        c: Obj = {"name": f"c{i}", "image": self.pick(IMAGES + ["nginx", "busybox"])}
+        c: Obj = {"name": f"c{i}", "image": self.pick([*IMAGES, "nginx", "busybox"])}
         requests = self.requests()
         if requests or self.chance(0.3):
             c["resources"] = {"requests": requests}
@@ -133,7 +181,7 @@ class RandomClusters:
         if expressions:
             term["matchExpressions"] = expressions
         if self.chance(0.3):
-            names = node_names + ["elsewhere"]
+            names = [*node_names, "elsewhere"]
             term["matchFields"] = [
                 {"key": "metadata.name", "operator": self.pick(["In", "In", "NotIn"]), "values": [self.pick(names)]}
                 for _ in range(self.rng.choice([1, 2]))
@@ -144,7 +192,9 @@ class RandomClusters:
         self.uid += 1
         spec: Obj = {"containers": [self.container(i) for i in range(self.rng.choice([1, 1, 1, 2, 3]))]}
         if self.chance(0.35):
-            spec["initContainers"] = [self.container(10 + i, sidecar=self.chance(0.5)) for i in range(self.rng.choice([1, 2, 3]))]
+            spec["initContainers"] = [
+                self.container(10 + i, sidecar=self.chance(0.5)) for i in range(self.rng.choice([1, 2, 3]))
+            ]
         if self.chance(0.15):
             spec["overhead"] = {"cpu": self.pick(["10m", "250m"]), "memory": self.pick(["32Mi", "120Mi"])}
         if self.chance(0.05):
@@ -152,9 +202,11 @@ class RandomClusters:
         if node_name is not None:
             spec["nodeName"] = node_name
         elif self.chance(0.05):
-            spec["nodeName"] = self.pick(node_names + ["elsewhere"])
+            spec["nodeName"] = self.pick([*node_names, "elsewhere"])
         if self.chance(0.15):
-            spec["nodeSelector"] = {k: self.pick(LABELS[k]) for k in self.rng.sample(list(LABELS), self.rng.choice([0, 1, 1, 2]))}
+            spec["nodeSelector"] = {
+                k: self.pick(LABELS[k]) for k in self.rng.sample(list(LABELS), self.rng.choice([0, 1, 1, 2]))
+            }
         if self.chance(0.6):
             spec["tolerations"] = [self.toleration() for _ in range(self.rng.choice([1, 2, 3]))]
         affinity: Obj = {}
@@ -176,7 +228,11 @@ class RandomClusters:
             spec["volumes"] = [{"name": "v", "image": {"reference": self.pick(IMAGES)}}]
         if self.chance(0.4):
             spec["topologySpreadConstraints"] = [self.spread_constraint() for _ in range(self.rng.choice([1, 1, 2, 3]))]
-        metadata: Obj = {"name": name, "namespace": "default" if self.chance(0.85) else NAMESPACES[1], "uid": f"uid-{self.uid}"}
+        metadata: Obj = {
+            "name": name,
+            "namespace": "default" if self.chance(0.85) else NAMESPACES[1],
+            "uid": f"uid-{self.uid}",
+        }
         labels = {k: self.pick(v) for k, v in POD_LABELS.items() if self.chance(0.6)}
         if labels or self.chance(0.2):
             metadata["labels"] = labels
@@ -194,7 +250,7 @@ class RandomClusters:
         if selector is not None:
             term["labelSelector"] = selector
         if self.chance(0.2):
-            term["namespaces"] = self.rng.sample(NAMESPACES + ["elsewhere"], self.rng.choice([1, 2]))
+            term["namespaces"] = self.rng.sample([*NAMESPACES, "elsewhere"], self.rng.choice([1, 2]))
         if self.chance(0.25):
             term["namespaceSelector"] = {} if self.chance(0.3) else {"matchLabels": {"team": self.pick(["a", "b"])}}
         return term
@@ -205,10 +261,13 @@ class RandomClusters:
         scheduler's cache tolerates)."""
         out: Obj = {}
         if self.chance(0.5):
-            out["requiredDuringSchedulingIgnoredDuringExecution"] = [self.affinity_term(allow_invalid) for _ in range(self.rng.choice([1, 1, 2]))]
+            out["requiredDuringSchedulingIgnoredDuringExecution"] = [
+                self.affinity_term(allow_invalid) for _ in range(self.rng.choice([1, 1, 2]))
+            ]
         if self.chance(0.6):
             out["preferredDuringSchedulingIgnoredDuringExecution"] = [
-                {"weight": self.pick([1, 5, 50, 100]), "podAffinityTerm": self.affinity_term(allow_invalid)} for _ in range(self.rng.choice([1, 2]))
+                {"weight": self.pick([1, 5, 50, 100]), "podAffinityTerm": self.affinity_term(allow_invalid)}
+                for _ in range(self.rng.choice([1, 2]))
             ]
         return out
 
@@ -216,7 +275,8 @@ class RandomClusters:
         """The cluster's namespaces, labelled for namespaceSelector; sometimes one is unknown."""
         return [
             {"metadata": {"name": n, "labels": {"team": self.pick(["a", "b"])} if self.chance(0.8) else {}}}
-            for n in NAMESPACES if self.chance(0.9)
+            for n in NAMESPACES
+            if self.chance(0.9)
         ]
 
     def pod_selector(self, allow_invalid: bool = True) -> Optional[Obj]:
@@ -226,12 +286,16 @@ class RandomClusters:
             return None
         selector: Obj = {}
         if self.chance(0.6):
-            selector["matchLabels"] = {k: self.pick(POD_LABELS[k]) for k in self.rng.sample(list(POD_LABELS), self.rng.choice([1, 1, 2]))}
+            selector["matchLabels"] = {
+                k: self.pick(POD_LABELS[k]) for k in self.rng.sample(list(POD_LABELS), self.rng.choice([1, 1, 2]))
+            }
         if self.chance(0.4):
             expressions = []
             for _ in range(self.rng.choice([1, 2])):
                 key = self.pick(list(POD_LABELS))
-                op = self.pick(["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if allow_invalid and self.chance(0.05) else []))
+                op = self.pick(
+                    ["In", "NotIn", "Exists", "DoesNotExist"] + (["Gt"] if allow_invalid and self.chance(0.05) else [])
+                )
                 values = self.rng.sample(POD_LABELS[key], self.rng.choice([1, 2])) if op in ("In", "NotIn") else []
                 expressions.append({"key": key, "operator": op, "values": values})
             selector["matchExpressions"] = expressions
@@ -252,29 +316,37 @@ class RandomClusters:
             if self.chance(0.25):
                 c[policy] = self.pick(["Honor", "Ignore"])
         if self.chance(0.2):
-            c["matchLabelKeys"] = self.rng.sample(list(POD_LABELS) + ["pod-template-hash"], self.rng.choice([1, 2]))
+            c["matchLabelKeys"] = self.rng.sample([*list(POD_LABELS), "pod-template-hash"], self.rng.choice([1, 2]))
         return c
 
     def status(self, spec: Obj) -> Obj:
         """What a kubelet reports, mid-resize or after one: each container's allocated and actual
         requests (the spec's or others), a PodResizePending condition, pod-level ones."""
+
         def reported(c: Obj) -> Obj:
             s: Obj = {"name": c["name"]}
             spec_requests = c.get("resources", {}).get("requests", {})
             if self.chance(0.6):
                 s["allocatedResources"] = spec_requests if self.chance(0.5) else self.requests()
             if self.chance(0.6):
-                s["resources"] = {"requests": spec_requests if self.chance(0.5) else self.requests()} if self.chance(0.8) else {}
+                s["resources"] = (
+                    {"requests": spec_requests if self.chance(0.5) else self.requests()} if self.chance(0.8) else {}
+                )
             return s
 
         status: Obj = {}
-        for key, containers in (("containerStatuses", spec["containers"]), ("initContainerStatuses", spec.get("initContainers", []))):
+        for key, containers in (
+            ("containerStatuses", spec["containers"]),
+            ("initContainerStatuses", spec.get("initContainers", [])),
+        ):
             reports = [reported(c) for c in containers if self.chance(0.7)]
             if reports:
                 status[key] = reports
         if self.chance(0.3):
             status["conditions"] = [{"type": "Ready", "status": "True"}] if self.chance(0.3) else []
-            status["conditions"].append({"type": "PodResizePending", "status": "True", "reason": self.pick(["Infeasible", "Deferred"])})
+            status["conditions"].append(
+                {"type": "PodResizePending", "status": "True", "reason": self.pick(["Infeasible", "Deferred"])}
+            )
         if "resources" in spec:
             if self.chance(0.5):
                 status["resources"] = {"requests": self.requests()} if self.chance(0.8) else {}
@@ -298,10 +370,24 @@ class RandomClusters:
 
     def profile(self) -> Obj:
         """{"filters": [...], "scores": [{"name", "weight"}], "pluginConfig": [{"name", "args"}]}."""
-        filters = ["NodeName", "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]
+        filters = [
+            "NodeName",
+            "NodeUnschedulable",
+            "TaintToleration",
+            "NodeAffinity",
+            "NodePorts",
+            "NodeResourcesFit",
+            "PodTopologySpread",
+            "InterPodAffinity",
+        ]
         weights = {
-            "TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "PodTopologySpread": 2, "InterPodAffinity": 2,
-            "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1,
+            "TaintToleration": 3,
+            "NodeAffinity": 2,
+            "NodeResourcesFit": 1,
+            "PodTopologySpread": 2,
+            "InterPodAffinity": 2,
+            "NodeResourcesBalancedAllocation": 1,
+            "ImageLocality": 1,
         }
         if self.chance(0.5):
             filters = [f for f in filters if self.chance(0.8)]
@@ -312,24 +398,52 @@ class RandomClusters:
         if strategy != "default":
             s: Obj = {"type": strategy}
             if self.chance(0.5):
-                resources = [{"name": "cpu", "weight": self.rng.randint(1, 5)}, {"name": "memory", "weight": self.rng.randint(0, 5)}]
-                resources += [{"name": n, "weight": self.rng.randint(1, 5)} for n in ("ephemeral-storage", EXTENDED, HUGEPAGES) if self.chance(0.4)]
+                resources = [
+                    {"name": "cpu", "weight": self.rng.randint(1, 5)},
+                    {"name": "memory", "weight": self.rng.randint(0, 5)},
+                ]
+                resources += [
+                    {"name": n, "weight": self.rng.randint(1, 5)}
+                    for n in ("ephemeral-storage", EXTENDED, HUGEPAGES)
+                    if self.chance(0.4)
+                ]
                 s["resources"] = resources
             if strategy == "RequestedToCapacityRatio":
                 points = sorted(self.rng.sample(range(0, 101), self.rng.choice([1, 2, 3])))
-                s["requestedToCapacityRatio"] = {"shape": [{"utilization": u, "score": self.rng.randint(0, 10)} for u in points]}
+                s["requestedToCapacityRatio"] = {
+                    "shape": [{"utilization": u, "score": self.rng.randint(0, 10)} for u in points]
+                }
             args: Obj = {"scoringStrategy": s}
             if self.chance(0.2):
                 args["ignoredResources"] = [EXTENDED]
             config.append({"name": "NodeResourcesFit", "args": args})
         if self.chance(0.3):
             names = ["cpu", "memory"] + [n for n in ("ephemeral-storage", EXTENDED) if self.chance(0.5)]
-            config.append({"name": "NodeResourcesBalancedAllocation", "args": {"resources": [{"name": n, "weight": 1} for n in names]}})
-        return {"filters": filters, "scores": [{"name": n, "weight": w} for n, w in weights.items()], "pluginConfig": config}
+            config.append(
+                {
+                    "name": "NodeResourcesBalancedAllocation",
+                    "args": {"resources": [{"name": n, "weight": 1} for n in names]},
+                }
+            )
+        return {
+            "filters": filters,
+            "scores": [{"name": n, "weight": w} for n, w in weights.items()],
+            "pluginConfig": config,
+        }
 
     def case(self, nodes: Optional[int] = None) -> Obj:
         """One case; ``nodes`` fixes the cluster's size (else 1 to 12)."""
         names = [f"node-{i}" for i in range(nodes or self.rng.randint(1, 12))]
         nodes = [self.node(n) for n in names]
-        pods = [self.pod(f"p{self.uid}-{j}", names, node_name=n) for n in names for j in range(self.rng.choice([0, 0, 1, 1, 2, 4]))]
-        return {"namespaces": self.namespaces(), "nodes": nodes, "pods": pods, "pod": self.pod("incoming", names), "profile": self.profile()}
+        pods = [
+            self.pod(f"p{self.uid}-{j}", names, node_name=n)
+            for n in names
+            for j in range(self.rng.choice([0, 0, 1, 1, 2, 4]))
+        ]
+        return {
+            "namespaces": self.namespaces(),
+            "nodes": nodes,
+            "pods": pods,
+            "pod": self.pod("incoming", names),
+            "profile": self.profile(),
+        }

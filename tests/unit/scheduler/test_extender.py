@@ -47,9 +47,13 @@ def ssd_only() -> Extender:
 def test_filter_returns_the_nodes_that_pass_and_each_failed_nodes_reason() -> None:
     status, result = call(ssd_only(), "filter", {"Pod": POD, "Nodes": {"items": NODES}})
     assert status == 200
-    assert result == {"Nodes": {"metadata": {}, "items": [NODES[0]]}, "NodeNames": None,
-                      "FailedNodes": {"n2": "no ssd"}, "FailedAndUnresolvableNodes": {"n3": "node is going away"},
-                      "Error": ""}
+    assert result == {
+        "Nodes": {"metadata": {}, "items": [NODES[0]]},
+        "NodeNames": None,
+        "FailedNodes": {"n2": "no ssd"},
+        "FailedAndUnresolvableNodes": {"n3": "node is going away"},
+        "Error": "",
+    }
 
 
 class Lister:
@@ -76,7 +80,9 @@ def test_node_names_without_a_lister_are_an_error_kube_scheduler_sees() -> None:
     assert status == 200 and "no node_lister" in result["Error"]
 
 
-def test_a_filter_that_raises_answers_with_the_error_in_the_result_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_filter_that_raises_answers_with_the_error_in_the_result_and_logs_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     ext = Extender()
 
     @ext.filter_batch
@@ -99,7 +105,9 @@ def test_prioritize_scores_every_node_it_is_asked_about_in_request_order() -> No
     ext = Extender()
     ext.prioritize(lambda pod, n: 10 if n["metadata"]["labels"].get("disk") == "ssd" else 1)
     assert call(ext, "prioritize", {"Pod": POD, "Nodes": {"items": NODES}}) == (
-        200, [{"Host": "n1", "Score": 10}, {"Host": "n2", "Score": 1}, {"Host": "n3", "Score": 10}])
+        200,
+        [{"Host": "n1", "Score": 10}, {"Host": "n2", "Score": 1}, {"Host": "n3", "Score": 10}],
+    )
 
 
 @pytest.mark.parametrize("scores", [{"n1": 11}, {"n1": -1}, {"n1": 2.5}, {"n9": 3}])
@@ -130,21 +138,36 @@ def test_preempt_answers_the_kept_candidates_as_meta_victims() -> None:
     ext = Extender()
     ext.preempt(lambda pod, candidates: {n: v for n, v in candidates.items() if v.num_pdb_violations == 0})
     victim = {"metadata": {"name": "old", "uid": "u-old"}}
-    status, result = call(ext, "preempt", {"Pod": POD, "NodeNameToVictims": {
-        "n1": {"Pods": [victim], "NumPDBViolations": 0}, "n2": {"Pods": [victim], "NumPDBViolations": 1}}})
-    assert (status, result) == (200, {"NodeNameToMetaVictims": {"n1": {"Pods": [{"UID": "u-old"}], "NumPDBViolations": 0}}})
+    status, result = call(
+        ext,
+        "preempt",
+        {
+            "Pod": POD,
+            "NodeNameToVictims": {
+                "n1": {"Pods": [victim], "NumPDBViolations": 0},
+                "n2": {"Pods": [victim], "NumPDBViolations": 1},
+            },
+        },
+    )
+    assert (status, result) == (
+        200,
+        {"NodeNameToMetaVictims": {"n1": {"Pods": [{"UID": "u-old"}], "NumPDBViolations": 0}}},
+    )
     status, result = call(ext, "preempt", {"Pod": POD, "NodeNameToMetaVictims": {"n1": {"Pods": [{"UID": "u-old"}]}}})
     assert result == {"NodeNameToMetaVictims": {"n1": {"Pods": [{"UID": "u-old"}], "NumPDBViolations": 0}}}
     assert Victims([victim]).pod_uids == ["u-old"]
 
 
-@pytest.mark.parametrize(("body", "says"), [
-    (b"not json", "bad filter request"),
-    (b"[1, 2]", "ExtenderArgs: expected an object, got an array"),
-    (b'{"Pod": "web"}', "ExtenderArgs.Pod: expected an object, got a string"),
-    (b'{"Nodes": {"items": [1]}}', "ExtenderArgs.Nodes.items[0]: expected an object"),
-    (b"\xff\xfe", "bad filter request"),
-])
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"not json", "bad filter request"),
+        (b"[1, 2]", "ExtenderArgs: expected an object, got an array"),
+        (b'{"Pod": "web"}', "ExtenderArgs.Pod: expected an object, got a string"),
+        (b'{"Nodes": {"items": [1]}}', "ExtenderArgs.Nodes.items[0]: expected an object"),
+        (b"\xff\xfe", "bad filter request"),
+    ],
+)
 def test_a_bad_request_is_a_400_saying_what_is_wrong(body: bytes, says: str) -> None:
     status, answer = ssd_only().handle("filter", body)
     assert status == 400 and says in json.loads(answer)["error"]

@@ -10,8 +10,15 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 from kcore.scheduler.extender_wire import (
-    ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult, ExtenderPreemptionArgs,
-    ExtenderPreemptionResult, HostPriority, WireError, host_priority_list_from_wire,
+    ExtenderArgs,
+    ExtenderBindingArgs,
+    ExtenderBindingResult,
+    ExtenderFilterResult,
+    ExtenderPreemptionArgs,
+    ExtenderPreemptionResult,
+    HostPriority,
+    WireError,
+    host_priority_list_from_wire,
 )
 from tests.extender_upstream_driver import go_round_trips
 
@@ -30,8 +37,17 @@ DECODERS: Dict[str, Callable[[Any], Any]] = {
 def canonical() -> Dict[str, Any]:
     """A pod and two nodes as Go encodes them (kcore passes objects through untouched, so the
     comparison uses objects already in Go's form)."""
-    (answer,) = go_round_trips([("ExtenderArgs", {"Pod": {"metadata": {"name": "web", "namespace": "default", "uid": "u-web"}},
-                                                  "Nodes": {"items": [{"metadata": {"name": "n1"}}, {"metadata": {"name": "n2"}}]}})])
+    (answer,) = go_round_trips(
+        [
+            (
+                "ExtenderArgs",
+                {
+                    "Pod": {"metadata": {"name": "web", "namespace": "default", "uid": "u-web"}},
+                    "Nodes": {"items": [{"metadata": {"name": "n1"}}, {"metadata": {"name": "n2"}}]},
+                },
+            )
+        ]
+    )
     args = answer["value"]
     return {"pod": args["Pod"], "nodes": args["Nodes"]["items"]}
 
@@ -46,9 +62,20 @@ def cases(c: Dict[str, Any]) -> List[Tuple[str, Any]]:
         ("ExtenderArgs", {"POD": pod, "NODES": {"ITEMS": nodes}}),
         ("ExtenderArgs", {"pOd": None, "nodeNames": [], "unknown": 1}),
         ("ExtenderArgs", {}),
-        ("ExtenderFilterResult", {"Nodes": {"metadata": {}, "items": nodes[:1]}, "NodeNames": None,
-                                  "FailedNodes": {"n2": "too hot"}, "FailedAndUnresolvableNodes": None, "Error": ""}),
-        ("ExtenderFilterResult", {"nodenames": ["n1"], "failedNodes": {}, "failedandunresolvablenodes": {"n2": "gone"}}),
+        (
+            "ExtenderFilterResult",
+            {
+                "Nodes": {"metadata": {}, "items": nodes[:1]},
+                "NodeNames": None,
+                "FailedNodes": {"n2": "too hot"},
+                "FailedAndUnresolvableNodes": None,
+                "Error": "",
+            },
+        ),
+        (
+            "ExtenderFilterResult",
+            {"nodenames": ["n1"], "failedNodes": {}, "failedandunresolvablenodes": {"n2": "gone"}},
+        ),
         ("ExtenderFilterResult", {"error": "boom"}),
         ("HostPriorityList", [{"Host": "n1", "Score": 10}, {"host": "n2", "score": 0}, {"HOST": "n3"}]),
         ("HostPriorityList", []),
@@ -56,9 +83,18 @@ def cases(c: Dict[str, Any]) -> List[Tuple[str, Any]]:
         ("ExtenderBindingArgs", {"podname": "a", "PodName": "b", "poduid": None, "node": "n2"}),  # the last of two wins
         ("ExtenderBindingResult", {"Error": "no"}),
         ("ExtenderBindingResult", {"error": ""}),
-        ("ExtenderPreemptionArgs", {"Pod": pod, "NodeNameToVictims": {"n1": {"Pods": [victim], "NumPDBViolations": 1}}}),
-        ("ExtenderPreemptionArgs", {"pod": pod, "nodenametometavictims": {"n1": {"pods": [{"uid": "u-old"}], "numpdbviolations": 2}}}),
-        ("ExtenderPreemptionResult", {"NodeNameToMetaVictims": {"n1": {"Pods": [{"UID": "u-old"}], "NumPDBViolations": 0}}}),
+        (
+            "ExtenderPreemptionArgs",
+            {"Pod": pod, "NodeNameToVictims": {"n1": {"Pods": [victim], "NumPDBViolations": 1}}},
+        ),
+        (
+            "ExtenderPreemptionArgs",
+            {"pod": pod, "nodenametometavictims": {"n1": {"pods": [{"uid": "u-old"}], "numpdbviolations": 2}}},
+        ),
+        (
+            "ExtenderPreemptionResult",
+            {"NodeNameToMetaVictims": {"n1": {"Pods": [{"UID": "u-old"}], "NumPDBViolations": 0}}},
+        ),
         ("ExtenderPreemptionResult", {"NodeNameToMetaVictims": None}),
     ]
 
@@ -98,8 +134,12 @@ def test_what_go_refuses_to_decode_kcore_refuses_with_a_wire_error_naming_the_fi
 
 def test_kcores_own_results_are_read_back_by_go_unchanged(canonical: Dict[str, Any]) -> None:
     ours = [
-        ("ExtenderFilterResult", ExtenderFilterResult(nodes=canonical["nodes"], failed_nodes={"n3": "no"},
-                                                      failed_and_unresolvable_nodes={"n4": "never"}).to_wire()),
+        (
+            "ExtenderFilterResult",
+            ExtenderFilterResult(
+                nodes=canonical["nodes"], failed_nodes={"n3": "no"}, failed_and_unresolvable_nodes={"n4": "never"}
+            ).to_wire(),
+        ),
         ("ExtenderFilterResult", ExtenderFilterResult(node_names=["n1"]).to_wire()),
         ("ExtenderFilterResult", ExtenderFilterResult(error="filter: boom").to_wire()),
         ("HostPriorityList", [HostPriority("n1", 10).to_wire(), HostPriority("n2", 3).to_wire()]),

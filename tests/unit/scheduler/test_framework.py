@@ -32,13 +32,36 @@ def pod(name: str, cpu: Optional[str] = None, node_name: Optional[str] = None, *
 def test_legacy_predicates_and_priorities_map_onto_the_plugins_that_do_their_work() -> None:
     provider = Profile.from_legacy(
         "legacy",
-        ["CheckNodeUnschedulable", "HostName", "PodToleratesNodeTaints", "MatchNodeSelector", "PodFitsHostPorts", "PodFitsResources"],
-        {"MostRequestedPriority": 2, "BalancedResourceAllocation": 1, "ImageLocalityPriority": 1,
-         "NodeAffinityPriority": 1, "TaintTolerationPriority": 1},
+        [
+            "CheckNodeUnschedulable",
+            "HostName",
+            "PodToleratesNodeTaints",
+            "MatchNodeSelector",
+            "PodFitsHostPorts",
+            "PodFitsResources",
+        ],
+        {
+            "MostRequestedPriority": 2,
+            "BalancedResourceAllocation": 1,
+            "ImageLocalityPriority": 1,
+            "NodeAffinityPriority": 1,
+            "TaintTolerationPriority": 1,
+        },
     )
-    assert provider.filters == ("NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit")
+    assert provider.filters == (
+        "NodeUnschedulable",
+        "NodeName",
+        "TaintToleration",
+        "NodeAffinity",
+        "NodePorts",
+        "NodeResourcesFit",
+    )
     assert dict(provider.scores) == {
-        "NodeResourcesFit": 2, "NodeResourcesBalancedAllocation": 1, "ImageLocality": 1, "NodeAffinity": 1, "TaintToleration": 1,
+        "NodeResourcesFit": 2,
+        "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
+        "NodeAffinity": 1,
+        "TaintToleration": 1,
     }
     assert provider.plugin_args == {"NodeResourcesFit": {"scoringStrategy": {"type": "MostAllocated"}}}
 
@@ -66,7 +89,9 @@ def test_schedule_picks_uniformly_among_the_best_nodes_and_a_seed_repeats_the_pi
     picks = Counter(framework.schedule(incoming, snapshot, seed=s) for s in range(800))
     assert set(picks) == {"n0", "n1", "n2", "n3"}  # "small" scores lower and is never chosen
     assert all(150 <= n <= 250 for n in picks.values()), picks
-    assert [framework.schedule(incoming, snapshot, seed=7) for _ in range(5)] == [framework.schedule(incoming, snapshot, seed=7)] * 5
+    assert [framework.schedule(incoming, snapshot, seed=7) for _ in range(5)] == [
+        framework.schedule(incoming, snapshot, seed=7)
+    ] * 5
 
 
 def test_a_pod_that_fits_nowhere_raises_fit_error_with_kube_schedulers_message() -> None:
@@ -82,7 +107,9 @@ def usage(snapshot: Snapshot, name: str) -> Dict[str, Dict[str, int]]:
     return snapshot.node_usage(name)
 
 
-def test_a_pods_request_is_its_app_containers_and_sidecars_or_its_largest_init_container_with_the_sidecars_before_it() -> None:
+def test_a_pods_request_is_its_app_containers_and_sidecars_or_its_largest_init_container_with_the_sidecars_before_it() -> (
+    None
+):
     # Containers 1 cpu + sidecar 500m = 1500m; the init container that runs after the sidecar
     # needs 2 cpu + 500m = 2500m: the pod needs the larger, plus its overhead of 100m.
     sidecar = {"name": "s", "image": "proxy", "restartPolicy": "Always", "resources": {"requests": {"cpu": "500m"}}}
@@ -126,19 +153,55 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
     [
         (pod("p", cpu="lots"), r"spec\.containers\[0\]\.resources\.requests\.cpu: quantity \"lots\""),
         ({"metadata": {"name": "p"}}, "pod: spec is missing"),
-        ({"spec": {"containers": [{"name": "c", "ports": [{"hostPort": "80"}]}]}}, r"spec\.containers\[0\]\.ports\[0\]\.hostPort must be an integer"),
+        (
+            {"spec": {"containers": [{"name": "c", "ports": [{"hostPort": "80"}]}]}},
+            r"spec\.containers\[0\]\.ports\[0\]\.hostPort must be an integer",
+        ),
         ({"spec": {"tolerations": {"key": "x"}}}, r"spec\.tolerations must be a list"),
         ({"spec": {"nodeSelector": {"zone": 1}}}, r"spec\.nodeSelector\.zone must be a string"),
         ({"spec": {"overhead": {"cpu": ["1"]}}}, r"spec\.overhead\.cpu must be a quantity"),
         ({"metadata": {"labels": {"app": 1}}, "spec": {}}, r"metadata\.labels\.app must be a string"),
-        ({"spec": {"topologySpreadConstraints": [{"maxSkew": "1"}]}}, r"spec\.topologySpreadConstraints\[0\]\.maxSkew must be an integer"),
-        ({"spec": {"topologySpreadConstraints": [{"labelSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": "x"}]}}]}},
-         r"spec\.topologySpreadConstraints\[0\]\.labelSelector\.matchExpressions\[0\]\.values must be a list"),
-        ({"spec": {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
-                                                  "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}}]}},
-         r"PodTopologySpread.*\"Gt\" is not a valid label selector operator"),
-        ({"spec": {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"namespaces": "default"}]}}}},
-         r"spec\.affinity\.podAntiAffinity\.requiredDuringSchedulingIgnoredDuringExecution\[0\]\.namespaces must be a list"),
+        (
+            {"spec": {"topologySpreadConstraints": [{"maxSkew": "1"}]}},
+            r"spec\.topologySpreadConstraints\[0\]\.maxSkew must be an integer",
+        ),
+        (
+            {
+                "spec": {
+                    "topologySpreadConstraints": [
+                        {"labelSelector": {"matchExpressions": [{"key": "a", "operator": "In", "values": "x"}]}}
+                    ]
+                }
+            },
+            r"spec\.topologySpreadConstraints\[0\]\.labelSelector\.matchExpressions\[0\]\.values must be a list",
+        ),
+        (
+            {
+                "spec": {
+                    "topologySpreadConstraints": [
+                        {
+                            "maxSkew": 1,
+                            "topologyKey": "zone",
+                            "whenUnsatisfiable": "DoNotSchedule",
+                            "labelSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
+                        }
+                    ]
+                }
+            },
+            r"PodTopologySpread.*\"Gt\" is not a valid label selector operator",
+        ),
+        (
+            {
+                "spec": {
+                    "affinity": {
+                        "podAntiAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": [{"namespaces": "default"}]
+                        }
+                    }
+                }
+            },
+            r"spec\.affinity\.podAntiAffinity\.requiredDuringSchedulingIgnoredDuringExecution\[0\]\.namespaces must be a list",
+        ),
     ],
 )
 def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], message: str) -> None:
@@ -152,7 +215,10 @@ def test_a_malformed_pod_is_a_value_error_naming_the_field(bad: Dict[str, Any], 
     [
         ({"metadata": {}}, "node: metadata.name is missing"),
         ({"metadata": {"name": "n", "labels": ["a"]}}, r"metadata\.labels must be a mapping"),
-        ({"metadata": {"name": "n"}, "status": {"allocatable": {"memory": "1Q"}}}, r"status\.allocatable\.memory: quantity \"1Q\""),
+        (
+            {"metadata": {"name": "n"}, "status": {"allocatable": {"memory": "1Q"}}},
+            r"status\.allocatable\.memory: quantity \"1Q\"",
+        ),
         ({"metadata": {"name": "n"}, "spec": {"unschedulable": "yes"}}, r"spec\.unschedulable must be a boolean"),
     ],
 )
@@ -162,26 +228,28 @@ def test_a_malformed_node_is_a_value_error_naming_the_field(bad: Dict[str, Any],
 
 
 def test_quantities_may_be_json_numbers_or_null_as_the_api_types_decode_them() -> None:
-    snapshot = Snapshot([{"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": 2, "memory": 1.5e3, "pods": None}}}])
+    snapshot = Snapshot(
+        [{"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": 2, "memory": 1.5e3, "pods": None}}}]
+    )
     allocatable = usage(snapshot, "n")["allocatable"]
     assert (allocatable["cpu"], allocatable["memory"], allocatable["pods"]) == (2000, 1500, 0)
 
 
 def test_snapshot_changes_that_do_not_apply_say_why() -> None:
     snapshot = Snapshot([node("n")], [pod("p", node_name="n")])
-    with pytest.raises(ValueError, match="node \"n\" is already in the snapshot"):
+    with pytest.raises(ValueError, match='node "n" is already in the snapshot'):
         snapshot.add_node(node("n"))
-    with pytest.raises(KeyError, match="node \"m\" is not in the snapshot"):
+    with pytest.raises(KeyError, match='node "m" is not in the snapshot'):
         snapshot.update_node(node("m"))
-    with pytest.raises(KeyError, match="node \"m\" is not in the snapshot"):
+    with pytest.raises(KeyError, match='node "m" is not in the snapshot'):
         snapshot.remove_node("m")
-    with pytest.raises(ValueError, match="pod \"uid-p\" is already in the snapshot"):
+    with pytest.raises(ValueError, match='pod "uid-p" is already in the snapshot'):
         snapshot.add_pod(pod("p", node_name="n"))
-    with pytest.raises(KeyError, match="pod \"uid-q\" is not in the snapshot"):
+    with pytest.raises(KeyError, match='pod "uid-q" is not in the snapshot'):
         snapshot.remove_pod(pod("q"))
     with pytest.raises(ValueError, match="has no spec.nodeName and no node was given"):
         snapshot.add_pod(pod("q"))
-    with pytest.raises(KeyError, match="namespace \"ns\" is not in the snapshot"):
+    with pytest.raises(KeyError, match='namespace "ns" is not in the snapshot'):
         snapshot.remove_namespace("ns")
     with pytest.raises(ValueError, match="namespace: metadata.name is missing"):
         snapshot.set_namespace({"metadata": {"labels": {"team": "a"}}})
@@ -190,18 +258,55 @@ def test_snapshot_changes_that_do_not_apply_say_why() -> None:
 @pytest.mark.parametrize(
     ("profile", "message"),
     [
-        (Profile("p", ("PodFitsResources",), {}), "no filter plugin named \"PodFitsResources\""),
-        (Profile("p", (), {"VolumeBinding": 1}), "no score plugin named \"VolumeBinding\""),
+        (Profile("p", ("PodFitsResources",), {}), 'no filter plugin named "PodFitsResources"'),
+        (Profile("p", (), {"VolumeBinding": 1}), 'no score plugin named "VolumeBinding"'),
         (Profile("p", (), {"NodeResourcesFit": -1}), "weight -1 is negative"),
-        (Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "Fullest"}}}), "\"Fullest\" is not supported"),
-        (Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "RequestedToCapacityRatio"}}}),
-         "requestedToCapacityRatio: must be specified"),
-        (Profile("p", (), {"NodeResourcesBalancedAllocation": 1}, {"NodeResourcesBalancedAllocation": {"resources": [{"name": "cpu", "weight": 2}]}}),
-         r"resources\[0\]\.weight: must be 1"),
-        (Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "Always"}}), "defaultingType must be"),
-        (Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "List", "defaultConstraints": [
-            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}}), "defaultConstraints are not supported"),
-        (Profile("p", ("InterPodAffinity",), {}, {"InterPodAffinity": {"hardPodAffinityWeight": 101}}), "hardPodAffinityWeight must be an integer from 0 to 100"),
+        (
+            Profile("p", (), {"NodeResourcesFit": 1}, {"NodeResourcesFit": {"scoringStrategy": {"type": "Fullest"}}}),
+            '"Fullest" is not supported',
+        ),
+        (
+            Profile(
+                "p",
+                (),
+                {"NodeResourcesFit": 1},
+                {"NodeResourcesFit": {"scoringStrategy": {"type": "RequestedToCapacityRatio"}}},
+            ),
+            "requestedToCapacityRatio: must be specified",
+        ),
+        (
+            Profile(
+                "p",
+                (),
+                {"NodeResourcesBalancedAllocation": 1},
+                {"NodeResourcesBalancedAllocation": {"resources": [{"name": "cpu", "weight": 2}]}},
+            ),
+            r"resources\[0\]\.weight: must be 1",
+        ),
+        (
+            Profile("p", ("PodTopologySpread",), {}, {"PodTopologySpread": {"defaultingType": "Always"}}),
+            "defaultingType must be",
+        ),
+        (
+            Profile(
+                "p",
+                ("PodTopologySpread",),
+                {},
+                {
+                    "PodTopologySpread": {
+                        "defaultingType": "List",
+                        "defaultConstraints": [
+                            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}
+                        ],
+                    }
+                },
+            ),
+            "defaultConstraints are not supported",
+        ),
+        (
+            Profile("p", ("InterPodAffinity",), {}, {"InterPodAffinity": {"hardPodAffinityWeight": 101}}),
+            "hardPodAffinityWeight must be an integer from 0 to 100",
+        ),
     ],
 )
 def test_a_profile_kcore_cannot_run_is_refused_when_built(profile: Profile, message: str) -> None:

@@ -34,8 +34,11 @@ def upstream_default(profile: Profile) -> Dict[str, Any]:
     """The driver's profile for a built-in one: kube-scheduler's own defaults (plugins, order,
     weights) keeping only the plugins kcore has, with the built-in profile's plugin args."""
     return {
-        "default": True, "name": profile.name, "keep": sorted(set(FILTERS) | set(DEFAULT_WEIGHTS)),
-        "filters": [], "scores": [],
+        "default": True,
+        "name": profile.name,
+        "keep": sorted(set(FILTERS) | set(DEFAULT_WEIGHTS)),
+        "filters": [],
+        "scores": [],
         "pluginConfig": [{"name": n, "args": a} for n, a in profile.plugin_args.items()],
     }
 
@@ -45,7 +48,9 @@ def profile_of(case: Dict[str, Any]) -> Profile:
     if p.get("default"):
         return BUILT_IN[p["name"]]
     return Profile(
-        "parity", tuple(p["filters"]), {s["name"]: s["weight"] for s in p["scores"]},
+        "parity",
+        tuple(p["filters"]),
+        {s["name"]: s["weight"] for s in p["scores"]},
         {c["name"]: c["args"] for c in p["pluginConfig"]},
     )
 
@@ -119,7 +124,9 @@ def churned_snapshot(seed: int) -> Callable[[Dict[str, Any]], Snapshot]:
     return build
 
 
-def kcore_answer(case: Dict[str, Any], snapshot_of: Callable[[Dict[str, Any]], Snapshot] = fresh_snapshot) -> Dict[str, Any]:
+def kcore_answer(
+    case: Dict[str, Any], snapshot_of: Callable[[Dict[str, Any]], Snapshot] = fresh_snapshot
+) -> Dict[str, Any]:
     """kcore's answer in the driver's form."""
     snapshot = snapshot_of(case)
     try:
@@ -129,8 +136,12 @@ def kcore_answer(case: Dict[str, Any], snapshot_of: Callable[[Dict[str, Any]], S
     failures = result.filtered.failures
     answer = {
         "filter": {
-            node: None if node not in failures else {
-                "plugin": failures[node].plugin, "code": failures[node].code, "reasons": failures[node].reasons,
+            node: None
+            if node not in failures
+            else {
+                "plugin": failures[node].plugin,
+                "code": failures[node].code,
+                "reasons": failures[node].reasons,
             }
             for node in snapshot.node_names()
         },
@@ -152,7 +163,8 @@ def normalized_upstream(answer: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def compare(
-    cases: List[Dict[str, Any]], snapshot_of: Callable[[Dict[str, Any]], Snapshot] = fresh_snapshot,
+    cases: List[Dict[str, Any]],
+    snapshot_of: Callable[[Dict[str, Any]], Snapshot] = fresh_snapshot,
 ) -> Tuple[int, List[Tuple[int, Dict[str, Any], Dict[str, Any]]]]:
     with UpstreamScheduler() as upstream:
         answers = upstream.run(cases)
@@ -173,7 +185,9 @@ def first_difference(ours: Any, theirs: Any, path: str = "") -> Optional[str]:
     if isinstance(ours, dict) and isinstance(theirs, dict):
         for key in sorted(set(ours) | set(theirs)):
             if key not in ours or key not in theirs:
-                return f"{path}.{key}: kcore {ours.get(key, '<absent>')!r}, kube-scheduler {theirs.get(key, '<absent>')!r}"
+                return (
+                    f"{path}.{key}: kcore {ours.get(key, '<absent>')!r}, kube-scheduler {theirs.get(key, '<absent>')!r}"
+                )
             found = first_difference(ours[key], theirs[key], f"{path}.{key}")
             if found:
                 return found
@@ -205,7 +219,9 @@ def test_the_default_and_bin_packing_profiles_are_kube_schedulers_own_defaults(p
     cases = [{**generator.case(), "profile": upstream_default(profile)} for _ in range(250)]
     compared, mismatches = compare(cases)
     assert compared == len(cases)
-    assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    assert not mismatches, (
+        f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    )
 
 
 def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_scheduler() -> None:
@@ -217,9 +233,16 @@ def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_schedule
     tolerant = {
         "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
         "tolerations": [{"operator": "Exists"}],
-        "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-            {"weight": 10, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}},
-        ]}},
+        "affinity": {
+            "nodeAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 10,
+                        "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]},
+                    },
+                ]
+            }
+        },
     }
     for case in cases[:2]:
         case["pod"] = {"metadata": {"name": "tolerant", "namespace": "default", "uid": "tolerant"}, "spec": tolerant}
@@ -227,7 +250,9 @@ def test_large_clusters_filtered_and_scored_on_all_cores_answer_as_kube_schedule
             pod["spec"].get("affinity", {}).pop("podAntiAffinity", None)
     compared, mismatches = compare(cases)
     assert compared == len(cases)
-    assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    assert not mismatches, (
+        f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    )
     assert any(len(kcore_answer(c)["total"]) > 600 for c in cases)  # many nodes were scored, not just filtered
 
 
@@ -239,15 +264,27 @@ def test_pods_with_spread_constraints_are_filtered_and_scored_exactly_as_kube_sc
     cases = []
     for _ in range(400):
         case = generator.case()
-        case["pod"]["spec"]["topologySpreadConstraints"] = [generator.spread_constraint() for _ in range(generator.rng.choice([1, 2]))]
+        case["pod"]["spec"]["topologySpreadConstraints"] = [
+            generator.spread_constraint() for _ in range(generator.rng.choice([1, 2]))
+        ]
         cases.append(case)
     compared, mismatches = compare(cases)
     assert compared == len(cases)
-    assert not mismatches, f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    assert not mismatches, (
+        f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    )
     answers = [kcore_answer(c) for c in cases]
-    reasons = [f["reasons"][0] for a in answers if "error" not in a for f in a["filter"].values() if f and f["plugin"] == "PodTopologySpread"]
-    assert {"node(s) didn't match pod topology spread constraints",
-            "node(s) didn't match pod topology spread constraints (missing required label)"} <= set(reasons)
+    reasons = [
+        f["reasons"][0]
+        for a in answers
+        if "error" not in a
+        for f in a["filter"].values()
+        if f and f["plugin"] == "PodTopologySpread"
+    ]
+    assert {
+        "node(s) didn't match pod topology spread constraints",
+        "node(s) didn't match pod topology spread constraints (missing required label)",
+    } <= set(reasons)
     spread_scores = [a["scores"].get("PodTopologySpread", {}) for a in answers if "error" not in a]
     assert sum(len(set(s.values())) > 1 for s in spread_scores) > 20
     assert any("error" in a for a in answers)  # a selector with an operator the API does not have
@@ -277,18 +314,37 @@ def test_the_random_cases_reach_every_plugin_outcome() -> None:
         plugins_scoring.update(answer["scores"])
         with_feasible += len(answer["total"]) >= 2
     assert plugins_rejecting >= {
-        "NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "",
+        "NodeUnschedulable",
+        "TaintToleration",
+        "NodeAffinity",
+        "NodePorts",
+        "NodeResourcesFit",
+        "PodTopologySpread",
+        "InterPodAffinity",
+        "",
     }
     assert reasons >= {
-        "node(s) didn't satisfy plugin(s) [NodeName]", "pod affinity terms conflict", "Too many pods",
-        "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage", "Insufficient example.com/gpu",
+        "node(s) didn't satisfy plugin(s) [NodeName]",
+        "pod affinity terms conflict",
+        "Too many pods",
+        "Insufficient cpu",
+        "Insufficient memory",
+        "Insufficient ephemeral-storage",
+        "Insufficient example.com/gpu",
         "node(s) didn't match pod topology spread constraints",
         "node(s) didn't match pod topology spread constraints (missing required label)",
-        "node(s) didn't match pod affinity rules", "node(s) didn't match pod anti-affinity rules",
+        "node(s) didn't match pod affinity rules",
+        "node(s) didn't match pod anti-affinity rules",
         "node(s) didn't satisfy existing pods anti-affinity rules",
     }
     assert plugins_scoring == {
-        "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "NodeAffinity", "TaintToleration", "PodTopologySpread", "InterPodAffinity",
+        "NodeResourcesFit",
+        "NodeResourcesBalancedAllocation",
+        "ImageLocality",
+        "NodeAffinity",
+        "TaintToleration",
+        "PodTopologySpread",
+        "InterPodAffinity",
     }
     assert with_feasible > len(cases) // 4
 
@@ -297,23 +353,49 @@ def test_inter_pod_affinity_scales_scores_in_floating_point_as_kube_scheduler() 
     """Preferred terms of weight 29 and 100 put three nodes at 0, 29 and 100 before
     normalization; kube-scheduler scales with float64 and truncates, 100 * (29 / 100) giving 28,
     not the 29 of integer arithmetic."""
+
     def node(name: str) -> Dict[str, Any]:
-        return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}, "status": {"allocatable": {"pods": "10"}}}
+        return {
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"allocatable": {"pods": "10"}},
+        }
 
     def pod(name: str, app: str, node_name: str) -> Dict[str, Any]:
-        return {"metadata": {"name": name, "namespace": "default", "uid": name, "labels": {"app": app}},
-                "spec": {"nodeName": node_name, "containers": [{"name": "c"}]}}
+        return {
+            "metadata": {"name": name, "namespace": "default", "uid": name, "labels": {"app": app}},
+            "spec": {"nodeName": node_name, "containers": [{"name": "c"}]},
+        }
 
     def preferred(weight: int, app: str) -> Dict[str, Any]:
-        return {"weight": weight, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": app}}}}
+        return {
+            "weight": weight,
+            "podAffinityTerm": {
+                "topologyKey": "kubernetes.io/hostname",
+                "labelSelector": {"matchLabels": {"app": app}},
+            },
+        }
 
-    incoming = {"metadata": {"name": "incoming", "namespace": "default", "uid": "incoming"}, "spec": {
-        "containers": [{"name": "c"}],
-        "affinity": {"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [preferred(29, "x"), preferred(100, "y")]}},
-    }}
+    incoming = {
+        "metadata": {"name": "incoming", "namespace": "default", "uid": "incoming"},
+        "spec": {
+            "containers": [{"name": "c"}],
+            "affinity": {
+                "podAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [preferred(29, "x"), preferred(100, "y")]
+                }
+            },
+        },
+    }
     case = {
-        "namespaces": [], "nodes": [node("a"), node("b"), node("c")], "pods": [pod("px", "x", "a"), pod("py", "y", "b")],
-        "pod": incoming, "profile": {"filters": ["InterPodAffinity"], "scores": [{"name": "InterPodAffinity", "weight": 1}], "pluginConfig": []},
+        "namespaces": [],
+        "nodes": [node("a"), node("b"), node("c")],
+        "pods": [pod("px", "x", "a"), pod("py", "y", "b")],
+        "pod": incoming,
+        "profile": {
+            "filters": ["InterPodAffinity"],
+            "scores": [{"name": "InterPodAffinity", "weight": 1}],
+            "pluginConfig": [],
+        },
     }
     compared, mismatches = compare([case])
     assert compared == 1 and not mismatches, first_difference(*mismatches[0][1:])

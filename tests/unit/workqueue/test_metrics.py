@@ -11,7 +11,19 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from kcore.workqueue import DelayingQueue, Queue, RateLimitingQueue, serve_metrics
 
-BUCKETS = ["1e-08", "1e-07", "1e-06", "9.999999999999999e-06", "9.999999999999999e-05", "0.001", "0.01", "0.1", "1.0", "10.0", "+Inf"]
+BUCKETS = [
+    "1e-08",
+    "1e-07",
+    "1e-06",
+    "9.999999999999999e-06",
+    "9.999999999999999e-05",
+    "0.001",
+    "0.01",
+    "0.1",
+    "1.0",
+    "10.0",
+    "+Inf",
+]
 
 
 def value(registry, metric, name, **labels):
@@ -131,7 +143,7 @@ def test_counters_of_a_dropped_queue_are_kept(registry):
 
 def test_serve_metrics_serves_the_registry_over_http(registry):
     Queue(name="served", registry=registry).add("a")
-    server, thread = serve_metrics(0, "127.0.0.1", registry)
+    server, _thread = serve_metrics(0, "127.0.0.1", registry)
     try:
         port = server.server_port
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()

@@ -47,7 +47,7 @@ def test_get_returns_the_item_and_shutdown_false():
 def test_an_item_being_processed_is_not_handed_out_again_before_done():
     q = Queue()
     q.add("a")
-    item, _ = q.get()
+    _item, _ = q.get()
     q.add("a")
     assert len(q) == 0
     with pytest.raises(Empty):

@@ -36,7 +36,13 @@ def upstream() -> Path:
     go = shutil.which("go")
     assert go, "the parity test needs the Go toolchain (it builds client-go's workqueue)"
     BINARY.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([go, "build", "-o", str(BINARY), "."], cwd=GO_MODULE, env={**os.environ, "GOWORK": "off"}, check=True, timeout=900)
+    subprocess.run(
+        [go, "build", "-o", str(BINARY), "."],
+        cwd=GO_MODULE,
+        env={**os.environ, "GOWORK": "off"},
+        check=True,
+        timeout=900,
+    )
     return BINARY
 
 
@@ -80,7 +86,9 @@ def replay(script: Dict[str, Any]) -> List[Any]:
 
 
 def run_upstream(binary: Path, script: Dict[str, Any]) -> List[Any]:
-    done = subprocess.run([str(binary)], input=json.dumps(script), capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [str(binary)], input=json.dumps(script), capture_output=True, text=True, check=True, timeout=120
+    )
     results = json.loads(done.stdout)
     # Go prints "" for the zero item that comes with shutdown=true; kcore gives None.
     return [[None, True] if r == ["", True] else r for r in results]
@@ -129,20 +137,38 @@ def test_delayed_and_rate_limited_items_come_out_in_the_same_order_with_the_same
         {"op": "add_after", "item": "y", "ms": 900},  # later one ignored
         {"op": "add_after", "item": "now", "ms": 0},
         {"op": "len"},
-        {"op": "get"}, {"op": "done", "item": "now"},
-        {"op": "get"}, {"op": "get"}, {"op": "get"},
+        {"op": "get"},
+        {"op": "done", "item": "now"},
+        {"op": "get"},
+        {"op": "get"},
+        {"op": "get"},
         {"op": "add_rate_limited", "item": "a"},  # exponential: 100 ms
         {"op": "add_rate_limited", "item": "b"},
         {"op": "add_rate_limited", "item": "b"},  # 200 ms, but b already waits 100 ms
         {"op": "add_after", "item": "c", "ms": 30},
-        {"op": "num_requeues", "item": "a"}, {"op": "num_requeues", "item": "b"}, {"op": "num_requeues", "item": "c"},
-        {"op": "get"}, {"op": "get"}, {"op": "get"},
-        {"op": "forget", "item": "b"}, {"op": "num_requeues", "item": "b"},
+        {"op": "num_requeues", "item": "a"},
+        {"op": "num_requeues", "item": "b"},
+        {"op": "num_requeues", "item": "c"},
+        {"op": "get"},
+        {"op": "get"},
+        {"op": "get"},
+        {"op": "forget", "item": "b"},
+        {"op": "num_requeues", "item": "b"},
         {"op": "add", "item": "a"},  # a is being processed: dirty, not queued
-        {"op": "len"}, {"op": "done", "item": "a"}, {"op": "len"}, {"op": "get"},
-        {"op": "shut_down"}, {"op": "add_after", "item": "ignored", "ms": 0}, {"op": "len"}, {"op": "get"},
+        {"op": "len"},
+        {"op": "done", "item": "a"},
+        {"op": "len"},
+        {"op": "get"},
+        {"op": "shut_down"},
+        {"op": "add_after", "item": "ignored", "ms": 0},
+        {"op": "len"},
+        {"op": "get"},
     ]
-    script = {"limiters": {}, "queue_limiter": {"type": "exponential", "base": 100 * MS, "max": 10_000 * MS}, "ops": ops}
+    script = {
+        "limiters": {},
+        "queue_limiter": {"type": "exponential", "base": 100 * MS, "max": 10_000 * MS},
+        "ops": ops,
+    }
     assert replay(script) == run_upstream(upstream, script)
 
 
@@ -157,7 +183,11 @@ def test_rate_limiters_give_the_same_delays_and_counts_as_client_go(upstream):
                 {"type": "fastslow", "fast": 3 * MS, "slow": 50 * MS, "max_fast": 2},
             ],
         },
-        "maxwait": {"type": "maxwait", "inner": {"type": "exponential", "base": 1_000 * MS, "max": 1_000_000 * MS}, "max": 10_000 * MS},
+        "maxwait": {
+            "type": "maxwait",
+            "inner": {"type": "exponential", "base": 1_000 * MS, "max": 1_000_000 * MS},
+            "max": 10_000 * MS,
+        },
         "default": {"type": "default"},
         "bucket": {"type": "bucket", "qps": 20, "burst": 3},
     }
