@@ -15,13 +15,16 @@ NodeAffinity, TaintToleration, PodTopologySpread, InterPodAffinity. Guarantee: f
 kube-scheduler's own framework (k8s.io/kubernetes v1.37.2) on the same input; tests/unit/scheduler
 checks it against the Go code on thousands of random clusters. ``kcore.scheduler.extender.Extender``
 serves Python functions (or a profile, ``Extender.from_profile``) to kube-scheduler as an HTTP
-extender. Not yet here: PodTopologySpread's default constraints (they need services and
-controllers), VolumeRestrictions,
-percentageOfNodesToScore sampling and the scheduler loop.
+extender; ``Scheduler`` is a secondary scheduler (kube-scheduler's loop: the ``SchedulingQueue``,
+assume and bind, the PodScheduled condition and FailedScheduling events, its metrics). Not yet
+here: PodTopologySpread's default constraints (they need services and controllers),
+VolumeRestrictions, percentageOfNodesToScore sampling, preemption.
 """
 
 from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult
 from kcore.scheduler.profile import DEFAULT, LEGACY_PREDICATES, LEGACY_PRIORITIES, MOST_ALLOCATED, Profile
+from kcore.scheduler.scheduler import Scheduler
+from kcore.scheduler.scheduling_queue import SchedulingQueue
 from kcore.scheduler.snapshot import Snapshot
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "Framework",
     "NodeFailure",
     "Profile",
+    "Scheduler",
+    "SchedulingQueue",
     "ScoreResult",
     "Snapshot",
 ]

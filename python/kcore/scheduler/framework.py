@@ -96,7 +96,13 @@ class Framework:
         r = self._run(pod, snapshot, score=True)
         if not r.feasible:
             raise FitError(r.filtered)
-        if len(r.feasible) == 1:
-            return r.feasible[0]
-        best = max(r.total.values())
-        return random.Random(seed).choice([node for node in r.feasible if r.total[node] == best])
+        return select_host(r, random.Random(seed))
+
+
+def select_host(result: ScoreResult, rng: random.Random) -> str:
+    """Of the feasible nodes, the only one, else one of the highest totals, uniformly at random
+    among equals (kube-scheduler's selectHost)."""
+    if len(result.feasible) == 1:
+        return result.feasible[0]
+    best = max(result.total.values())
+    return rng.choice([node for node in result.feasible if result.total[node] == best])

@@ -1,0 +1,280 @@
+"""kcore.scheduler.Scheduler, a secondary scheduler, on a real control plane with twenty kwok
+nodes (three zones, four of them tainted for infrastructure). kwok runs the pods it binds.
+Where it placed pods and why it refused them are checked against kube-scheduler's own code
+(tests/scheduler_upstream, the pinned k8s.io/kubernetes framework) on the same cluster state.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Dict, Iterator, List
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+import kcore
+from kcore.scheduler import DEFAULT, Scheduler
+from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
+from tests.clusters import admin_config
+from tests.scheduler_upstream_driver import UpstreamScheduler
+from tests.unit.scheduler.test_parity_with_kube_scheduler import upstream_default
+from tests.waiting import wait_for
+
+NODES = [f"sched-node-{i:02}" for i in range(20)]
+ZONES = ("a", "b", "c")
+TAINTED = set(NODES[-4:])
+INFRA_TAINT = {"key": "dedicated", "value": "infra", "effect": "NoSchedule"}
+CAPACITY = {"cpu": "8", "memory": "32Gi", "pods": "110"}
+NAME = "kcore-scheduler"
+ZONE = "topology.kubernetes.io/zone"
+HOSTNAME = "kubernetes.io/hostname"
+
+
+def zone_of(node: str) -> str:
+    return ZONES[NODES.index(node) % len(ZONES)]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[Any, CollectorRegistry]]:
+    with ControlPlane(with_kwok=True) as plane:
+        cs = kcore.Clientset(admin_config(plane))
+        for node in NODES:
+            cs.core_v1.nodes().create(
+                {
+                    "metadata": {
+                        "name": node,
+                        "labels": {ZONE: zone_of(node), HOSTNAME: node},
+                        "annotations": {KWOK_NODE_ANNOTATION: "fake"},
+                    }
+                }
+            )
+
+        def ready(node: Any) -> bool:
+            conditions = node.get("status", {}).get("conditions", [])
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+        assert wait_for(lambda: all(map(ready, cs.core_v1.nodes().list()["items"])), timeout=60), "nodes not Ready"
+        # No node controller runs to lift the not-ready taint admission put on: set the taints
+        # wanted, and the capacity kwok keeps.
+        for node in NODES:
+            cs.core_v1.nodes().patch(node, {"spec": {"taints": [INFRA_TAINT] if node in TAINTED else None}})
+            status = {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}}
+            cs.core_v1.nodes().patch(node, status, subresource="status")
+        registry = CollectorRegistry()
+        with Scheduler(cs, scheduler_name=NAME, seed=7, registry=registry):
+            yield cs, registry
+
+
+def pod(name: str, kind: int, rng: random.Random) -> Dict[str, Any]:
+    """One of ten kinds of pod, each asking the scheduler something different."""
+    cpu, memory = f"{rng.choice((20, 50, 80))}m", f"{rng.choice((32, 64, 128))}Mi"
+    spec: Dict[str, Any] = {
+        "schedulerName": NAME,
+        "containers": [
+            {"name": "app", "image": f"app:{kind}", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
+        ],
+    }
+    labels = {"kind": str(kind), "group": f"g{rng.randrange(7)}"}
+    if kind == 5:
+        spec["nodeSelector"] = {ZONE: rng.choice(ZONES)}
+    elif kind == 6:
+        spec["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}]
+    elif kind == 7:
+        term = {"labelSelector": {"matchLabels": {"group": labels["group"]}}, "topologyKey": HOSTNAME}
+        spec["affinity"] = {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "podAffinityTerm": term}]
+            }
+        }
+    elif kind == 8:
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": ZONE,
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"kind": "8"}},
+            }
+        ]
+    elif kind == 9:
+        required = {
+            "nodeSelectorTerms": [{"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["b", "c"]}]}]
+        }
+        preferred = [
+            {"weight": 20, "preference": {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["c"]}]}}
+        ]
+        spec["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": required,
+                "preferredDuringSchedulingIgnoredDuringExecution": preferred,
+            }
+        }
+    elif kind == 10:  # one per node at most
+        term = {"labelSelector": {"matchLabels": {"kind": "10"}}, "topologyKey": HOSTNAME}
+        spec["affinity"] = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    elif kind == 11:
+        spec["containers"][0]["ports"] = [{"containerPort": 80, "hostPort": 8080, "protocol": "TCP"}]
+    return {"metadata": {"name": name, "labels": labels}, "spec": spec}
+
+
+def namespace(cs: Any, name: str) -> str:
+    cs.core_v1.namespaces().create({"metadata": {"name": name}})
+    return name
+
+
+def cluster_state(cs: Any) -> Dict[str, Any]:
+    """What kube-scheduler's driver needs: the nodes, the bound pods, the namespaces."""
+    pods = [p for p in cs.core_v1.pods().list()["items"] if p["spec"].get("nodeName")]
+    return {
+        "nodes": cs.core_v1.nodes().list()["items"],
+        "pods": pods,
+        "namespaces": cs.core_v1.namespaces().list()["items"],
+    }
+
+
+def unbound(p: Dict[str, Any]) -> Dict[str, Any]:
+    return {**p, "spec": {k: v for k, v in p["spec"].items() if k != "nodeName"}}
+
+
+def test_a_thousand_pods_of_ten_kinds_all_run_and_each_fits_where_it_landed_as_kube_scheduler_sees_it(
+    cluster: tuple[Any, CollectorRegistry],
+) -> None:
+    cs, _ = cluster
+    ns = namespace(cs, "thousand")
+    rng = random.Random(1)
+    kinds = [i % 10 for i in range(980)] + [10] * 10 + [11] * 10
+    for i, kind in enumerate(kinds):
+        cs.core_v1.pods(ns).create(pod(f"p-{i:04}", kind, rng))
+
+    def running() -> int:
+        return sum(p["status"].get("phase") == "Running" for p in cs.core_v1.pods(ns).list()["items"])
+
+    assert wait_for(lambda: running() == len(kinds), timeout=240), f"{running()} of {len(kinds)} pods run"
+    state = cluster_state(cs)
+    placed = {p["metadata"]["name"]: p for p in state["pods"] if p["metadata"]["namespace"] == ns}
+    for kind, node_of in ((10, "one per node"), (11, "one per node for its host port")):
+        nodes = [p["spec"]["nodeName"] for p in placed.values() if p["metadata"]["labels"]["kind"] == str(kind)]
+        assert len(set(nodes)) == len(nodes), (node_of, nodes)
+    assert not any(
+        p["spec"]["nodeName"] in TAINTED for p in placed.values() if p["metadata"]["labels"]["kind"] != "6"
+    ), "a pod without the toleration landed on a tainted node"
+    # Every pod of the last kinds, and a sample of the rest, against kube-scheduler's filters on
+    # the final cluster with every other pod in place (the constraints here are symmetric, so a
+    # pod that fit when it was placed still fits among the pods placed after it).
+    sample = [p for p in placed.values() if p["metadata"]["labels"]["kind"] in ("5", "6", "9", "10", "11")][:60]
+    sample += random.Random(2).sample(list(placed.values()), 30)
+    cases = [
+        {
+            **state,
+            "pods": [o for o in state["pods"] if o["metadata"]["uid"] != p["metadata"]["uid"]],
+            "pod": unbound(p),
+            "profile": upstream_default(DEFAULT),
+        }
+        for p in sample
+    ]
+    with UpstreamScheduler() as upstream:
+        answers = upstream.run(cases)
+    for p, answer in zip(sample, answers):
+        assert "error" not in answer, answer
+        node = p["spec"]["nodeName"]
+        assert answer["filter"][node] is None, (p["metadata"]["name"], node, answer["filter"][node])
+
+
+def test_each_choice_is_among_kube_schedulers_best_scored_nodes_for_the_same_cluster(
+    cluster: tuple[Any, CollectorRegistry],
+) -> None:
+    cs, _ = cluster
+    ns = namespace(cs, "one-by-one")
+    rng = random.Random(3)
+    cases, chosen = [], []
+    for i in range(24):
+        state = cluster_state(cs)
+        created = cs.core_v1.pods(ns).create(pod(f"q-{i:02}", i % 10, rng))
+        assert wait_for(
+            lambda: cs.core_v1.pods(ns).get(created["metadata"]["name"])["spec"].get("nodeName"), timeout=30
+        )
+        chosen.append(cs.core_v1.pods(ns).get(created["metadata"]["name"])["spec"]["nodeName"])
+        cases.append({**state, "pod": created, "profile": upstream_default(DEFAULT)})
+    with UpstreamScheduler() as upstream:
+        answers = upstream.run(cases)
+    for i, (node, answer) in enumerate(zip(chosen, answers)):
+        assert answer["filter"][node] is None, (i, node, answer["filter"][node])
+        best = max(answer["total"].values())
+        assert answer["total"][node] == best, (i, node, answer["total"][node], best)
+
+
+def test_a_pod_that_fits_nowhere_gets_kube_schedulers_condition_and_event_and_waits_for_a_node_that_fits(
+    cluster: tuple[Any, CollectorRegistry],
+) -> None:
+    cs, registry = cluster
+    ns = namespace(cs, "nowhere")
+    wanted = {**pod("waits", 0, random.Random(4))}
+    wanted["spec"]["nodeSelector"] = {"kcore.test/late": "yes"}
+    state = cluster_state(cs)
+    created = cs.core_v1.pods(ns).create(wanted)
+
+    def condition() -> Any:
+        conditions = cs.core_v1.pods(ns).get("waits").get("status", {}).get("conditions", [])
+        return next((c for c in conditions if c["type"] == "PodScheduled"), None)
+
+    assert wait_for(lambda: condition() is not None, timeout=30)
+    with UpstreamScheduler() as upstream:
+        [answer] = upstream.run([{**state, "pod": created, "profile": upstream_default(DEFAULT)}])
+    cond = condition()
+    assert (cond["status"], cond["reason"], cond["message"]) == ("False", "Unschedulable", answer["fitError"])
+    assert (
+        cond["message"]
+        == "0/20 nodes are available: 16 node(s) didn't match Pod's node affinity/selector, 4 node(s) had untolerated taint(s)."
+    )
+    assert cond["observedGeneration"] == created["metadata"]["generation"]
+
+    def failed_scheduling() -> List[Any]:
+        events = cs.events_v1.events(ns).list()["items"]
+        return [e for e in events if e["reason"] == "FailedScheduling" and e["regarding"]["name"] == "waits"]
+
+    assert wait_for(lambda: bool(failed_scheduling()), timeout=30)
+    event = failed_scheduling()[0]
+    assert (event["type"], event["action"], event["note"], event["reportingController"]) == (
+        "Warning",
+        "Scheduling",
+        answer["fitError"],
+        NAME,
+    )
+    # A node gains the label: the NodeUpdate event brings the pod back, and it lands there.
+    cs.core_v1.nodes().patch(NODES[3], {"metadata": {"labels": {"kcore.test/late": "yes"}}})
+    assert wait_for(lambda: cs.core_v1.pods(ns).get("waits")["spec"].get("nodeName") == NODES[3], timeout=30)
+    scheduled = lambda: [e for e in cs.events_v1.events(ns).list()["items"] if e["reason"] == "Scheduled"]  # noqa: E731
+    assert wait_for(lambda: bool(scheduled()), timeout=30)
+    assert scheduled()[0]["note"] == f"Successfully assigned {ns}/waits to {NODES[3]}"
+    assert (
+        registry.get_sample_value("scheduler_schedule_attempts_total", {"result": "unschedulable", "profile": NAME})
+        >= 1
+    )
+
+
+def test_pods_of_another_scheduler_are_left_alone(cluster: tuple[Any, CollectorRegistry]) -> None:
+    cs, _ = cluster
+    ns = namespace(cs, "others")
+    other = pod("other", 0, random.Random(5))
+    other["spec"]["schedulerName"] = "someone-else"
+    cs.core_v1.pods(ns).create(other)
+    cs.core_v1.pods(ns).create(pod("ours", 0, random.Random(5)))
+    assert wait_for(lambda: cs.core_v1.pods(ns).get("ours")["spec"].get("nodeName"), timeout=30)
+    left = cs.core_v1.pods(ns).get("other")
+    assert not left["spec"].get("nodeName") and not left.get("status", {}).get("conditions")
+
+
+def test_the_metrics_count_attempts_by_result_and_show_the_pending_pods(cluster: tuple[Any, CollectorRegistry]) -> None:
+    _, registry = cluster
+    profile = NAME
+    assert (
+        registry.get_sample_value("scheduler_schedule_attempts_total", {"result": "scheduled", "profile": profile})
+        >= 1000
+    )
+    assert (
+        registry.get_sample_value(
+            "scheduler_scheduling_attempt_duration_seconds_count", {"result": "scheduled", "profile": profile}
+        )
+        >= 1000
+    )
+    for queue in ("active", "backoff", "unschedulable", "gated"):
+        assert registry.get_sample_value("scheduler_pending_pods", {"queue": queue}) is not None
