@@ -4,7 +4,8 @@ kcore.scheduler with it.
 The Go side is tests/scheduler_upstream, its own Go module, built by tests/go_driver_build.py. ``UpstreamScheduler().run(cases)`` sends each case ({"nodes", "pods", "pod",
 "profile": {"filters", "scores", "pluginConfig"}}) and returns the driver's answers in order:
 ``{"filter": {node: None | {"plugin", "code", "reasons"}}, "scores": {plugin: {node: score}},
-"total": {node: total}}``, or ``{"error": "..."}`` for a case the framework refused.
+"total": {node: total}}``, or ``{"error": "..."}`` for a case the framework refused. A case with
+"pending" pods and "repeats" is timed instead (bench/scheduler.py; see the driver's timed.go).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Dict, Iterable, List, Optional, Type
 
+from kcore.scheduler import Profile
+from kcore.scheduler.profile import DEFAULT_WEIGHTS, FILTERS
 from tests.go_driver_build import build_go_driver
 
 GO_MODULE = Path(__file__).parent / "scheduler_upstream"
@@ -24,6 +27,19 @@ GO_MODULE = Path(__file__).parent / "scheduler_upstream"
 def build() -> Path:
     """The driver's binary (built once per version of its sources)."""
     return build_go_driver(GO_MODULE, "the scheduler driver (it builds kube-scheduler's framework)")
+
+
+def upstream_default(profile: Profile) -> Dict[str, Any]:
+    """The driver's profile for a built-in one: kube-scheduler's own defaults (plugins, order,
+    weights) keeping only the plugins kcore has, with the built-in profile's plugin args."""
+    return {
+        "default": True,
+        "name": profile.name,
+        "keep": sorted(set(FILTERS) | set(DEFAULT_WEIGHTS)),
+        "filters": [],
+        "scores": [],
+        "pluginConfig": [{"name": n, "args": a} for n, a in profile.plugin_args.items()],
+    }
 
 
 class UpstreamScheduler:

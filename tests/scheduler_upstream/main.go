@@ -15,6 +15,9 @@
 // node's Filter; no sampling); scoring follows prioritizeNodes over the feasible nodes (PreScore,
 // Score, NormalizeScore). "scores" holds each plugin's score after NormalizeScore and before its
 // weight. A case that fails gets {"error": "..."}. See tests/scheduler_upstream_driver.py.
+//
+// A case with "pending": [Pod] (and "repeats": n) is timed instead (timed.go): the snapshot
+// and framework are built once, then each pending pod is filtered and scored "repeats" times.
 package main
 
 import (
@@ -62,6 +65,9 @@ type schedulingCase struct {
 	Pods       []*v1.Pod       `json:"pods"`
 	Pod        *v1.Pod         `json:"pod"`
 	Profile    profileCase     `json:"profile"`
+	// Pending: the pods to time (timed.go), each filtered and scored Repeats times.
+	Pending []*v1.Pod `json:"pending"`
+	Repeats int       `json:"repeats"`
 }
 
 type failure struct {
@@ -95,7 +101,13 @@ func main() {
 			_ = writer.Flush()
 			os.Exit(2)
 		}
-		result, err := run(&c)
+		var result any
+		var err error
+		if c.Pending != nil {
+			result, err = timed(&c)
+		} else {
+			result, err = run(&c)
+		}
 		if err != nil {
 			answer = map[string]string{"error": err.Error()}
 		} else {
@@ -230,16 +242,22 @@ func (noDeviceClasses) DeviceClassResolver() fwk.DeviceClassResolver { return no
 
 func (noDeviceClasses) GetDeviceClass(v1.ResourceName) *resourceapi.DeviceClass { return nil }
 
+// noNominatedPods is the scheduling queue's view of a cluster where no pod is nominated to a node
+// (no preemption has happened): RunFilterPluginsWithNominatedPods asks it for each node.
+type noNominatedPods struct{ fwk.PodNominator }
+
+func (noNominatedPods) NominatedPodsForNode(string) []fwk.PodInfo { return nil }
+
 func failureOf(s *fwk.Status) *failure {
 	return &failure{Plugin: s.Plugin(), Code: s.Code().String(), Reasons: append([]string{}, s.Reasons()...)}
 }
 
-func run(c *schedulingCase) (*outcome, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// newFramework builds the case's profile into a framework over a snapshot of its nodes and pods,
+// as kube-scheduler's runtime does.
+func newFramework(ctx context.Context, c *schedulingCase) (framework.Framework, *cache.Snapshot, *config.KubeSchedulerProfile, error) {
 	prof, err := profile(c.Profile)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	snapshot := cache.NewSnapshot(c.Pods, c.Nodes)
 	// An informer factory of an empty cluster: PodTopologySpread's default constraints take their
@@ -248,14 +266,24 @@ func run(c *schedulingCase) (*outcome, error) {
 	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
 	for _, ns := range c.Namespaces {
 		if err := factory.Core().V1().Namespaces().Informer().GetIndexer().Add(ns); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	f, err := frameworkruntime.NewFramework(ctx, plugins.NewInTreeRegistry(), prof,
 		frameworkruntime.WithSnapshotSharedLister(snapshot), frameworkruntime.WithSharedDRAManager(noDeviceClasses{}),
-		frameworkruntime.WithInformerFactory(factory))
+		frameworkruntime.WithInformerFactory(factory), frameworkruntime.WithPodNominator(noNominatedPods{}))
 	if err != nil {
-		return nil, fmt.Errorf("building the framework: %w", err)
+		return nil, nil, nil, fmt.Errorf("building the framework: %w", err)
+	}
+	return f, snapshot, prof, nil
+}
+
+func run(c *schedulingCase) (*outcome, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f, snapshot, prof, err := newFramework(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	out := &outcome{Filter: map[string]*failure{}, Scores: map[string]map[string]int64{}, Total: map[string]int64{}}
 	all, err := snapshot.NodeInfos().List()

@@ -13,8 +13,7 @@ import pytest
 
 from kcore.codec import decode_compact
 from kcore.scheduler import DEFAULT, MOST_ALLOCATED, Framework, Profile, Snapshot
-from kcore.scheduler.profile import DEFAULT_WEIGHTS, FILTERS
-from tests.scheduler_upstream_driver import UpstreamScheduler
+from tests.scheduler_upstream_driver import UpstreamScheduler, upstream_default
 from tests.unit.scheduler.random_clusters import RandomClusters
 
 FIXED_REASONS = ("Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage")
@@ -28,19 +27,6 @@ def upstream_reasons(reasons: List[str]) -> List[str]:
 
 
 BUILT_IN = {p.name: p for p in (DEFAULT, MOST_ALLOCATED)}
-
-
-def upstream_default(profile: Profile) -> Dict[str, Any]:
-    """The driver's profile for a built-in one: kube-scheduler's own defaults (plugins, order,
-    weights) keeping only the plugins kcore has, with the built-in profile's plugin args."""
-    return {
-        "default": True,
-        "name": profile.name,
-        "keep": sorted(set(FILTERS) | set(DEFAULT_WEIGHTS)),
-        "filters": [],
-        "scores": [],
-        "pluginConfig": [{"name": n, "args": a} for n, a in profile.plugin_args.items()],
-    }
 
 
 def profile_of(case: Dict[str, Any]) -> Profile:
