@@ -119,7 +119,7 @@ def go_runs(cluster: Cluster, profiles: List[Profile], repeats: int) -> List[Run
             (answer,) = upstream.run([case])
             if "error" in answer:
                 raise RuntimeError(f"kube-scheduler's framework refused the {profile.name} case: {answer['error']}")
-            run = Run(GO, profile, "Parallelizer: 16 goroutines", answer["buildSeconds"])
+            run = Run(GO, profile, f"Parallelizer: 16 goroutines on {os.cpu_count()} cores", answer["buildSeconds"])
             for pod in answer["pods"]:
                 run.best[pod["name"]] = min(pod["seconds"])
                 run.answers[pod["name"]] = Answer(pod["feasible"], pod["total"])
@@ -134,7 +134,7 @@ def kcore_run(profile: Profile, snapshot: Snapshot, build_seconds: float, pods: 
         failures = {n: (f.plugin, f.code, f.reasons) for n, f in r.filtered.failures.items()}
         return Answer(sorted(r.feasible), r.total, failures)
 
-    run = Run("kcore", profile, f"Rust, all cores ({os.cpu_count()})", build_seconds)
+    run = Run("kcore", profile, f"Rust threads: up to {os.cpu_count()} (one per 256 nodes)", build_seconds)
     return timed(run, pods, repeats, lambda pod: framework.score(pod, snapshot), answer)
 
 
