@@ -16,8 +16,7 @@ import kcore
 from kcore.scheduler import DEFAULT, Scheduler
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
-from tests.scheduler_upstream_driver import UpstreamScheduler
-from tests.unit.scheduler.test_parity_with_kube_scheduler import upstream_default
+from tests.scheduler_upstream_driver import UpstreamScheduler, upstream_default
 from tests.waiting import wait_for
 
 NODES = [f"sched-node-{i:02}" for i in range(20)]
