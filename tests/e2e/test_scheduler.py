@@ -277,3 +277,15 @@ def test_the_metrics_count_attempts_by_result_and_show_the_pending_pods(cluster:
     )
     for queue in ("active", "backoff", "unschedulable", "gated"):
         assert registry.get_sample_value("scheduler_pending_pods", {"queue": queue}) is not None
+
+
+def test_a_gated_pod_waits_for_its_last_gate_to_go(cluster: tuple[Any, CollectorRegistry]) -> None:
+    cs, registry = cluster
+    ns = namespace(cs, "gated")
+    gated = pod("gated", 0, random.Random(6))
+    gated["spec"]["schedulingGates"] = [{"name": "kcore.test/hold"}]
+    cs.core_v1.pods(ns).create(gated)
+    assert wait_for(lambda: registry.get_sample_value("scheduler_pending_pods", {"queue": "gated"}) == 1, timeout=30)
+    assert not cs.core_v1.pods(ns).get("gated")["spec"].get("nodeName")
+    cs.core_v1.pods(ns).patch("gated", {"spec": {"schedulingGates": None}})
+    assert wait_for(lambda: cs.core_v1.pods(ns).get("gated")["spec"].get("nodeName"), timeout=30)

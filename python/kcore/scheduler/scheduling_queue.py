@@ -11,7 +11,9 @@ Three places a pending pod can be:
   (a node added or changed, an assigned pod added, changed or deleted) moves it back, or it has
   waited 5 minutes.
 
-A pod that failed for an error rather than a plugin's rejection goes to backoff directly. An
+A pod with ``spec.schedulingGates`` is held as **gated** (the SchedulingGates PreEnqueue plugin)
+and never tried until an update removes its last gate. A pod that failed for an error rather
+than a plugin's rejection goes to backoff directly. An
 event that arrives while a pod is being tried (between ``pop`` and ``done``/``requeue``) and that
 interests its rejecting plugins sends it to backoff instead of unschedulable, so the event is
 not lost. kube-scheduler also asks each plugin's queueing hint whether that very change can
@@ -65,6 +67,11 @@ def priority_of(pod: Object) -> int:
     return int((pod.get("spec") or {}).get("priority") or 0)
 
 
+def gated(pod: Object) -> bool:
+    """Whether the pod still has scheduling gates (it may not be tried yet)."""
+    return bool((pod.get("spec") or {}).get("schedulingGates"))
+
+
 def key_of(pod: Object) -> str:
     metadata = pod.get("metadata") or {}
     return metadata.get("uid") or f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
@@ -84,7 +91,7 @@ class QueuedPod:
     consecutive_errors: int = 0
     #: The plugins that rejected it in its last attempt ("" for PreFilter).
     rejectors: FrozenSet[str] = frozenset()
-    #: Where it is: "active", "backoff", "unschedulable", "in_flight".
+    #: Where it is: "gated", "active", "backoff", "unschedulable", "in_flight".
     place: str = ""
     _backoff_expiry: Optional[float] = field(default=None, repr=False)
     _entry: int = field(default=-1, repr=False)  # the heap entry that stands for it now
@@ -122,26 +129,25 @@ class SchedulingQueue:
     # -- pods coming and going ---------------------------------------------------------------
 
     def add(self, pod: Object) -> None:
-        """A new pending pod: to the active queue."""
+        """A new pending pod: to the active queue, or held while it has scheduling gates."""
         with self._changed:
-            now = self.clock()
-            info = QueuedPod(pod, timestamp=now, first_added=now)
-            self._pods[info.key] = info
-            self._push(info, "active")
+            self._add_locked(pod)
 
     def update(self, pod: Object) -> None:
-        """A pending pod changed. Waiting as unschedulable, a change of its spec, labels or
-        annotations may make it fit: it is requeued (to backoff while it is backing off)."""
+        """A pending pod changed. Gated, it goes to the active queue once its last gate is gone;
+        waiting as unschedulable, a change of its spec, labels or annotations may make it fit:
+        it is requeued (to backoff while it is backing off)."""
         with self._changed:
             info = self._pods.get(key_of(pod))
             if info is None:
-                now = self.clock()
-                info = QueuedPod(pod, timestamp=now, first_added=now)
-                self._pods[info.key] = info
-                self._push(info, "active")
+                self._add_locked(pod)
                 return
             old, info.pod = info.pod, pod
-            if info.place == "unschedulable" and _scheduling_relevant(old) != _scheduling_relevant(pod):
+            if info.place == "gated":
+                if not gated(pod):
+                    info.timestamp = self.clock()
+                    self._push(info, "active")
+            elif info.place == "unschedulable" and _scheduling_relevant(old) != _scheduling_relevant(pod):
                 self._to_backoff_or_active(info)
             elif info.place in ("active", "backoff"):
                 self._push(info, info.place)  # its priority may have changed
@@ -227,19 +233,28 @@ class SchedulingQueue:
         """How many pods wait in each place (scheduler_pending_pods' ``queue`` label)."""
         with self._changed:
             self._flush_locked()
-            counts = {"active": 0, "backoff": 0, "unschedulable": 0}
+            counts = {"active": 0, "backoff": 0, "unschedulable": 0, "gated": 0}
             for info in self._pods.values():
                 if info.place in counts:
                     counts[info.place] += 1
             return counts
 
     def place_of(self, pod: Object) -> Optional[str]:
-        """Where the pod is: "active", "backoff", "unschedulable", "in_flight", or None."""
+        """Where the pod is: "gated", "active", "backoff", "unschedulable", "in_flight", or None."""
         with self._changed:
             info = self._pods.get(key_of(pod))
             return None if info is None else info.place
 
     # -- inside ------------------------------------------------------------------------------
+
+    def _add_locked(self, pod: Object) -> None:
+        now = self.clock()
+        info = QueuedPod(pod, timestamp=now, first_added=now)
+        self._pods[info.key] = info
+        if gated(pod):
+            info.place = "gated"
+        else:
+            self._push(info, "active")
 
     def backoff_expiry(self, info: QueuedPod) -> float:
         """When the pod's backoff ends (getBackoffTime): from its last attempt, by its failures

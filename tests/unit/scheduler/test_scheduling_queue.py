@@ -90,11 +90,11 @@ def test_a_pod_backing_off_moves_to_active_when_its_backoff_ends(queue: Scheduli
     queue.requeue(popped(queue), None)
     queue.add(pod("b"))
     assert popped(queue).pod["metadata"]["name"] == "b"  # a still backs off; the active queue comes first
-    assert queue.pending() == {"active": 0, "backoff": 1, "unschedulable": 0}
+    assert queue.pending() == {"active": 0, "backoff": 1, "unschedulable": 0, "gated": 0}
     clock.now += 0.5
     queue.add(pod("c"))  # added after a's attempt: a goes first once its backoff is over
     clock.now += 0.5
-    assert queue.pending() == {"active": 2, "backoff": 0, "unschedulable": 0}
+    assert queue.pending() == {"active": 2, "backoff": 0, "unschedulable": 0, "gated": 0}
     assert names(queue) == ["a", "c"]
 
 
@@ -168,7 +168,7 @@ def test_a_deleted_pod_leaves_every_queue_and_its_attempt_is_not_requeued(queue:
     assert info.pod["metadata"]["name"] == "b"
     queue.delete(pod("b"))
     queue.requeue(info, None)
-    assert queue.pending() == {"active": 0, "backoff": 0, "unschedulable": 0}
+    assert queue.pending() == {"active": 0, "backoff": 0, "unschedulable": 0, "gated": 0}
     assert queue.place_of(pod("b")) is None
 
 
@@ -199,3 +199,14 @@ def test_node_updates_requeue_pods_rejected_for_taints_and_not_those_rejected_fo
         queue.requeue(popped(queue), rejectors)
     queue.move_on(NODE_UPDATE)
     assert (queue.place_of(pod("tainted")), queue.place_of(pod("ports"))) == ("backoff", "unschedulable")
+
+
+def test_a_gated_pod_is_never_tried_until_its_last_gate_is_removed(queue: SchedulingQueue) -> None:
+    queue.add(pod("gated", schedulingGates=[{"name": "a"}, {"name": "b"}]))
+    assert queue.pop(timeout=0) is None
+    assert queue.pending()["gated"] == 1
+    queue.move_on(NODE_ADD)  # cluster events do not release it
+    queue.update(pod("gated", schedulingGates=[{"name": "b"}]))
+    assert queue.place_of(pod("gated")) == "gated"
+    queue.update(pod("gated"))
+    assert names(queue) == ["gated"]
