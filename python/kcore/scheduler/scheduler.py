@@ -132,6 +132,7 @@ class Scheduler:
         self._attempts = {r: self._metrics.attempts.labels(r, scheduler_name) for r in RESULTS}
         self._durations = {r: self._metrics.duration.labels(r, scheduler_name) for r in RESULTS}
         self._stopped = threading.Event()
+        self._synced = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.events = EventRecorder(clientset, scheduler_name, socket.gethostname())
         self._factory = SharedInformerFactory(clientset)
@@ -157,6 +158,7 @@ class Scheduler:
                 synced = factory.wait_for_cache_sync(timeout=sync_timeout)
                 if not all(synced.values()):
                     raise TimeoutError(f"the scheduler's caches did not sync within {sync_timeout} s: {synced}")
+            self._synced.set()
             with ThreadPoolExecutor(self._bind_workers, thread_name_prefix=f"{self.scheduler_name}-bind") as binds:
                 while not self._stopped.is_set():
                     info = self.queue.pop()
@@ -167,6 +169,10 @@ class Scheduler:
             self._factory.shutdown()
             self._pod_factory.shutdown()
             self.events.close()
+
+    def has_synced(self) -> bool:
+        """Whether the caches have synced and pods are being scheduled."""
+        return self._synced.is_set()
 
     def stop(self) -> None:
         """Ends ``run()`` after the pod being scheduled, once the bindings under way are done."""

@@ -389,7 +389,10 @@ class ControlPlane:
             "clientConnection": {"kubeconfig": str(kubeconfig)},
             "leaderElection": {"leaderElect": False},
         }
+        # Merged over the generated fields: clientConnection may add qps and burst to the kubeconfig.
+        connection = {**config["clientConnection"], **self._scheduler_config.get("clientConnection", {})}
         config.update(self._scheduler_config)
+        config["clientConnection"] = connection
         config_file = self.dir / "scheduler.yaml"
         config_file.write_text(json.dumps(config, indent=2))
         (port,) = _free_ports(1)
