@@ -7,12 +7,14 @@ Where it placed pods and why it refused them are checked against kube-scheduler'
 from __future__ import annotations
 
 import random
+import threading
 from typing import Any, Dict, Iterator, List
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 import kcore
+from kcore.controller import LeaderElectionOptions
 from kcore.scheduler import DEFAULT, Scheduler
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
@@ -289,3 +291,54 @@ def test_a_gated_pod_waits_for_its_last_gate_to_go(cluster: tuple[Any, Collector
     assert not cs.core_v1.pods(ns).get("gated")["spec"].get("nodeName")
     cs.core_v1.pods(ns).patch("gated", {"spec": {"schedulingGates": None}})
     assert wait_for(lambda: cs.core_v1.pods(ns).get("gated")["spec"].get("nodeName"), timeout=30)
+
+
+def test_of_two_replicas_only_the_leader_schedules_and_the_other_takes_over_when_it_goes(
+    cluster: tuple[Any, CollectorRegistry],
+) -> None:
+    cs, _ = cluster
+    ns = namespace(cs, "replicas")
+    name = "kcore-ha"
+    timing = dict(lease_duration=2.0, renew_deadline=1.5, retry_period=0.5, release_on_cancel=True)
+    registries = {identity: CollectorRegistry() for identity in ("one", "two")}
+    replicas = {
+        identity: Scheduler(
+            cs,
+            scheduler_name=name,
+            registry=registry,
+            leader_election=LeaderElectionOptions("default", name, identity=identity, **timing),
+        )
+        for identity, registry in registries.items()
+    }
+
+    def scheduled_by(identity: str) -> float:
+        sample = registries[identity].get_sample_value(
+            "scheduler_schedule_attempts_total", {"result": "scheduled", "profile": name}
+        )
+        return sample or 0.0
+
+    def place(pod_name: str) -> None:
+        p = pod(pod_name, 0, random.Random(8))
+        p["spec"]["schedulerName"] = name
+        cs.core_v1.pods(ns).create(p)
+        assert wait_for(lambda: cs.core_v1.pods(ns).get(pod_name)["spec"].get("nodeName"), timeout=30)
+
+    threads = {i: threading.Thread(target=r.run, daemon=True) for i, r in replicas.items()}
+    for thread in threads.values():
+        thread.start()
+    try:
+        place("first")
+        assert wait_for(lambda: scheduled_by("one") + scheduled_by("two") == 1, timeout=10)
+        leader = "one" if scheduled_by("one") else "two"
+        follower = "two" if leader == "one" else "one"
+        replicas[leader].stop()  # releases the Lease on its way out
+        threads[leader].join(10)
+        assert not threads[leader].is_alive()
+        place("second")
+        assert wait_for(lambda: scheduled_by(follower) == 1, timeout=10)
+        assert scheduled_by(leader) == 1
+    finally:
+        for replica in replicas.values():
+            replica.stop()
+        for thread in threads.values():
+            thread.join(10)

@@ -25,6 +25,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from kcore._prometheus import PerRegistry
 from kcore.controller.events import EventRecorder, object_reference
+from kcore.controller.leader_election import LeaderElector
+from kcore.controller.manager import LeaderElectionLost, LeaderElectionOptions
 from kcore.errors import ApiError, NotFound
 from kcore.informer import DeletedFinalStateUnknown, SharedInformerFactory
 from kcore.scheduler.framework import Framework, select_host
@@ -47,6 +49,8 @@ NOTE_LENGTH_LIMIT = 1024
 """events.k8s.io's limit on a note; longer FitError messages end in " ..." (truncateMessage)."""
 NOT_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
 """kube-scheduler's pod informer leaves finished pods out: they hold no resources."""
+POLL = 0.5
+"""How often the scheduling loop looks whether it should stop (leadership ended)."""
 ATTEMPT_BUCKETS = tuple(0.001 * 2**i for i in range(15))
 """kube-scheduler's buckets of scheduler_scheduling_attempt_duration_seconds."""
 
@@ -106,7 +110,11 @@ class Scheduler:
 
     The clientset's rate limit paces the bindings, status writes and events: kube-scheduler
     uses 50 QPS with a burst of 100. ``seed`` makes the choice among equally scored nodes
-    reproducible. ``registry``: where the metrics go (prometheus-client's default registry)."""
+    reproducible. ``registry``: where the metrics go (prometheus-client's default registry).
+
+    ``leader_election``: replicas share the Lease it names and only the leader schedules (the
+    others keep their caches warm); a leader that loses the lease without being stopped ends
+    ``run()`` with LeaderElectionLost, as kube-scheduler exits."""
 
     def __init__(
         self,
@@ -118,6 +126,7 @@ class Scheduler:
         seed: Optional[int] = None,
         registry: Optional[CollectorRegistry] = None,
         queue: Optional[SchedulingQueue] = None,
+        leader_election: Optional[LeaderElectionOptions] = None,
     ) -> None:
         self.clientset = clientset
         self.profile = profile or DEFAULT
@@ -125,6 +134,9 @@ class Scheduler:
         self.framework = Framework(self.profile)
         self.snapshot = Snapshot()
         self.queue = queue or SchedulingQueue()
+        self.leader_election = leader_election
+        self._registry = registry
+        self._elector: Optional[LeaderElector] = None
         self._random = random.Random(seed)
         self._bind_workers = bind_workers
         self._metrics = _collectors.collector(registry)
@@ -160,15 +172,42 @@ class Scheduler:
                     raise TimeoutError(f"the scheduler's caches did not sync within {sync_timeout} s: {synced}")
             self._synced.set()
             with ThreadPoolExecutor(self._bind_workers, thread_name_prefix=f"{self.scheduler_name}-bind") as binds:
-                while not self._stopped.is_set():
-                    info = self.queue.pop()
-                    if info is not None:
-                        self._schedule_one(info, binds)
+                if self.leader_election is None:
+                    self._schedule(binds, self._stopped)
+                else:
+                    self._lead(binds, self.leader_election)
         finally:
             self._metrics.queues.remove(self.queue)
             self._factory.shutdown()
             self._pod_factory.shutdown()
             self.events.close()
+
+    def _schedule(self, binds: ThreadPoolExecutor, until: threading.Event) -> None:
+        while not until.is_set() and not self._stopped.is_set():
+            info = self.queue.pop(timeout=POLL)
+            if info is not None:
+                self._schedule_one(info, binds)
+
+    def _lead(self, binds: ThreadPoolExecutor, options: LeaderElectionOptions) -> None:
+        """Schedule while this replica leads; LeaderElectionLost if it stops leading unasked."""
+        self._elector = LeaderElector(
+            self.clientset,
+            namespace=options.namespace,
+            name=options.name,
+            identity=options.identity,
+            lease_duration=options.lease_duration,
+            renew_deadline=options.renew_deadline,
+            retry_period=options.retry_period,
+            release_on_cancel=options.release_on_cancel,
+            on_started_leading=lambda leading: self._schedule(binds, leading),
+            on_stopped_leading=lambda: log.info("%s stopped leading", options.identity),
+            registry=self._registry,
+        )
+        if self._stopped.is_set():
+            return
+        self._elector.run()
+        if not self._stopped.is_set():
+            raise LeaderElectionLost("leader election lost")
 
     def has_synced(self) -> bool:
         """Whether the caches have synced and pods are being scheduled."""
@@ -178,6 +217,8 @@ class Scheduler:
         """Ends ``run()`` after the pod being scheduled, once the bindings under way are done."""
         self._stopped.set()
         self.queue.close()
+        if self._elector is not None:
+            self._elector.stop()
 
     def __enter__(self) -> "Scheduler":
         self._thread = threading.Thread(target=self.run, name=self.scheduler_name, daemon=True)
