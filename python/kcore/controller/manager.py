@@ -85,13 +85,20 @@ class LeaderElectionOptions:
     release_on_cancel: bool = False
 
     def __post_init__(self) -> None:
-        leader_election.validate(
+        arguments = self.elector_arguments()
+        del arguments["release_on_cancel"]  # any value is valid
+        leader_election.validate(**arguments)
+
+    def elector_arguments(self) -> dict[str, Any]:
+        """The LeaderElector (or AsyncLeaderElector) keyword arguments these options stand for."""
+        return dict(
             namespace=self.namespace,
             name=self.name,
             identity=self.identity,
             lease_duration=self.lease_duration,
             renew_deadline=self.renew_deadline,
             retry_period=self.retry_period,
+            release_on_cancel=self.release_on_cancel,
         )
 
 
@@ -378,16 +385,7 @@ class ManagerCore(Generic[C, F]):
     def elector_options(self) -> dict[str, Any]:
         options = self.leader_election
         assert options is not None
-        return dict(
-            namespace=options.namespace,
-            name=options.name,
-            identity=options.identity,
-            lease_duration=options.lease_duration,
-            renew_deadline=options.renew_deadline,
-            retry_period=options.retry_period,
-            release_on_cancel=options.release_on_cancel,
-            registry=self.registry,
-        )
+        return {**options.elector_arguments(), "registry": self.registry}
 
 
 class Manager(ManagerCore[Controller, SharedInformerFactory]):

@@ -192,13 +192,7 @@ class Scheduler:
         """Schedule while this replica leads; LeaderElectionLost if it stops leading unasked."""
         self._elector = LeaderElector(
             self.clientset,
-            namespace=options.namespace,
-            name=options.name,
-            identity=options.identity,
-            lease_duration=options.lease_duration,
-            renew_deadline=options.renew_deadline,
-            retry_period=options.retry_period,
-            release_on_cancel=options.release_on_cancel,
+            **options.elector_arguments(),
             on_started_leading=lambda leading: self._schedule(binds, leading),
             on_stopped_leading=lambda: log.info("%s stopped leading", options.identity),
             registry=self._registry,
