@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 import kcore
 from kcore.controller import LeaderElectionOptions
+from kcore.errors import ApiError
 from kcore.scheduler import DEFAULT, Scheduler
 from kcore.testenv import KWOK_NODE_ANNOTATION, ControlPlane
 from tests.clusters import admin_config
@@ -36,7 +37,7 @@ def zone_of(node: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[Any, CollectorRegistry]]:
+def cluster() -> Iterator[tuple[Any, CollectorRegistry, Scheduler]]:
     with ControlPlane(with_kwok=True) as plane:
         cs = kcore.Clientset(admin_config(plane))
         for node in NODES:
@@ -62,8 +63,8 @@ def cluster() -> Iterator[tuple[Any, CollectorRegistry]]:
             status = {"status": {"allocatable": CAPACITY, "capacity": CAPACITY}}
             cs.core_v1.nodes().patch(node, status, subresource="status")
         registry = CollectorRegistry()
-        with Scheduler(cs, scheduler_name=NAME, seed=7, registry=registry):
-            yield cs, registry
+        with Scheduler(cs, scheduler_name=NAME, seed=7, registry=registry) as scheduler:
+            yield cs, registry, scheduler
 
 
 def pod(name: str, kind: int, rng: random.Random) -> Dict[str, Any]:
@@ -137,9 +138,9 @@ def unbound(p: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def test_a_thousand_pods_of_ten_kinds_all_run_and_each_fits_where_it_landed_as_kube_scheduler_sees_it(
-    cluster: tuple[Any, CollectorRegistry],
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
 ) -> None:
-    cs, _ = cluster
+    cs, *_ = cluster
     ns = namespace(cs, "thousand")
     rng = random.Random(1)
     kinds = [i % 10 for i in range(980)] + [10] * 10 + [11] * 10
@@ -181,9 +182,9 @@ def test_a_thousand_pods_of_ten_kinds_all_run_and_each_fits_where_it_landed_as_k
 
 
 def test_each_choice_is_among_kube_schedulers_best_scored_nodes_for_the_same_cluster(
-    cluster: tuple[Any, CollectorRegistry],
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
 ) -> None:
-    cs, _ = cluster
+    cs, *_ = cluster
     ns = namespace(cs, "one-by-one")
     rng = random.Random(3)
     cases, chosen = [], []
@@ -204,9 +205,9 @@ def test_each_choice_is_among_kube_schedulers_best_scored_nodes_for_the_same_clu
 
 
 def test_a_pod_that_fits_nowhere_gets_kube_schedulers_condition_and_event_and_waits_for_a_node_that_fits(
-    cluster: tuple[Any, CollectorRegistry],
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
 ) -> None:
-    cs, registry = cluster
+    cs, registry, _ = cluster
     ns = namespace(cs, "nowhere")
     wanted = {**pod("waits", 0, random.Random(4))}
     wanted["spec"]["nodeSelector"] = {"kcore.test/late": "yes"}
@@ -252,8 +253,8 @@ def test_a_pod_that_fits_nowhere_gets_kube_schedulers_condition_and_event_and_wa
     )
 
 
-def test_pods_of_another_scheduler_are_left_alone(cluster: tuple[Any, CollectorRegistry]) -> None:
-    cs, _ = cluster
+def test_pods_of_another_scheduler_are_left_alone(cluster: tuple[Any, CollectorRegistry, Scheduler]) -> None:
+    cs, *_ = cluster
     ns = namespace(cs, "others")
     other = pod("other", 0, random.Random(5))
     other["spec"]["schedulerName"] = "someone-else"
@@ -264,8 +265,10 @@ def test_pods_of_another_scheduler_are_left_alone(cluster: tuple[Any, CollectorR
     assert not left["spec"].get("nodeName") and not left.get("status", {}).get("conditions")
 
 
-def test_the_metrics_count_attempts_by_result_and_show_the_pending_pods(cluster: tuple[Any, CollectorRegistry]) -> None:
-    _, registry = cluster
+def test_the_metrics_count_attempts_by_result_and_show_the_pending_pods(
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
+) -> None:
+    _, registry, _ = cluster
     profile = NAME
     assert (
         registry.get_sample_value("scheduler_schedule_attempts_total", {"result": "scheduled", "profile": profile})
@@ -281,8 +284,8 @@ def test_the_metrics_count_attempts_by_result_and_show_the_pending_pods(cluster:
         assert registry.get_sample_value("scheduler_pending_pods", {"queue": queue}) is not None
 
 
-def test_a_gated_pod_waits_for_its_last_gate_to_go(cluster: tuple[Any, CollectorRegistry]) -> None:
-    cs, registry = cluster
+def test_a_gated_pod_waits_for_its_last_gate_to_go(cluster: tuple[Any, CollectorRegistry, Scheduler]) -> None:
+    cs, registry, _ = cluster
     ns = namespace(cs, "gated")
     gated = pod("gated", 0, random.Random(6))
     gated["spec"]["schedulingGates"] = [{"name": "kcore.test/hold"}]
@@ -294,9 +297,9 @@ def test_a_gated_pod_waits_for_its_last_gate_to_go(cluster: tuple[Any, Collector
 
 
 def test_of_two_replicas_only_the_leader_schedules_and_the_other_takes_over_when_it_goes(
-    cluster: tuple[Any, CollectorRegistry],
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
 ) -> None:
-    cs, _ = cluster
+    cs, *_ = cluster
     ns = namespace(cs, "replicas")
     name = "kcore-ha"
     timing = dict(lease_duration=2.0, renew_deadline=1.5, retry_period=0.5, release_on_cancel=True)
@@ -342,3 +345,77 @@ def test_of_two_replicas_only_the_leader_schedules_and_the_other_takes_over_when
             replica.stop()
         for thread in threads.values():
             thread.join(10)
+
+
+def test_a_refused_binding_is_forgotten_and_retried_after_its_backoff(
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
+) -> None:
+    cs, registry, scheduler = cluster
+    ns = namespace(cs, "refused")
+    # A ValidatingAdmissionPolicy refuses the bindings of pods named refused-*, until it goes.
+    policy = {
+        "metadata": {"name": "refuse-bindings"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods/binding"]}
+                ]
+            },
+            "validations": [{"expression": "!object.metadata.name.startsWith('refused-')", "message": "no binding"}],
+        },
+    }
+    admission = cs.admissionregistration_v1
+    admission.validating_admission_policies().create(policy)
+    binding = {
+        "metadata": {"name": "refuse-bindings"},
+        "spec": {"policyName": "refuse-bindings", "validationActions": ["Deny"]},
+    }
+    admission.validating_admission_policy_bindings().create(binding)
+
+    def errors() -> float:
+        return registry.get_sample_value("scheduler_schedule_attempts_total", {"result": "error", "profile": NAME}) or 0
+
+    def cpu_counted() -> int:
+        return sum(scheduler.snapshot.node_usage(node)["requested"]["cpu"] for node in NODES)
+
+    before, counted = errors(), cpu_counted()
+    try:
+        refused = pod("refused-1", 0, random.Random(9))
+        refused["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "3"  # a lot, to see it counted or not
+        assert wait_for(lambda: probe_policy(cs, ns), timeout=30), "the policy never took effect"
+        cs.core_v1.pods(ns).create(refused)
+        assert wait_for(lambda: errors() >= before + 2, timeout=30)  # tried, refused, retried after 1 s
+        events = cs.events_v1.events(ns).list()["items"]
+        notes = [
+            e["note"] for e in events if e["reason"] == "FailedScheduling" and e["regarding"]["name"] == "refused-1"
+        ]
+        assert notes and notes[0].startswith("Binding rejected: ") and "no binding" in notes[0], notes
+        assert not cs.core_v1.pods(ns).get("refused-1")["spec"].get("nodeName")
+        # Assumed on a node for each attempt and forgotten when refused: between attempts no
+        # node counts its 3 CPUs.
+        assert wait_for(lambda: cpu_counted() == counted, timeout=30), (cpu_counted(), counted)
+    finally:
+        admission.validating_admission_policy_bindings().delete("refuse-bindings")
+        admission.validating_admission_policies().delete("refuse-bindings")
+    # The policy gone, the next retry binds it.
+    assert wait_for(lambda: cs.core_v1.pods(ns).get("refused-1")["spec"].get("nodeName"), timeout=60)
+
+
+def probe_policy(cs: Any, ns: str) -> bool:
+    """Whether the API server enforces the policy yet (it reads policies from an informer)."""
+    name = f"refused-probe-{random.randrange(10**6)}"
+    cs.core_v1.pods(ns).create({"metadata": {"name": name}, "spec": {"containers": [{"name": "a", "image": "a"}]}})
+    target = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": name},
+        "target": {"kind": "Node", "name": NODES[0]},
+    }
+    try:
+        cs.core_v1.pods(ns).create_subresource(name, "binding", target)
+        return False
+    except ApiError:
+        return True
+    finally:
+        cs.core_v1.pods(ns).delete(name)
