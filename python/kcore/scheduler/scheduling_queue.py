@@ -84,8 +84,6 @@ class QueuedPod:
     pod: Object
     #: When it was added or last came back after an attempt: orders equal priorities, starts backoff.
     timestamp: float
-    #: When it was first added: the start of scheduler_pod_scheduling_sli_duration_seconds.
-    first_added: float
     attempts: int = 0
     unschedulable_count: int = 0
     consecutive_errors: int = 0
@@ -248,8 +246,7 @@ class SchedulingQueue:
     # -- inside ------------------------------------------------------------------------------
 
     def _add_locked(self, pod: Object) -> None:
-        now = self.clock()
-        info = QueuedPod(pod, timestamp=now, first_added=now)
+        info = QueuedPod(pod, timestamp=self.clock())
         self._pods[info.key] = info
         if gated(pod):
             info.place = "gated"
