@@ -44,7 +44,7 @@ pub(crate) struct Profile {
 const NODES_PER_THREAD: usize = 256;
 
 /// `f` over `items` in order, on up to all cores when there are enough items.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(items.len() / NODES_PER_THREAD)

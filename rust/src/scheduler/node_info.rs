@@ -63,6 +63,19 @@ pub(crate) struct NodeInfo {
     pub(crate) non_zero_memory: i64,
     pub(crate) used_ports: UsedPorts,
     pub(crate) pods: HashMap<String, AssignedPod>,
+    /// The pods with pod affinity or anti-affinity (PodsWithAffinity) and those with required
+    /// anti-affinity terms (PodsWithRequiredAntiAffinity): all InterPodAffinity looks at unless
+    /// the incoming pod has terms of its own.
+    pub(crate) pods_with_affinity: Vec<Arc<Pod>>,
+    pub(crate) pods_with_required_anti_affinity: Vec<Arc<Pod>>,
+}
+
+fn with_affinity(pod: &Pod) -> bool {
+    pod.pod_affinity.is_some() || pod.pod_anti_affinity.is_some()
+}
+
+fn with_required_anti_affinity(pod: &Pod) -> bool {
+    pod.pod_anti_affinity.as_ref().is_some_and(|a| !a.required.is_empty())
 }
 
 impl NodeInfo {
@@ -74,12 +87,23 @@ impl NodeInfo {
     pub(crate) fn add_pod(&mut self, key: String, pod: Arc<Pod>) {
         let resource = PodResource::of(&pod);
         self.update(&pod, &resource, 1);
+        if with_affinity(&pod) {
+            self.pods_with_affinity.push(pod.clone());
+        }
+        if with_required_anti_affinity(&pod) {
+            self.pods_with_required_anti_affinity.push(pod.clone());
+        }
         self.pods.insert(key, AssignedPod { pod, resource });
     }
 
     pub(crate) fn remove_pod(&mut self, key: &str) -> Option<AssignedPod> {
         let gone = self.pods.remove(key)?;
         self.update(&gone.pod, &gone.resource, -1);
+        for list in [&mut self.pods_with_affinity, &mut self.pods_with_required_anti_affinity] {
+            if let Some(i) = list.iter().position(|p| Arc::ptr_eq(p, &gone.pod)) {
+                list.swap_remove(i);
+            }
+        }
         Some(gone)
     }
 

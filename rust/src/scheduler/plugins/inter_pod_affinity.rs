@@ -12,6 +12,7 @@
 //! selector by the API server when the pod is created, so the scheduler does not read them.
 use super::{FilterPlugin, NodeScorer, PreFilter, PreScore, Rejection, ScorePlugin, MAX_NODE_SCORE};
 use crate::informer::view::View;
+use crate::scheduler::framework::parallel_map;
 use crate::scheduler::label_selector::PodSelector;
 use crate::scheduler::node::Node;
 use crate::scheduler::node_info::NodeInfo;
@@ -105,6 +106,19 @@ fn record(counts: &mut Counts, node: &Node, key: &str) {
     if let Some(value) = node.labels.get(key) {
         *counts.entry((key.to_owned(), value.clone())).or_insert(0) += 1;
     }
+}
+
+fn add_counts(into: &mut Counts, from: Counts) {
+    for (pair, n) in from {
+        *into.entry(pair).or_insert(0) += n;
+    }
+}
+
+/// The nodes' counts added up (each node's were counted apart, on any thread).
+fn summed(per_node: Vec<Counts>) -> Counts {
+    let mut total = Counts::new();
+    per_node.into_iter().for_each(|c| add_counts(&mut total, c));
+    total
 }
 
 fn count_of(counts: &Counts, node: &Node, key: &str) -> Option<i64> {
@@ -220,23 +234,44 @@ impl InterPodAffinity {
         let affinity = resolve(required_terms(pod, false))?;
         let anti_affinity = resolve(required_terms(pod, true))?;
         let ns_labels = namespace_labels(snapshot, pod);
-        let (mut existing_anti, mut affinity_counts, mut anti_counts) = (Counts::new(), Counts::new(), Counts::new());
-        for (info, node) in snapshot.node_infos() {
-            for assigned in info.pods.values() {
-                let existing = &assigned.pod;
+        // Existing pods' required anti-affinity: only the nodes and pods that have some.
+        let with_anti: Vec<(&NodeInfo, &Node)> = snapshot
+            .node_infos()
+            .filter(|(info, _)| !info.pods_with_required_anti_affinity.is_empty())
+            .collect();
+        let existing_anti = summed(parallel_map(&with_anti, |(info, node)| {
+            let mut counts = Counts::new();
+            for existing in &info.pods_with_required_anti_affinity {
                 for t in existing_terms(existing, required_terms(existing, true)) {
                     if t.matches(pod, ns_labels) {
-                        record(&mut existing_anti, node, &t.topology_key);
+                        record(&mut counts, node, &t.topology_key);
                     }
                 }
-                if matches_all(&affinity, existing) {
-                    affinity
-                        .iter()
-                        .for_each(|t| record(&mut affinity_counts, node, &t.topology_key));
+            }
+            counts
+        }));
+        // The pod's own terms: every pod, only when it has some.
+        let (mut affinity_counts, mut anti_counts) = (Counts::new(), Counts::new());
+        if !affinity.is_empty() || !anti_affinity.is_empty() {
+            let nodes: Vec<(&NodeInfo, &Node)> = snapshot.node_infos().collect();
+            let per_node = parallel_map(&nodes, |(info, node)| {
+                let (mut matching, mut anti_matching) = (Counts::new(), Counts::new());
+                for assigned in info.pods.values() {
+                    let existing = &assigned.pod;
+                    if matches_all(&affinity, existing) {
+                        affinity
+                            .iter()
+                            .for_each(|t| record(&mut matching, node, &t.topology_key));
+                    }
+                    for t in anti_affinity.iter().filter(|t| t.matches(existing, no_labels())) {
+                        record(&mut anti_matching, node, &t.topology_key);
+                    }
                 }
-                for t in anti_affinity.iter().filter(|t| t.matches(existing, no_labels())) {
-                    record(&mut anti_counts, node, &t.topology_key);
-                }
+                (matching, anti_matching)
+            });
+            for (matching, anti_matching) in per_node {
+                add_counts(&mut affinity_counts, matching);
+                add_counts(&mut anti_counts, anti_matching);
             }
         }
         if existing_anti.is_empty() && affinity.is_empty() && anti_affinity.is_empty() {
@@ -268,6 +303,7 @@ impl FilterPlugin for InterPodAffinity {
 }
 
 /// The summed weights per topology key and value.
+#[derive(Default)]
 struct Preferred {
     scores: HashMap<String, HashMap<String, i64>>,
 }
@@ -281,6 +317,16 @@ impl Preferred {
                 .or_default()
                 .entry(value.clone())
                 .or_insert(0) += weight;
+        }
+    }
+
+    /// Adds another node's weights (a key is kept once any node recorded it, even at 0).
+    fn merge(&mut self, other: Preferred) {
+        for (key, values) in other.scores {
+            let have = self.scores.entry(key).or_default();
+            for (value, weight) in values {
+                *have.entry(value).or_insert(0) += weight;
+            }
         }
     }
 }
@@ -334,16 +380,14 @@ impl ScorePlugin for InterPodAffinity {
         };
         let (affinity, anti_affinity) = (weighted(false).map_err(error)?, weighted(true).map_err(error)?);
         let ns_labels = namespace_labels(snapshot, pod);
-        let mut preferred = Preferred { scores: HashMap::new() };
-        for (info, node) in snapshot.node_infos() {
-            if node.labels.is_empty() {
-                continue;
-            }
-            for assigned in info.pods.values() {
-                let existing = &assigned.pod;
-                if !has_constraints && existing.pod_affinity.is_none() && existing.pod_anti_affinity.is_none() {
-                    continue;
-                }
+        // Unless the pod has preferred terms, only the pods with affinity count.
+        let nodes: Vec<(&NodeInfo, &Node)> = snapshot
+            .node_infos()
+            .filter(|(info, node)| !node.labels.is_empty() && (has_constraints || !info.pods_with_affinity.is_empty()))
+            .collect();
+        let per_node = parallel_map(&nodes, |(info, node)| {
+            let mut preferred = Preferred::default();
+            let mut process = |existing: &Pod| {
                 for (sign, terms) in [(1, &affinity), (-1, &anti_affinity)] {
                     for (w, t) in terms.iter().filter(|(_, t)| t.matches(existing, no_labels())) {
                         preferred.add(node, &t.topology_key, sign * w);
@@ -364,8 +408,16 @@ impl ScorePlugin for InterPodAffinity {
                         preferred.add(node, &t.topology_key, sign * w);
                     }
                 }
+            };
+            if has_constraints {
+                info.pods.values().for_each(|assigned| process(&assigned.pod));
+            } else {
+                info.pods_with_affinity.iter().for_each(|existing| process(existing));
             }
-        }
+            preferred
+        });
+        let mut preferred = Preferred::default();
+        per_node.into_iter().for_each(|p| preferred.merge(p));
         if preferred.scores.is_empty() {
             return Ok(PreScore::Skip);
         }
