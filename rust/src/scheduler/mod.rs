@@ -9,6 +9,7 @@
 //!   same nodes, pods and profile (tests/unit/scheduler proves it against the Go code).
 //! - Pods and nodes may be compact objects or plain mappings; a malformed field is a ValueError
 //!   naming it.
+mod affinity_terms;
 mod framework;
 mod label_selector;
 mod node;

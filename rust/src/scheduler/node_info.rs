@@ -1,6 +1,7 @@
 //! A node with what the pods assigned to it use (pkg/scheduler/framework types.go NodeInfo):
 //! allocatable, requested, the non-zero requests that scoring counts, the host ports in use,
 //! kept up to date pod by pod.
+use super::affinity_terms::PodAffinityTerms;
 use super::node::Node;
 use super::pod::{HostPort, Pod};
 use super::resources::{PodResource, Resource};
@@ -51,6 +52,15 @@ impl UsedPorts {
 pub(crate) struct AssignedPod {
     pub(crate) pod: Arc<Pod>,
     pub(crate) resource: PodResource,
+    /// Its pod affinity and anti-affinity terms, parsed; None when it has neither.
+    pub(crate) affinity: Option<Arc<PodAffinityTerms>>,
+}
+
+/// A pod with pod affinity or anti-affinity, and its terms.
+#[derive(Clone, Debug)]
+pub(crate) struct PodWithAffinity {
+    pub(crate) pod: Arc<Pod>,
+    pub(crate) terms: Arc<PodAffinityTerms>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -66,16 +76,8 @@ pub(crate) struct NodeInfo {
     /// The pods with pod affinity or anti-affinity (PodsWithAffinity) and those with required
     /// anti-affinity terms (PodsWithRequiredAntiAffinity): all InterPodAffinity looks at unless
     /// the incoming pod has terms of its own.
-    pub(crate) pods_with_affinity: Vec<Arc<Pod>>,
-    pub(crate) pods_with_required_anti_affinity: Vec<Arc<Pod>>,
-}
-
-fn with_affinity(pod: &Pod) -> bool {
-    pod.pod_affinity.is_some() || pod.pod_anti_affinity.is_some()
-}
-
-fn with_required_anti_affinity(pod: &Pod) -> bool {
-    pod.pod_anti_affinity.as_ref().is_some_and(|a| !a.required.is_empty())
+    pub(crate) pods_with_affinity: Vec<PodWithAffinity>,
+    pub(crate) pods_with_required_anti_affinity: Vec<PodWithAffinity>,
 }
 
 impl NodeInfo {
@@ -87,20 +89,33 @@ impl NodeInfo {
     pub(crate) fn add_pod(&mut self, key: String, pod: Arc<Pod>) {
         let resource = PodResource::of(&pod);
         self.update(&pod, &resource, 1);
-        if with_affinity(&pod) {
-            self.pods_with_affinity.push(pod.clone());
+        let affinity = PodAffinityTerms::of(&pod).map(Arc::new);
+        if let Some(terms) = &affinity {
+            let with = PodWithAffinity {
+                pod: pod.clone(),
+                terms: terms.clone(),
+            };
+            // A pod whose required anti-affinity did not parse has none to check.
+            if !terms.required_anti_affinity.is_empty() {
+                self.pods_with_required_anti_affinity.push(with.clone());
+            }
+            self.pods_with_affinity.push(with);
         }
-        if with_required_anti_affinity(&pod) {
-            self.pods_with_required_anti_affinity.push(pod.clone());
-        }
-        self.pods.insert(key, AssignedPod { pod, resource });
+        self.pods.insert(
+            key,
+            AssignedPod {
+                pod,
+                resource,
+                affinity,
+            },
+        );
     }
 
     pub(crate) fn remove_pod(&mut self, key: &str) -> Option<AssignedPod> {
         let gone = self.pods.remove(key)?;
         self.update(&gone.pod, &gone.resource, -1);
         for list in [&mut self.pods_with_affinity, &mut self.pods_with_required_anti_affinity] {
-            if let Some(i) = list.iter().position(|p| Arc::ptr_eq(p, &gone.pod)) {
+            if let Some(i) = list.iter().position(|p| Arc::ptr_eq(&p.pod, &gone.pod)) {
                 list.swap_remove(i);
             }
         }

@@ -12,81 +12,33 @@
 //! selector by the API server when the pod is created, so the scheduler does not read them.
 use super::{FilterPlugin, NodeScorer, PreFilter, PreScore, Rejection, ScorePlugin, MAX_NODE_SCORE};
 use crate::informer::view::View;
+use crate::scheduler::affinity_terms::{AffinityTerm, Labels, PodAffinityTerms};
 use crate::scheduler::framework::parallel_map;
 use crate::scheduler::label_selector::PodSelector;
 use crate::scheduler::node::Node;
 use crate::scheduler::node_info::NodeInfo;
 use crate::scheduler::pod::{AffinityTermSpec, Pod};
 use crate::scheduler::snapshot::State;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 pub(crate) const NAME: &str = "InterPodAffinity";
 const REASON_EXISTING_ANTI: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
 const REASON_AFFINITY: &str = "node(s) didn't match pod affinity rules";
 const REASON_ANTI: &str = "node(s) didn't match pod anti-affinity rules";
 
-type Labels = HashMap<String, String>;
-
-/// fwk.AffinityTerm.
-struct Term {
-    namespaces: HashSet<String>,
-    selector: PodSelector,
-    namespace_selector: PodSelector,
-    topology_key: String,
-}
-
-impl Term {
-    /// newAffinityTerm for a term of `owner`.
-    fn of(owner: &Pod, spec: &AffinityTermSpec) -> Result<Term, String> {
-        let namespaces = if spec.namespaces.is_empty() && spec.namespace_selector.is_none() {
-            HashSet::from([owner.namespace.clone()])
-        } else {
-            spec.namespaces.iter().cloned().collect()
-        };
-        Ok(Term {
-            namespaces,
-            selector: PodSelector::of(spec.label_selector.as_ref())?,
-            namespace_selector: PodSelector::of(spec.namespace_selector.as_ref())?,
-            topology_key: spec.topology_key.clone(),
-        })
+/// An incoming pod's term with its namespaceSelector resolved to the namespaces it selects
+/// (mergeAffinityTermNamespacesIfNotEmpty; an empty selector stays: it selects them all).
+fn resolved(owner: &Pod, spec: &AffinityTermSpec, snapshot: &State) -> Result<AffinityTerm, String> {
+    let mut term = AffinityTerm::of(owner, spec)?;
+    if !term.namespace_selector.is_empty() {
+        let selected = snapshot
+            .namespaces
+            .iter()
+            .filter(|(_, labels)| term.namespace_selector.matches(*labels));
+        term.namespaces.extend(selected.map(|(name, _)| name.clone()));
+        term.namespace_selector = PodSelector::Nothing;
     }
-
-    /// An incoming pod's term with its namespaceSelector resolved to the namespaces it selects
-    /// (mergeAffinityTermNamespacesIfNotEmpty; an empty selector stays: it selects them all).
-    fn resolved(owner: &Pod, spec: &AffinityTermSpec, snapshot: &State) -> Result<Term, String> {
-        let mut term = Term::of(owner, spec)?;
-        if !term.namespace_selector.is_empty() {
-            let selected = snapshot
-                .namespaces
-                .iter()
-                .filter(|(_, labels)| term.namespace_selector.matches(*labels));
-            term.namespaces.extend(selected.map(|(name, _)| name.clone()));
-            term.namespace_selector = PodSelector::Nothing;
-        }
-        Ok(term)
-    }
-
-    fn matches(&self, pod: &Pod, namespace_labels: &Labels) -> bool {
-        (self.namespaces.contains(&pod.namespace) || self.namespace_selector.matches(namespace_labels))
-            && self.selector.matches(&pod.labels)
-    }
-}
-
-/// An existing pod's terms of one kind: none when one of them does not parse (the cache keeps
-/// such a pod and drops that kind of terms, as the API server does not validate them all).
-fn existing_terms(owner: &Pod, specs: &[AffinityTermSpec]) -> Vec<Term> {
-    specs
-        .iter()
-        .map(|s| Term::of(owner, s))
-        .collect::<Result<_, _>>()
-        .unwrap_or_default()
-}
-
-fn existing_weighted_terms(owner: &Pod, anti: bool) -> Vec<(i64, Term)> {
-    let parsed = preferred_terms(owner, anti)
-        .iter()
-        .map(|(w, s)| Term::of(owner, s).map(|t| (*w, t)));
-    parsed.collect::<Result<_, _>>().unwrap_or_default()
+    Ok(term)
 }
 
 fn no_labels() -> &'static Labels {
@@ -95,7 +47,7 @@ fn no_labels() -> &'static Labels {
 }
 
 /// podMatchesAllAffinityTerms: there are terms and the pod matches each.
-fn matches_all(terms: &[Term], pod: &Pod) -> bool {
+fn matches_all(terms: &[AffinityTerm], pod: &Pod) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, no_labels()))
 }
 
@@ -129,8 +81,8 @@ fn count_of(counts: &Counts, node: &Node, key: &str) -> Option<i64> {
 
 struct Required<'p> {
     pod: &'p Pod,
-    affinity: Vec<Term>,
-    anti_affinity: Vec<Term>,
+    affinity: Vec<AffinityTerm>,
+    anti_affinity: Vec<AffinityTerm>,
     existing_anti: Counts,
     affinity_counts: Counts,
     anti_counts: Counts,
@@ -228,7 +180,7 @@ impl InterPodAffinity {
         let resolve = |specs: &[AffinityTermSpec]| {
             specs
                 .iter()
-                .map(|s| Term::resolved(pod, s, snapshot))
+                .map(|s| resolved(pod, s, snapshot))
                 .collect::<Result<Vec<_>, _>>()
         };
         let affinity = resolve(required_terms(pod, false))?;
@@ -242,7 +194,7 @@ impl InterPodAffinity {
         let existing_anti = summed(parallel_map(&with_anti, |(info, node)| {
             let mut counts = Counts::new();
             for existing in &info.pods_with_required_anti_affinity {
-                for t in existing_terms(existing, required_terms(existing, true)) {
+                for t in &existing.terms.required_anti_affinity {
                     if t.matches(pod, ns_labels) {
                         record(&mut counts, node, &t.topology_key);
                     }
@@ -372,10 +324,10 @@ impl ScorePlugin for InterPodAffinity {
             return Ok(PreScore::Skip);
         }
         let error = |e: String| format!("running PreScore plugin {NAME:?}: {e}");
-        let weighted = |anti: bool| -> Result<Vec<(i64, Term)>, String> {
+        let weighted = |anti: bool| -> Result<Vec<(i64, AffinityTerm)>, String> {
             preferred_terms(pod, anti)
                 .iter()
-                .map(|(w, s)| Ok((*w, Term::resolved(pod, s, snapshot)?)))
+                .map(|(w, s)| Ok((*w, resolved(pod, s, snapshot)?)))
                 .collect()
         };
         let (affinity, anti_affinity) = (weighted(false).map_err(error)?, weighted(true).map_err(error)?);
@@ -387,32 +339,32 @@ impl ScorePlugin for InterPodAffinity {
             .collect();
         let per_node = parallel_map(&nodes, |(info, node)| {
             let mut preferred = Preferred::default();
-            let mut process = |existing: &Pod| {
-                for (sign, terms) in [(1, &affinity), (-1, &anti_affinity)] {
-                    for (w, t) in terms.iter().filter(|(_, t)| t.matches(existing, no_labels())) {
+            let mut process = |existing: &Pod, terms: Option<&PodAffinityTerms>| {
+                for (sign, incoming) in [(1, &affinity), (-1, &anti_affinity)] {
+                    for (w, t) in incoming.iter().filter(|(_, t)| t.matches(existing, no_labels())) {
                         preferred.add(node, &t.topology_key, sign * w);
                     }
                 }
+                let Some(terms) = terms else { return };
                 if self.hard_pod_affinity_weight > 0 {
-                    for t in existing_terms(existing, required_terms(existing, false)) {
-                        if t.matches(pod, ns_labels) {
-                            preferred.add(node, &t.topology_key, self.hard_pod_affinity_weight);
-                        }
+                    for t in terms.required_affinity.iter().filter(|t| t.matches(pod, ns_labels)) {
+                        preferred.add(node, &t.topology_key, self.hard_pod_affinity_weight);
                     }
                 }
-                for (sign, anti) in [(1, false), (-1, true)] {
-                    for (w, t) in existing_weighted_terms(existing, anti)
-                        .iter()
-                        .filter(|(_, t)| t.matches(pod, ns_labels))
-                    {
+                for (sign, weighted) in [(1, &terms.preferred_affinity), (-1, &terms.preferred_anti_affinity)] {
+                    for (w, t) in weighted.iter().filter(|(_, t)| t.matches(pod, ns_labels)) {
                         preferred.add(node, &t.topology_key, sign * w);
                     }
                 }
             };
             if has_constraints {
-                info.pods.values().for_each(|assigned| process(&assigned.pod));
+                for assigned in info.pods.values() {
+                    process(&assigned.pod, assigned.affinity.as_deref());
+                }
             } else {
-                info.pods_with_affinity.iter().for_each(|existing| process(existing));
+                for existing in &info.pods_with_affinity {
+                    process(&existing.pod, Some(&existing.terms));
+                }
             }
             preferred
         });
