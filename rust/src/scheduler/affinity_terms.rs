@@ -50,6 +50,12 @@ pub(crate) struct PodAffinityTerms {
 }
 
 impl PodAffinityTerms {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &AffinityTerm> {
+        let preferred = self.preferred_affinity.iter().chain(&self.preferred_anti_affinity);
+        let required = self.required_affinity.iter().chain(&self.required_anti_affinity);
+        required.chain(preferred.map(|(_, t)| t))
+    }
+
     /// None for a pod with neither podAffinity nor podAntiAffinity (upstream's podWithAffinity).
     pub(crate) fn of(pod: &Pod) -> Option<PodAffinityTerms> {
         if pod.pod_affinity.is_none() && pod.pod_anti_affinity.is_none() {

@@ -16,6 +16,7 @@ mod node;
 mod node_info;
 mod plugins;
 mod pod;
+mod pod_affinity_index;
 mod quantity;
 mod read;
 mod resources;

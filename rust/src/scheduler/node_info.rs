@@ -1,9 +1,9 @@
 //! A node with what the pods assigned to it use (pkg/scheduler/framework types.go NodeInfo):
 //! allocatable, requested, the non-zero requests that scoring counts, the host ports in use,
 //! kept up to date pod by pod.
-use super::affinity_terms::PodAffinityTerms;
 use super::node::Node;
 use super::pod::{HostPort, Pod};
+use super::pod_affinity_index::PodAffinityIndex;
 use super::resources::{PodResource, Resource};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -52,15 +52,6 @@ impl UsedPorts {
 pub(crate) struct AssignedPod {
     pub(crate) pod: Arc<Pod>,
     pub(crate) resource: PodResource,
-    /// Its pod affinity and anti-affinity terms, parsed; None when it has neither.
-    pub(crate) affinity: Option<Arc<PodAffinityTerms>>,
-}
-
-/// A pod with pod affinity or anti-affinity, and its terms.
-#[derive(Clone, Debug)]
-pub(crate) struct PodWithAffinity {
-    pub(crate) pod: Arc<Pod>,
-    pub(crate) terms: Arc<PodAffinityTerms>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -73,11 +64,8 @@ pub(crate) struct NodeInfo {
     pub(crate) non_zero_memory: i64,
     pub(crate) used_ports: UsedPorts,
     pub(crate) pods: HashMap<String, AssignedPod>,
-    /// The pods with pod affinity or anti-affinity (PodsWithAffinity) and those with required
-    /// anti-affinity terms (PodsWithRequiredAntiAffinity): all InterPodAffinity looks at unless
-    /// the incoming pod has terms of its own.
-    pub(crate) pods_with_affinity: Vec<PodWithAffinity>,
-    pub(crate) pods_with_required_anti_affinity: Vec<PodWithAffinity>,
+    /// The same pods as InterPodAffinity looks them up.
+    pub(crate) affinity_index: PodAffinityIndex,
 }
 
 impl NodeInfo {
@@ -89,36 +77,14 @@ impl NodeInfo {
     pub(crate) fn add_pod(&mut self, key: String, pod: Arc<Pod>) {
         let resource = PodResource::of(&pod);
         self.update(&pod, &resource, 1);
-        let affinity = PodAffinityTerms::of(&pod).map(Arc::new);
-        if let Some(terms) = &affinity {
-            let with = PodWithAffinity {
-                pod: pod.clone(),
-                terms: terms.clone(),
-            };
-            // A pod whose required anti-affinity did not parse has none to check.
-            if !terms.required_anti_affinity.is_empty() {
-                self.pods_with_required_anti_affinity.push(with.clone());
-            }
-            self.pods_with_affinity.push(with);
-        }
-        self.pods.insert(
-            key,
-            AssignedPod {
-                pod,
-                resource,
-                affinity,
-            },
-        );
+        self.affinity_index.add(&pod);
+        self.pods.insert(key, AssignedPod { pod, resource });
     }
 
     pub(crate) fn remove_pod(&mut self, key: &str) -> Option<AssignedPod> {
         let gone = self.pods.remove(key)?;
         self.update(&gone.pod, &gone.resource, -1);
-        for list in [&mut self.pods_with_affinity, &mut self.pods_with_required_anti_affinity] {
-            if let Some(i) = list.iter().position(|p| Arc::ptr_eq(&p.pod, &gone.pod)) {
-                list.swap_remove(i);
-            }
-        }
+        self.affinity_index.remove(&gone.pod);
         Some(gone)
     }
 

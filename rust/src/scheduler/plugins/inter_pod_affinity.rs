@@ -12,7 +12,7 @@
 //! selector by the API server when the pod is created, so the scheduler does not read them.
 use super::{FilterPlugin, NodeScorer, PreFilter, PreScore, Rejection, ScorePlugin, MAX_NODE_SCORE};
 use crate::informer::view::View;
-use crate::scheduler::affinity_terms::{AffinityTerm, Labels, PodAffinityTerms};
+use crate::scheduler::affinity_terms::{AffinityTerm, Labels};
 use crate::scheduler::framework::parallel_map;
 use crate::scheduler::label_selector::PodSelector;
 use crate::scheduler::node::Node;
@@ -186,15 +186,15 @@ impl InterPodAffinity {
         let affinity = resolve(required_terms(pod, false))?;
         let anti_affinity = resolve(required_terms(pod, true))?;
         let ns_labels = namespace_labels(snapshot, pod);
-        // Existing pods' required anti-affinity: only the nodes and pods that have some.
-        let with_anti: Vec<(&NodeInfo, &Node)> = snapshot
+        // Existing pods' required anti-affinity: only the pods with terms that may select the pod.
+        let with_affinity: Vec<(&NodeInfo, &Node)> = snapshot
             .node_infos()
-            .filter(|(info, _)| !info.pods_with_required_anti_affinity.is_empty())
+            .filter(|(info, _)| info.affinity_index.has_pods_with_affinity())
             .collect();
-        let existing_anti = summed(parallel_map(&with_anti, |(info, node)| {
+        let existing_anti = summed(parallel_map(&with_affinity, |(info, node)| {
             let mut counts = Counts::new();
-            for existing in &info.pods_with_required_anti_affinity {
-                for t in &existing.terms.required_anti_affinity {
+            for existing in info.affinity_index.with_affinity_for(&pod.namespace) {
+                for t in existing.terms.required_anti_affinity.iter() {
                     if t.matches(pod, ns_labels) {
                         record(&mut counts, node, &t.topology_key);
                     }
@@ -202,22 +202,28 @@ impl InterPodAffinity {
             }
             counts
         }));
-        // The pod's own terms: every pod, only when it has some.
+        // The pod's own terms, only when it has some: over the pods each may select.
         let (mut affinity_counts, mut anti_counts) = (Counts::new(), Counts::new());
         if !affinity.is_empty() || !anti_affinity.is_empty() {
             let nodes: Vec<(&NodeInfo, &Node)> = snapshot.node_infos().collect();
             let per_node = parallel_map(&nodes, |(info, node)| {
                 let (mut matching, mut anti_matching) = (Counts::new(), Counts::new());
-                for assigned in info.pods.values() {
-                    let existing = &assigned.pod;
-                    if matches_all(&affinity, existing) {
-                        affinity
-                            .iter()
-                            .for_each(|t| record(&mut matching, node, &t.topology_key));
-                    }
-                    for t in anti_affinity.iter().filter(|t| t.matches(existing, no_labels())) {
-                        record(&mut anti_matching, node, &t.topology_key);
-                    }
+                // A pod that matches all the terms is one the first may select.
+                if let Some(first) = affinity.first() {
+                    info.affinity_index.for_each_selectable(first, |existing| {
+                        if matches_all(&affinity, existing) {
+                            affinity
+                                .iter()
+                                .for_each(|t| record(&mut matching, node, &t.topology_key));
+                        }
+                    });
+                }
+                for t in &anti_affinity {
+                    info.affinity_index.for_each_selectable(t, |existing| {
+                        if t.matches(existing, no_labels()) {
+                            record(&mut anti_matching, node, &t.topology_key);
+                        }
+                    });
                 }
                 (matching, anti_matching)
             });
@@ -332,20 +338,28 @@ impl ScorePlugin for InterPodAffinity {
         };
         let (affinity, anti_affinity) = (weighted(false).map_err(error)?, weighted(true).map_err(error)?);
         let ns_labels = namespace_labels(snapshot, pod);
-        // Unless the pod has preferred terms, only the pods with affinity count.
+        // Unless the pod has preferred terms, only the nodes with pods with affinity count.
         let nodes: Vec<(&NodeInfo, &Node)> = snapshot
             .node_infos()
-            .filter(|(info, node)| !node.labels.is_empty() && (has_constraints || !info.pods_with_affinity.is_empty()))
+            .filter(|(info, node)| {
+                !node.labels.is_empty() && (has_constraints || info.affinity_index.has_pods_with_affinity())
+            })
             .collect();
         let per_node = parallel_map(&nodes, |(info, node)| {
             let mut preferred = Preferred::default();
-            let mut process = |existing: &Pod, terms: Option<&PodAffinityTerms>| {
-                for (sign, incoming) in [(1, &affinity), (-1, &anti_affinity)] {
-                    for (w, t) in incoming.iter().filter(|(_, t)| t.matches(existing, no_labels())) {
-                        preferred.add(node, &t.topology_key, sign * w);
-                    }
+            // The pod's own terms, over the pods each may select.
+            for (sign, incoming) in [(1, &affinity), (-1, &anti_affinity)] {
+                for (w, t) in incoming {
+                    info.affinity_index.for_each_selectable(t, |existing| {
+                        if t.matches(existing, no_labels()) {
+                            preferred.add(node, &t.topology_key, sign * w);
+                        }
+                    });
                 }
-                let Some(terms) = terms else { return };
+            }
+            // The existing pods' terms that may select the pod.
+            for existing in info.affinity_index.with_affinity_for(&pod.namespace) {
+                let terms = &existing.terms;
                 if self.hard_pod_affinity_weight > 0 {
                     for t in terms.required_affinity.iter().filter(|t| t.matches(pod, ns_labels)) {
                         preferred.add(node, &t.topology_key, self.hard_pod_affinity_weight);
@@ -355,15 +369,6 @@ impl ScorePlugin for InterPodAffinity {
                     for (w, t) in weighted.iter().filter(|(_, t)| t.matches(pod, ns_labels)) {
                         preferred.add(node, &t.topology_key, sign * w);
                     }
-                }
-            };
-            if has_constraints {
-                for assigned in info.pods.values() {
-                    process(&assigned.pod, assigned.affinity.as_deref());
-                }
-            } else {
-                for existing in &info.pods_with_affinity {
-                    process(&existing.pod, Some(&existing.terms));
                 }
             }
             preferred
