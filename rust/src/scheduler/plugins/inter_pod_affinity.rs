@@ -10,6 +10,9 @@
 //! is resolved against the Snapshot's namespaces, an existing pod's is matched against the
 //! incoming pod's namespace labels. matchLabelKeys and mismatchLabelKeys are merged into the
 //! selector by the API server when the pod is created, so the scheduler does not read them.
+//!
+//! PreFilter and PreScore look pods up in each node's PodAffinityIndex (only the pods a term
+//! can select), node by node on all cores, and add the nodes' counts up: upstream's answers.
 use super::{FilterPlugin, NodeScorer, PreFilter, PreScore, Rejection, ScorePlugin, MAX_NODE_SCORE};
 use crate::informer::view::View;
 use crate::scheduler::affinity_terms::{AffinityTerm, Labels};
