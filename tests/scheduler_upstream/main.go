@@ -2,7 +2,8 @@
 // k8s.io/kubernetes release: the in-tree plugin registry, NewFramework, the cache's
 // NewSnapshot) over cases read from stdin, one JSON object a line:
 //
-//	{"nodes": [Node], "pods": [Pod with spec.nodeName], "pod": Pod,
+//	{"namespaces": [Namespace], "persistentVolumeClaims": [PersistentVolumeClaim],
+//	 "nodes": [Node], "pods": [Pod with spec.nodeName], "pod": Pod,
 //	 "profile": {"filters": [name], "scores": [{"name": n, "weight": w}], "pluginConfig": [...]}}
 //
 // and answers each with one JSON line:
@@ -61,10 +62,12 @@ type profileCase struct {
 type schedulingCase struct {
 	// Namespaces: what InterPodAffinity's namespace lister sees.
 	Namespaces []*v1.Namespace `json:"namespaces"`
-	Nodes      []*v1.Node      `json:"nodes"`
-	Pods       []*v1.Pod       `json:"pods"`
-	Pod        *v1.Pod         `json:"pod"`
-	Profile    profileCase     `json:"profile"`
+	// PersistentVolumeClaims: what VolumeRestrictions' claim lister sees.
+	PersistentVolumeClaims []*v1.PersistentVolumeClaim `json:"persistentVolumeClaims"`
+	Nodes                  []*v1.Node                  `json:"nodes"`
+	Pods                   []*v1.Pod                   `json:"pods"`
+	Pod                    *v1.Pod                     `json:"pod"`
+	Profile                profileCase                 `json:"profile"`
 	// Pending: the pods to time (timed.go), each filtered and scored Repeats times.
 	Pending []*v1.Pod `json:"pending"`
 	Repeats int       `json:"repeats"`
@@ -262,10 +265,15 @@ func newFramework(ctx context.Context, c *schedulingCase) (framework.Framework, 
 	snapshot := cache.NewSnapshot(c.Pods, c.Nodes)
 	// An informer factory of an empty cluster: PodTopologySpread's default constraints take their
 	// selector from services and controllers, and there are none (as in kcore's Snapshot); its
-	// namespaces are the case's.
+	// namespaces and claims are the case's.
 	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
 	for _, ns := range c.Namespaces {
 		if err := factory.Core().V1().Namespaces().Informer().GetIndexer().Add(ns); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	for _, claim := range c.PersistentVolumeClaims {
+		if err := factory.Core().V1().PersistentVolumeClaims().Informer().GetIndexer().Add(claim); err != nil {
 			return nil, nil, nil, err
 		}
 	}

@@ -1,7 +1,8 @@
 """kcore.scheduler: kube-scheduler's filter and score plugins, exact, as a library.
 
 - ``Snapshot``: nodes and the pods assigned to them, updated one change at a time (add, update
-  or remove a node; add, assume, remove or forget a pod), and the namespaces' labels.
+  or remove a node; add, assume, remove or forget a pod), the namespaces' labels and the
+  PersistentVolumeClaims' access modes.
 - ``Profile``: named filters (in order) and weighted scores with plugin arguments; ``DEFAULT``
   is kube-scheduler v1.37.2's default profile for the plugins kcore has, ``MOST_ALLOCATED`` the
   bin-packing one; ``Profile.from_legacy`` takes the seed's predicate and priority names.
@@ -9,7 +10,7 @@
   reasons, the per-plugin and total scores, the chosen node.
 
 Plugins: filters NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
-NodeResourcesFit, PodTopologySpread, InterPodAffinity; scores NodeResourcesFit (LeastAllocated,
+NodeResourcesFit, VolumeRestrictions, PodTopologySpread, InterPodAffinity; scores NodeResourcesFit (LeastAllocated,
 MostAllocated, RequestedToCapacityRatio), NodeResourcesBalancedAllocation, ImageLocality,
 NodeAffinity, TaintToleration, PodTopologySpread, InterPodAffinity. Guarantee: for these, feasibility, reasons and normalized scores equal those of
 kube-scheduler's own framework (k8s.io/kubernetes v1.37.2) on the same input; tests/unit/scheduler
@@ -18,7 +19,7 @@ serves Python functions (or a profile, ``Extender.from_profile``) to kube-schedu
 extender; ``Scheduler`` is a secondary scheduler (kube-scheduler's loop: the ``SchedulingQueue``,
 assume and bind, the PodScheduled condition and FailedScheduling events, its metrics). Not yet
 here: PodTopologySpread's default constraints (they need services and controllers),
-VolumeRestrictions, percentageOfNodesToScore sampling, preemption.
+percentageOfNodesToScore sampling, preemption.
 """
 
 from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult

@@ -15,6 +15,7 @@ FILTERS: Tuple[str, ...] = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "VolumeRestrictions",
     "PodTopologySpread",
     "InterPodAffinity",
 )

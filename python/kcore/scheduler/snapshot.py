@@ -26,10 +26,13 @@ class Snapshot:
         nodes: Optional[List[Object]] = None,
         pods: Optional[List[Object]] = None,
         namespaces: Optional[List[Object]] = None,
+        persistent_volume_claims: Optional[List[Object]] = None,
     ) -> None:
         self._core = _core.Snapshot()
         for namespace in namespaces or ():
             self.set_namespace(namespace)
+        for claim in persistent_volume_claims or ():
+            self.set_persistent_volume_claim(claim)
         for node in nodes or ():
             self.add_node(node)
         for pod in pods or ():
@@ -71,6 +74,16 @@ class Snapshot:
     def remove_namespace(self, name: str) -> None:
         """Removes a namespace; KeyError if there is none."""
         self._core.remove_namespace(name)
+
+    def set_persistent_volume_claim(self, claim: Object) -> None:
+        """Adds or replaces a PersistentVolumeClaim: VolumeRestrictions reads its access modes
+        (ReadWriteOncePod), and a pod naming a claim the snapshot lacks fits no node, as in
+        kube-scheduler."""
+        self._core.set_persistent_volume_claim(claim)
+
+    def remove_persistent_volume_claim(self, namespace: str, name: str) -> None:
+        """Removes a PersistentVolumeClaim; KeyError if there is none."""
+        self._core.remove_persistent_volume_claim(namespace, name)
 
     def node_names(self) -> List[str]:
         """The nodes, sorted by name."""

@@ -21,6 +21,7 @@ mod quantity;
 mod read;
 mod resources;
 mod snapshot;
+mod volume;
 
 use pyo3::prelude::*;
 

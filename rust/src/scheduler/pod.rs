@@ -1,6 +1,7 @@
 //! The parts of a v1.Pod the scheduler reads, taken once from the object.
 use super::read::{field, int, list, resource_list, string, string_map, strings, Read};
 use super::resources::ResourceList;
+use super::volume::Volume;
 use crate::informer::view::View;
 use std::collections::{BTreeMap, HashMap};
 
@@ -116,6 +117,8 @@ pub(crate) struct Pod {
     pub(crate) pod_anti_affinity: Option<PodAffinitySpec>,
     /// The references of the pod's image volumes.
     pub(crate) image_volumes: Vec<String>,
+    /// spec.volumes, in order, as VolumeRestrictions reads them.
+    pub(crate) volumes: Vec<Volume>,
     /// status.containerStatuses, then status.initContainerStatuses.
     pub(crate) container_statuses: Vec<ContainerStatus>,
     /// A PodResizePending condition with reason Infeasible.
@@ -345,10 +348,13 @@ impl Pod {
             pod_affinity(affinity, "podAntiAffinity")?,
         );
         let mut image_volumes = Vec::new();
+        let mut volumes = Vec::new();
         for (i, v) in list(spec, "volumes", "spec")?.into_iter().flatten().enumerate() {
+            let at = format!("spec.volumes[{i}]");
             if let Some(image) = field(v, "image") {
-                image_volumes.push(string(image, "reference", &format!("spec.volumes[{i}].image"))?);
+                image_volumes.push(string(image, "reference", &format!("{at}.image"))?);
             }
+            volumes.push(Volume::read(v, &at)?);
         }
         let mut container_statuses = Vec::new();
         let mut resize_infeasible = false;
@@ -397,12 +403,20 @@ impl Pod {
             pod_affinity,
             pod_anti_affinity,
             image_volumes,
+            volumes,
             container_statuses,
             resize_infeasible,
             status_resources,
             status_requests,
             status_allocated,
         })
+    }
+
+    /// The namespace/name of each PersistentVolumeClaim the pod's volumes name (PodPVCKeys).
+    pub(crate) fn claim_keys(&self) -> impl Iterator<Item = String> + '_ {
+        self.volumes
+            .iter()
+            .filter_map(|v| v.claim.as_ref().map(|c| format!("{}/{c}", self.namespace)))
     }
 
     /// The cache's key for the pod: its UID, else namespace/name.

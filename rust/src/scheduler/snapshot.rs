@@ -25,6 +25,23 @@ pub(crate) struct State {
     pub(crate) node_count: usize,
     /// Each namespace's labels, by name (namespaceSelector in pod affinity terms).
     pub(crate) namespaces: HashMap<String, HashMap<String, String>>,
+    /// Each PersistentVolumeClaim by namespace/name: whether its access modes include
+    /// ReadWriteOncePod.
+    pub(crate) claims: HashMap<String, bool>,
+    /// How many volumes of the pods on the snapshot's nodes name each claim (namespace/name),
+    /// as the cache's usedPVCRefCounts: pods on a node the snapshot lacks do not count.
+    pub(crate) claims_in_use: HashMap<String, usize>,
+}
+
+/// Adds (sign 1) or takes away (-1) the pod's claims from the counts of claims in use.
+fn count_claims(in_use: &mut HashMap<String, usize>, pod: &Pod, sign: isize) {
+    for key in pod.claim_keys() {
+        let n = in_use.entry(key.clone()).or_insert(0);
+        *n = n.wrapping_add_signed(sign);
+        if *n == 0 {
+            in_use.remove(&key);
+        }
+    }
 }
 
 impl State {
@@ -57,13 +74,20 @@ impl State {
         }
         let node = Arc::new(node);
         let old = self.nodes.get(&node.name).and_then(|i| i.node.clone());
+        let arrived = old.is_none();
         if let Some(old) = old {
             self.count_images(&old, -1);
         } else {
             self.node_count += 1;
         }
         self.count_images(&node, 1);
-        self.nodes.entry(node.name.clone()).or_default().set_node(node);
+        let info = self.nodes.entry(node.name.clone()).or_default();
+        info.set_node(node);
+        if arrived {
+            for assigned in info.pods.values() {
+                count_claims(&mut self.claims_in_use, &assigned.pod, 1);
+            }
+        }
         Ok(())
     }
 
@@ -72,6 +96,9 @@ impl State {
             return Err(format!("node {name:?} is not in the snapshot"));
         };
         let old = info.node.take().expect("checked above");
+        for assigned in info.pods.values() {
+            count_claims(&mut self.claims_in_use, &assigned.pod, -1);
+        }
         // Pods still assigned keep the entry until they go, as the scheduler's cache does.
         if info.pods.is_empty() {
             self.nodes.remove(name);
@@ -95,10 +122,11 @@ impl State {
         if self.pods.contains_key(&key) {
             return Err(format!("pod {key:?} is already in the snapshot"));
         }
-        self.nodes
-            .entry(node_name.clone())
-            .or_default()
-            .add_pod(key.clone(), Arc::new(pod));
+        let info = self.nodes.entry(node_name.clone()).or_default();
+        if info.node.is_some() {
+            count_claims(&mut self.claims_in_use, &pod, 1);
+        }
+        info.add_pod(key.clone(), Arc::new(pod));
         self.pods.insert(key, node_name);
         Ok(())
     }
@@ -109,7 +137,10 @@ impl State {
             .remove(key)
             .ok_or_else(|| format!("pod {key:?} is not in the snapshot"))?;
         let info = self.nodes.get_mut(&node_name).expect("a pod's node entry outlives it");
-        info.remove_pod(key);
+        let gone = info.remove_pod(key).expect("the pod index and the node entry agree");
+        if info.node.is_some() {
+            count_claims(&mut self.claims_in_use, &gone.pod, -1);
+        }
         if info.node.is_none() && info.pods.is_empty() {
             self.nodes.remove(&node_name);
         }
@@ -202,6 +233,37 @@ impl Snapshot {
         })?;
         self.write(py).namespaces.insert(name, labels.into_iter().collect());
         Ok(())
+    }
+
+    /// Adds or replaces a PersistentVolumeClaim (its namespace, name and access modes).
+    fn set_persistent_volume_claim(&self, py: Python<'_>, claim: &Bound<'_, PyAny>) -> PyResult<()> {
+        let (key, read_write_once_pod) = read_object(py, claim, |v| {
+            let meta = super::read::field(v, "metadata").ok_or("persistentvolumeclaim: metadata is missing")?;
+            let name = super::read::string(meta, "name", "metadata")?;
+            if name.is_empty() {
+                return Err("persistentvolumeclaim: metadata.name is missing".to_owned());
+            }
+            let namespace = super::read::string(meta, "namespace", "metadata")?;
+            let modes = match super::read::field(v, "spec") {
+                Some(spec) => super::read::strings(spec, "accessModes", "spec")?,
+                None => Vec::new(),
+            };
+            Ok((
+                format!("{namespace}/{name}"),
+                modes.iter().any(|m| m == "ReadWriteOncePod"),
+            ))
+        })?;
+        self.write(py).claims.insert(key, read_write_once_pod);
+        Ok(())
+    }
+
+    fn remove_persistent_volume_claim(&self, py: Python<'_>, namespace: &str, name: &str) -> PyResult<()> {
+        let key = format!("{namespace}/{name}");
+        self.write(py)
+            .claims
+            .remove(&key)
+            .map(|_| ())
+            .ok_or_else(|| key_error(format!("persistentvolumeclaim {key:?} is not in the snapshot")))
     }
 
     fn remove_namespace(&self, py: Python<'_>, name: &str) -> PyResult<()> {

@@ -33,11 +33,18 @@ MB = 1024 * 1024
 POD_LABELS = {"app": ["web", "db"], "tier": ["front", "back"], "version": ["1", "2"]}
 TOPOLOGY_KEYS = ["zone", "kubernetes.io/hostname", "disk"]
 NAMESPACES = ["default", "other"]
+#: Inline disks and claims from small pools, so that two pods often name the same one.
+DISKS = ["disk-1", "disk-2"]
+MONITORS = ["10.0.0.1:6789", "10.0.0.2:6789", "10.0.0.3:6789"]
+CLAIMS = ["data", "logs", "cache"]
+ACCESS_MODES = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
 
 
 class RandomClusters:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        # Volumes and claims draw from their own stream: the other draws stay as they were before them.
+        self.volume_rng = random.Random(seed)
         self.uid = 0
 
     def chance(self, p: float) -> bool:
@@ -224,8 +231,13 @@ class RandomClusters:
                 spec_affinity[kind] = self.pod_affinity(allow_invalid=node_name is not None)
         if spec_affinity:
             spec["affinity"] = spec_affinity
+        volumes = []
         if self.chance(0.05):
-            spec["volumes"] = [{"name": "v", "image": {"reference": self.pick(IMAGES)}}]
+            volumes.append({"name": "v", "image": {"reference": self.pick(IMAGES)}})
+        if self.volume_rng.random() < 0.3:
+            volumes += [self.volume(f"vol-{i}") for i in range(self.volume_rng.choice([1, 1, 2]))]
+        if volumes:
+            spec["volumes"] = volumes
         if self.chance(0.4):
             spec["topologySpreadConstraints"] = [self.spread_constraint() for _ in range(self.rng.choice([1, 1, 2, 3]))]
         metadata: Obj = {
@@ -242,6 +254,49 @@ class RandomClusters:
         if self.chance(0.3 if node_name is not None else 0.05):
             pod["status"] = self.status(spec)
         return pod
+
+    def volume(self, name: str) -> Obj:
+        """An inline disk (GCE PD, AWS EBS, iSCSI, RBD), maybe read-only, or a claim."""
+        read_only = self.volume_rng.random() < 0.4
+        kind = self.volume_rng.choice(
+            ["gcePersistentDisk", "awsElasticBlockStore", "iscsi", "rbd", "persistentVolumeClaim"]
+        )
+        source: Obj
+        if kind == "gcePersistentDisk":
+            source = {"pdName": self.volume_rng.choice(DISKS), "readOnly": read_only}
+        elif kind == "awsElasticBlockStore":
+            source = {"volumeID": self.volume_rng.choice(DISKS), "readOnly": read_only}
+        elif kind == "iscsi":
+            source = {
+                "targetPortal": "10.0.0.9:3260",
+                "iqn": self.volume_rng.choice(DISKS),
+                "lun": 0,
+                "readOnly": read_only,
+            }
+        elif kind == "rbd":
+            source = {
+                "monitors": self.volume_rng.sample(MONITORS, self.volume_rng.choice([0, 1, 2])),
+                "image": self.volume_rng.choice(DISKS),
+                "readOnly": read_only,
+            }
+            if self.volume_rng.random() < 0.7:
+                source["pool"] = self.volume_rng.choice(["rbd", "other"])
+        else:
+            source = {"claimName": self.volume_rng.choice(CLAIMS)}
+        return {"name": name, kind: source}
+
+    def claims(self) -> List[Obj]:
+        """The PersistentVolumeClaims: most of CLAIMS in each namespace (a pod may name one that
+        is missing), each with random access modes."""
+        return [
+            {
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"accessModes": self.volume_rng.sample(ACCESS_MODES, self.volume_rng.choice([1, 1, 2]))},
+            }
+            for namespace in NAMESPACES
+            for name in CLAIMS
+            if self.volume_rng.random() < 0.9
+        ]
 
     def affinity_term(self, allow_invalid: bool) -> Obj:
         """A pod affinity term: a selector, a topology key, maybe namespaces or a namespaceSelector."""
@@ -377,6 +432,7 @@ class RandomClusters:
             "NodeAffinity",
             "NodePorts",
             "NodeResourcesFit",
+            "VolumeRestrictions",
             "PodTopologySpread",
             "InterPodAffinity",
         ]
@@ -442,6 +498,7 @@ class RandomClusters:
         ]
         return {
             "namespaces": self.namespaces(),
+            "persistentVolumeClaims": self.claims(),
             "nodes": nodes,
             "pods": pods,
             "pod": self.pod("incoming", names),

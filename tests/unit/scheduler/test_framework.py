@@ -148,6 +148,35 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
     assert usage(snapshot, "late")["requested"]["cpu"] == 3000  # the pod was still there
 
 
+def test_a_read_write_once_pod_claim_is_in_use_only_through_pods_on_nodes_the_snapshot_has() -> None:
+    """As kube-scheduler's cache counts claims in use over the nodes it has: a pod on a node not
+    yet known does not hold its claim; once the node arrives it does, and when the node or the
+    pod goes it no longer does. A removed claim makes the pod unschedulable everywhere."""
+    claim = {"metadata": {"name": "data", "namespace": "ns"}, "spec": {"accessModes": ["ReadWriteOncePod"]}}
+    uses_claim = [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]
+    holder = pod("holder", node_name="later", volumes=uses_claim)
+    snapshot = Snapshot([node("a")], [holder], persistent_volume_claims=[claim])
+    framework = Framework(Profile("volumes", ("VolumeRestrictions",), {}))
+    incoming = pod("incoming", volumes=uses_claim)
+    assert framework.filter(incoming, snapshot).feasible == ["a"]
+    snapshot.add_node(node("later"))
+    failures = framework.filter(incoming, snapshot).failures
+    assert sorted(failures) == ["a", "later"]
+    assert failures["a"].reasons == [
+        "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode already in-use by another pod"
+    ]
+    snapshot.remove_node("later")
+    assert framework.filter(incoming, snapshot).feasible == ["a"]
+    snapshot.add_node(node("later"))
+    snapshot.remove_pod(holder)
+    assert framework.filter(incoming, snapshot).feasible == ["a", "later"]
+    snapshot.remove_persistent_volume_claim("ns", "data")
+    result = framework.filter(incoming, snapshot)
+    assert result.message() == '0/2 nodes are available: persistentvolumeclaim "data" not found.'
+    with pytest.raises(KeyError, match="ns/data"):
+        snapshot.remove_persistent_volume_claim("ns", "data")
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [

@@ -42,7 +42,7 @@ def profile_of(case: Dict[str, Any]) -> Profile:
 
 
 def fresh_snapshot(case: Dict[str, Any]) -> Snapshot:
-    return Snapshot(case["nodes"], case["pods"], case["namespaces"])
+    return Snapshot(case["nodes"], case["pods"], case["namespaces"], case.get("persistentVolumeClaims"))
 
 
 def has_host_ports(pod: Dict[str, Any]) -> bool:
@@ -72,6 +72,12 @@ def churned_snapshot(seed: int) -> Callable[[Dict[str, Any]], Snapshot]:
             snapshot.set_namespace(maybe_compact(namespace))
         snapshot.set_namespace({"metadata": {"name": "gone", "labels": {"team": "a"}}})
         snapshot.remove_namespace("gone")
+        for claim in case.get("persistentVolumeClaims", []):
+            if rng.random() < 0.3:  # first with other access modes, then replaced
+                snapshot.set_persistent_volume_claim({**claim, "spec": {"accessModes": ["ReadWriteOncePod"]}})
+            snapshot.set_persistent_volume_claim(maybe_compact(claim))
+        snapshot.set_persistent_volume_claim({"metadata": {"name": "gone", "namespace": "default"}})
+        snapshot.remove_persistent_volume_claim("default", "gone")
         names = [n["metadata"]["name"] for n in case["nodes"]]
         early = [p for p in case["pods"] if rng.random() < 0.3]
         for pod in early:  # counted once their node arrives
@@ -276,6 +282,40 @@ def test_pods_with_spread_constraints_are_filtered_and_scored_exactly_as_kube_sc
     assert any("error" in a for a in answers)  # a selector with an operator the API does not have
 
 
+def test_pods_with_disks_and_claims_are_filtered_exactly_as_kube_scheduler() -> None:
+    """Every pod to place has inline disks (GCE PD, AWS EBS, iSCSI, RBD; some read-only) or
+    claims, and so do many pods on the nodes: the same disk conflicts, the same ReadWriteOncePod
+    conflicts, the same rejection of a pod whose claim does not exist; and the cases reach each."""
+    generator = RandomClusters(40)
+    cases = []
+    for _ in range(400):
+        case = generator.case()
+        case["pod"]["spec"]["volumes"] = [generator.volume(f"v{i}") for i in range(generator.rng.choice([1, 2, 3]))]
+        for pod in case["pods"]:
+            if generator.chance(0.5):
+                pod["spec"]["volumes"] = [generator.volume("w")]
+        cases.append(case)
+    compared, mismatches = compare(cases)
+    assert compared == len(cases)
+    assert not mismatches, (
+        f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    )
+    reasons = {
+        r
+        for a in map(kcore_answer, cases)
+        if "error" not in a
+        for f in a["filter"].values()
+        if f and f["plugin"] == "VolumeRestrictions"
+        for r in f["reasons"]
+    }
+    assert reasons >= {
+        "node(s) had no available disk",
+        "node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod access mode already in-use by another"
+        " pod",
+    }
+    assert any(r.startswith("persistentvolumeclaim ") and r.endswith(" not found") for r in reasons)
+
+
 @pytest.mark.parametrize("seed", range(2, 4))
 def test_a_snapshot_kept_up_to_date_through_churn_answers_as_kube_scheduler_on_the_final_cluster(seed: int) -> None:
     assert_same_answers(seed, churned_snapshot(seed))
@@ -305,6 +345,7 @@ def test_the_random_cases_reach_every_plugin_outcome() -> None:
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeRestrictions",
         "PodTopologySpread",
         "InterPodAffinity",
         "",

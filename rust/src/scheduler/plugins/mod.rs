@@ -11,6 +11,7 @@ pub(crate) mod node_resources_fit;
 pub(crate) mod node_unschedulable;
 pub(crate) mod pod_topology_spread;
 pub(crate) mod taint_toleration;
+pub(crate) mod volume_restrictions;
 
 use super::node::Node;
 use super::node_info::NodeInfo;
@@ -142,6 +143,7 @@ impl Registry {
             node_affinity::NAME => Arc::new(node_affinity::NodeAffinity::new(args)?),
             node_ports::NAME => Arc::new(node_ports::NodePorts),
             node_resources_fit::NAME => Arc::new(node_resources_fit::Fit::new(args)?),
+            volume_restrictions::NAME => Arc::new(volume_restrictions::VolumeRestrictions),
             pod_topology_spread::NAME => Arc::new(pod_topology_spread::PodTopologySpread::new(args)?),
             inter_pod_affinity::NAME => Arc::new(inter_pod_affinity::InterPodAffinity::new(args)?),
             _ => {
@@ -181,6 +183,7 @@ pub(crate) const FILTERS: &[&str] = &[
     node_affinity::NAME,
     node_ports::NAME,
     node_resources_fit::NAME,
+    volume_restrictions::NAME,
     pod_topology_spread::NAME,
     inter_pod_affinity::NAME,
 ];
