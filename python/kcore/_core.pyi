@@ -313,12 +313,21 @@ class Framework:
         filters: List[str],
         scores: List[Tuple[str, int]],
         plugin_args: Optional[_Mapping[str, Any]] = None,
+        percentage_of_nodes_to_score: int = 0,
+        every_node: bool = False,
     ) -> "Framework": ...
+    @property
+    def next_start_node_index(self) -> int: ...
     def run(
         self,
         pod: _Object,
         snapshot: Snapshot,
         score: bool = True,
     ) -> Tuple[
-        Dict[str, Optional[Tuple[str, str, List[str]]]], List[str], Dict[str, List[int]], List[int], Optional[str]
+        Dict[str, Optional[Tuple[str, str, List[str]]]],
+        List[str],
+        Dict[str, List[int]],
+        List[int],
+        Optional[str],
+        int,
     ]: ...

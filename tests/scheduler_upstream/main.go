@@ -68,6 +68,9 @@ type schedulingCase struct {
 	Pods                   []*v1.Pod                   `json:"pods"`
 	Pod                    *v1.Pod                     `json:"pod"`
 	Profile                profileCase                 `json:"profile"`
+	// Sequence: pods scheduled one after another with sampling (see sampling.go) instead of Pod.
+	Sequence                 []*v1.Pod `json:"sequence"`
+	PercentageOfNodesToScore *int32    `json:"percentageOfNodesToScore"`
 	// Pending: the pods to time (timed.go), each filtered and scored Repeats times.
 	Pending []*v1.Pod `json:"pending"`
 	Repeats int       `json:"repeats"`
@@ -108,6 +111,8 @@ func main() {
 		var err error
 		if c.Pending != nil {
 			result, err = timed(&c)
+		} else if c.Sequence != nil {
+			result, err = runSequence(&c)
 		} else {
 			result, err = run(&c)
 		}
@@ -255,6 +260,24 @@ func failureOf(s *fwk.Status) *failure {
 	return &failure{Plugin: s.Plugin(), Code: s.Code().String(), Reasons: append([]string{}, s.Reasons()...)}
 }
 
+// informerFactory is an informer factory of an empty cluster but for the case's namespaces and
+// claims: PodTopologySpread's default constraints take their selector from services and
+// controllers, and there are none (as in kcore's Snapshot).
+func informerFactory(client *fake.Clientset, c *schedulingCase) (informers.SharedInformerFactory, error) {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	for _, ns := range c.Namespaces {
+		if err := factory.Core().V1().Namespaces().Informer().GetIndexer().Add(ns); err != nil {
+			return nil, err
+		}
+	}
+	for _, claim := range c.PersistentVolumeClaims {
+		if err := factory.Core().V1().PersistentVolumeClaims().Informer().GetIndexer().Add(claim); err != nil {
+			return nil, err
+		}
+	}
+	return factory, nil
+}
+
 // newFramework builds the case's profile into a framework over a snapshot of its nodes and pods,
 // as kube-scheduler's runtime does.
 func newFramework(ctx context.Context, c *schedulingCase) (framework.Framework, *cache.Snapshot, *config.KubeSchedulerProfile, error) {
@@ -263,19 +286,9 @@ func newFramework(ctx context.Context, c *schedulingCase) (framework.Framework, 
 		return nil, nil, nil, err
 	}
 	snapshot := cache.NewSnapshot(c.Pods, c.Nodes)
-	// An informer factory of an empty cluster: PodTopologySpread's default constraints take their
-	// selector from services and controllers, and there are none (as in kcore's Snapshot); its
-	// namespaces and claims are the case's.
-	factory := informers.NewSharedInformerFactory(fake.NewClientset(), 0)
-	for _, ns := range c.Namespaces {
-		if err := factory.Core().V1().Namespaces().Informer().GetIndexer().Add(ns); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	for _, claim := range c.PersistentVolumeClaims {
-		if err := factory.Core().V1().PersistentVolumeClaims().Informer().GetIndexer().Add(claim); err != nil {
-			return nil, nil, nil, err
-		}
+	factory, err := informerFactory(fake.NewClientset(), c)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	f, err := frameworkruntime.NewFramework(ctx, plugins.NewInTreeRegistry(), prof,
 		frameworkruntime.WithSnapshotSharedLister(snapshot), frameworkruntime.WithSharedDRAManager(noDeviceClasses{}),

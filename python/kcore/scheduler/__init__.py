@@ -7,7 +7,9 @@
   is kube-scheduler v1.37.2's default profile for the plugins kcore has, ``MOST_ALLOCATED`` the
   bin-packing one; ``Profile.from_legacy`` takes the seed's predicate and priority names.
 - ``Framework(profile).filter / score / schedule``: the feasible nodes and each other node's
-  reasons, the per-plugin and total scores, the chosen node.
+  reasons, the per-plugin and total scores, the chosen node; the search for feasible nodes
+  samples as kube-scheduler's does (``Profile.percentage_of_nodes_to_score``, the rotating
+  ``Framework.next_start_node_index``; the sequential search's answer, in name order).
 
 Plugins: filters NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
 NodeResourcesFit, VolumeRestrictions, PodTopologySpread, InterPodAffinity; scores NodeResourcesFit (LeastAllocated,
@@ -19,7 +21,7 @@ serves Python functions (or a profile, ``Extender.from_profile``) to kube-schedu
 extender; ``Scheduler`` is a secondary scheduler (kube-scheduler's loop: the ``SchedulingQueue``,
 assume and bind, the PodScheduled condition and FailedScheduling events, its metrics). Not yet
 here: PodTopologySpread's default constraints (they need services and controllers),
-percentageOfNodesToScore sampling, preemption.
+preemption.
 """
 
 from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult

@@ -30,6 +30,9 @@ class FilterResult:
     failures: Dict[str, NodeFailure]
     #: PreFilter's message when it rejected the pod for every node.
     pre_filter_message: Optional[str] = None
+    #: How many nodes Filter ran on (kube-scheduler's EvaluatedNodes): the feasible ones and
+    #: those that failed, not the nodes PreFilter ruled out nor those the search did not reach.
+    evaluated_nodes: int = 0
 
     def message(self) -> str:
         """kube-scheduler's FitError message: "0/N nodes are available: 3 Insufficient cpu, ..."."""
@@ -66,23 +69,46 @@ class FitError(KcoreError):
 
 
 class Framework:
-    """A profile's plugins, run in Rust with the GIL released."""
+    """A profile's plugins, run in Rust with the GIL released.
 
-    def __init__(self, profile: Profile = DEFAULT) -> None:
+    As kube-scheduler, it searches the nodes for feasible ones from where the previous pod's
+    search stopped (``next_start_node_index``, in the snapshot's node order, wrapping around) and
+    stops once it has found as many as the profile's ``percentage_of_nodes_to_score`` asks (all
+    of them below 100 nodes; one when the profile scores nothing). The nodes not searched appear
+    in neither ``feasible`` nor ``failures``. ``every_node=True`` searches every node every time
+    (an extender's verbs, reports).
+
+    kube-scheduler searches in parallel and keeps the first nodes to be found, so which nodes
+    it finds beyond the count can vary with timing; kcore gives the answer of the sequential
+    search (kube-scheduler's with one worker): the first feasible nodes in that order."""
+
+    def __init__(self, profile: Profile = DEFAULT, every_node: bool = False) -> None:
         self.profile = profile
-        self._core = _core.Framework(list(profile.filters), list(profile.score_list()), dict(profile.plugin_args))
+        self._core = _core.Framework(
+            list(profile.filters),
+            list(profile.score_list()),
+            dict(profile.plugin_args),
+            profile.percentage_of_nodes_to_score or 0,
+            every_node,
+        )
+
+    @property
+    def next_start_node_index(self) -> int:
+        """Where the next pod's search for feasible nodes begins (kube-scheduler's
+        nextStartNodeIndex): advanced by the number of nodes each search filtered."""
+        return self._core.next_start_node_index
 
     def _run(self, pod: Object, snapshot: Snapshot, score: bool) -> ScoreResult:
-        statuses, feasible, scores, totals, pre_filter = self._core.run(pod, snapshot._core, score)
+        statuses, feasible, scores, totals, pre_filter, evaluated = self._core.run(pod, snapshot._core, score)
         failures = {node: NodeFailure(*status) for node, status in statuses.items() if status is not None}
         return ScoreResult(
-            FilterResult(feasible, failures, pre_filter),
+            FilterResult(feasible, failures, pre_filter, evaluated),
             scores={plugin: dict(zip(feasible, values)) for plugin, values in scores.items()},
             total=dict(zip(feasible, totals)),
         )
 
     def filter(self, pod: Object, snapshot: Snapshot) -> FilterResult:
-        """The nodes ``pod`` fits (sorted by name) and, for every other node, why not."""
+        """The nodes ``pod`` fits, in the order found, and for every other node searched, why not."""
         return self._run(pod, snapshot, score=False).filtered
 
     def score(self, pod: Object, snapshot: Snapshot) -> ScoreResult:

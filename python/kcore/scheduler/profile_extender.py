@@ -36,7 +36,7 @@ def profile_extender(
 ) -> Extender:
     """An extender whose filter verb runs ``profile``'s filters and whose prioritize verb its
     weighted scores, scaled to 0..10, for the nodes kube-scheduler asks about."""
-    framework = Framework(profile)
+    framework = Framework(profile, every_node=True)  # kube-scheduler asks about the nodes it chose
     ext = Extender(node_lister=node_lister)
     weights = sum(max(weight, 1) for weight in profile.scores.values())  # a weight of 0 counts as 1
 

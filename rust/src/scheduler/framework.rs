@@ -13,6 +13,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyMapping;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A node's status after filtering: the plugin that rejected it ("" when PreFilter did for all
@@ -33,6 +34,9 @@ pub(crate) struct Outcome {
     pub(crate) totals: Vec<i64>,
     /// When PreFilter rejected the pod outright: its message (the reasons joined by ", ").
     pub(crate) pre_filter_message: Option<String>,
+    /// The nodes Filter ran on (ScheduleResult.EvaluatedNodes): how far the next pod's search
+    /// starts after this one's.
+    pub(crate) evaluated: usize,
 }
 
 pub(crate) struct Profile {
@@ -88,7 +92,16 @@ impl Profile {
         Ok(Profile { filters, scores })
     }
 
-    pub(crate) fn run(&self, pod: &Pod, state: &State, score: bool) -> Result<Outcome, String> {
+    /// `sampling`: None evaluates every node; Some(percentageOfNodesToScore) stops once as many
+    /// nodes fit as kube-scheduler looks for, searching from the candidate at `start` on.
+    pub(crate) fn run(
+        &self,
+        pod: &Pod,
+        state: &State,
+        score: bool,
+        sampling: Option<i64>,
+        start: usize,
+    ) -> Result<Outcome, String> {
         let nodes: Vec<(&NodeInfo, &Node)> = state.node_infos().collect();
         let mut filters: Vec<(&'static str, Box<dyn NodeFilter + '_>)> = Vec::new();
         let mut only: Option<HashSet<String>> = None;
@@ -147,6 +160,7 @@ impl Profile {
                 scores: Vec::new(),
                 totals: Vec::new(),
                 pre_filter_message: message,
+                evaluated: 0,
             });
         }
         narrowing.sort_unstable();
@@ -154,24 +168,52 @@ impl Profile {
             plugin: String::new(),
             rejection: Rejection::unresolvable(&format!("node(s) didn't satisfy plugin(s) {}", go_list(&narrowing))),
         };
-        let statuses: Vec<(String, Option<Failure>)> = parallel_map(&nodes, |(info, node)| {
+        let mut statuses: Vec<(String, Option<Failure>)> = Vec::new();
+        let mut candidates: Vec<(&NodeInfo, &Node)> = Vec::new();
+        for (info, node) in &nodes {
             if only.as_ref().is_some_and(|names| !names.contains(&node.name)) {
-                return (node.name.clone(), Some(absent.clone()));
+                statuses.push((node.name.clone(), Some(absent.clone())));
+            } else {
+                candidates.push((info, node));
             }
-            let failure = filters.iter().find_map(|(name, f)| {
-                f.filter(info, node).map(|r| Failure {
-                    plugin: (*name).to_owned(),
-                    rejection: r,
+        }
+        // findNodesThatPassFilters: with nothing to score one feasible node is enough.
+        let wanted = match sampling {
+            Some(_) if self.scores.is_empty() => 1,
+            Some(percentage) => nodes_to_find(percentage, candidates.len()),
+            None => candidates.len(),
+        };
+        // The candidates from `start` on, wrapping around, until more than `wanted` fit:
+        // evaluated a block at a time on all cores, then taken in order, so the answer is that
+        // of the sequential search.
+        let block = wanted.saturating_mul(2).max(NODES_PER_THREAD);
+        let rotated: Vec<usize> = (0..candidates.len()).map(|i| (start + i) % candidates.len()).collect();
+        let mut fitting: Vec<(&NodeInfo, &Node)> = Vec::new();
+        let mut evaluated = 0;
+        'blocks: for indices in rotated.chunks(block) {
+            let checked = parallel_map(indices, |&i| {
+                let (info, node) = candidates[i];
+                filters.iter().find_map(|(name, f)| {
+                    f.filter(info, node).map(|r| Failure {
+                        plugin: (*name).to_owned(),
+                        rejection: r,
+                    })
                 })
             });
-            (node.name.clone(), failure)
-        });
-        let fitting: Vec<(&NodeInfo, &Node)> = nodes
-            .iter()
-            .zip(&statuses)
-            .filter(|(_, (_, f))| f.is_none())
-            .map(|(n, _)| *n)
-            .collect();
+            for (&i, failure) in indices.iter().zip(checked) {
+                // As kube-scheduler, the search goes on past the last node wanted, counting the
+                // nodes that do not fit, until one more fits (that one is not kept).
+                if failure.is_none() && fitting.len() == wanted {
+                    break 'blocks;
+                }
+                evaluated += 1;
+                let (info, node) = candidates[i];
+                if failure.is_none() {
+                    fitting.push((info, node));
+                }
+                statuses.push((node.name.clone(), failure));
+            }
+        }
         let feasible: Vec<String> = fitting.iter().map(|(_, n)| n.name.clone()).collect();
         let mut scores = Vec::new();
         // With no score plugin every feasible node totals 1, as prioritizeNodes has it.
@@ -195,8 +237,25 @@ impl Profile {
             scores,
             totals,
             pre_filter_message: None,
+            evaluated,
         })
     }
+}
+
+/// numFeasibleNodesToFind: every node below 100; else the percentage of them (0: 50 less one
+/// per 125 nodes, at least 5), at least 100.
+fn nodes_to_find(percentage: i64, all: usize) -> usize {
+    const MIN_FEASIBLE_NODES: i64 = 100;
+    let all = i64::try_from(all).unwrap_or(i64::MAX);
+    if all < MIN_FEASIBLE_NODES {
+        return all as usize;
+    }
+    let percentage = if percentage == 0 {
+        (50 - all / 125).max(5)
+    } else {
+        percentage
+    };
+    (all * percentage / 100).max(MIN_FEASIBLE_NODES) as usize
 }
 
 /// A list as Go's fmt prints a []string: "[a b]".
@@ -210,6 +269,11 @@ type NodeStatus = Option<(String, &'static str, Vec<String>)>;
 #[pyclass(frozen, module = "kcore.scheduler")]
 pub struct Framework {
     profile: Profile,
+    /// The profile's percentageOfNodesToScore (0: kube-scheduler's adaptive default); None
+    /// when every node is evaluated.
+    sampling: Option<i64>,
+    /// nextStartNodeIndex: where the next pod's search for feasible nodes begins.
+    next_start: AtomicUsize,
 }
 
 #[pymethods]
@@ -217,13 +281,22 @@ impl Framework {
     /// `filters`: plugin names in order; `scores`: (name, weight); `plugin_args`: name → args
     /// (a Mapping as in a KubeSchedulerConfiguration's pluginConfig).
     #[new]
-    #[pyo3(signature = (filters, scores, plugin_args=None))]
+    /// `percentage_of_nodes_to_score`: 0..=100, 0 for kube-scheduler's adaptive default;
+    /// `every_node`: no sampling, every node is filtered (and the feasible ones scored).
+    #[pyo3(signature = (filters, scores, plugin_args=None, percentage_of_nodes_to_score=0, every_node=false))]
     fn new(
         py: Python<'_>,
         filters: Vec<String>,
         scores: Vec<(String, i64)>,
         plugin_args: Option<&Bound<'_, PyAny>>,
+        percentage_of_nodes_to_score: i64,
+        every_node: bool,
     ) -> PyResult<Self> {
+        if !(0..=100).contains(&percentage_of_nodes_to_score) {
+            return Err(PyValueError::new_err(format!(
+                "percentageOfNodesToScore {percentage_of_nodes_to_score} is not in 0..100"
+            )));
+        }
         let mut compact = Vec::new();
         if let Some(args) = plugin_args {
             let mapping = args
@@ -236,12 +309,23 @@ impl Framework {
         }
         let views: HashMap<String, View<'_>> = compact.iter().map(|(n, c)| (n.clone(), View::of(c.get()))).collect();
         let profile = Profile::new(&filters, &scores, &views).map_err(PyValueError::new_err)?;
-        Ok(Framework { profile })
+        Ok(Framework {
+            profile,
+            sampling: (!every_node).then_some(percentage_of_nodes_to_score),
+            next_start: AtomicUsize::new(0),
+        })
+    }
+
+    /// nextStartNodeIndex: where the next pod's search begins in the snapshot's node order.
+    #[getter]
+    fn next_start_node_index(&self) -> usize {
+        self.next_start.load(Ordering::Relaxed)
     }
 
     /// Filters (and, with `score`, scores) `pod` against `snapshot`, without the GIL. Returns
     /// ({node: None | (plugin, code, reasons)}, feasible nodes, {plugin: [score per feasible
-    /// node]}, [total per feasible node], PreFilter's message when it rejected the pod).
+    /// node]}, [total per feasible node], PreFilter's message when it rejected the pod, the
+    /// number of nodes filtered).
     #[pyo3(signature = (pod, snapshot, score=true))]
     #[allow(clippy::type_complexity)]
     fn run(
@@ -256,11 +340,22 @@ impl Framework {
         BTreeMap<&'static str, Vec<i64>>,
         Vec<i64>,
         Option<String>,
+        usize,
     )> {
         let pod = read_object(py, pod, Pod::read)?;
         let outcome = py.detach(|| {
             let state = snapshot.state().read();
-            self.profile.run(&pod, &state, score)
+            let start = self.next_start.load(Ordering::Relaxed);
+            let outcome = self.profile.run(&pod, &state, score, self.sampling, start);
+            // As findNodesThatFitPod: the index moves once Filter has run (not after PreFilter
+            // rejected the pod), by the nodes it ran on, modulo all the nodes.
+            if let (Ok(o), true) = (&outcome, state.node_count > 0) {
+                if o.pre_filter_message.is_none() {
+                    self.next_start
+                        .store((start + o.evaluated) % state.node_count, Ordering::Relaxed);
+                }
+            }
+            outcome
         });
         let outcome = outcome.map_err(PyValueError::new_err)?;
         let statuses = outcome
@@ -279,6 +374,7 @@ impl Framework {
             outcome.scores.into_iter().collect(),
             outcome.totals,
             outcome.pre_filter_message,
+            outcome.evaluated,
         ))
     }
 }

@@ -156,7 +156,7 @@ def test_a_read_write_once_pod_claim_is_in_use_only_through_pods_on_nodes_the_sn
     uses_claim = [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]
     holder = pod("holder", node_name="later", volumes=uses_claim)
     snapshot = Snapshot([node("a")], [holder], persistent_volume_claims=[claim])
-    framework = Framework(Profile("volumes", ("VolumeRestrictions",), {}))
+    framework = Framework(Profile("volumes", ("VolumeRestrictions",), {}), every_node=True)
     incoming = pod("incoming", volumes=uses_claim)
     assert framework.filter(incoming, snapshot).feasible == ["a"]
     snapshot.add_node(node("later"))
@@ -336,6 +336,10 @@ def test_snapshot_changes_that_do_not_apply_say_why() -> None:
             Profile("p", ("InterPodAffinity",), {}, {"InterPodAffinity": {"hardPodAffinityWeight": 101}}),
             "hardPodAffinityWeight must be an integer from 0 to 100",
         ),
+        (
+            Profile("p", ("NodeName",), {}, percentage_of_nodes_to_score=101),
+            "percentageOfNodesToScore 101 is not in 0..100",
+        ),
     ],
 )
 def test_a_profile_kcore_cannot_run_is_refused_when_built(profile: Profile, message: str) -> None:
@@ -355,7 +359,7 @@ def test_threads_filter_and_score_while_the_snapshot_changes() -> None:
     """The node loops run without the GIL under the snapshot's read lock; changes wait for them
     and they see each change whole."""
     snapshot = Snapshot([node(f"n{i}", cpu="2") for i in range(300)])
-    framework = Framework()
+    framework = Framework(every_node=True)
     errors: List[BaseException] = []
     seen: List[int] = []
 

@@ -122,7 +122,7 @@ def kcore_answer(
     """kcore's answer in the driver's form."""
     snapshot = snapshot_of(case)
     try:
-        result = Framework(profile_of(case)).score(case["pod"], snapshot)
+        result = Framework(profile_of(case), every_node=True).score(case["pod"], snapshot)
     except ValueError as e:
         return {"error": str(e)}
     failures = result.filtered.failures
