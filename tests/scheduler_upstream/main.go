@@ -3,6 +3,7 @@
 // NewSnapshot) over cases read from stdin, one JSON object a line:
 //
 //	{"namespaces": [Namespace], "persistentVolumeClaims": [PersistentVolumeClaim],
+//	 "services": [Service], "replicationControllers": [...], "replicaSets": [...], "statefulSets": [...],
 //	 "nodes": [Node], "pods": [Pod with spec.nodeName], "pod": Pod,
 //	 "profile": {"filters": [name], "scores": [{"name": n, "weight": w}], "pluginConfig": [...]}}
 //
@@ -28,11 +29,13 @@ import (
 	"fmt"
 	"os"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	resourceapi "k8s.io/api/resource/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
@@ -64,6 +67,11 @@ type schedulingCase struct {
 	Namespaces []*v1.Namespace `json:"namespaces"`
 	// PersistentVolumeClaims: what VolumeRestrictions' claim lister sees.
 	PersistentVolumeClaims []*v1.PersistentVolumeClaim `json:"persistentVolumeClaims"`
+	// What PodTopologySpread's default constraints take their selector from.
+	Services               []*v1.Service               `json:"services"`
+	ReplicationControllers []*v1.ReplicationController `json:"replicationControllers"`
+	ReplicaSets            []*appsv1.ReplicaSet        `json:"replicaSets"`
+	StatefulSets           []*appsv1.StatefulSet       `json:"statefulSets"`
 	Nodes                  []*v1.Node                  `json:"nodes"`
 	Pods                   []*v1.Pod                   `json:"pods"`
 	Pod                    *v1.Pod                     `json:"pod"`
@@ -260,20 +268,37 @@ func failureOf(s *fwk.Status) *failure {
 	return &failure{Plugin: s.Plugin(), Code: s.Code().String(), Reasons: append([]string{}, s.Reasons()...)}
 }
 
-// informerFactory is an informer factory of an empty cluster but for the case's namespaces and
-// claims: PodTopologySpread's default constraints take their selector from services and
-// controllers, and there are none (as in kcore's Snapshot).
+// informerFactory is an informer factory whose listers hold the case's namespaces, claims,
+// services and controllers (and nothing else).
 func informerFactory(client *fake.Clientset, c *schedulingCase) (informers.SharedInformerFactory, error) {
 	factory := informers.NewSharedInformerFactory(client, 0)
-	for _, ns := range c.Namespaces {
-		if err := factory.Core().V1().Namespaces().Informer().GetIndexer().Add(ns); err != nil {
-			return nil, err
+	core, apps := factory.Core().V1(), factory.Apps().V1()
+	var err error
+	add := func(indexer toolscache.Indexer, object any) {
+		if err == nil {
+			err = indexer.Add(object)
 		}
 	}
-	for _, claim := range c.PersistentVolumeClaims {
-		if err := factory.Core().V1().PersistentVolumeClaims().Informer().GetIndexer().Add(claim); err != nil {
-			return nil, err
-		}
+	for _, o := range c.Namespaces {
+		add(core.Namespaces().Informer().GetIndexer(), o)
+	}
+	for _, o := range c.PersistentVolumeClaims {
+		add(core.PersistentVolumeClaims().Informer().GetIndexer(), o)
+	}
+	for _, o := range c.Services {
+		add(core.Services().Informer().GetIndexer(), o)
+	}
+	for _, o := range c.ReplicationControllers {
+		add(core.ReplicationControllers().Informer().GetIndexer(), o)
+	}
+	for _, o := range c.ReplicaSets {
+		add(apps.ReplicaSets().Informer().GetIndexer(), o)
+	}
+	for _, o := range c.StatefulSets {
+		add(apps.StatefulSets().Informer().GetIndexer(), o)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return factory, nil
 }

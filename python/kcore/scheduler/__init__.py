@@ -1,8 +1,9 @@
 """kcore.scheduler: kube-scheduler's filter and score plugins, exact, as a library.
 
 - ``Snapshot``: nodes and the pods assigned to them, updated one change at a time (add, update
-  or remove a node; add, assume, remove or forget a pod), the namespaces' labels and the
-  PersistentVolumeClaims' access modes.
+  or remove a node; add, assume, remove or forget a pod), the namespaces' labels, the
+  PersistentVolumeClaims' access modes and the selectors of services and controllers
+  (PodTopologySpread's system default constraints).
 - ``Profile``: named filters (in order) and weighted scores with plugin arguments; ``DEFAULT``
   is kube-scheduler v1.37.2's default profile for the plugins kcore has, ``MOST_ALLOCATED`` the
   bin-packing one; ``Profile.from_legacy`` takes the seed's predicate and priority names.
@@ -20,8 +21,7 @@ checks it against the Go code on thousands of random clusters. ``kcore.scheduler
 serves Python functions (or a profile, ``Extender.from_profile``) to kube-scheduler as an HTTP
 extender; ``Scheduler`` is a secondary scheduler (kube-scheduler's loop: the ``SchedulingQueue``,
 assume and bind, the PodScheduled condition and FailedScheduling events, its metrics). Not yet
-here: PodTopologySpread's default constraints (they need services and controllers),
-preemption.
+here: PodTopologySpread's defaultingType List with its own defaultConstraints, preemption.
 """
 
 from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult

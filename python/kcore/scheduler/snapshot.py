@@ -85,6 +85,16 @@ class Snapshot:
         """Removes a PersistentVolumeClaim; KeyError if there is none."""
         self._core.remove_persistent_volume_claim(namespace, name)
 
+    def set_selector_source(self, kind: str, obj: Object) -> None:
+        """Adds or replaces a Service, ReplicationController, ReplicaSet or StatefulSet
+        (``kind``): PodTopologySpread's default constraints select the pods that the services
+        selecting a pod, and its controller, select."""
+        self._core.set_selector_source(kind, obj)
+
+    def remove_selector_source(self, kind: str, namespace: str, name: str) -> None:
+        """Removes one; KeyError if there is none."""
+        self._core.remove_selector_source(kind, namespace, name)
+
     def node_names(self) -> List[str]:
         """The nodes, sorted by name."""
         return self._core.node_names()

@@ -10,6 +10,7 @@
 //! - Pods and nodes may be compact objects or plain mappings; a malformed field is a ValueError
 //!   naming it.
 mod affinity_terms;
+mod default_selector;
 mod framework;
 mod label_selector;
 mod node;

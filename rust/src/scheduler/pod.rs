@@ -1,5 +1,5 @@
 //! The parts of a v1.Pod the scheduler reads, taken once from the object.
-use super::read::{field, int, list, resource_list, string, string_map, strings, Read};
+use super::read::{boolean, field, int, list, resource_list, string, string_map, strings, Read};
 use super::resources::ResourceList;
 use super::volume::Volume;
 use crate::informer::view::View;
@@ -99,6 +99,8 @@ pub(crate) struct Pod {
     pub(crate) labels: HashMap<String, String>,
     /// metadata.deletionTimestamp is set: the pod is going and no longer counts for spreading.
     pub(crate) deleting: bool,
+    /// The first owner reference with controller: true, as (apiVersion, kind, name).
+    pub(crate) controller: Option<(String, String, String)>,
     pub(crate) node_name: String,
     pub(crate) containers: Vec<Container>,
     pub(crate) init_containers: Vec<Container>,
@@ -276,6 +278,22 @@ impl Pod {
             None => HashMap::new(),
         };
         let deleting = meta.is_some_and(|m| field(m, "deletionTimestamp").is_some());
+        let mut controller = None;
+        let owners = meta
+            .map(|m| list(m, "ownerReferences", "metadata"))
+            .transpose()?
+            .flatten();
+        for (i, owner) in owners.into_iter().flatten().enumerate() {
+            let at = format!("metadata.ownerReferences[{i}]");
+            if boolean(owner, "controller", &at)? {
+                controller = Some((
+                    string(owner, "apiVersion", &at)?,
+                    string(owner, "kind", &at)?,
+                    string(owner, "name", &at)?,
+                ));
+                break;
+            }
+        }
         let Some(spec) = field(obj, "spec") else {
             return Err("pod: spec is missing".to_owned());
         };
@@ -387,6 +405,7 @@ impl Pod {
             uid,
             labels,
             deleting,
+            controller,
             node_name: string(spec, "nodeName", "spec")?,
             containers,
             init_containers,

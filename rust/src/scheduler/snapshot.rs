@@ -1,6 +1,7 @@
 //! The scheduler's view of the cluster (pkg/scheduler/backend/cache): nodes and the pods
 //! assigned to them, kept up to date one change at a time — a node added, updated or removed,
 //! a pod added (or assumed) and removed (or forgotten) — never rebuilt per pod.
+use super::default_selector::SelectorSources;
 use super::node::Node;
 use super::node_info::NodeInfo;
 use super::pod::Pod;
@@ -31,6 +32,8 @@ pub(crate) struct State {
     /// How many volumes of the pods on the snapshot's nodes name each claim (namespace/name),
     /// as the cache's usedPVCRefCounts: pods on a node the snapshot lacks do not count.
     pub(crate) claims_in_use: HashMap<String, usize>,
+    /// The services and controllers whose selectors PodTopologySpread's default constraints use.
+    pub(crate) selector_sources: SelectorSources,
 }
 
 /// Adds (sign 1) or takes away (-1) the pod's claims from the counts of claims in use.
@@ -264,6 +267,23 @@ impl Snapshot {
             .remove(&key)
             .map(|_| ())
             .ok_or_else(|| key_error(format!("persistentvolumeclaim {key:?} is not in the snapshot")))
+    }
+
+    /// Adds or replaces a Service, ReplicationController, ReplicaSet or StatefulSet (`kind`):
+    /// its namespace, name and spec.selector.
+    fn set_selector_source(&self, py: Python<'_>, kind: &str, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        let compact = to_compact(py, obj)?;
+        self.write(py)
+            .selector_sources
+            .set(kind, View::of(compact.get()))
+            .map_err(|e| PyValueError::new_err(format!("{kind}: {e}")))
+    }
+
+    fn remove_selector_source(&self, py: Python<'_>, kind: &str, namespace: &str, name: &str) -> PyResult<()> {
+        self.write(py)
+            .selector_sources
+            .remove(kind, namespace, name)
+            .map_err(key_error)
     }
 
     fn remove_namespace(&self, py: Python<'_>, name: &str) -> PyResult<()> {

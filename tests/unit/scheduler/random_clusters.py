@@ -38,13 +38,24 @@ DISKS = ["disk-1", "disk-2"]
 MONITORS = ["10.0.0.1:6789", "10.0.0.2:6789", "10.0.0.3:6789"]
 CLAIMS = ["data", "logs", "cache"]
 ACCESS_MODES = ["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+#: The kinds whose selectors PodTopologySpread's default constraints use, with the case key and
+#: apiVersion of each, and owners that are none of them.
+SELECTOR_SOURCES = {
+    "Service": ("services", "v1"),
+    "ReplicationController": ("replicationControllers", "v1"),
+    "ReplicaSet": ("replicaSets", "apps/v1"),
+    "StatefulSet": ("statefulSets", "apps/v1"),
+}
+OTHER_OWNERS = [("apps/v1", "Deployment"), ("apps/v1beta2", "ReplicaSet"), ("batch/v1", "Job")]
 
 
 class RandomClusters:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        # Volumes and claims draw from their own stream: the other draws stay as they were before them.
+        # Volumes and claims, and the workloads (services, controllers, owners, zones), draw from
+        # their own streams: the other draws stay as they were before them.
         self.volume_rng = random.Random(seed)
+        self.workload_rng = random.Random(-1 - seed)
         self.uid = 0
 
     def chance(self, p: float) -> bool:
@@ -71,6 +82,8 @@ class RandomClusters:
         if self.chance(0.2):
             allocatable[HUGEPAGES] = self.pick(["0", "4Mi", "1Gi"])
         labels = {"kubernetes.io/hostname": name}
+        if self.workload_rng.random() < 0.6:
+            labels["topology.kubernetes.io/zone"] = self.workload_rng.choice(["z1", "z2", "z3"])
         for key, values in LABELS.items():
             if self.chance(0.6):
                 labels[key] = self.pick(values)
@@ -250,6 +263,8 @@ class RandomClusters:
             metadata["labels"] = labels
         if node_name is not None and self.chance(0.05):
             metadata["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        if self.workload_rng.random() < 0.5:
+            metadata["ownerReferences"] = [self.owner() for _ in range(self.workload_rng.choice([1, 1, 2]))]
         pod: Obj = {"metadata": metadata, "spec": spec}
         if self.chance(0.3 if node_name is not None else 0.05):
             pod["status"] = self.status(spec)
@@ -284,6 +299,58 @@ class RandomClusters:
         else:
             source = {"claimName": self.volume_rng.choice(CLAIMS)}
         return {"name": name, kind: source}
+
+    def owner(self) -> Obj:
+        """An owner reference: mostly a controller of a kind with a selector, named like the
+        generated ones (some missing), sometimes not the controller or of another kind."""
+        w = self.workload_rng
+        if w.random() < 0.8:
+            kind = w.choice(list(SELECTOR_SOURCES)[1:])
+            api_version = SELECTOR_SOURCES[kind][1]
+        else:
+            api_version, kind = w.choice(OTHER_OWNERS)
+        return {
+            "apiVersion": api_version,
+            "kind": kind,
+            "name": f"{kind.lower()}-{w.choice([0, 1, 2])}",
+            "uid": "owner",
+            "controller": w.random() < 0.85,
+        }
+
+    def selector_sources(self) -> Obj:
+        """Services, ReplicationControllers, ReplicaSets and StatefulSets in each namespace,
+        named <kind>-0 and <kind>-1 (when drawn), with selectors on the pods' labels (some
+        empty, some absent), by case key."""
+        w = self.workload_rng
+        out: Obj = {key: [] for key, _ in SELECTOR_SOURCES.values()}
+        for kind, (key, api_version) in SELECTOR_SOURCES.items():
+            for namespace in NAMESPACES:
+                for i in range(2):
+                    if w.random() < 0.4:
+                        continue
+                    spec: Obj = {}
+                    labels = {k: w.choice(v) for k, v in POD_LABELS.items() if w.random() < 0.4}
+                    if kind in ("Service", "ReplicationController"):
+                        if w.random() < 0.9:
+                            spec["selector"] = labels
+                    elif w.random() < 0.9:
+                        selector: Obj = {"matchLabels": labels} if labels or w.random() < 0.5 else {}
+                        if w.random() < 0.4:
+                            k = w.choice(list(POD_LABELS))
+                            operator = w.choice(["In", "NotIn", "Exists", "DoesNotExist"])
+                            values = [w.choice(POD_LABELS[k])] if operator in ("In", "NotIn") else []
+                            selector["matchExpressions"] = [{"key": k, "operator": operator, "values": values}]
+                        spec["selector"] = selector
+                    name = f"{kind.lower()}-{i}"
+                    out[key].append(
+                        {
+                            "apiVersion": api_version,
+                            "kind": kind,
+                            "metadata": {"name": name, "namespace": namespace},
+                            "spec": spec,
+                        }
+                    )
+        return out
 
     def claims(self) -> List[Obj]:
         """The PersistentVolumeClaims: most of CLAIMS in each namespace (a pod may name one that
@@ -499,6 +566,7 @@ class RandomClusters:
         return {
             "namespaces": self.namespaces(),
             "persistentVolumeClaims": self.claims(),
+            **self.selector_sources(),
             "nodes": nodes,
             "pods": pods,
             "pod": self.pod("incoming", names),

@@ -148,6 +148,19 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
     assert usage(snapshot, "late")["requested"]["cpu"] == 3000  # the pod was still there
 
 
+def test_selector_sources_are_the_four_kinds_and_a_missing_one_is_a_key_error() -> None:
+    snapshot = Snapshot()
+    service = {"metadata": {"name": "web", "namespace": "ns"}, "spec": {"selector": {"app": "web"}}}
+    snapshot.set_selector_source("Service", service)
+    with pytest.raises(ValueError, match='kind "Deployment" is not one of Service, ReplicationController'):
+        snapshot.set_selector_source("Deployment", service)
+    with pytest.raises(ValueError, match="Service: metadata.name is missing"):
+        snapshot.set_selector_source("Service", {"metadata": {"namespace": "ns"}})
+    snapshot.remove_selector_source("Service", "ns", "web")
+    with pytest.raises(KeyError, match="Service ns/web is not in the snapshot"):
+        snapshot.remove_selector_source("Service", "ns", "web")
+
+
 def test_a_read_write_once_pod_claim_is_in_use_only_through_pods_on_nodes_the_snapshot_has() -> None:
     """As kube-scheduler's cache counts claims in use over the nodes it has: a pod on a node not
     yet known does not hold its claim; once the node arrives it does, and when the node or the

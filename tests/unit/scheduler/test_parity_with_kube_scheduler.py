@@ -14,7 +14,7 @@ import pytest
 from kcore.codec import decode_compact
 from kcore.scheduler import DEFAULT, MOST_ALLOCATED, Framework, Profile, Snapshot
 from tests.scheduler_upstream_driver import UpstreamScheduler, upstream_default
-from tests.unit.scheduler.random_clusters import RandomClusters
+from tests.unit.scheduler.random_clusters import SELECTOR_SOURCES, RandomClusters
 
 FIXED_REASONS = ("Too many pods", "Insufficient cpu", "Insufficient memory", "Insufficient ephemeral-storage")
 
@@ -41,8 +41,16 @@ def profile_of(case: Dict[str, Any]) -> Profile:
     )
 
 
+def set_selector_sources(snapshot: Snapshot, case: Dict[str, Any]) -> None:
+    for kind, (key, _) in SELECTOR_SOURCES.items():
+        for obj in case.get(key, []):
+            snapshot.set_selector_source(kind, obj)
+
+
 def fresh_snapshot(case: Dict[str, Any]) -> Snapshot:
-    return Snapshot(case["nodes"], case["pods"], case["namespaces"], case.get("persistentVolumeClaims"))
+    snapshot = Snapshot(case["nodes"], case["pods"], case["namespaces"], case.get("persistentVolumeClaims"))
+    set_selector_sources(snapshot, case)
+    return snapshot
 
 
 def has_host_ports(pod: Dict[str, Any]) -> bool:
@@ -78,6 +86,13 @@ def churned_snapshot(seed: int) -> Callable[[Dict[str, Any]], Snapshot]:
             snapshot.set_persistent_volume_claim(maybe_compact(claim))
         snapshot.set_persistent_volume_claim({"metadata": {"name": "gone", "namespace": "default"}})
         snapshot.remove_persistent_volume_claim("default", "gone")
+        for kind in SELECTOR_SOURCES:  # one that comes and goes, one replaced
+            gone = {"metadata": {"name": "gone", "namespace": "default"}, "spec": {"selector": {}}}
+            snapshot.set_selector_source(kind, gone)
+            snapshot.remove_selector_source(kind, "default", "gone")
+        for obj in case.get("services", [])[:1]:
+            snapshot.set_selector_source("Service", {**obj, "spec": {"selector": {"app": "other"}}})
+        set_selector_sources(snapshot, case)
         names = [n["metadata"]["name"] for n in case["nodes"]]
         early = [p for p in case["pods"] if rng.random() < 0.3]
         for pod in early:  # counted once their node arrives
@@ -314,6 +329,35 @@ def test_pods_with_disks_and_claims_are_filtered_exactly_as_kube_scheduler() -> 
         " pod",
     }
     assert any(r.startswith("persistentvolumeclaim ") and r.endswith(" not found") for r in reasons)
+
+
+@pytest.mark.parametrize("owner", ["ReplicationController", "ReplicaSet", "StatefulSet", None])
+def test_pods_without_constraints_are_spread_by_the_system_defaults_as_kube_scheduler(owner: Optional[str]) -> None:
+    """Pods to place with no constraints of their own, owned by a controller of each kind (or
+    by none: the services alone select), on nodes with and without zones: the system default
+    constraints (hostname maxSkew 3, zone maxSkew 5) select what the services and controller
+    select, and score exactly as kube-scheduler's; the cases do reach differing scores."""
+    generator = RandomClusters(70)
+    cases = []
+    for _ in range(300):
+        case = generator.case()
+        case["pod"]["spec"].pop("topologySpreadConstraints", None)
+        case["pod"]["metadata"].pop("ownerReferences", None)
+        if owner is not None:
+            api_version = SELECTOR_SOURCES[owner][1]
+            name = f"{owner.lower()}-{generator.rng.choice([0, 1])}"
+            case["pod"]["metadata"]["ownerReferences"] = [
+                {"apiVersion": api_version, "kind": owner, "name": name, "uid": "o", "controller": True}
+            ]
+        case["profile"] = upstream_default(DEFAULT)
+        cases.append(case)
+    compared, mismatches = compare(cases)
+    assert compared == len(cases)
+    assert not mismatches, (
+        f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    )
+    spread = [kcore_answer(c)["scores"].get("PodTopologySpread", {}) for c in cases]
+    assert sum(len(set(s.values())) > 1 for s in spread) >= 10
 
 
 @pytest.mark.parametrize("seed", range(2, 4))

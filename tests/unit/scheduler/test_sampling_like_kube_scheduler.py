@@ -14,17 +14,19 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from kcore.scheduler import Framework, Profile, Snapshot
+from kcore.scheduler import Framework, Profile
 from tests.scheduler_upstream_driver import UpstreamScheduler
 from tests.unit.scheduler.random_clusters import RandomClusters
+from tests.unit.scheduler.test_parity_with_kube_scheduler import fresh_snapshot
 
 
 def sampling_case(generator: RandomClusters, nodes: int, percentage: Optional[int], pods: int = 6) -> Dict[str, Any]:
     case = generator.case(nodes=nodes)
-    for i, node in enumerate(case["nodes"]):  # names that sort as the nodes arrive
+    for i, node in enumerate(case["nodes"]):  # names that sort as the nodes arrive, one zone
         name = f"node-{i:05d}"
         node["metadata"]["name"] = name
         node["metadata"]["labels"]["kubernetes.io/hostname"] = name
+        node["metadata"]["labels"].pop("topology.kubernetes.io/zone", None)
     for pod in case["pods"]:
         pod["spec"]["nodeName"] = f"node-{int(pod['spec']['nodeName'].split('-')[1]):05d}"
     names = [n["metadata"]["name"] for n in case["nodes"]]
@@ -58,7 +60,7 @@ def kcore_sequence(case: Dict[str, Any]) -> List[Dict[str, Any]]:
         {c["name"]: c["args"] for c in p["pluginConfig"]},
         case["percentageOfNodesToScore"],
     )
-    snapshot = Snapshot(case["nodes"], case["pods"], case["namespaces"], case["persistentVolumeClaims"])
+    snapshot = fresh_snapshot(case)
     framework = Framework(profile)
     answers = []
     for pod in case["sequence"]:

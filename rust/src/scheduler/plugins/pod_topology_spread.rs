@@ -7,9 +7,9 @@
 //! Constraints follow v1.37.2 with its default feature gates: matchLabelKeys adds the pod's own
 //! label values to the selector; nodeAffinityPolicy (default Honor) and nodeTaintsPolicy (default
 //! Ignore) decide which nodes count. A pod without constraints gets the default ones
-//! (System defaulting), whose selector comes from the services and controllers that select the
-//! pod; the Snapshot holds neither, so they select nothing and the plugin skips such a pod, as
-//! kube-scheduler does in a cluster without them.
+//! (System defaulting: hostname maxSkew 3, zone maxSkew 5, ScheduleAnyway), whose selector
+//! comes from the services and the controller that select the pod (the Snapshot's selector
+//! sources); without any, the plugin skips such a pod.
 use super::node_affinity::Required;
 use super::taint_toleration::untolerated_do_not_schedule;
 use super::{FilterPlugin, NodeScorer, PreFilter, PreScore, Rejection, ScorePlugin, MAX_NODE_SCORE};
@@ -25,6 +25,7 @@ pub(crate) const NAME: &str = "PodTopologySpread";
 const REASON: &str = "node(s) didn't match pod topology spread constraints";
 const REASON_MISSING_LABEL: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
 const HOSTNAME: &str = "kubernetes.io/hostname";
+const ZONE: &str = "topology.kubernetes.io/zone";
 
 /// A constraint as the plugin uses it (topologySpreadConstraint).
 struct Constraint {
@@ -59,6 +60,26 @@ fn constraints(pod: &Pod, action: &str) -> Result<Vec<Constraint>, String> {
         });
     }
     Ok(out)
+}
+
+/// systemDefaultConstraints (all ScheduleAnyway, so for scoring only): hostname with maxSkew 3,
+/// zone with maxSkew 5, selecting what the pod's services and controller select; none when
+/// they select nothing.
+fn system_default_constraints(pod: &Pod, snapshot: &State) -> Result<Vec<Constraint>, String> {
+    let Some(selector) = snapshot.selector_sources.default_selector(pod)? else {
+        return Ok(Vec::new());
+    };
+    Ok([(HOSTNAME, 3), (ZONE, 5)]
+        .into_iter()
+        .map(|(key, max_skew)| Constraint {
+            max_skew,
+            topology_key: key.to_owned(),
+            selector: selector.clone(),
+            min_domains: 1,
+            honor_node_affinity: true,
+            honor_node_taints: false,
+        })
+        .collect())
 }
 
 /// nodeLabelsMatchSpreadConstraints: the node has every constraint's topology key.
@@ -134,7 +155,9 @@ impl PodTopologySpread {
             .and_then(|v| v.items())
             .map_or(0, |i| i.count());
         if defaults > 0 {
-            return Err("PodTopologySpread: defaultConstraints are not supported by kcore yet (their selector needs the pod's services and controllers)".to_owned());
+            return Err(
+                "PodTopologySpread: defaultConstraints are not supported by kcore yet (defaultingType List)".to_owned(),
+            );
         }
         Ok(PodTopologySpread { system_defaulted })
     }
@@ -245,7 +268,13 @@ impl ScorePlugin for PodTopologySpread {
         snapshot: &'p State,
         feasible: &[(&NodeInfo, &Node)],
     ) -> Result<PreScore<'p>, String> {
-        let constraints = constraints(pod, "ScheduleAnyway").map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: obtaining pod's soft topology spread constraints: {e}"))?;
+        let constraints = if !pod.spread_constraints.is_empty() {
+            constraints(pod, "ScheduleAnyway").map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: obtaining pod's soft topology spread constraints: {e}"))?
+        } else if self.system_defaulted {
+            system_default_constraints(pod, snapshot).map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: setting default soft topology spread constraints: {e}"))?
+        } else {
+            Vec::new()
+        };
         if constraints.is_empty() || snapshot.node_count == 0 {
             return Ok(PreScore::Skip);
         }
