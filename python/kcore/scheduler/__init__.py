@@ -10,7 +10,8 @@
 - ``Framework(profile).filter / score / schedule``: the feasible nodes and each other node's
   reasons, the per-plugin and total scores, the chosen node; the search for feasible nodes
   samples as kube-scheduler's does (``Profile.percentage_of_nodes_to_score``, the rotating
-  ``Framework.next_start_node_index``; the sequential search's answer, in name order).
+  ``Framework.next_start_node_index``; the sequential search's answer, in kube-scheduler's
+  node tree order).
 
 Plugins: filters NodeName, NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
 NodeResourcesFit, VolumeRestrictions, PodTopologySpread, InterPodAffinity; scores NodeResourcesFit (LeastAllocated,

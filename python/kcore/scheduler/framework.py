@@ -72,7 +72,7 @@ class Framework:
     """A profile's plugins, run in Rust with the GIL released.
 
     As kube-scheduler, it searches the nodes for feasible ones from where the previous pod's
-    search stopped (``next_start_node_index``, in the snapshot's node order, wrapping around) and
+    search stopped (``next_start_node_index``, in ``Snapshot.node_order()``, wrapping around) and
     stops once it has found as many as the profile's ``percentage_of_nodes_to_score`` asks (all
     of them below 100 nodes; one when the profile scores nothing). The nodes not searched appear
     in neither ``feasible`` nor ``failures``. ``every_node=True`` searches every node every time

@@ -99,6 +99,12 @@ class Snapshot:
         """The nodes, sorted by name."""
         return self._core.node_names()
 
+    def node_order(self) -> List[str]:
+        """The nodes in the order the scheduler walks them, kube-scheduler's node tree: grouped
+        by zone (the topology zone and region labels), zones in the order they first appeared,
+        each zone's nodes in the order they arrived, one node from each zone in turn."""
+        return self._core.node_order()
+
     def pod_keys(self, node_name: str) -> List[str]:
         """The keys of the pods counted on ``node_name``, sorted."""
         return self._core.pod_keys(node_name)

@@ -102,7 +102,7 @@ impl Profile {
         sampling: Option<i64>,
         start: usize,
     ) -> Result<Outcome, String> {
-        let nodes: Vec<(&NodeInfo, &Node)> = state.node_infos().collect();
+        let nodes: Vec<(&NodeInfo, &Node)> = state.node_infos_in_order();
         let mut filters: Vec<(&'static str, Box<dyn NodeFilter + '_>)> = Vec::new();
         let mut only: Option<HashSet<String>> = None;
         let mut narrowing: Vec<&'static str> = Vec::new();

@@ -15,6 +15,7 @@ mod framework;
 mod label_selector;
 mod node;
 mod node_info;
+mod node_tree;
 mod plugins;
 mod pod;
 mod pod_affinity_index;

@@ -4,6 +4,7 @@
 use super::default_selector::SelectorSources;
 use super::node::Node;
 use super::node_info::NodeInfo;
+use super::node_tree::{zone_key, NodeTree};
 use super::pod::Pod;
 use crate::codec::compact::CompactObject;
 use crate::informer::convert::to_compact;
@@ -34,6 +35,8 @@ pub(crate) struct State {
     pub(crate) claims_in_use: HashMap<String, usize>,
     /// The services and controllers whose selectors PodTopologySpread's default constraints use.
     pub(crate) selector_sources: SelectorSources,
+    /// The order the scheduler walks the nodes in.
+    tree: NodeTree,
 }
 
 /// Adds (sign 1) or takes away (-1) the pod's claims from the counts of claims in use.
@@ -53,6 +56,18 @@ impl State {
         self.nodes
             .values()
             .filter_map(|info| info.node.as_deref().map(|n| (info, n)))
+    }
+
+    /// The nodes in the order the scheduler walks them (the node tree's: zones interleaved).
+    pub(crate) fn node_infos_in_order(&self) -> Vec<(&NodeInfo, &Node)> {
+        self.tree
+            .order()
+            .into_iter()
+            .filter_map(|name| {
+                let info = self.nodes.get(name)?;
+                info.node.as_deref().map(|n| (info, n))
+            })
+            .collect()
     }
 
     fn count_images(&mut self, node: &Node, sign: isize) {
@@ -78,10 +93,18 @@ impl State {
         let node = Arc::new(node);
         let old = self.nodes.get(&node.name).and_then(|i| i.node.clone());
         let arrived = old.is_none();
+        let zone = zone_key(&node);
         if let Some(old) = old {
             self.count_images(&old, -1);
+            // A node that changes zone moves to the end of its new zone, as in the node tree.
+            let old_zone = zone_key(&old);
+            if old_zone != zone {
+                self.tree.remove(&old_zone, &node.name);
+                self.tree.add(zone, &node.name);
+            }
         } else {
             self.node_count += 1;
+            self.tree.add(zone, &node.name);
         }
         self.count_images(&node, 1);
         let info = self.nodes.entry(node.name.clone()).or_default();
@@ -99,6 +122,7 @@ impl State {
             return Err(format!("node {name:?} is not in the snapshot"));
         };
         let old = info.node.take().expect("checked above");
+        self.tree.remove(&zone_key(&old), name);
         for assigned in info.pods.values() {
             count_claims(&mut self.claims_in_use, &assigned.pod, -1);
         }
@@ -297,6 +321,15 @@ impl Snapshot {
     /// The names of the nodes, sorted.
     fn node_names(&self, py: Python<'_>) -> Vec<String> {
         self.read(py).node_infos().map(|(_, n)| n.name.clone()).collect()
+    }
+
+    /// The names of the nodes in the order the scheduler walks them.
+    fn node_order(&self, py: Python<'_>) -> Vec<String> {
+        self.read(py)
+            .node_infos_in_order()
+            .into_iter()
+            .map(|(_, n)| n.name.clone())
+            .collect()
     }
 
     /// The keys of the pods assigned to `node_name` (those assumed included), sorted.

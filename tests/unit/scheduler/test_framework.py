@@ -148,6 +148,26 @@ def test_a_pod_on_a_node_not_yet_known_counts_once_the_node_arrives_and_a_remove
     assert usage(snapshot, "late")["requested"]["cpu"] == 3000  # the pod was still there
 
 
+def test_the_node_order_interleaves_zones_and_a_node_that_changes_zone_moves_to_the_end_of_its_new_one() -> None:
+    """kube-scheduler's node tree (node_tree.go): zones in order of first appearance, nodes in
+    arrival order within a zone; an update that changes the zone removes and re-adds the node."""
+
+    def zoned(name: str, zone: Optional[str]) -> Dict[str, Any]:
+        n = node(name)
+        if zone is not None:
+            n["metadata"]["labels"]["topology.kubernetes.io/zone"] = zone
+        return n
+
+    snapshot = Snapshot([zoned("a1", "a"), zoned("b1", "b"), zoned("a2", "a"), zoned("x", None), zoned("a3", "a")])
+    assert snapshot.node_order() == ["a1", "b1", "x", "a2", "a3"]
+    snapshot.update_node(zoned("a1", "b"))
+    assert snapshot.node_order() == ["a2", "b1", "x", "a3", "a1"]
+    snapshot.update_node(zoned("a2", "a"))  # same zone: stays
+    snapshot.remove_node("b1")
+    assert snapshot.node_order() == ["a2", "a1", "x", "a3"]
+    assert snapshot.node_names() == ["a1", "a2", "a3", "x"]
+
+
 def test_selector_sources_are_the_four_kinds_and_a_missing_one_is_a_key_error() -> None:
     snapshot = Snapshot()
     service = {"metadata": {"name": "web", "namespace": "ns"}, "spec": {"selector": {"app": "web"}}}

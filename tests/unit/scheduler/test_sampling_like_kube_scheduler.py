@@ -5,8 +5,8 @@ number of nodes evaluated (so the same next start index) and the same FitError.
 
 With one worker kube-scheduler's search is sequential; with more, which nodes it finds first can
 depend on timing, and kcore gives the sequential answer. The driver also reports its node order
-(the cache's node tree, zones interleaved): these clusters have no topology zone labels and
-their nodes arrive in name order, so it is kcore's (by name), which the tests check first."""
+(the cache's node tree: zones interleaved, each in arrival order), which must be kcore's
+``Snapshot.node_order()``: most of these nodes carry topology zones."""
 
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ from tests.unit.scheduler.test_parity_with_kube_scheduler import fresh_snapshot
 
 def sampling_case(generator: RandomClusters, nodes: int, percentage: Optional[int], pods: int = 6) -> Dict[str, Any]:
     case = generator.case(nodes=nodes)
-    for i, node in enumerate(case["nodes"]):  # names that sort as the nodes arrive, one zone
+    for i, node in enumerate(case["nodes"]):  # names that sort as the nodes arrive
         name = f"node-{i:05d}"
         node["metadata"]["name"] = name
         node["metadata"]["labels"]["kubernetes.io/hostname"] = name
-        node["metadata"]["labels"].pop("topology.kubernetes.io/zone", None)
     for pod in case["pods"]:
         pod["spec"]["nodeName"] = f"node-{int(pod['spec']['nodeName'].split('-')[1]):05d}"
     names = [n["metadata"]["name"] for n in case["nodes"]]
@@ -66,7 +65,7 @@ def kcore_sequence(case: Dict[str, Any]) -> List[Dict[str, Any]]:
     for pod in case["sequence"]:
         start = framework.next_start_node_index
         result = framework.score(pod, snapshot).filtered
-        answer: Dict[str, Any] = {"nodeOrder": snapshot.node_names(), "feasible": result.feasible}
+        answer: Dict[str, Any] = {"nodeOrder": snapshot.node_order(), "feasible": result.feasible}
         if result.feasible:
             answer["evaluated"] = result.evaluated_nodes
         else:
@@ -123,6 +122,9 @@ def test_the_adaptive_percentage_of_a_large_cluster_is_kube_schedulers() -> None
         }
     answers = [a for _, ours in compare(cases) for a in ours]
     assert [len(a["feasible"]) for a in answers] == [520] * 3 + [350] * 3
-    # Each search starts where the last stopped: node 0, then 520, then 1040 (wrapping at 1300).
-    assert [a["feasible"][0] for a in answers[:3]] == ["node-00000", "node-00520", "node-01040"]
-    assert answers[2]["feasible"][-1] == "node-00259"
+    # Each search starts where the last stopped in the node order: 0, then 520, then 1040,
+    # wrapping around at 1300 to end at 259.
+    order = answers[0]["nodeOrder"]
+    assert order != sorted(order)  # zones interleaved
+    assert [a["feasible"][0] for a in answers[:3]] == [order[0], order[520], order[1040]]
+    assert answers[2]["feasible"] == order[1040:] + order[:260]
