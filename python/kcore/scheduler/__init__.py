@@ -22,7 +22,7 @@ checks it against the Go code on thousands of random clusters. ``kcore.scheduler
 serves Python functions (or a profile, ``Extender.from_profile``) to kube-scheduler as an HTTP
 extender; ``Scheduler`` is a secondary scheduler (kube-scheduler's loop: the ``SchedulingQueue``,
 assume and bind, the PodScheduled condition and FailedScheduling events, its metrics). Not yet
-here: PodTopologySpread's defaultingType List with its own defaultConstraints, preemption.
+here: preemption.
 """
 
 from kcore.scheduler.framework import FilterResult, FitError, Framework, NodeFailure, ScoreResult

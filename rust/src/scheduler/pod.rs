@@ -233,7 +233,7 @@ fn pod_affinity(affinity: Option<View<'_>>, key: &str) -> Read<Option<PodAffinit
     Ok(Some(spec))
 }
 
-fn spread_constraint(v: View<'_>, path: &str) -> Read<SpreadConstraint> {
+pub(crate) fn spread_constraint(v: View<'_>, path: &str) -> Read<SpreadConstraint> {
     let optional = |key: &str| field(v, key).map(|_| string(v, key, path)).transpose();
     Ok(SpreadConstraint {
         max_skew: int(v, "maxSkew", path)?,

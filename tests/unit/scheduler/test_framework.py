@@ -358,12 +358,17 @@ def test_snapshot_changes_that_do_not_apply_say_why() -> None:
                     "PodTopologySpread": {
                         "defaultingType": "List",
                         "defaultConstraints": [
-                            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}
+                            {
+                                "maxSkew": 1,
+                                "topologyKey": "zone",
+                                "whenUnsatisfiable": "ScheduleAnyway",
+                                "labelSelector": {},
+                            }
                         ],
                     }
                 },
             ),
-            "defaultConstraints are not supported",
+            r"defaultConstraints\[0\].labelSelector: constraint must not define a selector",
         ),
         (
             Profile("p", ("InterPodAffinity",), {}, {"InterPodAffinity": {"hardPodAffinityWeight": 101}}),

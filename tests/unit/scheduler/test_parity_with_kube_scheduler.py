@@ -360,6 +360,38 @@ def test_pods_without_constraints_are_spread_by_the_system_defaults_as_kube_sche
     assert sum(len(set(s.values())) > 1 for s in spread) >= 10
 
 
+def test_a_list_of_default_constraints_filters_and_scores_pods_without_their_own_as_kube_scheduler() -> None:
+    """defaultingType List: each case's own default constraints (DoNotSchedule and
+    ScheduleAnyway, on hostname, zone and disk, with minDomains and inclusion policies) apply to
+    pods without constraints, with the selector their services and controller give."""
+    generator = RandomClusters(80)
+    cases = []
+    for _ in range(300):
+        case = generator.case()
+        case["pod"]["spec"].pop("topologySpreadConstraints", None)
+        defaults = []
+        for _ in range(generator.rng.choice([1, 2, 3])):
+            c = generator.spread_constraint()
+            c.pop("labelSelector", None)
+            if all(
+                (d["topologyKey"], d["whenUnsatisfiable"]) != (c["topologyKey"], c["whenUnsatisfiable"])
+                for d in defaults
+            ):
+                defaults.append(c)
+        config = {"name": "PodTopologySpread", "args": {"defaultingType": "List", "defaultConstraints": defaults}}
+        case["profile"]["pluginConfig"] = [*case["profile"]["pluginConfig"], config]
+        cases.append(case)
+    compared, mismatches = compare(cases)
+    assert compared == len(cases)
+    assert not mismatches, (
+        f"{len(mismatches)} cases differ; case {mismatches[0][0]}: {first_difference(*mismatches[0][1:])}"
+    )
+    answers = [a for a in map(kcore_answer, cases) if "error" not in a]
+    rejected = sum(any(f and f["plugin"] == "PodTopologySpread" for f in a["filter"].values()) for a in answers)
+    scored = sum(len(set(a["scores"].get("PodTopologySpread", {}).values())) > 1 for a in answers)
+    assert rejected >= 10 and scored >= 5, (rejected, scored)
+
+
 @pytest.mark.parametrize("seed", range(2, 4))
 def test_a_snapshot_kept_up_to_date_through_churn_answers_as_kube_scheduler_on_the_final_cluster(seed: int) -> None:
     assert_same_answers(seed, churned_snapshot(seed))

@@ -9,7 +9,8 @@
 //! Ignore) decide which nodes count. A pod without constraints gets the default ones
 //! (System defaulting: hostname maxSkew 3, zone maxSkew 5, ScheduleAnyway), whose selector
 //! comes from the services and the controller that select the pod (the Snapshot's selector
-//! sources); without any, the plugin skips such a pod.
+//! sources); without any, the plugin skips such a pod. defaultingType List gives the defaults
+//! instead (DoNotSchedule ones filter too).
 use super::node_affinity::Required;
 use super::taint_toleration::untolerated_do_not_schedule;
 use super::{FilterPlugin, NodeScorer, PreFilter, PreScore, Rejection, ScorePlugin, MAX_NODE_SCORE};
@@ -17,7 +18,7 @@ use crate::informer::view::View;
 use crate::scheduler::label_selector::PodSelector;
 use crate::scheduler::node::Node;
 use crate::scheduler::node_info::{AssignedPod, NodeInfo};
-use crate::scheduler::pod::Pod;
+use crate::scheduler::pod::{spread_constraint, Pod, SpreadConstraint};
 use crate::scheduler::snapshot::State;
 use std::collections::HashMap;
 
@@ -39,8 +40,14 @@ struct Constraint {
 
 /// The pod's constraints with `action` (filterTopologySpreadConstraints).
 fn constraints(pod: &Pod, action: &str) -> Result<Vec<Constraint>, String> {
+    with_action(&pod.spread_constraints, pod, action)
+}
+
+/// filterTopologySpreadConstraints: those of `given` with `action`, matchLabelKeys adding the
+/// pod's own label values to the selector.
+fn with_action(given: &[SpreadConstraint], pod: &Pod, action: &str) -> Result<Vec<Constraint>, String> {
     let mut out = Vec::new();
-    for c in pod.spread_constraints.iter().filter(|c| c.when_unsatisfiable == action) {
+    for c in given.iter().filter(|c| c.when_unsatisfiable == action) {
         let mut selector = PodSelector::of(c.label_selector.as_ref())?;
         let own: Vec<(&str, &str)> = c
             .match_label_keys
@@ -60,26 +67,6 @@ fn constraints(pod: &Pod, action: &str) -> Result<Vec<Constraint>, String> {
         });
     }
     Ok(out)
-}
-
-/// systemDefaultConstraints (all ScheduleAnyway, so for scoring only): hostname with maxSkew 3,
-/// zone with maxSkew 5, selecting what the pod's services and controller select; none when
-/// they select nothing.
-fn system_default_constraints(pod: &Pod, snapshot: &State) -> Result<Vec<Constraint>, String> {
-    let Some(selector) = snapshot.selector_sources.default_selector(pod)? else {
-        return Ok(Vec::new());
-    };
-    Ok([(HOSTNAME, 3), (ZONE, 5)]
-        .into_iter()
-        .map(|(key, max_skew)| Constraint {
-            max_skew,
-            topology_key: key.to_owned(),
-            selector: selector.clone(),
-            min_domains: 1,
-            honor_node_affinity: true,
-            honor_node_taints: false,
-        })
-        .collect())
 }
 
 /// nodeLabelsMatchSpreadConstraints: the node has every constraint's topology key.
@@ -136,30 +123,99 @@ impl Spread<'_> {
 pub(crate) struct PodTopologySpread {
     /// defaultingType System: the default constraints are kube-scheduler's own.
     system_defaulted: bool,
+    /// The constraints of a pod without its own (systemDefaultConstraints, or the List).
+    defaults: Vec<SpreadConstraint>,
+}
+
+/// systemDefaultConstraints: hostname with maxSkew 3, zone with maxSkew 5, both ScheduleAnyway.
+fn system_defaults() -> Vec<SpreadConstraint> {
+    [(HOSTNAME, 3), (ZONE, 5)]
+        .into_iter()
+        .map(|(key, max_skew)| SpreadConstraint {
+            max_skew,
+            topology_key: key.to_owned(),
+            when_unsatisfiable: "ScheduleAnyway".to_owned(),
+            label_selector: None,
+            min_domains: None,
+            node_affinity_policy: None,
+            node_taints_policy: None,
+            match_label_keys: Vec::new(),
+        })
+        .collect()
 }
 
 impl PodTopologySpread {
     pub(crate) fn new(args: Option<View<'_>>) -> Result<PodTopologySpread, String> {
-        let Some(args) = args else {
-            return Ok(PodTopologySpread { system_defaulted: true });
+        let system = || PodTopologySpread {
+            system_defaulted: true,
+            defaults: system_defaults(),
         };
+        let Some(args) = args else { return Ok(system()) };
         let defaulting = args.get("defaultingType").filter(|v| !v.is_null());
         let system_defaulted = match defaulting.map(|v| v.as_str()) {
             None | Some(Some("System")) => true,
             Some(Some("List")) => false,
             _ => return Err("PodTopologySpread: defaultingType must be \"System\" or \"List\"".to_owned()),
         };
-        let defaults = args
-            .get("defaultConstraints")
-            .filter(|v| !v.is_null())
-            .and_then(|v| v.items())
-            .map_or(0, |i| i.count());
-        if defaults > 0 {
-            return Err(
-                "PodTopologySpread: defaultConstraints are not supported by kcore yet (defaultingType List)".to_owned(),
-            );
+        let mut defaults = Vec::new();
+        let given = args.get("defaultConstraints").filter(|v| !v.is_null());
+        for (i, c) in given.and_then(|v| v.items()).into_iter().flatten().enumerate() {
+            let at = format!("PodTopologySpread: defaultConstraints[{i}]");
+            let c = spread_constraint(c, &at)?;
+            // ValidatePodTopologySpreadArgs.
+            if c.max_skew <= 0 {
+                return Err(format!("{at}.maxSkew: not in valid range (0, inf)"));
+            }
+            if c.topology_key.is_empty() {
+                return Err(format!("{at}.topologyKey: can not be empty"));
+            }
+            if !matches!(c.when_unsatisfiable.as_str(), "DoNotSchedule" | "ScheduleAnyway") {
+                return Err(format!(
+                    "{at}.whenUnsatisfiable: must be DoNotSchedule or ScheduleAnyway"
+                ));
+            }
+            if c.label_selector.is_some() {
+                return Err(format!(
+                    "{at}.labelSelector: constraint must not define a selector, as they deduced for each pod"
+                ));
+            }
+            let repeated =
+                |d: &SpreadConstraint| d.topology_key == c.topology_key && d.when_unsatisfiable == c.when_unsatisfiable;
+            if defaults.iter().any(repeated) {
+                return Err(format!("{at}: the topologyKey and whenUnsatisfiable pair is repeated"));
+            }
+            defaults.push(c);
         }
-        Ok(PodTopologySpread { system_defaulted })
+        if system_defaulted && !defaults.is_empty() {
+            return Err("PodTopologySpread: defaultingType System when .defaultConstraints are not empty".to_owned());
+        }
+        if system_defaulted {
+            return Ok(system());
+        }
+        Ok(PodTopologySpread {
+            system_defaulted,
+            defaults,
+        })
+    }
+
+    /// getConstraints: the pod's own constraints with `action`, else the defaults with it
+    /// (buildDefaultConstraints), selecting what the pod's services and controller select;
+    /// none when that is nothing.
+    fn constraints(&self, pod: &Pod, snapshot: &State, action: &str) -> Result<Vec<Constraint>, String> {
+        if !pod.spread_constraints.is_empty() {
+            return constraints(pod, action);
+        }
+        let mut defaults = with_action(&self.defaults, pod, action)?;
+        if defaults.is_empty() {
+            return Ok(defaults);
+        }
+        let Some(selector) = snapshot.selector_sources.default_selector(pod)? else {
+            return Ok(Vec::new());
+        };
+        for c in &mut defaults {
+            c.selector = selector.clone();
+        }
+        Ok(defaults)
     }
 }
 
@@ -169,9 +225,12 @@ impl FilterPlugin for PodTopologySpread {
     }
 
     fn pre_filter<'p>(&'p self, pod: &'p Pod, snapshot: &'p State) -> PreFilter<'p> {
-        let constraints = match constraints(pod, "DoNotSchedule") {
+        let constraints = match self.constraints(pod, snapshot, "DoNotSchedule") {
             Ok(c) if c.is_empty() => return PreFilter::Skip,
             Ok(c) => c,
+            Err(e) if pod.spread_constraints.is_empty() => {
+                return PreFilter::Error(format!("setting default hard topology spread constraints: {e}"))
+            }
             Err(e) => return PreFilter::Error(format!("obtaining pod's hard topology spread constraints: {e}")),
         };
         let required = Required::of(pod);
@@ -268,13 +327,14 @@ impl ScorePlugin for PodTopologySpread {
         snapshot: &'p State,
         feasible: &[(&NodeInfo, &Node)],
     ) -> Result<PreScore<'p>, String> {
-        let constraints = if !pod.spread_constraints.is_empty() {
-            constraints(pod, "ScheduleAnyway").map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: obtaining pod's soft topology spread constraints: {e}"))?
-        } else if self.system_defaulted {
-            system_default_constraints(pod, snapshot).map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: setting default soft topology spread constraints: {e}"))?
+        let what = if pod.spread_constraints.is_empty() {
+            "setting default soft topology spread constraints"
         } else {
-            Vec::new()
+            "obtaining pod's soft topology spread constraints"
         };
+        let constraints = self
+            .constraints(pod, snapshot, "ScheduleAnyway")
+            .map_err(|e| format!("running PreScore plugin {NAME:?}: calculating preScoreState: {what}: {e}"))?;
         if constraints.is_empty() || snapshot.node_count == 0 {
             return Ok(PreScore::Skip);
         }
