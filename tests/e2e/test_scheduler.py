@@ -253,6 +253,47 @@ def test_a_pod_that_fits_nowhere_gets_kube_schedulers_condition_and_event_and_wa
     )
 
 
+def test_a_pod_naming_a_missing_claim_waits_for_it_and_a_read_write_once_pod_claim_is_not_shared(
+    cluster: tuple[Any, CollectorRegistry, Scheduler],
+) -> None:
+    """VolumeRestrictions through the scheduler's claim informer: kube-scheduler's message for a
+    claim that does not exist; its creation (a PersistentVolumeClaim add event) brings the pod
+    back; a second pod on the same ReadWriteOncePod claim fits nowhere."""
+    cs, *_ = cluster
+    ns = namespace(cs, "claims")
+    uses_claim = [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    first = pod("first", 0, random.Random(7))
+    first["spec"]["volumes"] = uses_claim
+    cs.core_v1.pods(ns).create(first)
+
+    def message(name: str) -> Any:
+        conditions = cs.core_v1.pods(ns).get(name).get("status", {}).get("conditions", [])
+        return next((c["message"] for c in conditions if c["type"] == "PodScheduled"), None)
+
+    assert wait_for(lambda: message("first") is not None, timeout=30)
+    assert message("first") == '0/20 nodes are available: persistentvolumeclaim "data" not found.'
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOncePod"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    claim = cs.core_v1.persistent_volume_claims(ns).create(claim)
+    assert wait_for(lambda: cs.core_v1.pods(ns).get("first")["spec"].get("nodeName"), timeout=30)
+    second = pod("second", 0, random.Random(8))
+    second["spec"]["volumes"] = uses_claim
+    state = cluster_state(cs)
+    created = cs.core_v1.pods(ns).create(second)
+    assert wait_for(lambda: message("second") is not None, timeout=30)
+    with UpstreamScheduler() as upstream:
+        [answer] = upstream.run(
+            [{**state, "persistentVolumeClaims": [claim], "pod": created, "profile": upstream_default(DEFAULT)}]
+        )
+    assert message("second") == answer["fitError"]
+    assert message("second") == (
+        "0/20 nodes are available: 16 node(s) unavailable due to PersistentVolumeClaim with ReadWriteOncePod"
+        " access mode already in-use by another pod, 4 node(s) had untolerated taint(s)."
+    )
+
+
 def test_pods_of_another_scheduler_are_left_alone(cluster: tuple[Any, CollectorRegistry, Scheduler]) -> None:
     cs, *_ = cluster
     ns = namespace(cs, "others")

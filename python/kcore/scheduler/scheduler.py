@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -38,6 +38,7 @@ from kcore.scheduler.scheduling_queue import (
     NODE_ADD,
     NODE_DELETE,
     NODE_UPDATE,
+    PVC_ADD,
     QueuedPod,
     SchedulingQueue,
 )
@@ -157,6 +158,19 @@ class Scheduler:
             self._namespace_deleted,
         )
         self._pods.add_event_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self._factory.core_v1.persistent_volume_claims().add_event_handler(
+            self._claim_added,
+            lambda _, claim: self.snapshot.set_persistent_volume_claim(claim),
+            self._claim_deleted,
+        )
+        # PodTopologySpread's default constraints select what a pod's services and controller select.
+        for kind, informer in (
+            ("Service", self._factory.core_v1.services()),
+            ("ReplicationController", self._factory.core_v1.replication_controllers()),
+            ("ReplicaSet", self._factory.apps_v1.replica_sets()),
+            ("StatefulSet", self._factory.apps_v1.stateful_sets()),
+        ):
+            informer.add_event_handler(*self._selector_source_handlers(kind))
 
     # -- running -----------------------------------------------------------------------------
 
@@ -382,6 +396,33 @@ class Scheduler:
         except KeyError:
             return
         self.queue.move_on(NODE_DELETE)
+
+    def _claim_added(self, claim: Object, *_: Any) -> None:
+        self.snapshot.set_persistent_volume_claim(claim)
+        self.queue.move_on(PVC_ADD)
+
+    def _claim_deleted(self, claim: Any) -> None:
+        if isinstance(claim, DeletedFinalStateUnknown):
+            claim = claim.obj
+        try:
+            self.snapshot.remove_persistent_volume_claim(claim["metadata"]["namespace"], claim["metadata"]["name"])
+        except KeyError:
+            pass
+
+    def _selector_source_handlers(self, kind: str) -> Tuple[Callable[..., None], ...]:
+        def deleted(obj: Any) -> None:
+            if isinstance(obj, DeletedFinalStateUnknown):
+                obj = obj.obj
+            try:
+                self.snapshot.remove_selector_source(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
+            except KeyError:
+                pass
+
+        return (
+            lambda obj, *_: self.snapshot.set_selector_source(kind, obj),
+            lambda _, obj: self.snapshot.set_selector_source(kind, obj),
+            deleted,
+        )
 
     def _namespace_deleted(self, namespace: Any) -> None:
         if isinstance(namespace, DeletedFinalStateUnknown):

@@ -41,7 +41,10 @@ podMaxInUnschedulablePodsDuration."""
 
 NODE_ADD, NODE_UPDATE, NODE_DELETE = "NodeAdd", "NodeUpdate", "NodeDelete"
 ASSIGNED_POD_ADD, ASSIGNED_POD_UPDATE, ASSIGNED_POD_DELETE = "AssignedPodAdd", "AssignedPodUpdate", "AssignedPodDelete"
-ALL_EVENTS = frozenset({NODE_ADD, NODE_UPDATE, NODE_DELETE, ASSIGNED_POD_ADD, ASSIGNED_POD_UPDATE, ASSIGNED_POD_DELETE})
+PVC_ADD = "PersistentVolumeClaimAdd"
+ALL_EVENTS = frozenset(
+    {NODE_ADD, NODE_UPDATE, NODE_DELETE, ASSIGNED_POD_ADD, ASSIGNED_POD_UPDATE, ASSIGNED_POD_DELETE, PVC_ADD}
+)
 
 EVENTS_OF_INTEREST: Mapping[str, FrozenSet[str]] = {
     "NodeName": frozenset({NODE_ADD}),
@@ -50,8 +53,8 @@ EVENTS_OF_INTEREST: Mapping[str, FrozenSet[str]] = {
     "NodeAffinity": frozenset({NODE_ADD, NODE_UPDATE}),
     "NodePorts": frozenset({NODE_ADD, ASSIGNED_POD_DELETE}),
     "NodeResourcesFit": frozenset({NODE_ADD, NODE_UPDATE, ASSIGNED_POD_UPDATE, ASSIGNED_POD_DELETE}),
-    "VolumeRestrictions": frozenset({ASSIGNED_POD_DELETE}),
-    "PodTopologySpread": ALL_EVENTS,
+    "VolumeRestrictions": frozenset({NODE_ADD, ASSIGNED_POD_DELETE, PVC_ADD}),
+    "PodTopologySpread": ALL_EVENTS - {PVC_ADD},
     "InterPodAffinity": frozenset({NODE_ADD, NODE_UPDATE, ASSIGNED_POD_ADD, ASSIGNED_POD_UPDATE, ASSIGNED_POD_DELETE}),
 }
 """The cluster events each filter registers for (its EventsToRegister, by kind of change). A
