@@ -5,7 +5,7 @@ pure-Python scheduler.
 One cluster and one set of pending pods of every kind (bench/scheduler_cluster.py), the same for
 every contender, each contender's snapshot built beforehand (its build time is reported apart):
 
-- **kcore**: ``Framework(DEFAULT).score(pod, snapshot)``: kcore's eight filters and seven scores
+- **kcore**: ``Framework(DEFAULT, every_node=True).score(pod, snapshot)``: kcore's nine filters and seven scores
   (kube-scheduler's default profile less the storage plugins), in Rust on all cores, the GIL
   released; the time includes handing the pod in and the answer (every node's status, every
   feasible node's scores) back to Python as dicts;
@@ -128,7 +128,7 @@ def go_runs(cluster: Cluster, profiles: List[Profile], repeats: int) -> List[Run
 
 
 def kcore_run(profile: Profile, snapshot: Snapshot, build_seconds: float, pods: List[Any], repeats: int) -> Run:
-    framework = Framework(profile)
+    framework = Framework(profile, every_node=True)  # no sampling: the same work as the Go side's
 
     def answer(r: ScoreResult) -> Answer:
         failures = {n: (f.plugin, f.code, f.reasons) for n, f in r.filtered.failures.items()}
