@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 from typing import Any, Dict, List, Optional
 
+from kcore.scheduler.profile import DEFAULT_WEIGHTS, FILTERS
+
 Obj = Dict[str, Any]
 
 EXTENDED = "example.com/gpu"
@@ -492,26 +494,8 @@ class RandomClusters:
 
     def profile(self) -> Obj:
         """{"filters": [...], "scores": [{"name", "weight"}], "pluginConfig": [{"name", "args"}]}."""
-        filters = [
-            "NodeName",
-            "NodeUnschedulable",
-            "TaintToleration",
-            "NodeAffinity",
-            "NodePorts",
-            "NodeResourcesFit",
-            "VolumeRestrictions",
-            "PodTopologySpread",
-            "InterPodAffinity",
-        ]
-        weights = {
-            "TaintToleration": 3,
-            "NodeAffinity": 2,
-            "NodeResourcesFit": 1,
-            "PodTopologySpread": 2,
-            "InterPodAffinity": 2,
-            "NodeResourcesBalancedAllocation": 1,
-            "ImageLocality": 1,
-        }
+        filters = list(FILTERS)  # every plugin kcore has, in kube-scheduler's default order
+        weights = dict(DEFAULT_WEIGHTS)
         if self.chance(0.5):
             filters = [f for f in filters if self.chance(0.8)]
             self.rng.shuffle(filters)
