@@ -120,6 +120,9 @@ class SchedulingQueue:
         self._pods: Dict[str, QueuedPod] = {}
         self._active: List[Any] = []  # heap of (-priority, timestamp, seq, key); stale entries skipped
         self._backoff: List[Any] = []  # heap of (expiry, -priority, seq, key); stale entries skipped
+        # The unschedulable pods in the order they came (so by timestamp): events and the
+        # 5-minute flush visit these, not every pending pod.
+        self._unschedulable: Dict[str, QueuedPod] = {}
         self._seq = itertools.count()
         self._events: List[tuple[int, str]] = []  # (cycle, event) while any pod is in flight
         self._in_flight: Dict[str, int] = {}  # key → the cycle it was popped in
@@ -157,6 +160,7 @@ class SchedulingQueue:
         """The pod is gone (or was bound): forget it wherever it is."""
         with self._changed:
             self._pods.pop(key_of(pod), None)
+            self._unschedulable.pop(key_of(pod), None)
 
     # -- the scheduler's side ----------------------------------------------------------------
 
@@ -212,6 +216,7 @@ class SchedulingQueue:
                 self._to_backoff_or_active(info)
             else:
                 info.place = "unschedulable"
+                self._unschedulable[info.key] = info
             self._prune_events()
 
     def move_on(self, event: str) -> None:
@@ -220,8 +225,8 @@ class SchedulingQueue:
         with self._changed:
             if self._in_flight:
                 self._events.append((self.scheduling_cycle, event))
-            for info in list(self._pods.values()):
-                if info.place == "unschedulable" and interested(info.rejectors, event):
+            for info in list(self._unschedulable.values()):
+                if interested(info.rejectors, event):
                     self._to_backoff_or_active(info)
 
     def close(self) -> None:
@@ -276,6 +281,7 @@ class SchedulingQueue:
         self._push(info, "backoff" if self.backoff_expiry(info) > self.clock() else "active")
 
     def _push(self, info: QueuedPod, place: str) -> None:
+        self._unschedulable.pop(info.key, None)
         info.place = place
         seq = next(self._seq)
         if place == "active":
@@ -305,16 +311,16 @@ class SchedulingQueue:
             entry = heapq.heappop(self._backoff)
             if self._live(entry[-1], entry[2]):
                 self._push(entry[-1], "active")
-        for info in list(self._pods.values()):
-            if info.place == "unschedulable" and now - info.timestamp > self.max_in_unschedulable:
-                self._to_backoff_or_active(info)
+        for info in list(self._unschedulable.values()):
+            if now - info.timestamp <= self.max_in_unschedulable:
+                break  # the rest came later
+            self._to_backoff_or_active(info)
 
     def _next_wake(self) -> Optional[float]:
         """Seconds until the next backoff ends or an unschedulable pod's wait runs out."""
         now = self.clock()
-        times = [
-            info.timestamp + self.max_in_unschedulable for info in self._pods.values() if info.place == "unschedulable"
-        ]
+        first = next(iter(self._unschedulable.values()), None)
+        times = [] if first is None else [first.timestamp + self.max_in_unschedulable]
         if self._backoff:
             times.append(self._backoff[0][0])
         return max(0.0, min(times) - now) + 0.001 if times else None
